@@ -1,0 +1,65 @@
+"""Benchmark plumbing: one group per hot path, parametrised over implementations.
+
+A benchmark is registered with :func:`compare`, which names the hot path (its seed name,
+checked against the manifest), runs the chosen implementation under pytest-benchmark, and
+checks the result against the expected value before any timing is reported: speed without
+correctness is not recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from pyagent.backend import forced_python
+from pyagent.manifest import load_manifest
+
+IMPLEMENTATIONS = ("python", "rust", "peer")
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+def implementation(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def compare(
+    benchmark: Any,
+    implementation: str,
+    *,
+    hot_path: str,
+    workload: str,
+    ours: Callable[[], Any],
+    peer: Callable[[], Any],
+    check: Callable[[Any], bool],
+    group_suffix: str = "",
+) -> None:
+    """Benchmarks ``ours`` (on the Python or Rust path) or ``peer`` for ``hot_path``.
+
+    ``check`` receives the benchmarked call's result and must return True; a wrong answer
+    fails the benchmark instead of being timed.
+    """
+    entry = load_manifest().get(hot_path)
+    benchmark.group = hot_path + group_suffix
+    benchmark.extra_info.update(
+        hot_path=hot_path, implementation=implementation, workload=workload, peer=entry.peer
+    )
+    if implementation == "rust":
+        import importlib
+
+        module = importlib.import_module(entry.module)
+        if getattr(module, "rc", None) is None or not hasattr(module.rc, entry.name):
+            pytest.fail(f"{hot_path}: rust_core does not provide it; build with `nox -s build`")
+        result = benchmark(ours)
+    elif implementation == "python":
+
+        def python_path() -> Any:
+            with forced_python():
+                return ours()
+
+        result = benchmark(python_path)
+    else:
+        result = benchmark(peer)
+    assert check(result), f"{implementation} gave a wrong result for {hot_path}"
+    benchmark.extra_info["correct"] = True

@@ -1,0 +1,123 @@
+"""Running one call through both backends and comparing what comes back."""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pyagent.backend import forced_python
+
+__all__ = [
+    "FLOAT_REL_TOL",
+    "Outcome",
+    "call_both",
+    "call_python",
+    "call_rust",
+    "outcome_of",
+    "same",
+    "same_outcome",
+]
+
+#: Default relative tolerance for floats. Rust and Python may sum in different orders (SIMD
+#: lanes, pairwise or parallel reduction), each step rounding once; 1e-9 is far above that
+#: rounding for the sizes we test and far below any real bug. Properties that need exact
+#: floats pass ``rel_tol=0``.
+FLOAT_REL_TOL = 1e-9
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one call did: returned ``value`` or raised an exception of ``error`` class."""
+
+    value: Any = None
+    error: type[BaseException] | None = None
+    message: str = ""
+
+    def describe(self) -> str:
+        """A one-line account for failure messages."""
+        if self.error is not None:
+            return f"raised {self.error.__name__}: {self.message}"
+        return f"returned {self.value!r:.300}"
+
+
+def outcome_of(call: Callable[[], Any]) -> Outcome:
+    """Runs ``call``; its result or the class of what it raised.
+
+    Only Exception subclasses are caught: a Rust panic arrives as PanicException, a
+    BaseException, and must fail the run loudly rather than count as an outcome.
+    """
+    try:
+        return Outcome(value=call())
+    except Exception as exc:
+        return Outcome(error=type(exc), message=str(exc))
+
+
+def _rust_is_active(function: Callable[..., Any]) -> None:
+    module = sys.modules.get(getattr(function, "__module__", ""), None)
+    if module is None or getattr(module, "rc", None) is None:
+        raise AssertionError(
+            f"{getattr(function, '__qualname__', function)}: rust_core is not active in its "
+            "module, so parity would compare Python with itself; run with the extension built "
+            "(nox -s parity)"
+        )
+
+
+def call_rust(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Outcome:
+    """Outcome of ``function`` on its Rust path; fails if rust_core is not active there."""
+    _rust_is_active(function)
+    return outcome_of(lambda: function(*args, **kwargs))
+
+
+def call_python(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Outcome:
+    """Outcome of the same public ``function`` with every hook forced to Python."""
+    with forced_python():
+        return outcome_of(lambda: function(*args, **kwargs))
+
+
+def call_both(function: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Outcome, Outcome]:
+    """(Rust outcome, Python outcome) of ``function(*args, **kwargs)``.
+
+    Arguments are shared, so pass concrete values (lists, not generators) that a call does
+    not consume.
+    """
+    return call_rust(function, *args, **kwargs), call_python(function, *args, **kwargs)
+
+
+def _equal(a: Any, b: Any, rel_tol: float) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b)
+        return a == b if rel_tol == 0 else math.isclose(a, b, rel_tol=rel_tol, abs_tol=0.0)
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_equal(x, y, rel_tol) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_equal(a[k], b[k], rel_tol) for k in a)
+    return bool(a == b)
+
+
+def same_outcome(rust: Outcome, python: Outcome, *, rel_tol: float = FLOAT_REL_TOL) -> None:
+    """Asserts two outcomes agree: equal values or the same exception class.
+
+    Values compare exactly but for the float tolerance; types must match, so ``1`` and
+    ``True`` differ.
+    """
+    if rust.error is not None or python.error is not None:
+        assert rust.error is python.error, f"Rust {rust.describe()}\nPython {python.describe()}"
+        return
+    assert _equal(rust.value, python.value, rel_tol), (
+        f"Rust {rust.describe()}\nPython {python.describe()}"
+    )
+
+
+def same(
+    function: Callable[..., Any], *args: Any, rel_tol: float = FLOAT_REL_TOL, **kwargs: Any
+) -> Outcome:
+    """Asserts both backends agree on ``function(*args, **kwargs)``; returns the outcome."""
+    rust, python = call_both(function, *args, **kwargs)
+    same_outcome(rust, python, rel_tol=rel_tol)
+    return rust

@@ -1,0 +1,1 @@
+"""Parity properties, one module per core; each registers under its hot paths' seed names."""

@@ -1,0 +1,20 @@
+//! The PyO3 binding layer: one submodule per core, each registering its hot paths under the
+//! names the seed's priority list gives them (see `pyagent/hot_paths.toml`).
+
+use pyo3::prelude::*;
+
+mod buffer;
+mod cache;
+mod errors;
+mod fs;
+mod knowledge;
+
+/// Native hot paths for the PyAgent common cores.
+#[pymodule]
+fn rust_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    cache::register(m)?;
+    knowledge::register(m)?;
+    fs::register(m)?;
+    Ok(())
+}

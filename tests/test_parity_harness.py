@@ -1,0 +1,128 @@
+"""The parity harness: every registered property passes, and the harness can fail."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from parity.compare import Outcome, same, same_outcome
+from parity.profiles import load_profile
+from parity.registry import parity_property, registered, run_property
+from pyagent.manifest import load_manifest
+
+load_profile()
+
+
+@pytest.mark.requires_rust
+@pytest.mark.parametrize("name", sorted(registered()))
+def test_property_passes(name: str) -> None:
+    result = run_property(name)
+    assert result.passed, result.detail
+    assert result.examples >= 100
+
+
+@pytest.mark.requires_rust
+def test_every_migrated_hot_path_has_a_property() -> None:
+    assert {h.name for h in load_manifest().migrated} <= set(registered())
+
+
+def test_properties_register_only_under_manifest_names() -> None:
+    assert set(registered()) <= set(load_manifest().names)
+    with pytest.raises(KeyError):
+        parity_property("not_a_hot_path")
+
+
+def _fake_module(rust_impl: object) -> types.ModuleType:
+    """A hooked module whose Rust and Python paths can be made to disagree."""
+    module = types.ModuleType("fake_core")
+    module.rc = types.SimpleNamespace(double=rust_impl)
+
+    def double(x: int) -> int:
+        if module.rc is not None and hasattr(module.rc, "double"):
+            return module.rc.double(x)
+        if x < 0:
+            raise ValueError("negative")
+        return 2 * x
+
+    double.__module__ = "fake_core"
+    module.double = double
+    sys.modules["fake_core"] = module
+    return module
+
+
+def test_same_detects_a_wrong_value_and_a_wrong_exception_class(monkeypatch) -> None:
+    import pyagent.backend as backend
+
+    module = _fake_module(lambda x: 2 * x + (x == 3))
+    monkeypatch.setattr(backend, "forced_python", _swap(module), raising=True)
+    import parity.compare as compare
+
+    monkeypatch.setattr(compare, "forced_python", _swap(module))
+    assert same(module.double, 2).value == 4
+    with pytest.raises(AssertionError, match="Rust returned 7"):
+        same(module.double, 3)
+    module.rc.double = lambda x: (_ for _ in ()).throw(TypeError("bad"))
+    with pytest.raises(AssertionError, match="TypeError"):
+        same(module.double, -1)
+
+
+def _swap(module: types.ModuleType):
+    from contextlib import contextmanager
+
+    @contextmanager
+    def forced():
+        saved, module.rc = module.rc, None
+        try:
+            yield
+        finally:
+            module.rc = saved
+
+    return forced
+
+
+def test_outcomes_compare_types_and_float_tolerance() -> None:
+    same_outcome(Outcome(value=1.0), Outcome(value=1.0 + 1e-12))
+    with pytest.raises(AssertionError):
+        same_outcome(Outcome(value=1.0), Outcome(value=1.0 + 1e-12), rel_tol=0)
+    with pytest.raises(AssertionError):
+        same_outcome(Outcome(value=1), Outcome(value=True))
+    with pytest.raises(AssertionError):
+        same_outcome(Outcome(error=ValueError), Outcome(error=UnicodeEncodeError))
+    same_outcome(Outcome(value=[float("nan")]), Outcome(value=[float("nan")]))
+
+
+def test_a_falsified_property_is_reported_as_failed() -> None:
+    @given(st.integers())
+    def always_fails(x: int) -> None:
+        assert x != x
+
+    counted = parity_property("merge_weights")(always_fails)
+    from parity import registry
+
+    try:
+        result = run_property("merge_weights")
+    finally:
+        registry._PROPERTIES["merge_weights"].remove(counted)
+    assert not result.passed and "always_fails" in result.detail
+    assert result.examples >= 1
+
+
+@pytest.mark.requires_rust
+def test_cli_prints_the_table_and_saves_json(tmp_path: Path, capsys) -> None:
+    from parity.__main__ import main
+
+    out = tmp_path / "parity.json"
+    assert main(["--only", "sharding_index", "merge_weights", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "sharding_index" in printed and "not migrated" in printed
+    saved = json.loads(out.read_text())
+    rows = {r["name"]: r for r in saved["hot_paths"]}
+    assert rows["sharding_index"]["status"] == "passed"
+    assert rows["sharding_index"]["examples"] >= 100
+    assert rows["merge_weights"]["status"] == "not migrated"
