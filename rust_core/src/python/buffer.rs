@@ -3,7 +3,7 @@
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::PyString;
+use pyo3::types::{PyBytes, PyString};
 
 /// A `PyBUF_SIMPLE` view: the same request hashlib makes, so any C-contiguous buffer is
 /// accepted whatever its item format, and a non-contiguous one raises BufferError.
@@ -58,7 +58,9 @@ impl Drop for ByteView {
 /// Bytes of a `str` (UTF-8, borrowed from the string's cached encoding) or of a buffer.
 pub enum TextOrBytes<'py> {
     Text(Bound<'py, PyString>),
-    Bytes(ByteView),
+    /// `bytes` itself: immutable, so its storage is read directly, with no buffer request.
+    Bytes(Bound<'py, PyBytes>),
+    Buffer(ByteView),
 }
 
 impl<'py> TextOrBytes<'py> {
@@ -69,8 +71,11 @@ impl<'py> TextOrBytes<'py> {
             text.to_str()?;
             return Ok(TextOrBytes::Text(text.clone()));
         }
+        if let Ok(bytes) = obj.cast::<PyBytes>() {
+            return Ok(TextOrBytes::Bytes(bytes.clone()));
+        }
         match ByteView::get(obj) {
-            Ok(view) => Ok(TextOrBytes::Bytes(view)),
+            Ok(view) => Ok(TextOrBytes::Buffer(view)),
             Err(err) if err.is_instance_of::<PyTypeError>(obj.py()) => {
                 Err(PyTypeError::new_err(format!(
                     "{what} must be str or a bytes-like object, not {}",
@@ -85,7 +90,8 @@ impl<'py> TextOrBytes<'py> {
         match self {
             // to_str succeeded in extract and the cached UTF-8 lives as long as the string.
             TextOrBytes::Text(text) => text.to_str().map(str::as_bytes).unwrap_or(&[]),
-            TextOrBytes::Bytes(view) => view.as_slice(),
+            TextOrBytes::Bytes(bytes) => bytes.as_bytes(),
+            TextOrBytes::Buffer(view) => view.as_slice(),
         }
     }
 }

@@ -19,8 +19,11 @@ fn payload<'py>(data: &Bound<'py, PyAny>) -> PyResult<TextOrBytes<'py>> {
     if data.is_instance_of::<PyString>() {
         return TextOrBytes::extract(data, "data");
     }
+    if data.is_instance_of::<PyBytes>() {
+        return TextOrBytes::extract(data, "data");
+    }
     match ByteView::get(data) {
-        Ok(view) => return Ok(TextOrBytes::Bytes(view)),
+        Ok(view) => return Ok(TextOrBytes::Buffer(view)),
         // Only "not a buffer" means JSON; a buffer that refuses (BufferError) is an error.
         Err(err) if !err.is_instance_of::<PyTypeError>(data.py()) => return Err(err),
         Err(_) => {}

@@ -2,7 +2,7 @@
 
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyString};
+use pyo3::types::{PyList, PyString, PyTuple};
 
 use crate::sharding::shard_of;
 
@@ -60,10 +60,18 @@ fn sharding_index_batch<'py>(
             "keys must be an iterable of str, not a single str",
         ));
     }
-    let shards: Vec<u64> = keys
-        .try_iter()?
-        .map(|key| Ok(shard_of(key_bytes(&key?)?, count)))
-        .collect::<PyResult<_>>()?;
+    // One pass, checksumming each key while its object is hot in cache; lists and tuples
+    // are walked by index, skipping the iterator protocol per key.
+    let shard = |key: Bound<'py, PyAny>| Ok(shard_of(key_bytes(&key)?, count));
+    let shards: Vec<u64> = if let Ok(list) = keys.cast::<PyList>() {
+        list.iter().map(shard).collect::<PyResult<_>>()?
+    } else if let Ok(tuple) = keys.cast::<PyTuple>() {
+        tuple.iter().map(shard).collect::<PyResult<_>>()?
+    } else {
+        keys.try_iter()?
+            .map(|key| shard(key?))
+            .collect::<PyResult<_>>()?
+    };
     PyList::new(py, shards)
 }
 

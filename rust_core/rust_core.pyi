@@ -1,0 +1,23 @@
+"""Typed contract of the rust_core extension: the native hot paths of the PyAgent cores.
+
+Each function mirrors the pyagent function that dispatches to it (same parameters, same
+exceptions); pyagent's docstrings are the reference documentation.
+"""
+
+from collections.abc import Iterable
+from os import PathLike
+from typing import Any
+
+from typing_extensions import Buffer
+
+__version__: str
+
+def generate_hash(data: Buffer | str, algorithm: str = "sha256") -> str: ...
+def generate_hash_batch(items: Iterable[Buffer | str], algorithm: str = "sha256") -> list[str]: ...
+def verify_integrity(data: Buffer | str, expected: str, algorithm: str = "sha256") -> bool: ...
+def verify_integrity_batch(
+    items: Iterable[Buffer | str], expected: Iterable[str], algorithm: str = "sha256"
+) -> list[bool]: ...
+def sharding_index(key: str, shard_count: int) -> int: ...
+def sharding_index_batch(keys: Iterable[str], shard_count: int) -> list[int]: ...
+def save_atomic(path: str | PathLike[str], data: Buffer | str | Any) -> None: ...
