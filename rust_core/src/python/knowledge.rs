@@ -1,6 +1,7 @@
 //! KnowledgeCore binding: sharding_index for one key or a batch.
 
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
 
@@ -27,7 +28,22 @@ fn shard_count(count: &Bound<'_, PyAny>) -> PyResult<u64> {
     }
 }
 
+/// UTF-8 bytes of a key; compact ASCII strings (the usual id) are read in place, inline.
 fn key_bytes<'a>(key: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
+    // SAFETY: the object is alive for 'a; PyUnicode_Check guards the str-only macros, and a
+    // compact ASCII str stores exactly GET_LENGTH bytes of ASCII (valid UTF-8) in place.
+    unsafe {
+        let ptr = key.as_ptr();
+        if ffi::PyUnicode_Check(ptr) != 0 && ffi::PyUnicode_IS_COMPACT_ASCII(ptr) != 0 {
+            let len = usize::try_from(ffi::PyUnicode_GET_LENGTH(ptr)).unwrap_or(0);
+            let data = ffi::_PyUnicode_COMPACT_DATA(ptr) as *const u8;
+            return Ok(std::slice::from_raw_parts(data, len));
+        }
+    }
+    key_bytes_slow(key)
+}
+
+fn key_bytes_slow<'a>(key: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
     let text = key.cast::<PyString>().map_err(|_| {
         PyTypeError::new_err(format!(
             "sharding keys must be str, not {}",
@@ -47,6 +63,24 @@ fn sharding_index(key: &Bound<'_, PyAny>, shard_count: &Bound<'_, PyAny>) -> PyR
     Ok(shard_of(key_bytes(key)?, count))
 }
 
+/// Shards of a list's keys, read through borrowed item pointers: no reference counting and
+/// no iterator object per key, which is most of the cost for short keys.
+fn shards_of_list(list: &Bound<'_, PyList>, count: u64) -> PyResult<Vec<u64>> {
+    let py = list.py();
+    let len = list.len();
+    let mut shards = Vec::with_capacity(len);
+    for index in 0..len {
+        // SAFETY: index < len and the list cannot change size meanwhile: the GIL is held and
+        // nothing in this loop runs Python code (key_bytes reads str data or raises).
+        let item = unsafe {
+            let raw = ffi::PyList_GET_ITEM(list.as_ptr(), index as ffi::Py_ssize_t);
+            Borrowed::from_ptr(py, raw)
+        };
+        shards.push(shard_of(key_bytes(&item)?, count));
+    }
+    Ok(shards)
+}
+
 /// `sharding_index` for every key of an iterable, in order.
 #[pyfunction]
 fn sharding_index_batch<'py>(
@@ -64,7 +98,7 @@ fn sharding_index_batch<'py>(
     // are walked by index, skipping the iterator protocol per key.
     let shard = |key: Bound<'py, PyAny>| Ok(shard_of(key_bytes(&key)?, count));
     let shards: Vec<u64> = if let Ok(list) = keys.cast::<PyList>() {
-        list.iter().map(shard).collect::<PyResult<_>>()?
+        shards_of_list(list, count)?
     } else if let Ok(tuple) = keys.cast::<PyTuple>() {
         tuple.iter().map(shard).collect::<PyResult<_>>()?
     } else {
