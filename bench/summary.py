@@ -8,14 +8,13 @@ implementation's median time: rust_vs_python = python / rust, rust_vs_peer = pee
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import platform
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+from parity.results import write_results
 from pyagent.manifest import load_manifest
 
 
@@ -28,16 +27,6 @@ def _machine(raw: dict[str, Any]) -> dict[str, Any]:
         "python": info.get("python_version", platform.python_version()),
         "platform": info.get("platform", platform.platform()),
     }
-
-
-def _commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-        )
-        return out.stdout.strip() or "unknown"
-    except OSError:
-        return "unknown"
 
 
 def summarise(raw: dict[str, Any]) -> list[dict[str, Any]]:
@@ -97,21 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     missing = [h.name for h in load_manifest().migrated if h.name not in benched]
     if missing:
         print("migrated hot paths without a benchmark: " + ", ".join(missing))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(
-        json.dumps(
-            {
-                "schema": 1,
-                "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                "commit": _commit(),
-                "machine": _machine(raw),
-                "hot_paths": rows,
-            },
-            indent=2,
-        )
-        + "\n",
-        encoding="utf-8",
-    )
+    write_results(args.out, rows, machine=_machine(raw))
     return 1 if missing else 0
 
 

@@ -7,26 +7,15 @@ on a manifest ``migrated`` flag that disagrees with the built extension.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
-import subprocess
 import sys
 from pathlib import Path
 
 from parity.profiles import load_profile
 from parity.registry import PropertyResult, registered, run_property
+from parity.results import write_results
 from pyagent.manifest import HotPath, load_manifest
 
 DEFAULT_JSON = Path("build/status/parity.json")
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def _row(hot_path: HotPath, rust_core: object, properties: set[str]) -> dict[str, object]:
@@ -92,21 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     passed = sum(r["status"] == "passed" for r in rows)
     print(f"{passed} passed, {len(failed)} failed, {len(rows) - passed - len(failed)} not migrated")
 
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(
-        json.dumps(
-            {
-                "schema": 1,
-                "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                "commit": _commit(),
-                "profile": profile,
-                "rust_core": getattr(rust_core, "__version__", None),
-                "hot_paths": rows,
-            },
-            indent=2,
-        )
-        + "\n",
-        encoding="utf-8",
+    write_results(
+        args.json, rows, profile=profile, rust_core=getattr(rust_core, "__version__", None)
     )
     return 1 if failed else 0
 
