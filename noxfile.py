@@ -143,6 +143,77 @@ def lint(session: nox.Session) -> None:
     session.run(cargo, "clippy", *manifest, "--all-targets", "--", "-D", "warnings", external=True)
     session.run(cargo, "test", *manifest, external=True)
     session.run(cargo, "test", *manifest, "--no-default-features", external=True)
-    if (ROOT / "migrate" / "__main__.py").exists():
-        session.run("python", "-m", "migrate", "insert", "--check", "pyagent/")
-        session.run("python", "-m", "migrate", "audit", "--strict", "pyagent/")
+    # Dogfooding: pyagent's hooks are exactly what the codemod writes, and defect-free.
+    session.run("python", "-m", "migrate", "insert", "--check", "pyagent/")
+    session.run("python", "-m", "migrate", "audit", "--strict", "pyagent/")
+
+
+@nox.session(python=PYTHON)
+def status(session: nox.Session) -> None:
+    """Audit + parity + bench, then the generated status pages; `-- --from-saved` reuses results."""
+    unknown = [arg for arg in session.posargs if arg != "--from-saved"]
+    if unknown:
+        session.error(f"status takes only --from-saved, not {' '.join(unknown)}")
+    _requirements(session, "test")
+    session.install("setuptools==80.9.0")
+    install_pyagent(session)
+    failed = []
+    if "--from-saved" in session.posargs:
+        generate = ["--audit", "saved", "--exports", "source"]
+    else:
+        # Exactly the parity and bench sessions, so the pages show what they print; a failure
+        # is recorded on the pages (as failing) and fails this session after they are written.
+        for name, step in (("parity", parity), ("bench", bench)):
+            try:
+                step(session)
+            except nox.command.CommandFailed:
+                failed.append(name)
+        generate = ["--audit", "run", "--exports", "built"]
+    session.run(
+        "python",
+        str(ROOT / "docs" / "_generate" / "status.py"),
+        "--status-dir",
+        str(STATUS),
+        *generate,
+    )
+    if failed:
+        session.error(f"{' and '.join(failed)} failed; the status pages show it")
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """`mkdocs build --strict`, then the site in headless Chromium; `-- serve` serves it."""
+    _requirements(session, "docs", "test")
+    env = {"NO_MKDOCS_2_WARNING": "1"}
+    generated = ROOT / "docs"
+    if not all((generated / name).is_file() for name in ("status.md", "status.json", "audit.md")):
+        session.log("status pages missing: writing them from build/status (see nox -s status)")
+        session.run(
+            "python",
+            str(generated / "_generate" / "status.py"),
+            "--status-dir",
+            str(STATUS),
+            "--audit",
+            "saved",
+            "--exports",
+            "source",
+        )
+    if session.posargs[:1] == ["serve"]:
+        session.run("mkdocs", "serve", *session.posargs[1:], env=env)
+        return
+    session.run("mkdocs", "build", "--strict", *session.posargs, env=env)
+    if shutil.which("chromium") is None:
+        import os
+
+        apt = ["apt-get"] if os.geteuid() == 0 else ["sudo", "apt-get"]
+        session.run(*apt, "update", external=True)
+        session.run(*apt, "install", "-y", "chromium", external=True)
+    session.run(
+        "pytest",
+        "tests/docs",
+        "-m",
+        "docs",
+        "-p",
+        "no:cacheprovider",
+        env={**env, "DOCS_SCREENSHOTS": str(ROOT / "build" / "docs-screenshots")},
+    )

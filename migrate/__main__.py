@@ -1,0 +1,213 @@
+"""``python -m migrate`` / ``pyagent-migrate``: insert, audit and status of rust_core hooks.
+
+Exit status: 0 when all is well; 1 when ``insert --check`` would change a file or
+``audit --strict`` found a defect; 2 for a usage error or a file that could not be read or
+parsed (it is reported and left untouched).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from migrate.audit import AuditConfig, crate_defects
+from migrate.report import audit_json, insert_json, render_audit, render_insert
+from migrate.runner import AuditTask, InsertTask, Progress, gather_files, run_files
+from migrate.rust_exports import RustExports, find_rust_core_dir, read_rust_exports
+from migrate.targets import TargetError, TargetSet, parse_hook_spec, targets_from_manifest
+
+__all__ = ["main"]
+
+_FORMATS = ("table", "json", "markdown")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-j", "--jobs", type=int, default=None, help="worker processes (default: CPU count)"
+    )
+    parser.add_argument("--format", choices=_FORMATS, default="table", help="report format")
+    parser.add_argument("-o", "--output", type=Path, help="write the report here, not stdout")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress or summary line")
+
+
+def _rust_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rust-core",
+        type=Path,
+        help="the rust_core crate (default: a rust_core/ beside or above the paths)",
+    )
+    parser.add_argument(
+        "--no-rust-source", action="store_true", help="do not read the crate's Rust source"
+    )
+    parser.add_argument(
+        "--no-built", action="store_true", help="do not import the built rust_core module"
+    )
+    parser.add_argument(
+        "--manifest",
+        type=Path,
+        help="hot-path manifest (default: pyagent/hot_paths.toml); its unmigrated names "
+        "are not reported as dead",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="pyagent-migrate",
+        description="Insert and audit rust_core fallback hooks in Python agent source trees.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    insert = sub.add_parser("insert", help="add the canonical hook to named functions")
+    insert.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    source = insert.add_mutually_exclusive_group()
+    source.add_argument("--manifest", type=Path, help="hot-path manifest (default: pyagent's)")
+    source.add_argument(
+        "--hook",
+        action="append",
+        default=[],
+        metavar="MODULE:FUNCTION=RUST_NAME",
+        help="hook this function (repeatable); MODULE is dotted or a file path",
+    )
+    mode = insert.add_mutually_exclusive_group()
+    mode.add_argument("--diff", action="store_true", help="print a unified diff, write nothing")
+    mode.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if a file would change"
+    )
+    _common(insert)
+
+    audit = sub.add_parser("audit", help="report every hook, its shape and its defects")
+    audit.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    audit.add_argument("--strict", action="store_true", help="exit 1 if any defect is found")
+    _rust_options(audit)
+    _common(audit)
+
+    status = sub.add_parser("status", help="the manifest's hot paths: hooked, exported, parity")
+    status.add_argument("--root", type=Path, default=Path("."), help="repository root")
+    status.add_argument(
+        "--status-dir",
+        type=Path,
+        help="where parity.json / bench.json live (default: ROOT/build/status)",
+    )
+    _rust_options(status)
+    status.add_argument("--format", choices=_FORMATS, default="table", help="report format")
+    status.add_argument("-o", "--output", type=Path, help="write the report here, not stdout")
+
+    sub.add_parser("docs", help="print the defect reference generated for docs/migrate.md")
+    return parser
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+
+
+def _exports(args: argparse.Namespace, paths: Sequence[Path]) -> RustExports:
+    rust_dir = None
+    if not args.no_rust_source:
+        rust_dir = args.rust_core or find_rust_core_dir(paths)
+    return read_rust_exports(rust_dir, use_built=not args.no_built)
+
+
+def _pending(manifest: Path | None) -> frozenset[str]:
+    from pyagent.manifest import load_manifest
+
+    loaded = load_manifest(manifest)
+    return frozenset(name for h in loaded.hot_paths if not h.migrated for name in h.rust_names)
+
+
+def _insert(args: argparse.Namespace) -> int:
+    try:
+        if args.hook:
+            targets = TargetSet(tuple(parse_hook_spec(spec) for spec in args.hook))
+        else:
+            targets = targets_from_manifest(args.manifest)
+        files = gather_files(args.paths)
+    except (TargetError, FileNotFoundError, ValueError) as exc:
+        print(f"migrate insert: {exc}", file=sys.stderr)
+        return 2
+    mode = "check" if args.check else ("diff" if args.diff else "write")
+    progress = Progress(len(files), enabled=None if not args.quiet else False)
+    results, summary = run_files(
+        InsertTask(targets, mode), files, jobs=args.jobs, progress=progress
+    )
+    if mode == "diff":
+        for result in results:
+            sys.stdout.write(result.diff)
+    document = insert_json(results, summary, mode, targets.unsupported)
+    report = render_insert(document, args.format)
+    if report and (args.format == "json" or mode != "diff" or args.output):
+        _emit(report, args.output)
+    elif report:
+        sys.stderr.write(report)
+    if not args.quiet:
+        label = "would change" if mode in ("check", "diff") else "changed"
+        print(f"migrate insert: {summary.line(label)}", file=sys.stderr)
+    if summary.failed:
+        return 2
+    return 1 if mode == "check" and summary.changed else 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    try:
+        files = gather_files(args.paths)
+        pending = _pending(args.manifest)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"migrate audit: {exc}", file=sys.stderr)
+        return 2
+    exports = _exports(args, args.paths)
+    config = AuditConfig(exports=exports, pending=pending)
+    progress = Progress(len(files), enabled=None if not args.quiet else False)
+    results, summary = run_files(AuditTask(config), files, jobs=args.jobs, progress=progress)
+    crate = crate_defects(exports)
+    document = audit_json(results, summary, exports, crate)
+    _emit(render_audit(document, args.format), args.output)
+    if not args.quiet:
+        s = document["summary"]
+        print(
+            f"migrate audit: {s['hooks']} hooks, {s['defects']} defects; {summary.line(None)}",
+            file=sys.stderr,
+        )
+    if summary.failed:
+        return 2
+    return 1 if args.strict and document["summary"]["defects"] else 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from migrate.status import render_status, status_json
+    from pyagent.manifest import load_manifest
+
+    root = args.root.resolve()
+    manifest = load_manifest(args.manifest)
+    if args.rust_core is None and not args.no_rust_source and (root / "rust_core").is_dir():
+        args.rust_core = root / "rust_core"
+    exports = _exports(args, [root])
+    config = AuditConfig(exports=exports, pending=_pending(args.manifest))
+    status_dir = args.status_dir or root / "build" / "status"
+    document = status_json(manifest, root, exports, status_dir, config)
+    _emit(render_status(document, args.format), args.output)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m migrate`` and the ``pyagent-migrate`` console script."""
+    args = build_parser().parse_args(argv)
+    if args.command == "insert":
+        return _insert(args)
+    if args.command == "audit":
+        return _audit(args)
+    if args.command == "status":
+        return _status(args)
+    from migrate.defects import render_markdown
+
+    sys.stdout.write(render_markdown())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1034 @@
+"""Finds every ``rust_core`` hook in a module, of every variant, and the defects in each.
+
+One libcst pass (:class:`HookCollector`) records the imports of ``rust_core`` and every call
+that may reach Rust, each with its ancestor chain; :func:`analyze_module` then classifies
+them. The variants (A-H import shapes, 1-7 dispatch shapes) and the defects are those of
+``hook-variants.md``; :mod:`migrate.defects` documents each defect kind with examples.
+
+Results are plain frozen dataclasses so worker processes can send them back.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import libcst as cst
+import libcst.matchers as m
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from migrate import hooks
+from migrate.defects import (
+    ARITY_MISMATCH,
+    DEAD_RUST_NAME,
+    DUPLICATE_REGISTRATION,
+    EXCEPT_TOO_BROAD,
+    EXCEPT_TOO_NARROW,
+    FLAG_SENTINEL_DISAGREE,
+    PANIC_ESCAPES,
+    RC_UNDEFINED,
+    STUB_FALLBACK,
+)
+from migrate.rust_exports import RustExports
+
+__all__ = [
+    "AuditConfig",
+    "Defect",
+    "HookCollector",
+    "HookSite",
+    "ImportSite",
+    "ModuleAudit",
+    "analyze_module",
+    "analyze_source",
+    "crate_defects",
+]
+
+#: Method names through which a bridge object (variant H) dispatches by Rust name.
+DEFAULT_BRIDGE_METHODS = frozenset({"try_call", "call_rust"})
+_BRIDGE_NAME_PARAMS = frozenset({"name", "fn_name", "func_name", "function", "rust_name", "func"})
+_IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError", "OSError"})
+_EVERYTHING = frozenset({"*", "BaseException"})
+_HELPER_RE = re.compile(r"^_*try_")
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """What the audit compares hooks against; pickled once to each worker."""
+
+    exports: RustExports = field(default_factory=RustExports)
+    #: Rust names the manifest lists as not migrated yet: a hook may wait for them.
+    pending: frozenset[str] = frozenset()
+    bridge_methods: frozenset[str] = DEFAULT_BRIDGE_METHODS
+
+
+@dataclass(frozen=True)
+class Defect:
+    """One finding: a defect kind (see :mod:`migrate.defects`) at a place in the source."""
+
+    code: str
+    file: str
+    line: int
+    function: str | None
+    rust_name: str | None
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable JSON form (schema documented in docs/migrate.md)."""
+        return {
+            "code": self.code,
+            "file": self.file,
+            "line": self.line,
+            "function": self.function,
+            "rust_name": self.rust_name,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class ImportSite:
+    """One import of ``rust_core`` and how the module survives its failure."""
+
+    line: int
+    variant: str  # "A".."H", or "direct" for an unguarded import
+    scope: str  # "<module>", or the function / bridge class holding a lazy import
+    binding: str | None  # local name of the module object, None for from-imports
+    names: tuple[tuple[str, str], ...]  # from-imports: (local name, rust name)
+    sentinel: bool  # the binding is set to None when the import fails
+    flags: tuple[str, ...]
+    caught: tuple[str, ...]  # what the except clause (or suppress) catches; "*" for bare
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable JSON form."""
+        return {
+            "line": self.line,
+            "variant": self.variant,
+            "scope": self.scope,
+            "binding": self.binding,
+            "names": [{"local": a, "rust": b} for a, b in self.names],
+            "sentinel": self.sentinel,
+            "flags": list(self.flags),
+            "caught": list(self.caught),
+        }
+
+
+@dataclass(frozen=True)
+class HookSite:
+    """One call that reaches Rust from a Python function, classified."""
+
+    file: str
+    line: int
+    function: str
+    variant: str  # import variant of the binding used, "A".."H"
+    shape: str  # canonical, guarded, guarded-try, truthy-try, unguarded, flag, helper-split,
+    # result-based, lazy-import, bridge
+    rust_name: str
+    binding: str | None
+    guard: tuple[str, ...]  # hasattr, sentinel, flag
+    exception_policy: str  # propagates, specific, too-narrow, swallows-exceptions, swallows-all
+    caught: tuple[str, ...]
+    fallback: str  # python, stub, none, helper, lambda
+    exported: bool | None
+    exported_source: bool | None
+    exported_built: bool | None
+    arity: str  # ok, mismatch, unknown
+    defects: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable JSON form."""
+        return {
+            "file": self.file,
+            "line": self.line,
+            "function": self.function,
+            "variant": self.variant,
+            "shape": self.shape,
+            "rust_name": self.rust_name,
+            "binding": self.binding,
+            "guard": list(self.guard),
+            "exception_policy": self.exception_policy,
+            "caught": list(self.caught),
+            "fallback": self.fallback,
+            "exported": self.exported,
+            "exported_source": self.exported_source,
+            "exported_built": self.exported_built,
+            "arity": self.arity,
+            "defects": list(self.defects),
+        }
+
+
+@dataclass(frozen=True)
+class ModuleAudit:
+    """Everything the audit found in one file."""
+
+    path: str
+    imports: tuple[ImportSite, ...] = ()
+    hooks: tuple[HookSite, ...] = ()
+    defects: tuple[Defect, ...] = ()
+    #: Functions (qualified names) that already reach Rust in some way.
+    hooked_functions: frozenset[str] = frozenset()
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable JSON form."""
+        return {
+            "path": self.path,
+            "imports": [i.to_json() for i in self.imports],
+            "hooks": [h.to_json() for h in self.hooks],
+            "defects": [d.to_json() for d in self.defects],
+        }
+
+
+# --- matchers (module-level named functions only: they must pickle) --------------------
+
+
+def _is_rust_core_module(name: str) -> bool:
+    return name == "rust_core" or name.startswith("rust_core.")
+
+
+def _dotted(node: cst.BaseExpression | None) -> str:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        return f"{_dotted(node.value)}.{node.attr.value}"
+    return ""
+
+
+_TRIVIAL_VALUE = (
+    m.Name("True")
+    | m.Name("False")
+    | m.Name("None")
+    | m.Integer()
+    | m.Float()
+    | m.SimpleString()
+    | m.List(elements=[])
+    | m.Dict(elements=[])
+    | m.Tuple(elements=[])
+    | m.Set(elements=[])
+    | m.Call(func=m.Name("list") | m.Name("dict") | m.Name("set") | m.Name("tuple"), args=[])
+    | m.UnaryOperation(expression=m.Integer() | m.Float())
+)
+_TRIVIAL_SMALL = (
+    m.Pass()
+    | m.Expr(value=m.Ellipsis() | m.SimpleString())
+    | m.Return(value=None)
+    | m.Return(value=_TRIVIAL_VALUE)
+    | m.Raise(exc=m.Name("NotImplementedError") | m.Call(func=m.Name("NotImplementedError")))
+)
+_HASATTR_CALL = m.Call(func=m.Name("hasattr"))
+_SUPPRESS = m.Call(func=m.Name("suppress") | m.Attribute(attr=m.Name("suppress")))
+_BOOL = m.Name("True") | m.Name("False")
+_TYPE_CHECKING = m.Name("TYPE_CHECKING") | m.Attribute(attr=m.Name("TYPE_CHECKING"))
+
+
+def _is_trivial_statement(node: cst.CSTNode) -> bool:
+    if isinstance(node, cst.SimpleStatementLine):
+        return all(m.matches(s, _TRIVIAL_SMALL) for s in node.body)
+    return False
+
+
+def _is_docstring(node: cst.CSTNode) -> bool:
+    return (
+        isinstance(node, cst.SimpleStatementLine)
+        and len(node.body) == 1
+        and m.matches(node.body[0], m.Expr(value=m.SimpleString() | m.ConcatenatedString()))
+    )
+
+
+def _names_in(node: cst.CSTNode) -> set[str]:
+    found: set[str] = set()
+
+    class _Names(cst.CSTVisitor):
+        def visit_Name(self, name: cst.Name) -> None:
+            found.add(name.value)
+
+    node.visit(_Names())
+    return found
+
+
+def _caught(handler: cst.ExceptHandler) -> set[str]:
+    if handler.type is None:
+        return {"*"}
+    elements: Sequence[cst.BaseExpression]
+    if isinstance(handler.type, cst.Tuple):
+        elements = [e.value for e in handler.type.elements]
+    else:
+        elements = [handler.type]
+    return {_dotted(e).rsplit(".", 1)[-1] or "?" for e in elements}
+
+
+def _suppressed(node: cst.With) -> set[str] | None:
+    caught: set[str] = set()
+    for item in node.items:
+        if m.matches(item.item, _SUPPRESS):
+            assert isinstance(item.item, cst.Call)
+            caught |= {_dotted(a.value).rsplit(".", 1)[-1] for a in item.item.args}
+    return caught or None
+
+
+def _assignments(statements: Iterable[cst.CSTNode]) -> list[tuple[str, cst.BaseExpression]]:
+    """(name, value) of simple ``name = value`` / ``name: T = value`` statements, in order."""
+    found: list[tuple[str, cst.BaseExpression]] = []
+    for statement in statements:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            continue
+        for small in statement.body:
+            if isinstance(small, cst.Assign):
+                for target in small.targets:
+                    if isinstance(target.target, cst.Name):
+                        found.append((target.target.value, small.value))
+            elif (
+                isinstance(small, cst.AnnAssign)
+                and isinstance(small.target, cst.Name)
+                and small.value is not None
+            ):
+                found.append((small.target.value, small.value))
+    return found
+
+
+def _body(node: cst.BaseSuite) -> Sequence[cst.BaseStatement | cst.BaseSmallStatement]:
+    return node.body
+
+
+# --- the collecting pass ------------------------------------------------------------------
+
+
+class HookCollector(cst.CSTVisitor):
+    """Records rust_core imports, candidate Rust calls and module-level flag assignments.
+
+    Each record keeps the chain of ancestors (the visitor's stack) so the analysis can see
+    the enclosing ``if`` guards, ``try`` handlers and function without a second pass.
+    """
+
+    METADATA_DEPENDENCIES = (PositionProvider,)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[cst.CSTNode] = []
+        self.imports: list[tuple[cst.Import | cst.ImportFrom, tuple[cst.CSTNode, ...]]] = []
+        self.calls: list[tuple[cst.Call, tuple[cst.CSTNode, ...]]] = []
+        self.module_assigns: list[tuple[str, cst.BaseExpression, int]] = []
+        self.positions: Any = None
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        """Pushes ``node`` on the ancestor stack."""
+        self.stack.append(node)
+        return super().on_visit(node)
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        """Pops the ancestor stack."""
+        super().on_leave(original_node)
+        self.stack.pop()
+
+    def line(self, node: cst.CSTNode) -> int:
+        """1-based line of ``node``."""
+        if self.positions is not None:
+            return self.positions[node].start.line
+        return self.get_metadata(PositionProvider, node).start.line
+
+    def visit_Import(self, node: cst.Import) -> None:
+        """Records ``import rust_core`` in any form."""
+        if any(_is_rust_core_module(_dotted(a.name)) for a in node.names):
+            self.imports.append((node, tuple(self.stack)))
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        """Records ``from rust_core import ...``."""
+        if node.relative or node.module is None:
+            return
+        if _is_rust_core_module(_dotted(node.module)):
+            self.imports.append((node, tuple(self.stack)))
+
+    def visit_Call(self, node: cst.Call) -> None:
+        """Records a call that may reach Rust; resolved once all bindings are known."""
+        func = node.func
+        if isinstance(func, (cst.Name, cst.Attribute, cst.Call)):
+            self.calls.append((node, tuple(self.stack)))
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        """Records module-level assignments (flags forced after the import)."""
+        # Module-level statements only: stack is [Module, SimpleStatementLine].
+        if len(self.stack) == 2:
+            for name, value in _assignments([node]):
+                self.module_assigns.append((name, value, self.line(node)))
+
+
+# --- analysis -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Scope:
+    qualname: str
+    function: cst.FunctionDef | None
+    function_index: int  # index in the stack, -1 at module level
+    in_class: bool  # the function is directly in a class body
+    class_names: tuple[str, ...]  # every class enclosing the node
+
+
+def _scope(stack: Sequence[cst.CSTNode]) -> _Scope:
+    parts: list[str] = []
+    function: cst.FunctionDef | None = None
+    index = -1
+    in_class = False
+    classes: list[str] = []
+    for i, node in enumerate(stack):
+        if isinstance(node, cst.FunctionDef):
+            in_class = bool(parts) and isinstance(_last_def(stack[:i]), cst.ClassDef)
+            parts.append(node.name.value)
+            function, index = node, i
+        elif isinstance(node, cst.ClassDef):
+            parts.append(node.name.value)
+            classes.append(node.name.value)
+    return _Scope(".".join(parts) or "<module>", function, index, in_class, tuple(classes))
+
+
+def _last_def(stack: Sequence[cst.CSTNode]) -> cst.CSTNode | None:
+    for node in reversed(stack):
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            return node
+    return None
+
+
+@dataclass
+class _Guard:
+    tests: list[cst.BaseExpression] = field(default_factory=list)
+    caught: set[str] = field(default_factory=set)
+    handlers: list[cst.ExceptHandler] = field(default_factory=list)
+    in_try: bool = False
+
+
+def _guard(stack: Sequence[cst.CSTNode], start: int) -> _Guard:
+    """Conditions and handlers around the last node of ``stack``, from index ``start`` on."""
+    guard = _Guard()
+    for i in range(max(start, 0), len(stack) - 1):
+        node, child = stack[i], stack[i + 1]
+        if isinstance(node, (cst.If, cst.IfExp)) and child is node.body:
+            guard.tests.append(node.test)
+        elif isinstance(node, cst.BooleanOperation) and child is node.right:
+            guard.tests.append(node.left)
+        elif isinstance(node, cst.Try) and child is node.body:
+            guard.in_try = True
+            for handler in node.handlers:
+                guard.caught |= _caught(handler)
+                guard.handlers.append(handler)
+        elif isinstance(node, cst.With) and child is node.body:
+            suppressed = _suppressed(node)
+            if suppressed:
+                guard.in_try = True
+                guard.caught |= suppressed
+        elif isinstance(node, cst.IndentedBlock) and i > start:
+            # Early exits before the statement holding the call guard it too:
+            # ``if not HAS_RUST: return python(...)`` then ``return rc.f(...)``.
+            for statement in node.body:
+                if statement is child:
+                    break
+                if isinstance(statement, cst.If) and _ends_in_exit(statement.body):
+                    guard.tests.append(statement.test)
+    return guard
+
+
+def _ends_in_exit(body: cst.BaseSuite) -> bool:
+    if isinstance(body, cst.IndentedBlock):
+        last = body.body[-1] if body.body else None
+        if isinstance(last, cst.SimpleStatementLine):
+            return isinstance(last.body[-1], (cst.Return, cst.Raise))
+        return False
+    if isinstance(body, cst.SimpleStatementSuite):
+        return isinstance(body.body[-1], (cst.Return, cst.Raise))
+    return False
+
+
+def _policy(caught: set[str], in_try: bool) -> str:
+    if not in_try or not caught or caught <= _IMPORT_ERRORS:
+        return "propagates"
+    if caught & _EVERYTHING or {"Exception", "PanicException"} <= caught:
+        return "swallows-all"
+    if "Exception" in caught:
+        return "swallows-exceptions"
+    if "TypeError" in caught and caught & {"OverflowError", "ArithmeticError"}:
+        return "specific"
+    return "too-narrow"
+
+
+class _Analysis:
+    def __init__(self, path: str, collector: HookCollector, config: AuditConfig) -> None:
+        self.path = path
+        self.c = collector
+        self.config = config
+        self.defects: list[Defect] = []
+        self.imports: list[ImportSite] = []
+        self.hooks: list[HookSite] = []
+        self.hooked: set[str] = set()
+        # binding name -> site, per scope ("<module>" or a function qualname)
+        self.bindings: dict[tuple[str, str], ImportSite] = {}
+        self.from_names: dict[tuple[str, str], tuple[str, ImportSite]] = {}
+        self.bridge_classes: set[str] = set()
+        self.bridge_methods = set(config.bridge_methods)
+
+    def defect(
+        self, code: str, line: int, function: str | None, rust: str | None, message: str
+    ) -> None:
+        self.defects.append(Defect(code, self.path, line, function, rust, message))
+
+    # imports ---------------------------------------------------------------------------
+
+    def run_imports(self) -> None:
+        for node, stack in self.c.imports:
+            self.import_site(node, stack)
+
+    def import_site(
+        self, node: cst.Import | cst.ImportFrom, stack: tuple[cst.CSTNode, ...]
+    ) -> None:
+        if any(isinstance(n, cst.If) and m.matches(n.test, _TYPE_CHECKING) for n in stack):
+            return
+        scope = _scope(stack)
+        line = self.c.line(node)
+        statement_index = next(
+            i
+            for i in range(len(stack) - 1, -1, -1)
+            if isinstance(stack[i], cst.SimpleStatementLine)
+        )
+        statement = stack[statement_index]
+        container: cst.Try | cst.With | None = None
+        for i in range(statement_index - 1, max(scope.function_index, 0) - 1, -1):
+            candidate = stack[i]
+            if isinstance(candidate, cst.Try) and stack[i + 1] is candidate.body:
+                container = candidate
+                break
+            if isinstance(candidate, cst.With) and _suppressed(candidate):
+                container = candidate
+                break
+            if isinstance(candidate, (cst.FunctionDef, cst.ClassDef)):
+                break
+        binding: str | None = None
+        names: list[tuple[str, str]] = []
+        is_submodule = False
+        if isinstance(node, cst.Import):
+            for alias in node.names:
+                dotted = _dotted(alias.name)
+                if not _is_rust_core_module(dotted):
+                    continue
+                if alias.asname is not None:
+                    binding = _dotted(alias.asname.name)  # type: ignore[arg-type]
+                else:
+                    binding = dotted.split(".")[0]
+                is_submodule = "." in dotted and alias.asname is not None
+        elif isinstance(node.names, cst.ImportStar):
+            names.append(("*", "*"))
+        else:
+            for alias in node.names:
+                imported = _dotted(alias.name)
+                local = _dotted(alias.asname.name) if alias.asname else imported  # type: ignore[arg-type]
+                if imported == "rust_core" or _dotted(node.module) != "rust_core":
+                    binding = local
+                    is_submodule = True
+                else:
+                    names.append((local, imported))
+
+        caught: set[str] = set()
+        sentinels: set[str] = set()
+        try_flags: list[tuple[str, bool, bool]] = []  # name, value, before the import
+        handler_flags: list[tuple[str, bool]] = []
+        if isinstance(container, cst.Try):
+            seen_import = False
+            for stmt in _body(container.body):
+                if stmt is statement:
+                    seen_import = True
+                for name, value in _assignments([stmt]):
+                    if m.matches(value, _BOOL):
+                        assert isinstance(value, cst.Name)
+                        try_flags.append((name, value.value == "True", not seen_import))
+            for handler in container.handlers:
+                caught |= _caught(handler)
+                for name, value in _assignments(_body(handler.body)):
+                    if m.matches(value, m.Name("None")):
+                        sentinels.add(name)
+                    elif m.matches(value, _BOOL):
+                        assert isinstance(value, cst.Name)
+                        handler_flags.append((name, value.value == "True"))
+        elif isinstance(container, cst.With):
+            caught = _suppressed(container) or set()
+        locals_ = {binding} if binding else {local for local, _ in names}
+        flags = tuple(
+            dict.fromkeys(n for n, *_ in [*try_flags, *handler_flags] if n not in locals_)
+        )
+        sentinel = bool(locals_) and locals_ <= sentinels
+
+        if scope.class_names:
+            variant = "H"
+        elif scope.function is not None:
+            variant = "G"
+        elif container is None:
+            variant = "direct"
+        elif names:
+            variant = "E"
+        elif is_submodule:
+            variant = "F"
+        elif sentinel:
+            variant = "D" if binding == "rust_core" else ("B" if flags else "A")
+        else:
+            variant = "C"
+        site = ImportSite(
+            line=line,
+            variant=variant,
+            scope=scope.qualname,
+            binding=binding,
+            names=tuple(names),
+            sentinel=sentinel,
+            flags=flags,
+            caught=tuple(sorted(caught)),
+        )
+        self.imports.append(site)
+        if variant == "H":
+            self.bridge_classes.add(scope.class_names[-1])
+        key_scope = "<module>" if variant not in ("G", "H") else scope.qualname
+        if binding:
+            self.bindings[(key_scope, binding)] = site
+        for local, rust in names:
+            self.from_names[(key_scope, local)] = (rust, site)
+        if variant == "G":
+            self.hooked.add(scope.qualname)
+        if isinstance(container, cst.Try):
+            self.check_flags(site, try_flags, handler_flags)
+        self.check_from_names(site)
+
+    def check_flags(
+        self,
+        site: ImportSite,
+        try_flags: list[tuple[str, bool, bool]],
+        handler_flags: list[tuple[str, bool]],
+    ) -> None:
+        scope = None if site.scope == "<module>" else site.scope
+        module_level = {name for name, _, _ in self.c.module_assigns}
+        for flag in site.flags:
+            in_try = [(value, before) for name, value, before in try_flags if name == flag]
+            in_handler = [value for name, value in handler_flags if name == flag]
+            if any(not value for value, _ in in_try) or any(in_handler):
+                self.defect(
+                    FLAG_SENTINEL_DISAGREE,
+                    site.line,
+                    scope,
+                    None,
+                    f"flag {flag!r} is True when the import fails or False when it succeeds",
+                )
+            elif any(before for _, before in in_try) and not in_handler:
+                self.defect(
+                    FLAG_SENTINEL_DISAGREE,
+                    site.line,
+                    scope,
+                    None,
+                    f"flag {flag!r} is set True before the import and stays True if it fails",
+                )
+            elif (
+                in_try
+                and not in_handler
+                and site.scope == "<module>"
+                and flag
+                not in {name for name, _, line in self.c.module_assigns if line < site.line}
+            ):
+                self.defect(
+                    FLAG_SENTINEL_DISAGREE,
+                    site.line,
+                    scope,
+                    None,
+                    f"flag {flag!r} is never set when the import fails, so reading it raises "
+                    "NameError",
+                )
+            if site.scope == "<module>" and flag in module_level:
+                for name, value, line in self.c.module_assigns:
+                    if name == flag and line > site.line and m.matches(value, m.Name("True")):
+                        self.defect(
+                            FLAG_SENTINEL_DISAGREE,
+                            line,
+                            None,
+                            None,
+                            f"flag {flag!r} is forced True after the import while the "
+                            "extension may be missing",
+                        )
+
+    def check_from_names(self, site: ImportSite) -> None:
+        for _, rust in site.names:
+            if rust == "*":
+                continue
+            exported = self.exported(rust)
+            if exported[0] is False and rust not in self.config.pending:
+                self.defect(
+                    DEAD_RUST_NAME,
+                    site.line,
+                    None if site.scope == "<module>" else site.scope,
+                    rust,
+                    f"`from rust_core import {rust}` names a function the crate does not "
+                    "export: the whole import fails and every hook of this block falls back",
+                )
+
+    # calls -----------------------------------------------------------------------------
+
+    def exported(self, rust: str) -> tuple[bool | None, bool | None, bool | None]:
+        source, built = self.config.exports.exported(rust)
+        known = [v for v in (source, built) if v is not None]
+        overall = True if any(known) else (False if known else None)
+        return overall, source, built
+
+    def visible(self, table: dict[tuple[str, str], Any], name: str, qualname: str) -> Any:
+        parts = qualname.split(".")
+        for end in range(len(parts), 0, -1):
+            hit = table.get((".".join(parts[:end]), name))
+            if hit is not None:
+                return hit
+        return table.get(("<module>", name))
+
+    def bridge_method_names(self) -> None:
+        # Methods of a local bridge class whose first argument is a function name.
+        for _node, stack in self.c.imports:
+            for ancestor in stack:
+                if (
+                    isinstance(ancestor, cst.ClassDef)
+                    and ancestor.name.value in self.bridge_classes
+                ):
+                    for statement in _body(ancestor.body):
+                        if isinstance(statement, cst.FunctionDef):
+                            params = statement.params.params
+                            if len(params) >= 2 and params[1].name.value in _BRIDGE_NAME_PARAMS:
+                                self.bridge_methods.add(statement.name.value)
+
+    def run_calls(self) -> None:
+        self.bridge_method_names()
+        for call, stack in self.c.calls:
+            scope = _scope(stack)
+            if scope.function is None:
+                continue
+            resolved = self.resolve(call, scope)
+            if resolved is None:
+                continue
+            rust, binding, site, bridge = resolved
+            self.hook(call, stack, scope, rust, binding, site, bridge)
+
+    def resolve(
+        self, call: cst.Call, scope: _Scope
+    ) -> tuple[str, str | None, ImportSite | None, bool] | None:
+        func = call.func
+        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
+            site = self.visible(self.bindings, func.value.value, scope.qualname)
+            if site is not None and site.variant != "H":
+                return func.attr.value, func.value.value, site, False
+        if isinstance(func, cst.Name):
+            hit = self.visible(self.from_names, func.value, scope.qualname)
+            if hit is not None:
+                return hit[0], func.value, hit[1], False
+        if (
+            isinstance(func, cst.Call)
+            and m.matches(func.func, m.Name("getattr"))
+            and len(func.args) >= 2
+            and isinstance(func.args[0].value, cst.Name)
+            and isinstance(func.args[1].value, cst.SimpleString)
+        ):
+            site = self.visible(self.bindings, func.args[0].value.value, scope.qualname)
+            literal = func.args[1].value.evaluated_value
+            if site is not None and isinstance(literal, str):
+                return literal, func.args[0].value.value, site, False
+        if (
+            isinstance(func, cst.Attribute)
+            and func.attr.value in self.bridge_methods
+            and call.args
+            and isinstance(call.args[0].value, cst.SimpleString)
+            and not (set(scope.class_names) & self.bridge_classes)
+        ):
+            literal = call.args[0].value.evaluated_value
+            if isinstance(literal, str):
+                return literal, _dotted(func.value) or None, None, True
+        return None
+
+    def hook(
+        self,
+        call: cst.Call,
+        stack: tuple[cst.CSTNode, ...],
+        scope: _Scope,
+        rust: str,
+        binding: str | None,
+        site: ImportSite | None,
+        bridge: bool,
+    ) -> None:
+        function = scope.function
+        assert function is not None
+        qualname = scope.qualname
+        self.hooked.add(qualname)
+        line = self.c.line(call)
+        codes: list[str] = []
+
+        def report(code: str, message: str) -> None:
+            codes.append(code)
+            self.defect(code, line, qualname, rust, message)
+
+        guard = _guard(stack, scope.function_index)
+        tested: set[str] = set()
+        hasattr_guard = False
+        for test in guard.tests:
+            tested |= _names_in(test)
+            if m.findall(test, _HASATTR_CALL):
+                hasattr_guard = True
+        flags = set(site.flags) if site else set()
+        all_flags = {f for s in self.imports for f in s.flags}
+        guard_kinds = []
+        if hasattr_guard:
+            guard_kinds.append("hasattr")
+        if binding and binding in tested and not bridge:
+            guard_kinds.append("sentinel")
+        if tested & (flags | all_flags):
+            guard_kinds.append("flag")
+
+        policy = _policy(guard.caught, guard.in_try)
+        helper = bool(_HELPER_RE.match(function.name.value))
+
+        # The statement of the function body that holds the call, and what follows it.
+        hook_statement: cst.CSTNode | None = None
+        if scope.function_index + 2 < len(stack):
+            hook_statement = stack[scope.function_index + 2]
+        fallback_statements: list[cst.CSTNode] = []
+        body = function.body
+        if isinstance(body, cst.IndentedBlock) and hook_statement is not None:
+            after = False
+            for statement in body.body:
+                if after:
+                    fallback_statements.append(statement)
+                elif statement is hook_statement:
+                    after = True
+            if isinstance(hook_statement, cst.If) and hook_statement.orelse is not None:
+                orelse = hook_statement.orelse
+                if isinstance(orelse, cst.Else):
+                    fallback_statements = [*_body(orelse.body), *fallback_statements]
+                else:
+                    fallback_statements = [orelse, *fallback_statements]
+
+        if not fallback_statements and isinstance(body, cst.IndentedBlock):
+            # ``if not HAS_RUST: return python(...)`` before the Rust call: that branch is
+            # the fallback.
+            watched = {binding, *(site.flags if site else ())} - {None}
+            for statement in body.body:
+                if statement is hook_statement:
+                    break
+                if (
+                    isinstance(statement, cst.If)
+                    and _ends_in_exit(statement.body)
+                    and _names_in(statement.test) & watched
+                ):
+                    fallback_statements.extend(_body(statement.body))
+
+        # Shape.
+        if bridge:
+            shape = "bridge"
+        elif site is not None and site.variant == "G":
+            shape = "lazy-import"
+        elif helper:
+            shape = "helper-split"
+        elif self.result_based(call, stack):
+            shape = "result-based"
+        elif ((site is not None and site.names) or "flag" in guard_kinds) and not hasattr_guard:
+            shape = "flag"
+        elif hasattr_guard:
+            shape = "guarded-try" if policy not in ("propagates",) else "guarded"
+            if shape == "guarded" and self.is_canonical(hook_statement, scope, rust, binding):
+                shape = "canonical"
+        else:
+            shape = "truthy-try" if policy != "propagates" else "unguarded"
+
+        # Fallback quality.
+        if bridge:
+            fallback = self.bridge_fallback(call)
+        elif helper:
+            fallback = "helper"
+        elif not fallback_statements:
+            fallback = "none"
+        elif all(_is_trivial_statement(s) for s in fallback_statements):
+            fallback = "stub"
+        else:
+            fallback = "python"
+        if fallback in ("stub", "none"):
+            what = "is a stub" if fallback == "stub" else "is missing"
+            report(STUB_FALLBACK, f"the Python path after the Rust call {what}")
+        elif not helper:
+            for handler in guard.handlers:
+                if any(
+                    _is_trivial_statement(s) and m.findall(s, m.Return())
+                    for s in _body(handler.body)
+                ):
+                    report(
+                        STUB_FALLBACK,
+                        "the except clause returns a stub value instead of running the Python path",
+                    )
+                    break
+
+        # Exception policy.
+        if policy == "swallows-all":
+            report(
+                EXCEPT_TOO_BROAD,
+                "the except clause around the Rust call swallows every error, panics "
+                "included, so real Rust bugs vanish",
+            )
+        elif policy == "swallows-exceptions":
+            report(
+                PANIC_ESCAPES,
+                "`except Exception` hides real Rust errors, yet a Rust panic "
+                "(pyo3_runtime.PanicException, a BaseException) escapes it anyway",
+            )
+        elif policy == "too-narrow":
+            report(
+                EXCEPT_TOO_NARROW,
+                "the except clause catches "
+                + ", ".join(sorted(guard.caught))
+                + " but not TypeError/OverflowError from argument conversion",
+            )
+
+        # Variant C (and unguarded from-imports): the name is unbound when the import
+        # failed, so using it without first checking the flag is a NameError.
+        if (
+            site is not None
+            and not bridge
+            and site.variant in ("C", "E", "F")
+            and not site.sentinel
+            and not tested & set(site.flags)
+        ):
+            report(
+                RC_UNDEFINED,
+                f"{binding or rust!r} is undefined when the import fails (no sentinel) and is "
+                "used without checking the flag: NameError",
+            )
+
+        # Export and arity.
+        exported, in_source, in_built = self.exported(rust)
+        if exported is False and rust not in self.config.pending:
+            report(
+                DEAD_RUST_NAME,
+                f"rust_core does not export {rust!r}: this hook always falls back",
+            )
+        arity = "unknown"
+        signature = self.config.exports.signatures.get(rust)
+        if signature is not None:
+            args = list(call.args)
+            if bridge:
+                args = [
+                    a
+                    for a in args[1:]
+                    if not (a.keyword and a.keyword.value in ("fallback", "default"))
+                ]
+            problem = signature.check_call(
+                positional=sum(1 for a in args if a.keyword is None and not a.star),
+                keywords=[a.keyword.value for a in args if a.keyword is not None],
+                has_star=any(a.star == "*" for a in args),
+                has_double_star=any(a.star == "**" for a in args),
+            )
+            arity = "ok" if problem is None else "mismatch"
+            if problem is not None:
+                report(
+                    ARITY_MISMATCH,
+                    f"the call {problem}; Rust signature is {rust}{signature.render()}",
+                )
+
+        self.hooks.append(
+            HookSite(
+                file=self.path,
+                line=line,
+                function=qualname,
+                variant="H" if bridge else (site.variant if site else "?"),
+                shape=shape,
+                rust_name=rust,
+                binding=binding,
+                guard=tuple(guard_kinds),
+                exception_policy=policy,
+                caught=tuple(sorted(guard.caught)),
+                fallback=fallback,
+                exported=exported,
+                exported_source=in_source,
+                exported_built=in_built,
+                arity=arity,
+                defects=tuple(dict.fromkeys(codes)),
+            )
+        )
+
+    def result_based(self, call: cst.Call, stack: tuple[cst.CSTNode, ...]) -> bool:
+        # ``result = rc.f(x)`` followed in the same block by ``if result...``.
+        if len(stack) < 4:
+            return False
+        assign, line, block = stack[-2], stack[-3], stack[-4]
+        if not (
+            isinstance(assign, cst.Assign)
+            and assign.value is call
+            and len(assign.targets) == 1
+            and isinstance(assign.targets[0].target, cst.Name)
+            and isinstance(block, cst.IndentedBlock)
+        ):
+            return False
+        name = assign.targets[0].target.value
+        after = False
+        for statement in block.body:
+            if after and isinstance(statement, cst.If) and name in _names_in(statement.test):
+                return True
+            after = after or statement is line
+        return False
+
+    def bridge_fallback(self, call: cst.Call) -> str:
+        for arg in call.args:
+            if arg.keyword is not None and arg.keyword.value in ("fallback", "default"):
+                value = arg.value
+                if isinstance(value, cst.Lambda) and m.matches(value.body, _TRIVIAL_VALUE):
+                    return "stub"
+                return "python"
+        return "none"
+
+    def is_canonical(
+        self, statement: cst.CSTNode | None, scope: _Scope, rust: str, binding: str | None
+    ) -> bool:
+        if not isinstance(statement, cst.If) or scope.function is None or binding is None:
+            return False
+        expected = hooks.dispatch_source(
+            scope.function, rust, in_class=scope.in_class, binding=binding
+        )
+        actual = cst.Module(body=[statement.with_changes(leading_lines=())]).code
+        return actual == expected
+
+    def finish(self) -> ModuleAudit:
+        # Hooks in a file are reported in source order.
+        return ModuleAudit(
+            path=self.path,
+            imports=tuple(sorted(self.imports, key=lambda s: s.line)),
+            hooks=tuple(sorted(self.hooks, key=lambda h: h.line)),
+            defects=tuple(sorted(self.defects, key=lambda d: (d.line, d.code))),
+            hooked_functions=frozenset(self.hooked),
+        )
+
+
+def analyze_module(module: cst.Module, path: str, config: AuditConfig | None = None) -> ModuleAudit:
+    """Audits a parsed module; ``path`` is only used to label the findings."""
+    config = config or AuditConfig()
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    collector = HookCollector()
+    wrapper.visit(collector)
+    collector.positions = wrapper.resolve(PositionProvider)
+    analysis = _Analysis(path, collector, config)
+    analysis.run_imports()
+    analysis.run_calls()
+    return analysis.finish()
+
+
+def analyze_source(
+    source: str | bytes, path: str = "<string>", config: AuditConfig | None = None
+) -> ModuleAudit:
+    """Parses and audits source text; raises ``libcst.ParserSyntaxError`` if it cannot parse."""
+    return analyze_module(cst.parse_module(source), path, config)
+
+
+def crate_defects(exports: RustExports) -> list[Defect]:
+    """Defects of the Rust side itself: names registered twice (the later one wins)."""
+    found = []
+    for name, regs in sorted(exports.duplicates().items()):
+        first, *rest = regs
+        for reg in rest:
+            found.append(
+                Defect(
+                    DUPLICATE_REGISTRATION,
+                    reg.file,
+                    reg.line,
+                    None,
+                    name,
+                    f"{name!r} is registered again here (Rust fn `{reg.ident}`), after "
+                    f"{first.file}:{first.line} (fn `{first.ident}`); the later one silently wins",
+                )
+            )
+    return found

@@ -1,0 +1,118 @@
+"""The canonical ``rust_core`` hook: the one shape ``migrate insert`` writes.
+
+Module level, after the docstring, ``__future__`` imports and other imports::
+
+    try:
+        import rust_core as rc
+    except ImportError:
+        rc = None
+
+and first in each hooked function body, after its docstring::
+
+    if rc is not None and hasattr(rc, "generate_hash"):
+        return rc.generate_hash(data, algorithm)
+
+The Rust error is allowed to propagate: each Rust function raises the same exceptions as its
+Python reference (parity tests prove it), so a try/except here could only hide bugs. The
+``hasattr`` guard lets a hook land before its Rust function does. Arguments are forwarded as
+the signature declares them so the two paths can never see different arguments.
+
+In a module that already imports ``rust_core`` another way, the dispatch reuses that binding
+(``rust_core is not None`` for a bare-name sentinel, the flag for a flag-only import) instead
+of adding a second import.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+__all__ = [
+    "IMPORT_TEMPLATE",
+    "DISPATCH_TEMPLATE",
+    "dispatch_source",
+    "dispatch_statement",
+    "forwarded_arguments",
+    "import_statement",
+    "is_method",
+]
+
+#: The module-level import with its ``None`` sentinel.
+IMPORT_TEMPLATE = "try:\n    import rust_core as rc\nexcept ImportError:\n    rc = None\n"
+
+#: The dispatch at the top of a hooked function; ``{guard}`` is
+#: ``{binding} is not None`` for a sentinel or the module's flag for a flag-only import.
+DISPATCH_TEMPLATE = (
+    'if {guard} and hasattr({binding}, "{rust}"):\n    return {binding}.{rust}({args})\n'
+)
+
+
+def import_statement() -> cst.Try:
+    """The canonical import block as a node."""
+    statement = cst.parse_statement(IMPORT_TEMPLATE)
+    assert isinstance(statement, cst.Try)
+    return statement
+
+
+def _is_decorated(func: cst.FunctionDef, name: str) -> bool:
+    for decorator in func.decorators:
+        target = decorator.decorator
+        if isinstance(target, cst.Call):
+            target = target.func
+        if isinstance(target, cst.Name) and target.value == name:
+            return True
+        if isinstance(target, cst.Attribute) and target.attr.value == name:
+            return True
+    return False
+
+
+def is_method(func: cst.FunctionDef, in_class: bool) -> bool:
+    """True when the first parameter is ``self``/``cls`` and must not be forwarded."""
+    return in_class and not _is_decorated(func, "staticmethod")
+
+
+def forwarded_arguments(params: cst.Parameters, drop_first: bool) -> str:
+    """The argument list that forwards ``params`` unchanged, as source text.
+
+    Positional parameters go positionally, ``*args`` as ``*args``, keyword-only ones as
+    ``kw=kw`` and ``**kwargs`` as ``**kwargs``; ``self``/``cls`` is dropped for methods.
+    """
+    positional = [p.name.value for p in (*params.posonly_params, *params.params)]
+    if drop_first and positional:
+        positional = positional[1:]
+    parts = list(positional)
+    if isinstance(params.star_arg, cst.Param):
+        parts.append("*" + params.star_arg.name.value)
+    parts.extend(f"{p.name.value}={p.name.value}" for p in params.kwonly_params)
+    if params.star_kwarg is not None:
+        parts.append("**" + params.star_kwarg.name.value)
+    return ", ".join(parts)
+
+
+def dispatch_source(
+    func: cst.FunctionDef,
+    rust_name: str,
+    *,
+    in_class: bool,
+    binding: str = "rc",
+    flag: str | None = None,
+) -> str:
+    """The dispatch statement for ``func`` calling ``rust_core.<rust_name>``, as source."""
+    guard = flag if flag is not None else f"{binding} is not None"
+    args = forwarded_arguments(func.params, is_method(func, in_class))
+    return DISPATCH_TEMPLATE.format(guard=guard, binding=binding, rust=rust_name, args=args)
+
+
+def dispatch_statement(
+    func: cst.FunctionDef,
+    rust_name: str,
+    *,
+    in_class: bool,
+    binding: str = "rc",
+    flag: str | None = None,
+) -> cst.If:
+    """The dispatch statement as a node, ready to put first in ``func``'s body."""
+    statement = cst.parse_statement(
+        dispatch_source(func, rust_name, in_class=in_class, binding=binding, flag=flag)
+    )
+    assert isinstance(statement, cst.If)
+    return statement
