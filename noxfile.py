@@ -62,6 +62,14 @@ def install_pyagent(session: nox.Session) -> None:
     session.install("--no-build-isolation", "--no-deps", "-e", str(ROOT))
 
 
+def prepare(session: nox.Session, *requirements: str, rust: bool = True) -> None:
+    """Pinned requirements, pyagent (editable) and, with ``rust``, a fresh rust_core wheel."""
+    _requirements(session, *requirements)
+    install_pyagent(session)
+    if rust:
+        install_rust_core(session)
+
+
 @nox.session(python=PYTHON)
 def build(session: nox.Session) -> None:
     """Release wheel of rust_core (lto, codegen-units = 1) in build/wheels."""
@@ -71,23 +79,22 @@ def build(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """The whole suite twice: native (PYAGENT_BACKEND=rust) and pure Python."""
-    _requirements(session, "test")
-    session.install("setuptools==80.9.0")
-    install_pyagent(session)
-    install_rust_core(session)
-    session.run("pytest", *session.posargs, env={"PYAGENT_BACKEND": "rust"})
+    prepare(session, "test")
+    # The browser tests of the site belong to `nox -s docs`.
+    session.run("pytest", "-m", "not docs", *session.posargs, env={"PYAGENT_BACKEND": "rust"})
     session.run(
-        "pytest", "-m", "not requires_rust", *session.posargs, env={"PYAGENT_BACKEND": "python"}
+        "pytest",
+        "-m",
+        "not docs and not requires_rust",
+        *session.posargs,
+        env={"PYAGENT_BACKEND": "python"},
     )
 
 
 @nox.session(python=PYTHON)
 def parity(session: nox.Session) -> None:
     """Every hot path: Rust vs Python on Hypothesis inputs; `-- --thorough` for many more."""
-    _requirements(session, "test")
-    session.install("setuptools==80.9.0")
-    install_pyagent(session)
-    install_rust_core(session)
+    prepare(session, "test")
     session.run(
         "python",
         "-m",
@@ -102,10 +109,7 @@ def parity(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Python vs Rust vs peer per hot path (pytest-benchmark); prints speedup ratios."""
-    _requirements(session, "test")
-    session.install("setuptools==80.9.0")
-    install_pyagent(session)
-    install_rust_core(session)
+    prepare(session, "test")
     STATUS.mkdir(parents=True, exist_ok=True)
     raw = STATUS / "bench-raw.json"
     session.run(
@@ -129,9 +133,7 @@ def bench(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff, mypy on the public API, cargo fmt/clippy/test, and the codemod's own checks."""
-    _requirements(session, "lint")
-    session.install("setuptools==80.9.0")
-    install_pyagent(session)
+    prepare(session, "lint", rust=False)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
@@ -154,9 +156,7 @@ def status(session: nox.Session) -> None:
     unknown = [arg for arg in session.posargs if arg != "--from-saved"]
     if unknown:
         session.error(f"status takes only --from-saved, not {' '.join(unknown)}")
-    _requirements(session, "test")
-    session.install("setuptools==80.9.0")
-    install_pyagent(session)
+    prepare(session, "test", rust=False)
     failed = []
     if "--from-saved" in session.posargs:
         generate = ["--audit", "saved", "--exports", "source"]

@@ -1,0 +1,147 @@
+"""docs/_generate/status.py: the status pages say what was measured, and no more."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.docs
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "docs_status_generator", ROOT / "docs" / "_generate" / "status.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+gen = _load()
+
+PARITY: dict[str, Any] = {
+    "schema": 1,
+    "generated_at": "2026-11-24T10:10:43+00:00",
+    "commit": "abc1234",
+    "profile": "quick",
+    "rust_core": "0.1.0",
+    "hot_paths": [
+        {"name": "generate_hash", "status": "passed", "examples": 300, "detail": ""},
+        {"name": "verify_integrity", "status": "failed", "examples": 12, "detail": "mismatch"},
+        {"name": "merge_weights", "status": "not migrated", "examples": 0, "detail": "issue #3"},
+    ],
+}
+BENCH: dict[str, Any] = {
+    "schema": 1,
+    "generated_at": "2026-11-24T10:11:41+00:00",
+    "commit": "abc1234",
+    "machine": {"cpu": "Test CPU", "cores": 2, "python": "3.11.7", "platform": "Linux"},
+    "hot_paths": [
+        {
+            "name": "generate_hash",
+            "hot_path": "generate_hash",
+            "peer": "hashlib",
+            "workload": "w1",
+            "correct": True,
+            "python_s": 0.3,
+            "rust_s": 0.1,
+            "peer_s": 0.2,
+            "rust_vs_python": 3.0,
+            "rust_vs_peer": 2.0,
+        },
+        {
+            "name": "sharding_index",
+            "hot_path": "sharding_index",
+            "peer": "zlib.adler32",
+            "workload": "w2",
+            "correct": False,
+            "python_s": 0.5,
+            "rust_s": 0.1,
+            "peer_s": 0.2,
+            "rust_vs_python": 5.0,
+            "rust_vs_peer": 2.0,
+        },
+    ],
+}
+
+
+def _run(tmp_path: Path, parity: Any = None, bench: Any = None, audit: Any = None) -> Path:
+    status_dir, docs_dir = tmp_path / "status", tmp_path / "docs"
+    status_dir.mkdir(parents=True)
+    for name, data in (("parity", parity), ("bench", bench), ("audit", audit)):
+        if data is not None:
+            (status_dir / f"{name}.json").write_text(json.dumps(data), encoding="utf-8")
+    gen.generate(status_dir, docs_dir, "saved", "source")
+    return docs_dir
+
+
+def test_nothing_run_says_not_run(tmp_path: Path) -> None:
+    docs = _run(tmp_path)
+    page = (docs / "status.md").read_text(encoding="utf-8")
+    assert "**Parity**: not run" in page and "**Benchmarks**: not run" in page
+    assert "speedup-chart" not in page and "passed (" not in page
+    data = json.loads((docs / "status.json").read_text(encoding="utf-8"))
+    assert {h["parity"] for h in data["hot_paths"]} == {"not run"}
+    assert data["progress"]["migrated_and_passing"] == 0
+    assert "Audit not available" in (docs / "audit.md").read_text(encoding="utf-8")
+
+
+def test_failures_and_wrong_results_are_shown_as_such(tmp_path: Path) -> None:
+    docs = _run(tmp_path, copy.deepcopy(PARITY), copy.deepcopy(BENCH))
+    data = json.loads((docs / "status.json").read_text(encoding="utf-8"))
+    by_name = {h["name"]: h for h in data["hot_paths"]}
+    assert by_name["generate_hash"]["done"] is True
+    assert by_name["verify_integrity"]["done"] is False
+    assert by_name["save_atomic"]["parity"] == "not run"
+    # Only generate_hash is migrated, exported and passing in this data.
+    assert data["progress"]["migrated_and_passing"] == 1
+    page = (docs / "status.md").read_text(encoding="utf-8")
+    assert '<span class="st-bad">failing</span>: mismatch' in page
+    assert "wrong result" in page
+    # The incorrect sharding_index benchmark gets no bar; generate_hash gets two.
+    assert page.count('class="bar"') == 2
+    assert "5.00\u00d7" not in page
+    assert "Test CPU (2 cores)" in page
+
+
+def test_audit_json_of_unknown_shape_does_not_crash(tmp_path: Path) -> None:
+    audit = {"modules": [{"hooks": [{"file": "a.py", "line": 3, "function": "f"}]}], "x": 1}
+    docs = _run(tmp_path, audit=audit)
+    page = (docs / "audit.md").read_text(encoding="utf-8")
+    assert "| a.py | 3 | f |" in page
+    docs = _run(tmp_path / "again", audit=["not", "a", "dict"])
+    assert "Audit not available" in (docs / "audit.md").read_text(encoding="utf-8")
+
+
+def test_source_exports_follow_pyo3_renames(tmp_path: Path) -> None:
+    (tmp_path / "a.rs").write_text(
+        '#[pyfunction]\n#[pyo3(name = "topo_sort")]\nfn topo_sort_py() {}\n'
+        "fn register() { m.add_function(wrap_pyfunction!(topo_sort_py, m)?)?;\n"
+        "m.add_function(wrap_pyfunction!(plain, m)?)?; }\n",
+        encoding="utf-8",
+    )
+    assert gen.source_exports(tmp_path) == {"topo_sort", "plain"}
+    assert {"generate_hash", "sharding_index", "save_atomic"} <= gen.source_exports()
+
+
+def test_python_hook_needs_the_sentinel_and_the_call() -> None:
+    manifest = gen.load_manifest()
+    present, detail = gen.python_hook(manifest.get("generate_hash"))
+    assert present, detail
+    present, detail = gen.python_hook(manifest.get("merge_weights"))
+    assert not present and detail == "module not written yet"
+    tree = gen.ast.parse("import rust_core as rc\n")
+    assert not gen.has_rc_sentinel(tree)
+    tree = gen.ast.parse("try:\n    import rust_core as rc\nexcept ImportError:\n    rc = None\n")
+    assert gen.has_rc_sentinel(tree)
