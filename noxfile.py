@@ -80,12 +80,14 @@ def build(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The whole suite twice: native (PYAGENT_BACKEND=rust) and pure Python."""
     prepare(session, "test")
-    # The browser tests of the site belong to `nox -s docs`.
-    session.run("pytest", "-m", "not docs", *session.posargs, env={"PYAGENT_BACKEND": "rust"})
+    # tests/docs needs the docs requirements and a browser: `nox -s docs` runs it.
+    skip_docs = "--ignore=tests/docs"
+    session.run("pytest", skip_docs, *session.posargs, env={"PYAGENT_BACKEND": "rust"})
     session.run(
         "pytest",
+        skip_docs,
         "-m",
-        "not docs and not requires_rust",
+        "not requires_rust",
         *session.posargs,
         env={"PYAGENT_BACKEND": "python"},
     )
