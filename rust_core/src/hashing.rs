@@ -58,6 +58,32 @@ impl Algorithm {
     }
 }
 
+/// A raw digest of any supported algorithm: the bytes and how many of the 64 are used.
+#[derive(Clone, Copy)]
+pub struct RawDigest {
+    bytes: [u8; 64],
+    len: usize,
+}
+
+impl RawDigest {
+    /// Digest of `data` with `alg`, computed without allocating.
+    pub fn of(alg: Algorithm, data: &[u8]) -> Self {
+        let mut bytes = [0u8; 64];
+        let len = digest_into(alg, data, &mut bytes);
+        RawDigest { bytes, len }
+    }
+
+    /// Lower-case hex into `out`, returned as a str borrowed from it.
+    pub fn hex<'a>(&self, out: &'a mut [u8; 128]) -> &'a str {
+        for (i, byte) in self.bytes[..self.len].iter().enumerate() {
+            out[2 * i] = HEX[usize::from(byte >> 4)];
+            out[2 * i + 1] = HEX[usize::from(byte & 0x0f)];
+        }
+        // Every byte written is an ASCII hex digit.
+        std::str::from_utf8(&out[..2 * self.len]).unwrap_or_default()
+    }
+}
+
 fn digest_into(alg: Algorithm, data: &[u8], out: &mut [u8; 64]) -> usize {
     match alg {
         Algorithm::Md5 => {
@@ -83,14 +109,8 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Lower-case hex digest of `data`, identical to `hashlib.new(alg, data).hexdigest()`.
 pub fn hex_digest(alg: Algorithm, data: &[u8]) -> String {
-    let mut raw = [0u8; 64];
-    let n = digest_into(alg, data, &mut raw);
-    let mut hex = String::with_capacity(2 * n);
-    for byte in &raw[..n] {
-        hex.push(HEX[usize::from(byte >> 4)] as char);
-        hex.push(HEX[usize::from(byte & 0x0f)] as char);
-    }
-    hex
+    let mut out = [0u8; 128];
+    RawDigest::of(alg, data).hex(&mut out).to_owned()
 }
 
 /// True when `expected` is the hex digest of `data` (ASCII case ignored).

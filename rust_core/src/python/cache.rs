@@ -6,7 +6,7 @@ use pyo3::types::{PyBytes, PyList, PyString};
 use rayon::prelude::*;
 
 use super::buffer::TextOrBytes;
-use crate::hashing::{self, Algorithm};
+use crate::hashing::{self, Algorithm, RawDigest};
 
 /// Below this many bytes releasing the GIL costs more than it frees (hashlib uses 2 KiB).
 const GIL_RELEASE_BYTES: usize = 4096;
@@ -52,23 +52,26 @@ fn collect_items<'py>(items: &Bound<'py, PyAny>) -> PyResult<Vec<TextOrBytes<'py
         .collect()
 }
 
-fn hash_all(py: Python<'_>, alg: Algorithm, items: &[TextOrBytes<'_>]) -> Vec<String> {
+fn hash_all(py: Python<'_>, alg: Algorithm, items: &[TextOrBytes<'_>]) -> Vec<RawDigest> {
     let slices: Vec<&[u8]> = items.iter().map(TextOrBytes::as_bytes).collect();
     let total: usize = slices.iter().map(|s| s.len()).sum();
+    let digest = |s: &&[u8]| RawDigest::of(alg, s);
     if total < GIL_RELEASE_BYTES {
-        return slices.iter().map(|s| hashing::hex_digest(alg, s)).collect();
+        return slices.iter().map(digest).collect();
     }
     py.detach(|| {
         if total >= PARALLEL_BYTES && slices.len() > 1 {
-            slices
-                .par_iter()
-                .with_min_len(64)
-                .map(|s| hashing::hex_digest(alg, s))
-                .collect()
+            slices.par_iter().with_min_len(64).map(digest).collect()
         } else {
-            slices.iter().map(|s| hashing::hex_digest(alg, s)).collect()
+            slices.iter().map(digest).collect()
         }
     })
+}
+
+/// Python str of a digest, hex-encoded on the stack: no Rust String per item.
+fn hex_str<'py>(py: Python<'py>, digest: &RawDigest) -> Bound<'py, PyString> {
+    let mut out = [0u8; 128];
+    PyString::new(py, digest.hex(&mut out))
 }
 
 /// Hex digest of `data` (bytes-like, or str as UTF-8) with md5, sha1, sha256 or sha512.
@@ -99,7 +102,8 @@ fn generate_hash_batch<'py>(
 ) -> PyResult<Bound<'py, PyList>> {
     let alg = algorithm.0;
     let items = collect_items(items)?;
-    PyList::new(py, hash_all(py, alg, &items))
+    let digests = hash_all(py, alg, &items);
+    PyList::new(py, digests.iter().map(|d| hex_str(py, d)))
 }
 
 fn expected_digest<'py>(expected: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyString>> {
@@ -164,6 +168,8 @@ fn verify_integrity_batch<'py>(
     }
     let actual = hash_all(py, alg, &items);
     let verdicts = actual.iter().zip(&digests).map(|(actual, expected)| {
+        let mut buffer = [0u8; 128];
+        let actual = actual.hex(&mut buffer);
         expected.to_str().is_ok_and(|expected| {
             let expected = expected.as_bytes();
             expected.len() == actual.len() && {
