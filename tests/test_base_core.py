@@ -154,3 +154,40 @@ def test_concurrent_writers_never_tear_the_target(tmp_path: Path) -> None:
     seen.add(assert_complete(target.read_bytes())["tag"])
     assert len(seen - {"o"}) >= 2  # the readers really overlapped several writers
     assert entries(tmp_path) == ["state.json"]
+
+
+@pytest.fixture
+def unwritable_dir(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A folder no one may create files in: mode 0o555, or for root (which ignores modes)
+    the immutable attribute, which stops root too."""
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    (folder / "state.json").write_bytes(b"previous")
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+        return
+    locked = subprocess.run(["chattr", "+i", str(folder)], capture_output=True, text=True)
+    if locked.returncode != 0:
+        pytest.skip(f"running as root and chattr +i is unsupported here: {locked.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+def test_unwritable_folder_is_a_permission_error(unwritable_dir: Path) -> None:
+    with pytest.raises(PermissionError):
+        save_atomic(unwritable_dir / "state.json", b"new")
+    assert (unwritable_dir / "state.json").read_bytes() == b"previous"
+    assert entries(unwritable_dir) == ["state.json"]
+
+
+@pytest.mark.requires_rust
+def test_unwritable_folder_same_class_from_both_backends(unwritable_dir: Path) -> None:
+    from parity.compare import call_both, same_outcome
+
+    rust, python = call_both(save_atomic, unwritable_dir / "state.json", {"k": 1})
+    same_outcome(rust, python)
+    assert rust.error is PermissionError
