@@ -4,7 +4,7 @@ Each function mirrors the pyagent function that dispatches to it (same parameter
 exceptions); pyagent's docstrings are the reference documentation.
 """
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable, Sequence
 from os import PathLike
 from typing import Any
 
@@ -21,3 +21,9 @@ def verify_integrity_batch(
 def sharding_index(key: str, shard_count: int) -> int: ...
 def sharding_index_batch(keys: Iterable[str], shard_count: int) -> list[int]: ...
 def save_atomic(path: str | PathLike[str], data: Buffer | str | Any) -> None: ...
+def topo_sort(
+    nodes: Iterable[Hashable], edges: Iterable[tuple[Hashable, Hashable] | Sequence[Hashable]]
+) -> list[Any]: ...
+def detect_cycles(
+    nodes: Iterable[Hashable], edges: Iterable[tuple[Hashable, Hashable] | Sequence[Hashable]]
+) -> list[tuple[list[Any], list[Any]]]: ...

@@ -8,6 +8,7 @@ mod cache;
 mod errors;
 mod fs;
 mod knowledge;
+mod registry;
 
 /// Native hot paths for the PyAgent common cores.
 #[pymodule]
@@ -16,5 +17,6 @@ fn rust_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     cache::register(m)?;
     knowledge::register(m)?;
     fs::register(m)?;
+    registry::register(m)?;
     Ok(())
 }
