@@ -7,7 +7,7 @@
 //! the same steps, which is what makes the cycles reported identical on both backends.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::BinaryHeap;
 
 /// An edge whose end is not one of the graph's nodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,31 +210,46 @@ pub fn strong_components(graph: &Graph) -> Vec<Vec<usize>> {
 
 /// The shortest cycle through `start` within the nodes where `component[v] == label`,
 /// found breadth-first with successors in edge order: `[start, ..., start]`.
-fn witness(graph: &Graph, start: usize, component: &[usize], label: usize) -> Vec<usize> {
-    let mut parent = vec![usize::MAX; graph.node_count()];
+///
+/// `parent` is scratch space of `node_count` entries, all `usize::MAX`; they are restored
+/// before returning, so one buffer serves every component without an O(n) reset each.
+fn witness(
+    graph: &Graph,
+    start: usize,
+    component: &[usize],
+    label: usize,
+    parent: &mut [usize],
+) -> Vec<usize> {
     parent[start] = start;
-    let mut queue = VecDeque::from([start]);
-    while let Some(node) = queue.pop_front() {
+    let mut queue = vec![start];
+    let mut head = 0;
+    let mut cycle = Vec::new();
+    'search: while let Some(&node) = queue.get(head) {
+        head += 1;
         for &child in graph.successors(node) {
             if child == start {
-                let mut path = vec![node];
-                while let Some(&last) = path.last() {
+                cycle.push(node);
+                while let Some(&last) = cycle.last() {
                     if last == start {
                         break;
                     }
-                    path.push(parent[last]);
+                    cycle.push(parent[last]);
                 }
-                path.reverse();
-                path.push(start);
-                return path;
+                cycle.reverse();
+                cycle.push(start);
+                break 'search;
             }
             if component[child] == label && parent[child] == usize::MAX {
                 parent[child] = node;
-                queue.push_back(child);
+                queue.push(child);
             }
         }
     }
-    Vec::new()
+    // Every node that got a parent is in the queue, the start included.
+    for &node in &queue {
+        parent[node] = usize::MAX;
+    }
+    cycle
 }
 
 /// The strongly connected components that contain a cycle (two or more nodes, or one node
@@ -263,11 +278,12 @@ pub fn detect_cycles(graph: &Graph) -> Vec<(Vec<usize>, Vec<usize>)> {
             label[v] = i;
         }
     }
+    let mut parent = vec![usize::MAX; n];
     found
         .into_iter()
         .enumerate()
         .map(|(i, members)| {
-            let cycle = witness(graph, members[0], &label, i);
+            let cycle = witness(graph, members[0], &label, i, &mut parent);
             (members, cycle)
         })
         .collect()
