@@ -6,6 +6,7 @@
 //! released. CycleError is pyagent's own class (`pyagent.registry_core.CycleError`), imported
 //! when raised, so both backends raise the one class.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -53,21 +54,61 @@ impl Hasher for AddressHasher {
 }
 
 /// Node lookup: first by identity (the address of a node object held for the whole call,
-/// so no other object can have it), then by the dict, which decides equality exactly as
-/// `dict.get` does in the Python reference. Identity first is what dict lookup does too,
-/// so the answer is the same; it skips reading the key object, which at a million edges is
-/// most of the cost.
+/// so no other object can have it), then by value through a dict, which decides equality
+/// exactly as `dict.get` does in the Python reference. Identity first is what dict lookup
+/// does too, so the answer is the same; it skips reading the key object, which at a million
+/// edges is most of the cost. The by-value dict (node -> index) is built on the first miss:
+/// edges that reuse the node objects, the common case, never need it.
 struct NodeIndex<'py> {
+    py: Python<'py>,
     by_address: HashMap<usize, usize, BuildHasherDefault<AddressHasher>>,
-    by_value: Bound<'py, PyDict>,
+    nodes: Vec<Bound<'py, PyAny>>,
+    by_value: OnceCell<Bound<'py, PyDict>>,
 }
 
 impl<'py> NodeIndex<'py> {
+    /// Reads the distinct nodes in first-seen order; `seen` dedupes them by dict equality.
+    fn new(py: Python<'py>, nodes: &Bound<'py, PyAny>) -> PyResult<Self> {
+        let hint = nodes.cast::<PyList>().map_or(0, |list| list.len());
+        let mut index = NodeIndex {
+            py,
+            by_address: HashMap::with_capacity_and_hasher(hint, Default::default()),
+            nodes: Vec::with_capacity(hint),
+            by_value: OnceCell::new(),
+        };
+        // One dict operation per node: a node is new exactly when inserting it grows the dict.
+        let seen = PyDict::new(py);
+        let none = py.None();
+        for node in nodes.try_iter()? {
+            let node = node?;
+            let before = seen.len();
+            seen.set_item(&node, &none)?;
+            if seen.len() > before {
+                // Only first occurrences: `nodes` keeps them alive, so the address is theirs.
+                let position = index.nodes.len();
+                index.by_address.insert(node.as_ptr() as usize, position);
+                index.nodes.push(node);
+            }
+        }
+        Ok(index)
+    }
+
+    fn by_value(&self) -> PyResult<&Bound<'py, PyDict>> {
+        if let Some(dict) = self.by_value.get() {
+            return Ok(dict);
+        }
+        let dict = PyDict::new(self.py);
+        for (position, node) in self.nodes.iter().enumerate() {
+            dict.set_item(node, position)?;
+        }
+        Ok(self.by_value.get_or_init(|| dict))
+    }
+
     fn get(&self, node: &Bound<'py, PyAny>) -> PyResult<Option<usize>> {
         if let Some(&found) = self.by_address.get(&(node.as_ptr() as usize)) {
             return Ok(Some(found));
         }
-        self.by_value
+        self.by_value()?
             .get_item(node)?
             .map(|found| found.extract::<usize>())
             .transpose()
@@ -86,23 +127,7 @@ fn index_graph<'py>(
     nodes: &Bound<'py, PyAny>,
     edges: &Bound<'py, PyAny>,
 ) -> PyResult<Indexed<'py>> {
-    let mut index = NodeIndex {
-        by_address: HashMap::default(),
-        by_value: PyDict::new(py),
-    };
-    let mut ordered: Vec<Bound<'py, PyAny>> = Vec::new();
-    for node in nodes.try_iter()? {
-        let node = node?;
-        if index.by_value.get_item(&node)?.is_none() {
-            index.by_value.set_item(&node, ordered.len())?;
-            // Only first occurrences: `ordered` keeps them alive, so their address is theirs.
-            index
-                .by_address
-                .insert(node.as_ptr() as usize, ordered.len());
-            ordered.push(node);
-        }
-    }
-    let index = index;
+    let index = NodeIndex::new(py, nodes)?;
     let lookup = |position: usize, end: &Bound<'py, PyAny>| -> PyResult<usize> {
         match index.get(end)? {
             Some(found) => Ok(found),
@@ -144,7 +169,7 @@ fn index_graph<'py>(
         }
     }
     Ok(Indexed {
-        nodes: ordered,
+        nodes: index.nodes,
         edges: pairs,
     })
 }
