@@ -9,6 +9,7 @@ pub mod atomic_write;
 pub mod graph;
 pub mod hashing;
 pub mod sharding;
+pub mod template;
 
 #[cfg(feature = "python")]
 mod python;
