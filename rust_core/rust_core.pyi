@@ -4,7 +4,7 @@ Each function mirrors the pyagent function that dispatches to it (same parameter
 exceptions); pyagent's docstrings are the reference documentation.
 """
 
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from os import PathLike
 from typing import Any
 
@@ -27,3 +27,7 @@ def topo_sort(
 def detect_cycles(
     nodes: Iterable[Hashable], edges: Iterable[tuple[Hashable, Hashable] | Sequence[Hashable]]
 ) -> list[tuple[list[Any], list[Any]]]: ...
+def apply_template(template: str, variables: Mapping[str, object], strict: bool = False) -> str: ...
+def apply_template_batch(
+    template: str, variables_list: Iterable[Mapping[str, object]], strict: bool = False
+) -> list[str]: ...

@@ -9,6 +9,7 @@ mod errors;
 mod fs;
 mod knowledge;
 mod registry;
+mod template;
 
 /// Native hot paths for the PyAgent common cores.
 #[pymodule]
@@ -18,5 +19,6 @@ fn rust_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     knowledge::register(m)?;
     fs::register(m)?;
     registry::register(m)?;
+    template::register(m)?;
     Ok(())
 }
