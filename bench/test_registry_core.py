@@ -169,6 +169,7 @@ def test_topo_sort_other_peers(benchmark: object, implementation: str, peer: Any
             got == reference_order() if implementation != "peer" else is_topological(got)
         ),
         group_suffix=":" + peer.__name__.removesuffix("_topo"),
+        peer_name=peer.__name__.removesuffix("_topo"),
     )
 
 
@@ -229,4 +230,5 @@ def test_detect_cycles_rustworkx(benchmark: object, implementation: str) -> None
             got == reference_cycles() if implementation != "peer" else same_components(got)
         ),
         group_suffix=":rustworkx",
+        peer_name="rustworkx",
     )

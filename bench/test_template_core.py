@@ -104,6 +104,7 @@ def test_apply_template_batch_stdlib_peers(
 ) -> None:
     if implementation == "python":
         pytest.skip("the Python reference is timed once, in the jinja2 group")
+    name = "str.format" if peer is format_render else "string.Template"
     compare(
         benchmark,
         implementation,
@@ -112,5 +113,6 @@ def test_apply_template_batch_stdlib_peers(
         ours=lambda: template_core.apply_template_batch(TEMPLATE, VARIABLES),
         peer=peer,
         check=lambda got: got == expected(),
-        group_suffix=":" + ("str.format" if peer is format_render else "string.Template"),
+        group_suffix=":" + name,
+        peer_name=name,
     )
