@@ -250,3 +250,38 @@ def test_rust_raises_pyagents_own_cycle_error() -> None:
         rust_core.topo_sort([1, 2], [(1, 2), (2, 1)])
     assert type(caught.value) is registry_core.CycleError
     assert caught.value.args == ("nodes are in a cycle", [1, 2, 1])
+
+
+@pytest.mark.requires_rust
+def test_rust_releases_the_gil_for_the_graph_algorithm() -> None:
+    import sys
+    import threading
+    import time
+
+    n = 1_000_000
+    nodes = list(range(n))
+    edges = [(nodes[i], nodes[i + 1]) for i in range(n - 1)]
+    ticks: list[float] = []
+    done = threading.Event()
+
+    def other_thread() -> None:
+        while not done.is_set():
+            ticks.append(time.perf_counter())
+            time.sleep(0.001)
+
+    interval = sys.getswitchinterval()
+    # With a 10 s switch interval a call holding the GIL throughout would starve the other
+    # thread; it only runs during the call if the call lets go of the GIL.
+    sys.setswitchinterval(10.0)
+    thread = threading.Thread(target=other_thread)
+    try:
+        thread.start()
+        time.sleep(0.02)
+        start = time.perf_counter()
+        detect_cycles(nodes, edges)
+        end = time.perf_counter()
+    finally:
+        done.set()
+        thread.join()
+        sys.setswitchinterval(interval)
+    assert any(start < tick < end for tick in ticks)
