@@ -34,16 +34,21 @@ def compare(
     peer: Callable[[], Any],
     check: Callable[[Any], bool],
     group_suffix: str = "",
+    peer_name: str | None = None,
 ) -> None:
     """Benchmarks ``ours`` (on the Python or Rust path) or ``peer`` for ``hot_path``.
 
     ``check`` receives the benchmarked call's result and must return True; a wrong answer
-    fails the benchmark instead of being timed.
+    fails the benchmark instead of being timed. ``peer_name`` names ``peer`` in the report
+    when it is not the manifest's peer (a group with a ``group_suffix`` for another library).
     """
     entry = load_manifest().get(hot_path)
     benchmark.group = hot_path + group_suffix
     benchmark.extra_info.update(
-        hot_path=hot_path, implementation=implementation, workload=workload, peer=entry.peer
+        hot_path=hot_path,
+        implementation=implementation,
+        workload=workload,
+        peer=peer_name or entry.peer,
     )
     if implementation == "rust":
         import importlib

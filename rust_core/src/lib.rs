@@ -6,8 +6,10 @@
 //! error mapping, nothing else.
 
 pub mod atomic_write;
+pub mod graph;
 pub mod hashing;
 pub mod sharding;
+pub mod template;
 
 #[cfg(feature = "python")]
 mod python;

@@ -8,6 +8,8 @@ mod cache;
 mod errors;
 mod fs;
 mod knowledge;
+mod registry;
+mod template;
 
 /// Native hot paths for the PyAgent common cores.
 #[pymodule]
@@ -16,5 +18,7 @@ fn rust_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     cache::register(m)?;
     knowledge::register(m)?;
     fs::register(m)?;
+    registry::register(m)?;
+    template::register(m)?;
     Ok(())
 }
