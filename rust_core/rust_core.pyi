@@ -8,7 +8,11 @@ from collections.abc import Iterable
 from os import PathLike
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
 from typing_extensions import Buffer
+
+_Floats = Iterable[float] | NDArray[np.floating[Any]] | NDArray[np.integer[Any]]
 
 __version__: str
 
@@ -21,3 +25,9 @@ def verify_integrity_batch(
 def sharding_index(key: str, shard_count: int) -> int: ...
 def sharding_index_batch(keys: Iterable[str], shard_count: int) -> list[int]: ...
 def save_atomic(path: str | PathLike[str], data: Buffer | str | Any) -> None: ...
+def calculate_decay(
+    weights: _Floats, ages: _Floats, half_life: float, min_weight: float = 0.05
+) -> NDArray[np.float64]: ...
+def calculate_decay_scalar(
+    weight: float, age: float, half_life: float, min_weight: float = 0.05
+) -> float: ...

@@ -7,6 +7,8 @@
 
 pub mod atomic_write;
 pub mod hashing;
+pub mod numeric;
+pub mod pruning;
 pub mod sharding;
 
 #[cfg(feature = "python")]

@@ -3,11 +3,13 @@
 
 use pyo3::prelude::*;
 
+mod arrays;
 mod buffer;
 mod cache;
 mod errors;
 mod fs;
 mod knowledge;
+mod pruning;
 
 /// Native hot paths for the PyAgent common cores.
 #[pymodule]
@@ -16,5 +18,6 @@ fn rust_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     cache::register(m)?;
     knowledge::register(m)?;
     fs::register(m)?;
+    pruning::register(m)?;
     Ok(())
 }
