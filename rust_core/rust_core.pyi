@@ -6,7 +6,7 @@ exceptions); pyagent's docstrings are the reference documentation.
 
 from collections.abc import Iterable
 from os import PathLike
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,3 +31,14 @@ def calculate_decay(
 def calculate_decay_scalar(
     weight: float, age: float, half_life: float, min_weight: float = 0.05
 ) -> float: ...
+def rolling_avg(values: _Floats, window: int) -> NDArray[np.float64]: ...
+
+class MetricSummary(TypedDict):
+    count: int
+    sum: float
+    mean: float
+    min: float
+    max: float
+    std: float
+
+def aggregate_metrics(names: Iterable[str], values: _Floats) -> dict[str, MetricSummary]: ...

@@ -7,6 +7,7 @@
 
 pub mod atomic_write;
 pub mod hashing;
+pub mod metrics;
 pub mod numeric;
 pub mod pruning;
 pub mod sharding;

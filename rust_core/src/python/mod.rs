@@ -9,6 +9,7 @@ mod cache;
 mod errors;
 mod fs;
 mod knowledge;
+mod metrics;
 mod pruning;
 
 /// Native hot paths for the PyAgent common cores.
@@ -19,5 +20,6 @@ fn rust_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     knowledge::register(m)?;
     fs::register(m)?;
     pruning::register(m)?;
+    metrics::register(m)?;
     Ok(())
 }
