@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod numeric;
 pub mod pruning;
 pub mod sharding;
+pub mod telemetry;
 
 #[cfg(feature = "python")]
 mod python;

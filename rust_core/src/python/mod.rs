@@ -11,6 +11,7 @@ mod fs;
 mod knowledge;
 mod metrics;
 mod pruning;
+mod telemetry;
 
 /// Native hot paths for the PyAgent common cores.
 #[pymodule]
@@ -21,5 +22,6 @@ fn rust_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fs::register(m)?;
     pruning::register(m)?;
     metrics::register(m)?;
+    telemetry::register(m)?;
     Ok(())
 }

@@ -1,0 +1,44 @@
+"""TelemetryCore parity: percentiles, bit-identical to each other and to numpy.percentile.
+
+Tolerance: rel_tol=0. Both backends pick the same order statistics and apply numpy's
+interpolation with the same operations, so the values must be identical, and equal to
+``numpy.percentile`` (compared with ``==``, so -0.0 and 0.0 count as equal: selection may
+surface either of two equal zeros).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from parity.compare import same
+from parity.properties.strategies_numeric import bad_vectors, finite, vectors
+from parity.registry import parity_property
+from pyagent import telemetry_core
+
+qs = st.one_of(
+    st.lists(st.floats(0, 100), max_size=6),
+    st.lists(st.sampled_from([0, 1, 25, 50, 90, 95, 99, 99.9, 100]), max_size=6),
+    st.lists(st.floats(allow_nan=True), min_size=1, max_size=3),
+    st.sampled_from([[100.00000000000001], [-1e-300], [101], (50,), np.array([50.0, 99.0])]),
+)
+#: Few distinct values, so ties and runs of equal neighbours are common.
+tied = st.sampled_from([0.0, -0.0, 1.0, 2.5, -7.0, 1e300, -1e300])
+
+
+@parity_property("percentiles")
+@given(values=st.one_of(vectors(finite), vectors(tied)), qs=qs)
+def percentiles_agree_with_each_other_and_numpy(values: object, qs: object) -> None:
+    """Same array from both backends, equal to numpy.percentile whenever it is valid."""
+    outcome = same(telemetry_core.percentiles, values, qs, rel_tol=0)
+    if outcome.error is None:
+        expected = np.percentile(np.asarray(values, dtype=np.float64), np.asarray(qs))
+        assert outcome.value.tolist() == np.asarray(expected, dtype=np.float64).tolist()
+
+
+@parity_property("percentiles")
+@given(values=st.one_of(bad_vectors, vectors(max_size=3)), qs=st.one_of(qs, bad_vectors))
+def percentiles_reject_the_same(values: object, qs: object) -> None:
+    """Empty, NaN, bad dtype or shape, out-of-range q: the same error class."""
+    same(telemetry_core.percentiles, values, qs, rel_tol=0)
