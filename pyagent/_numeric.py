@@ -19,7 +19,13 @@ import numbers
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["float_vector", "real_number", "require_finite", "require_finite_number"]
+__all__ = [
+    "float_vector",
+    "real_number",
+    "require_finite",
+    "require_finite_number",
+    "str_list",
+]
 
 #: numpy dtype kinds accepted as real numbers: signed, unsigned integers and floats.
 REAL_KINDS = "iuf"
@@ -56,3 +62,17 @@ def require_finite_number(value: float, name: str) -> None:
     """ValueError if ``value`` is NaN or infinite."""
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value!r}")
+
+
+def str_list(names: object, name: str) -> list[str]:
+    """``list(names)``; TypeError for a bare str, a non-iterable or any item that is not str."""
+    if isinstance(names, str):
+        raise TypeError(f"{name} must be a sequence of str, not a single str")
+    try:
+        listed = list(names)  # type: ignore[call-overload]
+    except TypeError:
+        raise TypeError(f"{name} must be a sequence of str, not {type(names).__name__}") from None
+    for item in listed:
+        if not isinstance(item, str):
+            raise TypeError(f"{name} must hold str, not {type(item).__name__}")
+    return listed

@@ -29,7 +29,7 @@ from typing import TypedDict
 import numpy as np
 from numpy.typing import NDArray
 
-from pyagent._numeric import float_vector, real_number, require_finite
+from pyagent._numeric import float_vector, real_number, require_finite, str_list
 
 try:
     import rust_core as rc
@@ -107,19 +107,6 @@ def rolling_avg(values: Iterable[float] | NDArray[np.floating], window: int) -> 
     return np.array(out, dtype=np.float64)
 
 
-def _names(names: object) -> list[str]:
-    if isinstance(names, str):
-        raise TypeError("names must be a sequence of str, not a single str")
-    try:
-        listed = list(names)  # type: ignore[call-overload]
-    except TypeError:
-        raise TypeError(f"names must be a sequence of str, not {type(names).__name__}") from None
-    for name in listed:
-        if not isinstance(name, str):
-            raise TypeError(f"metric names must be str, not {type(name).__name__}")
-    return listed
-
-
 def aggregate_metrics(
     names: Sequence[str], values: Iterable[float] | NDArray[np.floating]
 ) -> dict[str, MetricSummary]:
@@ -131,7 +118,7 @@ def aggregate_metrics(
     """
     if rc is not None and hasattr(rc, "aggregate_metrics"):
         return rc.aggregate_metrics(names, values)
-    labels = _names(names)
+    labels = str_list(names, "names")
     data = float_vector(values, "values")
     if len(labels) != data.size:
         raise ValueError(f"names and values differ in length: {len(labels)} != {data.size}")

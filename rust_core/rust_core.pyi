@@ -43,3 +43,19 @@ class MetricSummary(TypedDict):
 
 def aggregate_metrics(names: Iterable[str], values: _Floats) -> dict[str, MetricSummary]: ...
 def percentiles(values: _Floats, qs: _Floats) -> NDArray[np.float64]: ...
+
+class Rollups(TypedDict):
+    name: list[str | None]
+    bucket_start: NDArray[np.float64]
+    count: NDArray[np.int64]
+    sum: NDArray[np.float64]
+    min: NDArray[np.float64]
+    max: NDArray[np.float64]
+    mean: NDArray[np.float64]
+
+def calculate_rollups(
+    timestamps: _Floats,
+    values: _Floats,
+    bucket_seconds: float,
+    names: Iterable[str] | None = None,
+) -> Rollups: ...

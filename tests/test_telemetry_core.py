@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from pyagent.telemetry_core import percentiles
+from pyagent.telemetry_core import calculate_rollups, percentiles
 
 QS = [0, 1, 10, 25, 50, 75, 90, 95, 99, 99.9, 100]
 
@@ -60,3 +60,60 @@ def test_accepts_lists_ints_and_keeps_the_input_intact() -> None:
 def test_bad_input_is_rejected(values: object, qs: object, error: type) -> None:
     with pytest.raises(error):
         percentiles(values, qs)  # type: ignore[arg-type]
+
+
+def test_rollups_per_name_and_bucket() -> None:
+    got = calculate_rollups(
+        [0, 1, 2, 11, 12, 25, -3], [1, 2, 3, 4, 5, 6, 7], 10, ["a", "b", "a", "a", "b", "a", "b"]
+    )
+    assert got["name"] == ["a", "a", "a", "b", "b", "b"]
+    assert got["bucket_start"].tolist() == [0.0, 10.0, 20.0, -10.0, 0.0, 10.0]
+    assert got["count"].dtype == np.int64 and got["count"].tolist() == [2, 1, 1, 1, 1, 1]
+    assert got["sum"].tolist() == [4.0, 4.0, 6.0, 7.0, 2.0, 5.0]
+    assert got["min"].tolist()[0] == 1.0 and got["max"].tolist()[0] == 3.0
+    assert got["mean"].tolist()[0] == 2.0
+
+
+def test_rollups_without_names_match_a_numpy_groupby() -> None:
+    rng = np.random.default_rng(9)
+    ts = np.sort(rng.random(100_000) * 3600)
+    vs = rng.gamma(2.0, 10.0, ts.size)
+    got = calculate_rollups(ts, vs, 60.0)
+    assert got["name"] == [None] * len(got["count"])
+    bucket = np.floor(ts / 60.0)
+    starts, counts = np.unique(bucket, return_counts=True)
+    assert got["bucket_start"].tolist() == (starts * 60.0).tolist()
+    assert got["count"].tolist() == counts.tolist()
+    sums = np.bincount(np.searchsorted(starts, bucket), weights=vs)
+    np.testing.assert_allclose(got["sum"], sums, rtol=1e-12)
+    np.testing.assert_allclose(got["mean"], sums / counts, rtol=1e-12)
+    assert got["max"][0] == vs[bucket == starts[0]].max()
+
+
+def test_rollups_far_apart_timestamps_still_group_exactly() -> None:
+    got = calculate_rollups([0.0, 1e12, 0.5, 1e12 + 0.25], [1.0, 2.0, 3.0, 4.0], 1.0)
+    assert got["bucket_start"].tolist() == [0.0, 1e12]
+    assert got["sum"].tolist() == [4.0, 6.0]
+
+
+@pytest.mark.parametrize(
+    ("timestamps", "values", "width", "names", "error"),
+    [
+        ([], [], 1.0, None, ValueError),
+        ([1.0], [1.0, 2.0], 1.0, None, ValueError),
+        ([1.0], [1.0], 1.0, ["a", "b"], ValueError),
+        ([1.0], [1.0], 0.0, None, ValueError),
+        ([1.0], [1.0], math.nan, None, ValueError),
+        ([math.nan], [1.0], 1.0, None, ValueError),
+        ([1e300], [1.0], 1e-300, None, ValueError),
+        ([1.0], [1.0], "1", None, TypeError),
+        ([1.0], [1.0], 1.0, "a", TypeError),
+        ([1.0], [1.0], 1.0, [1], TypeError),
+        (["x"], [1.0], 1.0, None, TypeError),
+    ],
+)
+def test_rollups_reject_bad_input(
+    timestamps: object, values: object, width: object, names: object, error: type
+) -> None:
+    with pytest.raises(error):
+        calculate_rollups(timestamps, values, width, names)  # type: ignore[arg-type]

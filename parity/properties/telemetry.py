@@ -42,3 +42,51 @@ def percentiles_agree_with_each_other_and_numpy(values: object, qs: object) -> N
 def percentiles_reject_the_same(values: object, qs: object) -> None:
     """Empty, NaN, bad dtype or shape, out-of-range q: the same error class."""
     same(telemetry_core.percentiles, values, qs, rel_tol=0)
+
+
+metric_names = st.sampled_from(["cpu", "mem", "ünï", "\ud800", ""])
+widths = st.one_of(
+    st.floats(min_value=1e-3, max_value=1e4),
+    st.sampled_from([1, 60, 0.1, 0.0, -5.0, 1e-300, True, None, "60", np.float32(0.5)]),
+    st.floats(),
+)
+
+
+@parity_property("calculate_rollups")
+@given(
+    data=st.data(),
+    n=st.integers(0, 50),
+    bucket_seconds=widths,
+    named=st.booleans(),
+    spread=st.sampled_from([10.0, 1e6, 1e14]),
+)
+def calculate_rollups_agree(
+    data: st.DataObject, n: int, bucket_seconds: object, named: bool, spread: float
+) -> None:
+    """Identical columns (names, buckets, counts, sums, extremes, means) or the same error."""
+    timestamps = data.draw(st.lists(st.floats(-spread, spread), min_size=n, max_size=n))
+    values = data.draw(st.lists(finite, min_size=n, max_size=n))
+    names = data.draw(st.lists(metric_names, min_size=n, max_size=n)) if named else None
+    as_array = data.draw(st.booleans())
+    ts: object = np.array(timestamps) if as_array else timestamps
+    same(telemetry_core.calculate_rollups, ts, values, bucket_seconds, names, rel_tol=0)
+
+
+@parity_property("calculate_rollups")
+@given(
+    timestamps=st.one_of(vectors(max_size=4), bad_vectors),
+    values=st.one_of(vectors(max_size=4), bad_vectors),
+    names=st.one_of(
+        st.none(),
+        st.lists(metric_names, max_size=4),
+        st.lists(st.one_of(st.integers(), st.none(), metric_names), max_size=3),
+        st.just("cpu"),
+        st.integers(),
+    ),
+    bucket_seconds=widths,
+)
+def calculate_rollups_reject_the_same(
+    timestamps: object, values: object, names: object, bucket_seconds: object
+) -> None:
+    """Bad columns, names, lengths and widths: the same error class from both."""
+    same(telemetry_core.calculate_rollups, timestamps, values, bucket_seconds, names, rel_tol=0)

@@ -204,6 +204,170 @@ pub fn percentiles(values: &[f64], qs: &[f64]) -> Result<Vec<f64>, InvalidInput>
         .collect())
 }
 
+/// Bucket indexes must stay exact integers in f64.
+const MAX_BUCKET_INDEX: f64 = 9_007_199_254_740_992.0; // 2**53
+
+/// One (group, bucket) row of [`rollups`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rollup {
+    pub group: usize,
+    pub bucket_start: f64,
+    pub count: u64,
+    pub sum: f64,
+    pub min: f64,
+    pub max: f64,
+    pub mean: f64,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Cell {
+    count: u64,
+    sum: f64,
+    compensation: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Cell {
+    /// The reference's update: the first point initialises, later ones Neumaier-add.
+    #[inline]
+    fn add(&mut self, x: f64) {
+        if self.count == 0 {
+            *self = Cell {
+                count: 1,
+                sum: x,
+                compensation: 0.0,
+                min: x,
+                max: x,
+            };
+            return;
+        }
+        self.count += 1;
+        let total = self.sum + x;
+        self.compensation += if self.sum.abs() >= x.abs() {
+            (self.sum - total) + x
+        } else {
+            (x - total) + self.sum
+        };
+        self.sum = total;
+        if x < self.min {
+            self.min = x;
+        }
+        if x > self.max {
+            self.max = x;
+        }
+    }
+
+    fn row(&self, group: usize, bucket: i64, width: f64) -> Rollup {
+        let sum = self.sum + self.compensation;
+        Rollup {
+            group,
+            bucket_start: bucket as f64 * width,
+            count: self.count,
+            sum,
+            min: self.min,
+            max: self.max,
+            mean: sum / self.count as f64,
+        }
+    }
+}
+
+/// Per (group, `floor(t / width)` bucket): count, sum, min, max, mean, in input order.
+///
+/// `groups` gives each point's group id (below `group_count`); `None` puts every point in
+/// group 0. Rows come sorted by group, then bucket. Cells live in one dense table when the
+/// groups' bucket ranges are compact (the usual case for telemetry), else in a hash map.
+pub fn rollups(
+    groups: Option<&[usize]>,
+    group_count: usize,
+    timestamps: &[f64],
+    values: &[f64],
+    width: f64,
+) -> Result<Vec<Rollup>, InvalidInput> {
+    let n = timestamps.len();
+    if n != values.len() {
+        return invalid(format!(
+            "timestamps and values differ in length: {n} != {}",
+            values.len()
+        ));
+    }
+    if let Some(groups) = groups {
+        if groups.len() != n {
+            return invalid(format!(
+                "names and values differ in length: {} != {n}",
+                groups.len()
+            ));
+        }
+    }
+    if n == 0 {
+        return invalid("timestamps must not be empty");
+    }
+    if !(width.is_finite() && width > 0.0) {
+        return invalid(format!(
+            "bucket_seconds must be finite and > 0, got {width:?}"
+        ));
+    }
+    require_finite(timestamps, "timestamps")?;
+    require_finite(values, "values")?;
+    let mut buckets = Vec::with_capacity(n);
+    for &t in timestamps {
+        let scaled = t / width;
+        if scaled.abs() >= MAX_BUCKET_INDEX {
+            return invalid("timestamps / bucket_seconds must stay below 2**53 in magnitude");
+        }
+        // |floor| < 2**53, so the conversion is exact.
+        buckets.push(scaled.floor() as i64);
+    }
+    let group_count = if groups.is_some() { group_count } else { 1 };
+    let group_at = |i: usize| groups.map_or(0, |g| g[i]);
+    if groups.is_some_and(|g| g.iter().any(|&id| id >= group_count)) {
+        return invalid("group id out of range");
+    }
+    // Each group's bucket range, to size a dense table.
+    let mut ranges: Vec<Option<(i64, i64)>> = vec![None; group_count];
+    for (i, &b) in buckets.iter().enumerate() {
+        let range = &mut ranges[group_at(i)];
+        *range = Some(range.map_or((b, b), |(lo, hi)| (lo.min(b), hi.max(b))));
+    }
+    let mut offsets = Vec::with_capacity(group_count);
+    let mut cells_needed: u128 = 0;
+    for range in &ranges {
+        offsets.push(cells_needed as usize);
+        if let Some((lo, hi)) = range {
+            cells_needed += (i128::from(*hi) - i128::from(*lo) + 1) as u128;
+        }
+    }
+    let dense_limit = (2 * n).max(1 << 20) as u128;
+    let mut rows = Vec::new();
+    if cells_needed <= dense_limit {
+        let mut cells = vec![Cell::default(); cells_needed as usize];
+        for (i, (&b, &x)) in buckets.iter().zip(values).enumerate() {
+            let g = group_at(i);
+            let lo = ranges[g].map_or(b, |r| r.0);
+            cells[offsets[g] + (b - lo) as usize].add(x);
+        }
+        for (g, range) in ranges.iter().enumerate() {
+            let Some((lo, hi)) = *range else { continue };
+            let span = (hi - lo) as usize + 1;
+            for (k, cell) in cells[offsets[g]..offsets[g] + span].iter().enumerate() {
+                if cell.count > 0 {
+                    rows.push(cell.row(g, lo + k as i64, width));
+                }
+            }
+        }
+    } else {
+        let mut cells: std::collections::HashMap<(usize, i64), Cell> =
+            std::collections::HashMap::new();
+        for (i, (&b, &x)) in buckets.iter().zip(values).enumerate() {
+            cells.entry((group_at(i), b)).or_default().add(x);
+        }
+        let mut keyed: Vec<((usize, i64), Cell)> = cells.into_iter().collect();
+        keyed.sort_unstable_by_key(|&(key, _)| key);
+        rows.extend(keyed.iter().map(|&((g, b), cell)| cell.row(g, b, width)));
+    }
+    Ok(rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,5 +454,66 @@ mod tests {
         assert!(percentiles(&[1.0], &[-0.1]).is_err());
         assert!(percentiles(&[1.0], &[f64::NAN]).is_err());
         assert_eq!(percentiles(&[1.0], &[]).unwrap(), Vec::<f64>::new());
+    }
+
+    #[test]
+    fn rollups_by_group_and_bucket() {
+        let rows = rollups(
+            Some(&[0, 1, 0, 0, 1, 0]),
+            2,
+            &[0.0, 1.0, 2.0, 11.0, 12.0, 25.0],
+            &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            10.0,
+        )
+        .unwrap();
+        let summary: Vec<(usize, f64, u64, f64)> = rows
+            .iter()
+            .map(|r| (r.group, r.bucket_start, r.count, r.sum))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (0, 0.0, 2, 4.0),
+                (0, 10.0, 1, 4.0),
+                (0, 20.0, 1, 6.0),
+                (1, 0.0, 1, 2.0),
+                (1, 10.0, 1, 5.0)
+            ]
+        );
+        assert_eq!((rows[0].min, rows[0].max, rows[0].mean), (1.0, 3.0, 2.0));
+    }
+
+    #[test]
+    fn sparse_and_dense_tables_agree() {
+        // Far-apart timestamps force the hash map; the same points shifted close force dense.
+        let ts: Vec<f64> = (0..1000)
+            .map(|i| (i % 7) as f64 * 1e12 + i as f64)
+            .collect();
+        let vs: Vec<f64> = (0..1000).map(|i| i as f64 * 0.5).collect();
+        let groups: Vec<usize> = (0..1000).map(|i| i % 3).collect();
+        let sparse = rollups(Some(&groups), 3, &ts, &vs, 1.0).unwrap();
+        let dense = rollups(Some(&groups), 3, &ts, &vs, 1e12).unwrap();
+        assert_eq!(sparse.len(), 1000);
+        assert_eq!(dense.len(), 21);
+        assert_eq!(sparse.iter().map(|r| r.count).sum::<u64>(), 1000);
+        assert!(sparse
+            .windows(2)
+            .all(|w| (w[0].group, w[0].bucket_start) < (w[1].group, w[1].bucket_start)));
+        let total = |rows: &[Rollup]| rows.iter().map(|r| r.sum).sum::<f64>();
+        assert_eq!(total(&sparse), total(&dense));
+    }
+
+    #[test]
+    fn rollups_reject_bad_input() {
+        assert!(rollups(None, 0, &[], &[], 1.0).is_err());
+        assert!(rollups(None, 0, &[1.0], &[1.0, 2.0], 1.0).is_err());
+        assert!(rollups(Some(&[0, 0]), 1, &[1.0], &[1.0], 1.0).is_err());
+        assert!(rollups(None, 0, &[1.0], &[1.0], 0.0).is_err());
+        assert!(rollups(None, 0, &[1.0], &[f64::NAN], 1.0).is_err());
+        assert!(rollups(None, 0, &[1e300], &[1.0], 1e-300).is_err());
+        assert!(rollups(Some(&[5]), 1, &[1.0], &[1.0], 1.0).is_err());
+        let negative = rollups(None, 0, &[-0.5, -10.0], &[1.0, 2.0], 10.0).unwrap();
+        assert_eq!(negative[0].bucket_start, -10.0);
+        assert_eq!(negative[0].count, 2);
     }
 }

@@ -1,13 +1,12 @@
 //! MetricsCore binding: rolling_avg and aggregate_metrics.
 
-use std::collections::HashMap;
-
 use numpy::PyArray1;
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyString};
+use pyo3::types::{PyBool, PyDict};
 
 use super::arrays::{float_vector, to_numpy, value_error};
+use super::names::{group_ids, str_list};
 use crate::metrics;
 
 /// The window as `operator.index` reads it: TypeError for bool or a non-integer,
@@ -54,39 +53,6 @@ fn rolling_avg<'py>(
     Ok(to_numpy(py, out))
 }
 
-/// Names of a sequence of str, as `list(names)` plus a type check per item.
-fn metric_names<'py>(names: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyString>>> {
-    if names.is_instance_of::<PyString>() {
-        return Err(PyTypeError::new_err(
-            "names must be a sequence of str, not a single str",
-        ));
-    }
-    let items = names.try_iter().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "names must be a sequence of str, not {}",
-            names
-                .get_type()
-                .name()
-                .map(|n| n.to_string())
-                .unwrap_or_default()
-        ))
-    })?;
-    let mut out = Vec::with_capacity(names.len().unwrap_or(0));
-    for item in items {
-        let item = item?;
-        match item.cast_into::<PyString>() {
-            Ok(name) => out.push(name),
-            Err(err) => {
-                return Err(PyTypeError::new_err(format!(
-                    "metric names must be str, not {}",
-                    err.into_inner().get_type().name()?
-                )))
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// Per metric name: count, sum, mean, min, max, population std; keys in first-seen order.
 #[pyfunction]
 fn aggregate_metrics<'py>(
@@ -94,34 +60,9 @@ fn aggregate_metrics<'py>(
     names: &Bound<'py, PyAny>,
     values: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let names = metric_names(names)?;
+    let names = str_list(names, "names")?;
     let values = float_vector(values, "values")?;
-    // Group ids: the same str object repeats in practice, so its address is tried first;
-    // otherwise a dict lookup, which is Python's own str equality.
-    let first_seen = PyDict::new(py);
-    let mut by_address: HashMap<usize, usize> = HashMap::new();
-    let mut keys: Vec<&Bound<'py, PyString>> = Vec::new();
-    let mut groups = Vec::with_capacity(names.len());
-    for name in &names {
-        let address = name.as_ptr() as usize;
-        let id = match by_address.get(&address) {
-            Some(&id) => id,
-            None => {
-                let id = match first_seen.get_item(name)? {
-                    Some(id) => id.extract::<usize>()?,
-                    None => {
-                        first_seen.set_item(name, keys.len())?;
-                        keys.push(name);
-                        keys.len() - 1
-                    }
-                };
-                // `names` keeps every object alive, so an address cannot be reused meanwhile.
-                by_address.insert(address, id);
-                id
-            }
-        };
-        groups.push(id);
-    }
+    let (keys, groups) = group_ids(&names)?;
     let data = values.as_slice();
     let group_count = keys.len();
     let summaries = py

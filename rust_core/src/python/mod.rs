@@ -10,6 +10,7 @@ mod errors;
 mod fs;
 mod knowledge;
 mod metrics;
+mod names;
 mod pruning;
 mod telemetry;
 
