@@ -73,23 +73,29 @@ pub fn decay(
         return invalid("weights must not be empty");
     }
     check_parameters(half_life, min_weight)?;
-    require_finite(weights, "weights")?;
-    require_finite(ages, "ages")?;
-    if ages.iter().any(|&a| a < 0.0) {
-        return invalid("ages must be >= 0");
-    }
     let mut out = vec![0.0; weights.len()];
-    let fill = |(o, (w, a)): (&mut [f64], (&[f64], &[f64]))| {
+    // One pass computes and validates (each chunk reports whether its inputs were valid);
+    // bad input, the rare case, is diagnosed afterwards for the message.
+    let fill = |(o, (w, a)): (&mut [f64], (&[f64], &[f64]))| -> bool {
+        let mut valid = true;
         for ((o, &w), &a) in o.iter_mut().zip(w).zip(a) {
+            valid &= w.is_finite() & a.is_finite() & (a >= 0.0);
             *o = decay_unchecked(w, a, half_life, min_weight);
         }
+        valid
     };
-    if weights.len() >= PARALLEL_MIN {
+    let valid = if weights.len() >= PARALLEL_MIN {
         out.par_chunks_mut(CHUNK)
             .zip(weights.par_chunks(CHUNK).zip(ages.par_chunks(CHUNK)))
-            .for_each(fill);
+            .map(fill)
+            .reduce(|| true, |a, b| a & b)
     } else {
-        fill((&mut out[..], (weights, ages)));
+        fill((&mut out[..], (weights, ages)))
+    };
+    if !valid {
+        require_finite(weights, "weights")?;
+        require_finite(ages, "ages")?;
+        return invalid("ages must be >= 0");
     }
     Ok(out)
 }
