@@ -86,7 +86,21 @@ def call_both(function: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[
     return call_rust(function, *args, **kwargs), call_python(function, *args, **kwargs)
 
 
+def _ndarray_equal(a: Any, b: Any, rel_tol: float) -> bool:
+    """Equal dtype and shape, and every element equal as :func:`_equal` compares floats."""
+    if a.dtype != b.dtype or a.shape != b.shape:
+        return False
+    if a.dtype.kind not in "fc":
+        return bool((a == b).all())
+    return _equal(a.tolist(), b.tolist(), rel_tol)
+
+
 def _equal(a: Any, b: Any, rel_tol: float) -> bool:
+    # numpy is only looked up when it is already imported: comparing plain values never
+    # pulls it in, and an ndarray can only exist once it has been.
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and isinstance(a, numpy.ndarray) and isinstance(b, numpy.ndarray):
+        return _ndarray_equal(a, b, rel_tol)
     if isinstance(a, float) and isinstance(b, float):
         if math.isnan(a) or math.isnan(b):
             return math.isnan(a) and math.isnan(b)

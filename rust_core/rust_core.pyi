@@ -6,9 +6,13 @@ exceptions); pyagent's docstrings are the reference documentation.
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from os import PathLike
-from typing import Any
+from typing import Any, TypedDict
 
+import numpy as np
+from numpy.typing import NDArray
 from typing_extensions import Buffer
+
+_Floats = Iterable[float] | NDArray[np.floating[Any]] | NDArray[np.integer[Any]]
 
 __version__: str
 
@@ -31,3 +35,37 @@ def apply_template(template: str, variables: Mapping[str, object], strict: bool 
 def apply_template_batch(
     template: str, variables_list: Iterable[Mapping[str, object]], strict: bool = False
 ) -> list[str]: ...
+def calculate_decay(
+    weights: _Floats, ages: _Floats, half_life: float, min_weight: float = 0.05
+) -> NDArray[np.float64]: ...
+def calculate_decay_scalar(
+    weight: float, age: float, half_life: float, min_weight: float = 0.05
+) -> float: ...
+def rolling_avg(values: _Floats, window: int) -> NDArray[np.float64]: ...
+
+class MetricSummary(TypedDict):
+    count: int
+    sum: float
+    mean: float
+    min: float
+    max: float
+    std: float
+
+def aggregate_metrics(names: Iterable[str], values: _Floats) -> dict[str, MetricSummary]: ...
+def percentiles(values: _Floats, qs: _Floats) -> NDArray[np.float64]: ...
+
+class Rollups(TypedDict):
+    name: list[str | None]
+    bucket_start: NDArray[np.float64]
+    count: NDArray[np.int64]
+    sum: NDArray[np.float64]
+    min: NDArray[np.float64]
+    max: NDArray[np.float64]
+    mean: NDArray[np.float64]
+
+def calculate_rollups(
+    timestamps: _Floats,
+    values: _Floats,
+    bucket_seconds: float,
+    names: Iterable[str] | None = None,
+) -> Rollups: ...

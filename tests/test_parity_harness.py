@@ -126,3 +126,20 @@ def test_cli_prints_the_table_and_saves_json(tmp_path: Path, capsys) -> None:
     assert rows["sharding_index"]["status"] == "passed"
     assert rows["sharding_index"]["examples"] >= 100
     assert rows["merge_weights"]["status"] == "not migrated"
+
+
+def test_numpy_arrays_compare_by_dtype_shape_and_values() -> None:
+    import numpy as np
+
+    from parity.compare import _equal
+
+    a = np.array([1.0, np.nan, 3.0])
+    assert _equal(a, a.copy(), 0)
+    assert _equal(a, a + np.array([3e-16, 0, 0]), 1e-9)
+    assert not _equal(a, a + np.array([1e-6, 0, 0]), 1e-9)
+    assert not _equal(a, a.astype(np.float32), 1e-9)  # dtype differs
+    assert not _equal(a, a.reshape(3, 1), 1e-9)  # shape differs
+    assert not _equal(a, a.tolist(), 1e-9)  # a list is not an array
+    assert _equal(np.array([1, 2]), np.array([1, 2]), 0)
+    assert not _equal(np.array([1, 2]), np.array([1, 3]), 0)
+    assert _equal({"x": np.array([0.5])}, {"x": np.array([0.5])}, 0)

@@ -8,7 +8,11 @@
 pub mod atomic_write;
 pub mod graph;
 pub mod hashing;
+pub mod metrics;
+pub mod numeric;
+pub mod pruning;
 pub mod sharding;
+pub mod telemetry;
 pub mod template;
 
 #[cfg(feature = "python")]

@@ -3,12 +3,17 @@
 
 use pyo3::prelude::*;
 
+mod arrays;
 mod buffer;
 mod cache;
 mod errors;
 mod fs;
 mod knowledge;
+mod metrics;
+mod names;
+mod pruning;
 mod registry;
+mod telemetry;
 mod template;
 
 /// Native hot paths for the PyAgent common cores.
@@ -20,5 +25,8 @@ fn rust_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fs::register(m)?;
     registry::register(m)?;
     template::register(m)?;
+    pruning::register(m)?;
+    metrics::register(m)?;
+    telemetry::register(m)?;
     Ok(())
 }

@@ -1,0 +1,107 @@
+//! Sequences of str names: checked as `pyagent._numeric.str_list` checks them, and grouped.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
+
+/// `list(names)` with a type check per item, as `pyagent._numeric.str_list`.
+pub fn str_list<'py>(names: &Bound<'py, PyAny>, what: &str) -> PyResult<Vec<Bound<'py, PyString>>> {
+    if names.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be a sequence of str, not a single str"
+        )));
+    }
+    let items = names.try_iter().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{what} must be a sequence of str, not {}",
+            names
+                .get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
+        ))
+    })?;
+    let mut out = Vec::with_capacity(names.len().unwrap_or(0));
+    for item in items {
+        let item = item?;
+        match item.cast_into::<PyString>() {
+            Ok(name) => out.push(name),
+            Err(err) => {
+                return Err(PyTypeError::new_err(format!(
+                    "{what} must hold str, not {}",
+                    err.into_inner().get_type().name()?
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Hashes object addresses: one multiply and a fold, instead of SipHash, for the per-point
+/// lookup. Addresses are not attacker-chosen, so flooding resistance buys nothing here.
+#[derive(Default)]
+struct AddressHasher(u64);
+
+impl Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u64(self.0.rotate_left(8) ^ u64::from(byte));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        // Folding the high half down spreads the (aligned, zero) low bits of an address.
+        let x = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = x ^ (x >> 29);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
+type AddressMap = HashMap<usize, usize, BuildHasherDefault<AddressHasher>>;
+
+/// Group id of every name (ids in first-seen order) and the first object seen per id.
+///
+/// The same str object repeats in practice, so its address is tried first; otherwise a dict
+/// lookup, which is Python's own str equality (lone surrogates and str subclasses included).
+pub fn group_ids<'a, 'py>(
+    names: &'a [Bound<'py, PyString>],
+) -> PyResult<(Vec<&'a Bound<'py, PyString>>, Vec<usize>)> {
+    let Some(first) = names.first() else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    let first_seen = PyDict::new(first.py());
+    let mut by_address = AddressMap::default();
+    let mut keys: Vec<&Bound<'py, PyString>> = Vec::new();
+    let mut groups = Vec::with_capacity(names.len());
+    for name in names {
+        let address = name.as_ptr() as usize;
+        let id = match by_address.get(&address) {
+            Some(&id) => id,
+            None => {
+                let id = match first_seen.get_item(name)? {
+                    Some(id) => id.extract::<usize>()?,
+                    None => {
+                        first_seen.set_item(name, keys.len())?;
+                        keys.push(name);
+                        keys.len() - 1
+                    }
+                };
+                // `names` keeps every object alive, so an address cannot be reused meanwhile.
+                by_address.insert(address, id);
+                id
+            }
+        };
+        groups.push(id);
+    }
+    Ok((keys, groups))
+}
