@@ -59,3 +59,24 @@ def test_knowledge_core_spreads_and_finds_entries() -> None:
     assert core.get("absent", "default") == "default"
     with pytest.raises(ValueError):
         KnowledgeCore(shard_count=0)
+
+
+BIG = 70_000  # above the native batch's parallel threshold (65,536 keys)
+
+
+def test_big_batch_with_mixed_keys_equals_zlib() -> None:
+    keys = [f"k{i}" if i % 7 else f"ключ-{i}-🌍" for i in range(BIG)]
+    keys[BIG // 2] = "é" * 300  # long non-ASCII key
+    assert sharding_index_batch(keys, 1009) == [zlib.adler32(k.encode()) % 1009 for k in keys]
+    assert sharding_index_batch(tuple(keys), 7) == [zlib.adler32(k.encode()) % 7 for k in keys]
+
+
+@pytest.mark.parametrize(
+    ("bad", "error"), [(None, TypeError), (b"bytes", TypeError), ("\ud800", UnicodeEncodeError)]
+)
+def test_big_batch_raises_for_the_first_bad_key(bad: object, error: type[Exception]) -> None:
+    keys: list[object] = [f"k{i}" for i in range(BIG)]
+    keys[BIG - 5] = 42  # a later bad key must not win over the first one
+    keys[BIG // 3] = bad
+    with pytest.raises(error):
+        sharding_index_batch(keys, 64)  # type: ignore[arg-type]

@@ -5,6 +5,8 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
 
+use rayon::prelude::*;
+
 use crate::sharding::shard_of;
 
 /// Validates a shard count the way `operator.index` plus a `>= 1` check does in Python.
@@ -30,17 +32,26 @@ fn shard_count(count: &Bound<'_, PyAny>) -> PyResult<u64> {
 
 /// UTF-8 bytes of a key; compact ASCII strings (the usual id) are read in place, inline.
 fn key_bytes<'a>(key: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
-    // SAFETY: the object is alive for 'a; PyUnicode_Check guards the str-only macros, and a
-    // compact ASCII str stores exactly GET_LENGTH bytes of ASCII (valid UTF-8) in place.
-    unsafe {
-        let ptr = key.as_ptr();
-        if ffi::PyUnicode_Check(ptr) != 0 && ffi::PyUnicode_IS_COMPACT_ASCII(ptr) != 0 {
-            let len = usize::try_from(ffi::PyUnicode_GET_LENGTH(ptr)).unwrap_or(0);
-            let data = ffi::_PyUnicode_COMPACT_DATA(ptr) as *const u8;
-            return Ok(std::slice::from_raw_parts(data, len));
-        }
+    // SAFETY: `key` is alive for 'a.
+    match unsafe { compact_ascii(key.as_ptr()) } {
+        Some(bytes) => Ok(bytes),
+        None => key_bytes_slow(key),
     }
-    key_bytes_slow(key)
+}
+
+/// The bytes of a compact ASCII str, read in place with the inline CPython macros (no call,
+/// no reference count); None for any other object.
+///
+/// # Safety
+/// `ptr` is a live object that stays alive and unchanged for 'a.
+unsafe fn compact_ascii<'a>(ptr: *mut ffi::PyObject) -> Option<&'a [u8]> {
+    if ffi::PyUnicode_Check(ptr) == 0 || ffi::PyUnicode_IS_COMPACT_ASCII(ptr) == 0 {
+        return None;
+    }
+    // A compact ASCII str stores exactly GET_LENGTH bytes of ASCII (valid UTF-8) in place.
+    let len = usize::try_from(ffi::PyUnicode_GET_LENGTH(ptr)).ok()?;
+    let data = ffi::_PyUnicode_COMPACT_DATA(ptr) as *const u8;
+    Some(std::slice::from_raw_parts(data, len))
 }
 
 fn key_bytes_slow<'a>(key: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
@@ -63,22 +74,61 @@ fn sharding_index(key: &Bound<'_, PyAny>, shard_count: &Bound<'_, PyAny>) -> PyR
     Ok(shard_of(key_bytes(key)?, count))
 }
 
-/// Shards of a list's keys, read through borrowed item pointers: no reference counting and
-/// no iterator object per key, which is most of the cost for short keys.
+/// Batches from this size are walked and checksummed on the rayon pool.
+const PARALLEL_KEYS: usize = 1 << 16;
+
+/// A list's item array, shared with rayon workers for reading.
+struct ListItems(*mut ffi::PyObject);
+
+// SAFETY: ListItems only lives inside `shards_of_list`, whose calling thread holds the GIL
+// until every worker is done: no Python code can run meanwhile, so the list, its items and
+// their str data stay alive and unchanged. Workers only read memory (no reference counts,
+// no CPython calls), through `ascii_shard`.
+unsafe impl Send for ListItems {}
+unsafe impl Sync for ListItems {}
+
+/// The shard of item `index` when it is a compact ASCII str (the usual id), else None.
+///
+/// # Safety
+/// `index` is in bounds and the list cannot change while this runs (see ListItems).
+unsafe fn ascii_shard(items: &ListItems, index: usize, count: u64) -> Option<u64> {
+    let item = ffi::PyList_GET_ITEM(items.0, index as ffi::Py_ssize_t);
+    compact_ascii(item).map(|bytes| shard_of(bytes, count))
+}
+
+/// Shards of a list's keys. Compact ASCII keys are read in place, by every core for a large
+/// batch, while this thread keeps the GIL (the list is only borrowed, see ListItems); any
+/// other item is then handled here with the CPython API, in order, so the first bad key
+/// raises exactly as in the serial path.
 fn shards_of_list(list: &Bound<'_, PyList>, count: u64) -> PyResult<Vec<u64>> {
     let py = list.py();
     let len = list.len();
-    let mut shards = Vec::with_capacity(len);
-    for index in 0..len {
-        // SAFETY: index < len and the list cannot change size meanwhile: the GIL is held and
-        // nothing in this loop runs Python code (key_bytes reads str data or raises).
-        let item = unsafe {
-            let raw = ffi::PyList_GET_ITEM(list.as_ptr(), index as ffi::Py_ssize_t);
-            Borrowed::from_ptr(py, raw)
-        };
-        shards.push(shard_of(key_bytes(&item)?, count));
-    }
-    Ok(shards)
+    let items = ListItems(list.as_ptr());
+    // SAFETY: indices are below len; the list is frozen as ListItems explains.
+    let shard = |index: usize| unsafe { ascii_shard(&items, index, count) };
+    let fast: Vec<Option<u64>> = if len >= PARALLEL_KEYS {
+        (0..len)
+            .into_par_iter()
+            .with_min_len(1 << 13)
+            .map(shard)
+            .collect()
+    } else {
+        (0..len).map(shard).collect()
+    };
+    fast.into_iter()
+        .enumerate()
+        .map(|(index, shard)| match shard {
+            Some(shard) => Ok(shard),
+            None => {
+                // SAFETY: as above; this thread holds the GIL.
+                let item = unsafe {
+                    let raw = ffi::PyList_GET_ITEM(list.as_ptr(), index as ffi::Py_ssize_t);
+                    Borrowed::from_ptr(py, raw)
+                };
+                Ok(shard_of(key_bytes(&item)?, count))
+            }
+        })
+        .collect()
 }
 
 /// `sharding_index` for every key of an iterable, in order.
