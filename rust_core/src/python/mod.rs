@@ -3,6 +3,7 @@
 
 use pyo3::prelude::*;
 
+mod address_map;
 mod arrays;
 mod buffer;
 mod cache;

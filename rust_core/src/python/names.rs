@@ -1,7 +1,6 @@
 //! Sequences of str names: checked as `pyagent._numeric.str_list` checks them, and grouped.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use super::address_map::AddressMap;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -40,35 +39,6 @@ pub fn str_list<'py>(names: &Bound<'py, PyAny>, what: &str) -> PyResult<Vec<Boun
     Ok(out)
 }
 
-/// Hashes object addresses: one multiply and a fold, instead of SipHash, for the per-point
-/// lookup. Addresses are not attacker-chosen, so flooding resistance buys nothing here.
-#[derive(Default)]
-struct AddressHasher(u64);
-
-impl Hasher for AddressHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.write_u64(self.0.rotate_left(8) ^ u64::from(byte));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        // Folding the high half down spreads the (aligned, zero) low bits of an address.
-        let x = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        self.0 = x ^ (x >> 29);
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
-    }
-}
-
-type AddressMap = HashMap<usize, usize, BuildHasherDefault<AddressHasher>>;
-
 /// Group id of every name (ids in first-seen order) and the first object seen per id.
 ///
 /// The same str object repeats in practice, so its address is tried first; otherwise a dict
@@ -80,7 +50,7 @@ pub fn group_ids<'a, 'py>(
         return Ok((Vec::new(), Vec::new()));
     };
     let first_seen = PyDict::new(first.py());
-    let mut by_address = AddressMap::default();
+    let mut by_address = AddressMap::<usize>::default();
     let mut keys: Vec<&Bound<'py, PyString>> = Vec::new();
     let mut groups = Vec::with_capacity(names.len());
     for name in names {

@@ -6,9 +6,9 @@
 //! released. CycleError is pyagent's own class (`pyagent.registry_core.CycleError`), imported
 //! when raised, so both backends raise the one class.
 
+use super::address_map::AddressMap;
 use std::cell::OnceCell;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
 use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -26,33 +26,6 @@ struct Indexed<'py> {
     edges: Vec<(usize, usize)>,
 }
 
-/// Hashes an object address: one 128-bit multiply, folded, so every bit of the result
-/// depends on every bit of the address (the low bits pick the bucket, the high bits tag it).
-#[derive(Default)]
-struct AddressHasher(u64);
-
-impl Hasher for AddressHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.write_u64(self.0.rotate_left(8) ^ u64::from(byte));
-        }
-    }
-
-    fn write_usize(&mut self, address: usize) {
-        self.write_u64(address as u64);
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        let product =
-            u128::from(value ^ self.0).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835);
-        self.0 = (product as u64) ^ ((product >> 64) as u64);
-    }
-}
-
 /// Node lookup: first by identity (the address of a node object held for the whole call,
 /// so no other object can have it), then by value through a dict, which decides equality
 /// exactly as `dict.get` does in the Python reference. Identity first is what dict lookup
@@ -61,7 +34,7 @@ impl Hasher for AddressHasher {
 /// edges that reuse the node objects, the common case, never need it.
 struct NodeIndex<'py> {
     py: Python<'py>,
-    by_address: HashMap<usize, usize, BuildHasherDefault<AddressHasher>>,
+    by_address: AddressMap<usize>,
     nodes: Vec<Bound<'py, PyAny>>,
     by_value: OnceCell<Bound<'py, PyDict>>,
 }
