@@ -18,7 +18,6 @@ import datetime as dt
 import html
 import importlib
 import json
-import re
 import subprocess
 import sys
 import warnings
@@ -39,7 +38,7 @@ with warnings.catch_warnings():
 
 DOCS = ROOT / "docs"
 STATUS_DIR = ROOT / "build" / "status"
-RUST_BINDINGS = ROOT / "rust_core" / "src" / "python"
+RUST_CRATE = ROOT / "rust_core"
 #: The pages this module writes, relative to ``docs/``.
 GENERATED = ("status.md", "status.json", "audit.md", "audit.json")
 
@@ -152,27 +151,15 @@ def python_hook(hot_path: HotPath) -> tuple[bool, str]:
     return True, ", ".join(f"`{f.python}`" for f in hot_path.functions)
 
 
-_REGISTERED = re.compile(r"wrap_pyfunction!\(\s*([A-Za-z_][A-Za-z0-9_]*)")
-_ADD_CLASS = re.compile(r"add_class::<\s*([A-Za-z_][A-Za-z0-9_]*)\s*>")
-_RENAMED_FN = re.compile(
-    r"#\[pyo3\([^)]*name\s*=\s*\"([^\"]+)\"[^)]*\)\]\s*(?:#\[[^\]]*\]\s*)*"
-    r"(?:pub(?:\([^)]*\))?\s+)?fn\s+([A-Za-z_][A-Za-z0-9_]*)"
-)
-_RENAMED_CLASS = re.compile(
-    r"#\[pyclass\([^)]*name\s*=\s*\"([^\"]+)\"[^)]*\)\]\s*(?:#\[[^\]]*\]\s*)*"
-    r"(?:pub(?:\([^)]*\))?\s+)?struct\s+([A-Za-z_][A-Za-z0-9_]*)"
-)
+def source_exports(crate: Path = RUST_CRATE) -> set[str]:
+    """Python names the crate's PyO3 bindings register.
 
+    Read by the codemod's Rust reader (``migrate.rust_exports``), so audit and status share
+    one parser of the registrations.
+    """
+    from migrate.rust_exports import read_rust_exports
 
-def source_exports(directory: Path = RUST_BINDINGS) -> set[str]:
-    """Python names registered by the PyO3 bindings in ``rust_core/src/python/*.rs``."""
-    texts = [p.read_text(encoding="utf-8") for p in sorted(directory.glob("*.rs"))]
-    text = "\n".join(texts)
-    renamed = {ident: name for name, ident in _RENAMED_FN.findall(text)}
-    renamed.update({ident: name for name, ident in _RENAMED_CLASS.findall(text)})
-    names = {renamed.get(i, i) for i in _REGISTERED.findall(text)}
-    names.update(renamed.get(i, i) for i in _ADD_CLASS.findall(text))
-    return names
+    return set(read_rust_exports(crate, use_built=False).source_names or ())
 
 
 @dataclass(frozen=True)
