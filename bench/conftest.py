@@ -19,6 +19,12 @@ from pyagent.manifest import load_manifest
 IMPLEMENTATIONS = ("python", "rust", "peer")
 
 
+#: For a hot path's extra peer groups: the Python reference is timed once, in its main
+#: group, so these compare only Rust with the extra peer (direct parametrisation of
+#: ``implementation`` overrides the fixture below).
+rust_vs_peer_only = pytest.mark.parametrize("implementation", ["rust", "peer"])
+
+
 @pytest.fixture(params=IMPLEMENTATIONS)
 def implementation(request: pytest.FixtureRequest) -> str:
     return str(request.param)

@@ -27,7 +27,7 @@ import networkx as nx
 import pytest
 import rustworkx as rx
 
-from bench.conftest import compare
+from bench.conftest import compare, rust_vs_peer_only
 from pyagent import registry_core
 from pyagent.backend import forced_python
 
@@ -154,10 +154,9 @@ def test_topo_sort(benchmark: object, implementation: str) -> None:
     )
 
 
+@rust_vs_peer_only
 @pytest.mark.parametrize("peer", [networkx_topo, rustworkx_topo], ids=["networkx", "rustworkx"])
 def test_topo_sort_other_peers(benchmark: object, implementation: str, peer: Any) -> None:
-    if implementation == "python":
-        pytest.skip("the Python reference is timed once, in the graphlib group")
     compare(
         benchmark,
         implementation,
@@ -216,9 +215,8 @@ def test_detect_cycles(benchmark: object, implementation: str) -> None:
     )
 
 
+@rust_vs_peer_only
 def test_detect_cycles_rustworkx(benchmark: object, implementation: str) -> None:
-    if implementation == "python":
-        pytest.skip("the Python reference is timed once, in the networkx group")
     compare(
         benchmark,
         implementation,

@@ -18,7 +18,7 @@ from functools import cache
 import jinja2
 import pytest
 
-from bench.conftest import compare
+from bench.conftest import compare, rust_vs_peer_only
 from pyagent import template_core
 
 PROMPTS = 100_000
@@ -96,14 +96,13 @@ def test_apply_template_batch(benchmark: object, implementation: str) -> None:
     )
 
 
+@rust_vs_peer_only
 @pytest.mark.parametrize(
     "peer", [format_render, template_render], ids=["str.format", "string.Template"]
 )
 def test_apply_template_batch_stdlib_peers(
     benchmark: object, implementation: str, peer: Callable[[], list[str]]
 ) -> None:
-    if implementation == "python":
-        pytest.skip("the Python reference is timed once, in the jinja2 group")
     name = "str.format" if peer is format_render else "string.Template"
     compare(
         benchmark,
