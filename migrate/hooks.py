@@ -5,7 +5,7 @@ Module level, after the docstring, ``__future__`` imports and other imports::
     try:
         import rust_core as rc
     except ImportError:
-        rc = None
+        rc = None  # type: ignore[assignment, unused-ignore]
 
 and first in each hooked function body, after its docstring::
 
@@ -36,8 +36,13 @@ __all__ = [
     "is_method",
 ]
 
+# The ignore keeps mypy quiet when a built wheel (with its typed stub) is installed, and
+# ``unused-ignore`` keeps it quiet when none is.
 #: The module-level import with its ``None`` sentinel.
-IMPORT_TEMPLATE = "try:\n    import rust_core as rc\nexcept ImportError:\n    rc = None\n"
+IMPORT_TEMPLATE = (
+    "try:\n    import rust_core as rc\nexcept ImportError:\n"
+    "    rc = None  # type: ignore[assignment, unused-ignore]\n"
+)
 
 #: The dispatch at the top of a hooked function; ``{guard}`` is
 #: ``{binding} is not None`` for a sentinel or the module's flag for a flag-only import.

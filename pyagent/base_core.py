@@ -19,7 +19,7 @@ from typing import Any
 try:
     import rust_core as rc
 except ImportError:
-    rc = None
+    rc = None  # type: ignore[assignment, unused-ignore]
 
 __all__ = ["BaseCore", "save_atomic"]
 

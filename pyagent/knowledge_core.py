@@ -15,7 +15,7 @@ from typing import Any
 try:
     import rust_core as rc
 except ImportError:
-    rc = None
+    rc = None  # type: ignore[assignment, unused-ignore]
 
 __all__ = ["KnowledgeCore", "sharding_index", "sharding_index_batch"]
 

@@ -34,7 +34,7 @@ from pyagent._numeric import float_vector, real_number, require_finite, str_list
 try:
     import rust_core as rc
 except ImportError:
-    rc = None
+    rc = None  # type: ignore[assignment, unused-ignore]
 
 __all__ = ["MetricPoint", "MetricSummary", "MetricsCore", "aggregate_metrics", "rolling_avg"]
 

@@ -26,7 +26,7 @@ from pyagent._numeric import float_vector, real_number, require_finite, require_
 try:
     import rust_core as rc
 except ImportError:
-    rc = None
+    rc = None  # type: ignore[assignment, unused-ignore]
 
 __all__ = ["DEFAULT_MIN_WEIGHT", "PruningCore", "calculate_decay", "calculate_decay_scalar"]
 

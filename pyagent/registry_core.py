@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 try:
     import rust_core as rc
 except ImportError:
-    rc = None
+    rc = None  # type: ignore[assignment, unused-ignore]
 
 __all__ = ["CycleError", "RegistryCore", "detect_cycles", "topo_sort"]
 

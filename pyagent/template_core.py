@@ -33,7 +33,7 @@ from functools import lru_cache
 try:
     import rust_core as rc
 except ImportError:
-    rc = None
+    rc = None  # type: ignore[assignment, unused-ignore]
 
 __all__ = ["PLACEHOLDER", "TemplateCore", "apply_template", "apply_template_batch"]
 

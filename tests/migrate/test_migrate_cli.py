@@ -38,7 +38,7 @@ import os
 try:
     import rust_core as rc
 except ImportError:
-    rc = None
+    rc = None  # type: ignore[assignment, unused-ignore]
 
 
 def sharding_index(key, shard_count):
@@ -124,7 +124,7 @@ def test_diff_prints_unified_diff_and_writes_nothing(tree: Path) -> None:
         "try:",
         "    import rust_core as rc",
         "except ImportError:",
-        "    rc = None",
+        "    rc = None  # type: ignore[assignment, unused-ignore]",
         "",
         '    if rc is not None and hasattr(rc, "sharding_index"):',
         "        return rc.sharding_index(key, shard_count)",

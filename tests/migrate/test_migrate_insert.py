@@ -12,7 +12,7 @@ IMPORT = """\
 try:
     import rust_core as rc
 except ImportError:
-    rc = None
+    rc = None  # type: ignore[assignment, unused-ignore]
 """
 
 
@@ -99,7 +99,7 @@ class TestFunctionKinds(InsertTest):
             try:
                 import rust_core as rc
             except ImportError:
-                rc = None
+                rc = None  # type: ignore[assignment, unused-ignore]
 
             def f(a, *, k):
                 if rc is not None and hasattr(rc, "f"):
@@ -137,7 +137,7 @@ class TestFunctionKinds(InsertTest):
             try:
                 import rust_core as rc
             except ImportError:
-                rc = None
+                rc = None  # type: ignore[assignment, unused-ignore]
 
 
             class Core:
@@ -199,7 +199,7 @@ class TestFunctionKinds(InsertTest):
             try:
                 import rust_core as rc
             except ImportError:
-                rc = None
+                rc = None  # type: ignore[assignment, unused-ignore]
 
             def f(x):
                 if rc is not None and hasattr(rc, "f"):
@@ -262,7 +262,7 @@ class TestComments(InsertTest):
             try:
                 import rust_core as rc
             except ImportError:
-                rc = None
+                rc = None  # type: ignore[assignment, unused-ignore]
 
             # Above the function.
             def f(x):  # inline on def
@@ -287,7 +287,7 @@ class TestComments(InsertTest):
             try:
               import rust_core as rc
             except ImportError:
-              rc = None
+              rc = None  # type: ignore[assignment, unused-ignore]
 
             def f(x):
               if rc is not None and hasattr(rc, "f"):
@@ -333,7 +333,7 @@ class TestImportPlacement(InsertTest):
             try:
                 import rust_core as rc
             except ImportError:
-                rc = None
+                rc = None  # type: ignore[assignment, unused-ignore]
 
             # constants
             LIMIT = 3
@@ -365,7 +365,7 @@ class TestImportPlacement(InsertTest):
             try:
                 import rust_core as rc
             except ImportError:
-                rc = None
+                rc = None  # type: ignore[assignment, unused-ignore]
 
             DEFAULT = os.sep
 
@@ -394,7 +394,7 @@ class TestImportPlacement(InsertTest):
             try:
                 import rust_core as rc
             except ImportError:
-                rc = None
+                rc = None  # type: ignore[assignment, unused-ignore]
 
 
             def f(x):
@@ -588,7 +588,7 @@ class TestExistingVariants(InsertTest):
             try:
                 import rust_core as rc
             except ImportError:
-                rc = None
+                rc = None  # type: ignore[assignment, unused-ignore]
 
             def f(x):
                 if rc:
@@ -625,7 +625,7 @@ class TestExistingVariants(InsertTest):
             try:
                 import rust_core as rc
             except ImportError:
-                rc = None
+                rc = None  # type: ignore[assignment, unused-ignore]
 
             def f(x):
                 if rc is not None and hasattr(rc, "f"):
