@@ -705,10 +705,17 @@ class _Analysis:
         self, call: cst.Call, scope: _Scope
     ) -> tuple[str, str | None, ImportSite | None, bool] | None:
         func = call.func
-        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
-            site = self.visible(self.bindings, func.value.value, scope.qualname)
-            if site is not None and site.variant != "H":
-                return func.attr.value, func.value.value, site, False
+        if isinstance(func, cst.Attribute):
+            # ``rc.f(...)``, or ``rc.sub.f(...)`` for a function of a rust_core submodule.
+            parts = [func.attr.value]
+            root: cst.BaseExpression = func.value
+            while isinstance(root, cst.Attribute):
+                parts.insert(0, root.attr.value)
+                root = root.value
+            if isinstance(root, cst.Name):
+                site = self.visible(self.bindings, root.value, scope.qualname)
+                if site is not None and site.variant != "H":
+                    return ".".join(parts), root.value, site, False
         if isinstance(func, cst.Name):
             hit = self.visible(self.from_names, func.value, scope.qualname)
             if hit is not None:
@@ -990,7 +997,11 @@ class _Analysis:
             imports=tuple(sorted(self.imports, key=lambda s: s.line)),
             hooks=tuple(sorted(self.hooks, key=lambda h: h.line)),
             defects=tuple(sorted(self.defects, key=lambda d: (d.line, d.code))),
-            hooked_functions=frozenset(self.hooked),
+            # A class is hooked when its constructor is (the class-hook shape).
+            hooked_functions=frozenset(
+                self.hooked
+                | {q.removesuffix(".__new__") for q in self.hooked if q.endswith(".__new__")}
+            ),
         )
 
 

@@ -29,6 +29,8 @@ import libcst as cst
 __all__ = [
     "IMPORT_TEMPLATE",
     "DISPATCH_TEMPLATE",
+    "CONSTRUCTOR_TEMPLATE",
+    "constructor_statement",
     "dispatch_source",
     "dispatch_statement",
     "forwarded_arguments",
@@ -46,8 +48,21 @@ IMPORT_TEMPLATE = (
 
 #: The dispatch at the top of a hooked function; ``{guard}`` is
 #: ``{binding} is not None`` for a sentinel or the module's flag for a flag-only import.
+#: ``{head}`` is the first component of a dotted Rust name (``binary_transport`` for
+#: ``binary_transport.encode_frame``): the submodule's presence is what the guard checks.
 DISPATCH_TEMPLATE = (
-    'if {guard} and hasattr({binding}, "{rust}"):\n    return {binding}.{rust}({args})\n'
+    'if {guard} and hasattr({binding}, "{head}"):\n    return {binding}.{rust}({args})\n'
+)
+
+#: The constructor that hooks a class: ``__new__`` returns the Rust object when the extension
+#: has it, so the pick happens at each construction (like a function's dispatch) and a
+#: forced-Python run still gets the Python class. ``__init__`` is not called on the Rust
+#: object because it is not an instance of the Python class.
+CONSTRUCTOR_TEMPLATE = (
+    "def __new__({params}){returns}:\n"
+    '    """The rust_core implementation when the extension has it, else this class."""\n'
+    "    {dispatch}"
+    "    return super().__new__(cls)\n"
 )
 
 
@@ -104,7 +119,10 @@ def dispatch_source(
     """The dispatch statement for ``func`` calling ``rust_core.<rust_name>``, as source."""
     guard = flag if flag is not None else f"{binding} is not None"
     args = forwarded_arguments(func.params, is_method(func, in_class))
-    return DISPATCH_TEMPLATE.format(guard=guard, binding=binding, rust=rust_name, args=args)
+    head = rust_name.split(".", 1)[0]
+    return DISPATCH_TEMPLATE.format(
+        guard=guard, binding=binding, head=head, rust=rust_name, args=args
+    )
 
 
 def dispatch_statement(
@@ -120,4 +138,56 @@ def dispatch_statement(
         dispatch_source(func, rust_name, in_class=in_class, binding=binding, flag=flag)
     )
     assert isinstance(statement, cst.If)
+    return statement
+
+
+def _init_parameters(cls: cst.ClassDef) -> cst.Parameters:
+    """``__init__``'s parameters with ``cls`` in place of ``self`` (empty when none)."""
+    body = cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ()
+    for statement in body:
+        if isinstance(statement, cst.FunctionDef) and statement.name.value == "__init__":
+            params = statement.params
+            positional = list(params.params)
+            if positional:
+                positional[0] = positional[0].with_changes(name=cst.Name("cls"))
+                return params.with_changes(params=positional)
+            posonly = list(params.posonly_params)
+            if posonly:
+                posonly[0] = posonly[0].with_changes(name=cst.Name("cls"))
+                return params.with_changes(posonly_params=posonly)
+    return cst.Parameters(params=[cst.Param(cst.Name("cls"))])
+
+
+def constructor_statement(
+    cls: cst.ClassDef,
+    rust_name: str,
+    *,
+    binding: str = "rc",
+    flag: str | None = None,
+    future_annotations: bool = True,
+    module: cst.Module | None = None,
+) -> cst.FunctionDef:
+    """A ``__new__`` for ``cls`` that returns ``rust_core.<rust_name>(...)`` when present.
+
+    It takes ``__init__``'s parameters (annotations and defaults included) and forwards them
+    as the function dispatch does; the return annotation is the class itself, quoted unless
+    the module has ``from __future__ import annotations``.
+    """
+    module = module or cst.Module(body=[])
+    params = _init_parameters(cls)
+    name = cls.name.value
+    annotated = any(p.annotation is not None for p in params.params[1:])
+    returns = ""
+    if annotated:
+        returns = f" -> {name}" if future_annotations else f' -> "{name}"'
+    header = cst.parse_statement(f"def __new__{module.code_for_node(params).join('()')}: pass")
+    assert isinstance(header, cst.FunctionDef)
+    dispatch = dispatch_source(header, rust_name, in_class=True, binding=binding, flag=flag)
+    source = CONSTRUCTOR_TEMPLATE.format(
+        params=module.code_for_node(params),
+        returns=returns,
+        dispatch=dispatch.replace("\n    ", "\n        "),
+    )
+    statement = cst.parse_statement(source)
+    assert isinstance(statement, cst.FunctionDef)
     return statement

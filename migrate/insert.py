@@ -117,6 +117,7 @@ class InsertHooksCommand(VisitorBasedCodemodCommand):
         self.flag: str | None = None
         self.needs_import = True
         self.blocked: str | None = None
+        self.future_annotations = False
 
     @staticmethod
     def add_args(arg_parser: argparse.ArgumentParser) -> None:
@@ -149,6 +150,16 @@ class InsertHooksCommand(VisitorBasedCodemodCommand):
     def transform_module_impl(self, tree: cst.Module) -> cst.Module:
         """Audits the module, then inserts the dispatches and, if needed, the import."""
         self.audit = analyze_module(tree, self.context.filename or "<module>")
+        self.future_annotations = any(
+            isinstance(small, cst.ImportFrom)
+            and isinstance(small.module, cst.Name)
+            and small.module.value == "__future__"
+            and not isinstance(small.names, cst.ImportStar)
+            and any(getattr(a.name, "value", None) == "annotations" for a in small.names)
+            for statement in tree.body
+            if isinstance(statement, cst.SimpleStatementLine)
+            for small in statement.body
+        )
         self._choose_binding(self.audit)
         updated = super().transform_module_impl(tree)
         for name in sorted(set(self.targets) - self.found):
@@ -180,9 +191,55 @@ class InsertHooksCommand(VisitorBasedCodemodCommand):
     def leave_ClassDef(
         self, original_node: cst.ClassDef, updated_node: cst.ClassDef
     ) -> cst.ClassDef:
-        """Leaves a class scope."""
+        """Leaves a class scope; a target class gets a ``__new__`` dispatch if it has none.
+
+        A class with its own ``__new__`` had the dispatch put into it by
+        :meth:`leave_FunctionDef`; one without gets the canonical constructor
+        (:func:`migrate.hooks.constructor_statement`) just before ``__init__``.
+        """
+        qualname = ".".join(name for name, _ in self.scope)
         self.scope.pop()
-        return updated_node
+        rust = self.targets.get(qualname)
+        if rust is None:
+            return updated_node
+        self.found.add(qualname)
+        assert self.audit is not None
+        if f"{qualname}.__new__" in self.audit.hooked_functions:
+            return updated_node
+        body = updated_node.body
+        if not isinstance(body, cst.IndentedBlock):
+            self.warn(f"{qualname}: one-line class body; not hooked")
+            return updated_node
+        statements = list(body.body)
+        if any(isinstance(s, cst.FunctionDef) and s.name.value == "__new__" for s in statements):
+            return updated_node
+        if self.blocked is not None:
+            self.warn(f"{qualname}: not hooked: {self.blocked}")
+            return updated_node
+        constructor = hooks.constructor_statement(
+            updated_node,
+            rust,
+            binding=self.binding,
+            flag=self.flag,
+            future_annotations=self.future_annotations,
+        )
+        at = next(
+            (
+                i
+                for i, s in enumerate(statements)
+                if isinstance(s, cst.FunctionDef) and s.name.value == "__init__"
+            ),
+            None,
+        )
+        if at is None:
+            at = 1 if statements and _is_docstring(statements[0]) else 0
+        if at > 0:
+            constructor = constructor.with_changes(leading_lines=[cst.EmptyLine()])
+        if at < len(statements) and not statements[at].leading_lines:
+            statements[at] = statements[at].with_changes(leading_lines=[cst.EmptyLine()])
+        statements.insert(at, constructor)
+        self.inserted.append(f"{qualname}.__new__")
+        return updated_node.with_changes(body=body.with_changes(body=statements))
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         """Enters a function scope."""
@@ -196,6 +253,9 @@ class InsertHooksCommand(VisitorBasedCodemodCommand):
         qualname = ".".join(name for name, _ in self.scope)
         self.scope.pop()
         rust = self.targets.get(qualname)
+        if rust is None and in_class and original_node.name.value == "__new__":
+            # A target class with its own constructor: the dispatch goes into it.
+            rust = self.targets.get(qualname.rpartition(".")[0])
         if rust is None:
             return updated_node
         self.found.add(qualname)

@@ -92,7 +92,9 @@ def status_json(
             hooks = [
                 h
                 for h in (audit.hooks if audit else ())
-                if h.function == function.python and h.rust_name == function.rust
+                # A class is hooked through its constructor.
+                if h.function in (function.python, f"{function.python}.__new__")
+                and h.rust_name == function.rust
             ]
             in_source, in_built = exports.exported(function.rust)
             functions.append(
@@ -106,9 +108,7 @@ def status_json(
                     "exported_built": in_built,
                 }
             )
-        if hot_path.kind != "function":
-            hooked = "n/a"
-        elif file is None:
+        if file is None:
             hooked = "no module"
         else:
             count = sum(f["hooked"] for f in functions)

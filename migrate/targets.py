@@ -19,11 +19,11 @@ class TargetError(ValueError):
 
 @dataclass(frozen=True)
 class HookTarget:
-    """One function to hook."""
+    """One function (or class, hooked through its constructor) to hook."""
 
     module: str | None  # dotted module path, or None when matched by file
     file: str | None  # resolved file path, or None when matched by module
-    function: str  # "name" or "Class.method"
+    function: str  # "name", "Class" or "Class.method"
     rust: str
 
     def matches(self, path: Path, dotted: tuple[str, ...]) -> bool:
@@ -45,7 +45,7 @@ def module_parts(path: Path) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class TargetSet:
-    """All targets of a run, plus manifest entries that insert cannot hook (classes...)."""
+    """All targets of a run, plus manifest entries that insert cannot hook."""
 
     targets: tuple[HookTarget, ...]
     unsupported: tuple[str, ...] = ()
@@ -72,8 +72,8 @@ def parse_hook_spec(spec: str) -> HookTarget:
     if not sep or not module or not function:
         raise TargetError(f"--hook {spec!r}: expected module:function=rust_name")
     rust = rust.strip() or function.rsplit(".", 1)[-1]
-    if not rust.isidentifier() or not all(p.isidentifier() for p in function.split(".")):
-        raise TargetError(f"--hook {spec!r}: function and rust name must be identifiers")
+    if not all(p.isidentifier() for p in (*rust.split("."), *function.split("."))):
+        raise TargetError(f"--hook {spec!r}: function and rust name must be (dotted) identifiers")
     if "/" in module or module.endswith(".py"):
         return HookTarget(None, str(Path(module).resolve()), function, rust)
     if not all(p.isidentifier() for p in module.split(".")):
@@ -82,22 +82,17 @@ def parse_hook_spec(spec: str) -> HookTarget:
 
 
 def targets_from_manifest(path: str | Path | None = None) -> TargetSet:
-    """Targets for every function of every hot path in the manifest (default: pyagent's).
+    """Targets for every function and class of every hot path in the manifest.
 
-    Hot paths whose kind is a class or a submodule have no function body to put a dispatch
-    in; they are listed in ``unsupported`` instead.
+    The default manifest is pyagent's. A ``python`` name that is a class gets the class hook
+    (a ``__new__`` dispatch); a dotted ``rust`` name reaches into a rust_core submodule.
     """
     from pyagent.manifest import load_manifest
 
     manifest = load_manifest(path)
-    targets: list[HookTarget] = []
-    unsupported: list[str] = []
-    for hot_path in manifest.hot_paths:
-        for function in hot_path.functions:
-            if getattr(hot_path, "kind", "function") != "function":
-                unsupported.append(
-                    f"{hot_path.module}:{function.python} ({hot_path.kind} {function.rust})"
-                )
-                continue
-            targets.append(HookTarget(hot_path.module, None, function.python, function.rust))
-    return TargetSet(tuple(targets), tuple(unsupported))
+    targets = [
+        HookTarget(hot_path.module, None, function.python, function.rust)
+        for hot_path in manifest.hot_paths
+        for function in hot_path.functions
+    ]
+    return TargetSet(tuple(targets))

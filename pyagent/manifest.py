@@ -20,6 +20,7 @@ __all__ = [
     "Manifest",
     "ManifestError",
     "SeedListItem",
+    "has_rust_name",
     "load_manifest",
 ]
 
@@ -196,3 +197,17 @@ def _load_cached(path: Path) -> Manifest:
 def load_manifest(path: str | Path | None = None) -> Manifest:
     """Loads the manifest (``pyagent/hot_paths.toml`` by default), validated and cached."""
     return _load_cached(Path(path).resolve() if path is not None else MANIFEST_PATH)
+
+
+def has_rust_name(module: object, name: str) -> bool:
+    """Whether ``module`` (rust_core) has ``name``, which may be dotted into a submodule.
+
+    ``binary_transport.encode_frame`` names ``encode_frame`` of the ``binary_transport``
+    submodule: hot paths of kind "submodule" export their functions that way.
+    """
+    target: object = module
+    for part in name.split("."):
+        if not hasattr(target, part):
+            return False
+        target = getattr(target, part)
+    return True

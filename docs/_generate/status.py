@@ -20,6 +20,7 @@ import importlib
 import json
 import subprocess
 import sys
+import types
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -117,12 +118,9 @@ def _top_level_defs(tree: ast.Module) -> dict[str, ast.AST]:
 
 
 def _calls_rc(node: ast.AST, rust: str) -> bool:
+    # ``rc.f`` or, for a dotted name, ``rc.sub.f``: compare the attribute chain from ``rc``.
     return any(
-        isinstance(n, ast.Attribute)
-        and n.attr == rust
-        and isinstance(n.value, ast.Name)
-        and n.value.id == "rc"
-        for n in ast.walk(node)
+        isinstance(n, ast.Attribute) and ast.unparse(n) == f"rc.{rust}" for n in ast.walk(node)
     )
 
 
@@ -185,7 +183,13 @@ class RustExports:
         if getattr(rust_core, "__file__", None) is None:
             return cls.from_source()
         version = getattr(rust_core, "__version__", "?")
-        return cls(frozenset(dir(rust_core)), f"the built extension rust_core {version}")
+        names = set(dir(rust_core))
+        # Submodule members under dotted names, as the manifest writes them.
+        for name in list(names):
+            value = getattr(rust_core, name, None)
+            if isinstance(value, types.ModuleType) and value is not rust_core:
+                names |= {f"{name}.{member}" for member in dir(value)}
+        return cls(frozenset(names), f"the built extension rust_core {version}")
 
 
 def run_audit(target: str = "pyagent/") -> tuple[Any | None, str]:

@@ -463,3 +463,38 @@ def test_arity_against_signature_with_keywords() -> None:
     assert all_codes(base.format(call=too_many)) == ["arity-mismatch"]
     assert all_codes(base.format(call=dup)) == ["arity-mismatch"]
     assert all_codes(base.format(call=star)) == []
+
+
+def test_class_constructor_and_submodule_hooks_are_canonical() -> None:
+    """The class-hook shape and a dotted Rust name are recognised as canonical hooks."""
+    source = """
+try:
+    import rust_core as rc
+except ImportError:
+    rc = None  # type: ignore[assignment, unused-ignore]
+
+
+class BlockManager:
+    def __new__(cls, n: int) -> "BlockManager":
+        '''Doc.'''
+        if rc is not None and hasattr(rc, "block_manager"):
+            return rc.block_manager(n)
+        return super().__new__(cls)
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+
+def encode_frame(obj, stream_id=0, *, level=3):
+    if rc is not None and hasattr(rc, "binary_transport"):
+        return rc.binary_transport.encode_frame(obj, stream_id, level=level)
+    return obj
+"""
+    audit = analyze_source(source, "m.py")
+    found = {(h.function, h.rust_name, h.shape, h.fallback) for h in audit.hooks}
+    assert found == {
+        ("BlockManager.__new__", "block_manager", "canonical", "python"),
+        ("encode_frame", "binary_transport.encode_frame", "canonical", "python"),
+    }
+    assert audit.defects == ()
+    assert {"BlockManager", "BlockManager.__new__", "encode_frame"} <= audit.hooked_functions

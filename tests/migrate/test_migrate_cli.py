@@ -262,7 +262,16 @@ def test_manifest_targets_and_module_matching() -> None:
         "verify_integrity": "verify_integrity",
         "verify_integrity_batch": "verify_integrity_batch",
     }
-    assert any("BlockManager" in u for u in targets.unsupported)
+    # A class hot path is a target too (hooked through its constructor), and a dotted Rust
+    # name reaches into a rust_core submodule.
+    assert targets.for_file(REPO / "pyagent" / "kv_cache_core.py")["BlockManager"] == (
+        "block_manager"
+    )
+    assert targets.unsupported == ()
+    dotted = parse_hook_spec("pkg.mod:encode_frame=binary_transport.encode_frame")
+    assert dotted.rust == "binary_transport.encode_frame"
+    with pytest.raises(ValueError):
+        parse_hook_spec("pkg.mod:f=binary_transport..encode")
     assert module_parts(Path("/x/pkg/__init__.py"))[-1] == "pkg"
     spec = parse_hook_spec("pkg.mod:Class.method=m_rust")
     assert (spec.module, spec.function, spec.rust) == ("pkg.mod", "Class.method", "m_rust")

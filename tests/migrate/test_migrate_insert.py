@@ -239,6 +239,108 @@ class TestFunctionKinds(InsertTest):
         )
 
 
+class TestClassesAndSubmodules(InsertTest):
+    """Class hot paths get a ``__new__`` dispatch; dotted Rust names reach submodules."""
+
+    def test_class_gets_a_constructor_mirroring_init(self) -> None:
+        before = '''
+            from __future__ import annotations
+
+
+            class BlockManager:
+                """Doc."""
+
+                def __init__(self, num_blocks: int, block_size: int = 16) -> None:
+                    self.free = list(range(num_blocks))
+        '''
+        after = f'''
+            from __future__ import annotations
+
+            {IMPORT.replace(chr(10), chr(10) + " " * 12).rstrip()}
+
+
+            class BlockManager:
+                """Doc."""
+
+                def __new__(cls, num_blocks: int, block_size: int = 16) -> BlockManager:
+                    """The rust_core implementation when the extension has it, else this class."""
+                    if rc is not None and hasattr(rc, "block_manager"):
+                        return rc.block_manager(num_blocks, block_size)
+                    return super().__new__(cls)
+
+                def __init__(self, num_blocks: int, block_size: int = 16) -> None:
+                    self.free = list(range(num_blocks))
+        '''
+        self.check(before, after, {"BlockManager": "block_manager"})
+
+    def test_class_annotation_is_quoted_without_future_import(self) -> None:
+        before = """
+            class Decoder:
+                def __init__(self, limit: int, *, strict: bool = True) -> None:
+                    self.limit = limit
+        """
+        after = f'''
+            {IMPORT.replace(chr(10), chr(10) + " " * 12).rstrip()}
+
+            class Decoder:
+                def __new__(cls, limit: int, *, strict: bool = True) -> "Decoder":
+                    """The rust_core implementation when the extension has it, else this class."""
+                    if rc is not None and hasattr(rc, "transport"):
+                        return rc.transport.Decoder(limit, strict=strict)
+                    return super().__new__(cls)
+
+                def __init__(self, limit: int, *, strict: bool = True) -> None:
+                    self.limit = limit
+        '''
+        self.check(before, after, {"Decoder": "transport.Decoder"})
+
+    def test_class_without_init_and_with_own_new(self) -> None:
+        before = '''
+            class Empty:
+                """Doc."""
+
+
+            class Own:
+                def __new__(cls, size):
+                    return super().__new__(cls)
+        '''
+        after = f'''
+            {IMPORT.replace(chr(10), chr(10) + " " * 12).rstrip()}
+
+            class Empty:
+                """Doc."""
+
+                def __new__(cls):
+                    """The rust_core implementation when the extension has it, else this class."""
+                    if rc is not None and hasattr(rc, "empty"):
+                        return rc.empty()
+                    return super().__new__(cls)
+
+
+            class Own:
+                def __new__(cls, size):
+                    if rc is not None and hasattr(rc, "own"):
+                        return rc.own(size)
+                    return super().__new__(cls)
+        '''
+        self.check(before, after, {"Empty": "empty", "Own": "own"})
+
+    def test_dotted_rust_name_guards_the_submodule(self) -> None:
+        before = """
+            def encode_frame(obj, stream_id=0, *, level=3):
+                return obj
+        """
+        after = f"""
+            {IMPORT.replace(chr(10), chr(10) + " " * 12).rstrip()}
+
+            def encode_frame(obj, stream_id=0, *, level=3):
+                if rc is not None and hasattr(rc, "binary_transport"):
+                    return rc.binary_transport.encode_frame(obj, stream_id, level=level)
+                return obj
+        """
+        self.check(before, after, {"encode_frame": "binary_transport.encode_frame"})
+
+
 class TestComments(InsertTest):
     def test_comments_above_inline_below_and_in_body_survive(self) -> None:
         before = '''
