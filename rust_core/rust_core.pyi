@@ -12,6 +12,8 @@ import numpy as np
 from numpy.typing import NDArray
 from typing_extensions import Buffer
 
+from pyagent.analysis_core import ComplexityReport
+
 _Floats = Iterable[float] | NDArray[np.floating[Any]] | NDArray[np.integer[Any]]
 
 __version__: str
@@ -69,3 +71,7 @@ def calculate_rollups(
     bucket_seconds: float,
     names: Iterable[str] | None = None,
 ) -> Rollups: ...
+
+# AnalysisCore (pyagent.analysis_core): radon-compatible cyclomatic complexity.
+def calculate_complexity_rust(source: str | bytes) -> ComplexityReport: ...
+def calculate_complexity_batch(sources: Sequence[str | bytes]) -> list[ComplexityReport]: ...

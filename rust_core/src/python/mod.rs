@@ -4,6 +4,7 @@
 use pyo3::prelude::*;
 
 mod address_map;
+mod analysis;
 mod arrays;
 mod buffer;
 mod cache;
@@ -29,5 +30,6 @@ fn rust_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     pruning::register(m)?;
     metrics::register(m)?;
     telemetry::register(m)?;
+    analysis::register(m)?;
     Ok(())
 }
