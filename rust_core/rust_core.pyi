@@ -69,3 +69,11 @@ def calculate_rollups(
     bucket_seconds: float,
     names: Iterable[str] | None = None,
 ) -> Rollups: ...
+def page_copy(
+    cache: NDArray[Any], mapping: Sequence[Sequence[int]] | NDArray[np.integer[Any]]
+) -> None: ...
+
+# The native class (Python-visible name ``BlockManager``) with the API of
+# pyagent.kv_cache_core.BlockManager. Typed as a factory returning Any: pyagent's
+# BlockManager.__new__ hands its instances out as pyagent BlockManagers.
+def block_manager(num_blocks: int, block_size: int) -> Any: ...

@@ -10,6 +10,7 @@ mod cache;
 mod errors;
 mod fs;
 mod knowledge;
+mod kv_cache;
 mod metrics;
 mod names;
 mod pruning;
@@ -29,5 +30,6 @@ fn rust_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     pruning::register(m)?;
     metrics::register(m)?;
     telemetry::register(m)?;
+    kv_cache::register(m)?;
     Ok(())
 }
