@@ -12,7 +12,14 @@ from typing import Any
 
 from pyagent.manifest import load_manifest
 
-__all__ = ["PropertyResult", "load_properties", "parity_property", "registered", "run_property"]
+__all__ = [
+    "PropertyResult",
+    "load_properties",
+    "parity_property",
+    "parity_state_machine",
+    "registered",
+    "run_property",
+]
 
 _PROPERTIES: dict[str, list[Callable[[], None]]] = {}
 _EXAMPLES: dict[int, int] = {}
@@ -88,3 +95,31 @@ def run_property(name: str) -> PropertyResult:
             )
         examples += _EXAMPLES[id(test)] - before
     return PropertyResult(name, True, examples, time.perf_counter() - start)
+
+
+def parity_state_machine(hot_path: str) -> Callable[[type[Any]], type[Any]]:
+    """Registers a Hypothesis ``RuleBasedStateMachine`` as a parity property of ``hot_path``.
+
+    The property runs the machine with ``run_state_machine_as_test`` under the profile loaded
+    when it runs; each machine run (one generated program of steps) counts as one example.
+    """
+    load_manifest().get(hot_path)  # KeyError for a name the manifest does not know
+
+    def register(machine: type[Any]) -> type[Any]:
+        from hypothesis import settings
+        from hypothesis.stateful import run_state_machine_as_test
+
+        def counted() -> Any:
+            _EXAMPLES[key] += 1
+            return machine()
+
+        def run() -> None:
+            run_state_machine_as_test(counted, settings=settings(deadline=None))
+
+        run.__name__ = run.__qualname__ = machine.__name__
+        key = id(run)
+        _EXAMPLES[key] = 0
+        _PROPERTIES.setdefault(hot_path, []).append(run)
+        return machine
+
+    return register

@@ -9,6 +9,7 @@ pub mod atomic_write;
 pub mod complexity;
 pub mod graph;
 pub mod hashing;
+pub mod kv_cache;
 pub mod metrics;
 pub mod numeric;
 pub mod pruning;

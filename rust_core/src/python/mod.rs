@@ -11,6 +11,7 @@ mod cache;
 mod errors;
 mod fs;
 mod knowledge;
+mod kv_cache;
 mod metrics;
 mod names;
 mod pruning;
@@ -31,5 +32,6 @@ fn rust_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     metrics::register(m)?;
     telemetry::register(m)?;
     analysis::register(m)?;
+    kv_cache::register(m)?;
     Ok(())
 }
