@@ -69,3 +69,9 @@ def calculate_rollups(
     bucket_seconds: float,
     names: Iterable[str] | None = None,
 ) -> Rollups: ...
+def discover_files(
+    root: str | PathLike[str], patterns: Iterable[str] = ("*",), ignore: Iterable[str] = ()
+) -> list[str]: ...
+def bulk_hash_files(
+    paths: Iterable[str | PathLike[str]], algorithm: str = "sha256"
+) -> list[tuple[str, str | None, str | None]]: ...

@@ -6,6 +6,8 @@
 //! error mapping, nothing else.
 
 pub mod atomic_write;
+pub mod fs_scan;
+pub mod glob;
 pub mod graph;
 pub mod hashing;
 pub mod metrics;

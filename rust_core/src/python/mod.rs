@@ -9,6 +9,7 @@ mod buffer;
 mod cache;
 mod errors;
 mod fs;
+mod fs_scan;
 mod knowledge;
 mod metrics;
 mod names;
@@ -29,5 +30,6 @@ fn rust_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     pruning::register(m)?;
     metrics::register(m)?;
     telemetry::register(m)?;
+    fs_scan::register(m)?;
     Ok(())
 }
