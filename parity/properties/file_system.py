@@ -72,7 +72,8 @@ def tree(
             with suppress(OSError):
                 (root / rel).symlink_to(root / target)
         if fifo and hasattr(os, "mkfifo"):
-            os.mkfifo(root / "fifo")
+            with suppress(OSError):  # "fifo" may already be a generated file or folder
+                os.mkfifo(root / "fifo")
         yield root
     finally:
         shutil.rmtree(root, ignore_errors=True)
