@@ -83,3 +83,9 @@ def page_copy(
 # pyagent.kv_cache_core.BlockManager. Typed as a factory returning Any: pyagent's
 # BlockManager.__new__ hands its instances out as pyagent BlockManagers.
 def block_manager(num_blocks: int, block_size: int) -> Any: ...
+def discover_files(
+    root: str | PathLike[str], patterns: Iterable[str] = ("*",), ignore: Iterable[str] = ()
+) -> list[str]: ...
+def bulk_hash_files(
+    paths: Iterable[str | PathLike[str]], algorithm: str = "sha256"
+) -> list[tuple[str, str | None, str | None]]: ...

@@ -7,6 +7,8 @@
 
 pub mod atomic_write;
 pub mod complexity;
+pub mod fs_scan;
+pub mod glob;
 pub mod graph;
 pub mod hashing;
 pub mod kv_cache;

@@ -10,6 +10,7 @@ mod buffer;
 mod cache;
 mod errors;
 mod fs;
+mod fs_scan;
 mod knowledge;
 mod kv_cache;
 mod metrics;
@@ -33,5 +34,6 @@ fn rust_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     telemetry::register(m)?;
     analysis::register(m)?;
     kv_cache::register(m)?;
+    fs_scan::register(m)?;
     Ok(())
 }
