@@ -13,13 +13,15 @@ from pathlib import Path
 from parity.profiles import load_profile
 from parity.registry import PropertyResult, registered, run_property
 from parity.results import write_results
-from pyagent.manifest import HotPath, load_manifest
+from pyagent.manifest import HotPath, has_rust_name, load_manifest
 
 DEFAULT_JSON = Path("build/status/parity.json")
 
 
 def _row(hot_path: HotPath, rust_core: object, properties: set[str]) -> dict[str, object]:
-    exported = rust_core is not None and all(hasattr(rust_core, n) for n in hot_path.rust_names)
+    exported = rust_core is not None and all(
+        has_rust_name(rust_core, n) for n in hot_path.rust_names
+    )
     row: dict[str, object] = {
         "name": hot_path.name,
         "component": hot_path.component,

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from pyagent._version import __version__
-from pyagent.manifest import HotPath, load_manifest
+from pyagent.manifest import HotPath, has_rust_name, load_manifest
 
 __all__ = [
     "ENV_VAR",
@@ -80,7 +80,7 @@ def _missing_functions(module: ModuleType) -> list[str]:
         f"{h.name} ({name})"
         for h in load_manifest().migrated
         for name in h.rust_names
-        if not hasattr(module, name)
+        if not has_rust_name(module, name)
     ]
 
 
@@ -163,7 +163,7 @@ def _serving(hot_path: HotPath) -> HotPathBackend:
         if active_backend() is Backend.PYTHON:
             return row("python", f"forced by {ENV_VAR}=python")
         return row("python", "rust_core is not importable")
-    missing = [name for name in hot_path.rust_names if not hasattr(rc, name)]
+    missing = [name for name in hot_path.rust_names if not has_rust_name(rc, name)]
     if not missing:
         return row("rust", f"rust_core {getattr(rc, '__version__', '?')}")
     if not hot_path.migrated:

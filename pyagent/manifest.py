@@ -20,6 +20,7 @@ __all__ = [
     "Manifest",
     "ManifestError",
     "SeedListItem",
+    "has_rust_name",
     "load_manifest",
 ]
 
@@ -32,6 +33,20 @@ _SEED_LISTS = frozenset({"completed", "next"})
 
 class ManifestError(ValueError):
     """The manifest file is malformed: a missing field, a wrong type or a dangling name."""
+
+
+def has_rust_name(module: object, name: str) -> bool:
+    """Whether ``module`` exports ``name``.
+
+    A dotted name (``submodule.function``, for a hot path of kind "submodule") is looked up
+    attribute by attribute.
+    """
+    target = module
+    for part in name.split("."):
+        if not hasattr(target, part):
+            return False
+        target = getattr(target, part)
+    return True
 
 
 @dataclass(frozen=True)
@@ -142,7 +157,10 @@ def _hot_path(entry: dict[str, object], index: int) -> HotPath:
         raise ManifestError(f"{where}: section must be one of {sorted(_SECTIONS)}")
     if hot_path.kind not in _KINDS:
         raise ManifestError(f"{where}: kind must be one of {sorted(_KINDS)}")
-    if hot_path.name not in hot_path.rust_names:
+    if not any(
+        rust == hot_path.name or rust.startswith(hot_path.name + ".")
+        for rust in hot_path.rust_names
+    ):
         raise ManifestError(f"{where}: one function must dispatch to the seed name itself")
     return hot_path
 

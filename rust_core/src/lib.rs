@@ -14,6 +14,7 @@ pub mod pruning;
 pub mod sharding;
 pub mod telemetry;
 pub mod template;
+pub mod transport;
 
 #[cfg(feature = "python")]
 mod python;

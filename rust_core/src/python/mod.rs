@@ -16,6 +16,7 @@ mod pruning;
 mod registry;
 mod telemetry;
 mod template;
+mod transport;
 
 /// Native hot paths for the PyAgent common cores.
 #[pymodule]
@@ -29,5 +30,6 @@ fn rust_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     pruning::register(m)?;
     metrics::register(m)?;
     telemetry::register(m)?;
+    transport::register(m)?;
     Ok(())
 }
