@@ -40,9 +40,15 @@ libzstd version (1.5.7) the ``zstandard`` wheel bundles.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import socket
 import struct
 import threading
+import time
 import zlib
+from collections import deque
+from types import TracebackType
 from typing import Any
 
 import msgpack
@@ -54,16 +60,22 @@ except ImportError:
     rc = None  # type: ignore[assignment, unused-ignore]
 
 __all__ = [
+    "CONTROL_STREAM",
     "DEFAULT_COMPRESS_THRESHOLD",
     "DEFAULT_LEVEL",
     "DEFAULT_MAX_FRAME_SIZE",
     "FLAG_ZSTD",
     "HEADER_SIZE",
     "MAGIC",
+    "PROTOCOL_VERSION",
     "VERSION",
+    "Connection",
+    "ConnectionClosedError",
     "FrameDecoder",
+    "Listener",
     "ProtocolError",
     "encode_frame",
+    "establish_connection",
 ]
 
 MAGIC = b"PYAF"
@@ -172,6 +184,10 @@ def encode_frame(
     sid = _check_stream_id(stream_id)
     threshold = _check_threshold(compress_threshold)
     lvl = _check_level(level)
+    return _encode(obj, sid, threshold, lvl)
+
+
+def _encode(obj: Any, sid: int, threshold: int, lvl: int) -> bytes:
     payload: bytes = msgpack.packb(obj, use_bin_type=True)
     flags = 0
     if len(payload) > threshold:
@@ -299,3 +315,403 @@ class FrameDecoder:
             raise self._fail(
                 ProtocolError(f"stream ended inside a frame ({len(self._buffer)} bytes pending)")
             )
+
+
+# --- Connections: establish_native_rust ------------------------------------------------------
+#
+# Handshake, before any frame: the client sends b"PYAC" and the lowest and highest protocol
+# versions it speaks (u16 big-endian each); the server answers b"PYAC" and the version it
+# chose (u16; 0 = no common version, after which it closes). Both sides speak version 1.
+# Then both send frames. Stream id 2**32 - 1 is the control stream: its payloads are
+# [0, token] (ping), [1, token] (pong, sent by the peer's reader) and [2] (close).
+
+HELLO_MAGIC = b"PYAC"
+PROTOCOL_VERSION = 1
+#: The stream id reserved for pings, pongs and close notices; send() refuses it.
+CONTROL_STREAM = 0xFFFFFFFF
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_PING_TIMEOUT = 5.0
+_PING, _PONG, _CLOSE = 0, 1, 2
+_HELLO = struct.Struct(">4sHH")
+_REPLY = struct.Struct(">4sH")
+_READ_CHUNK = 256 * 1024
+
+
+class ConnectionClosedError(ConnectionError):
+    """The connection (or listener) is closed: by this side, by the peer, or lost."""
+
+
+def _check_timeout(timeout: object) -> float | None:
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"timeout must be a number or None, not {type(timeout).__name__}")
+    value = float(timeout)
+    if value != value or value <= 0:
+        raise ValueError("timeout must be > 0 or None")
+    return value
+
+
+def _check_port(port: object) -> int:
+    if isinstance(port, bool) or not isinstance(port, int):
+        raise TypeError(f"port must be an int, not {type(port).__name__}")
+    if not 0 <= port <= 0xFFFF:
+        raise OverflowError("port must be 0-65535.")
+    return port
+
+
+def _check_host(host: object) -> str:
+    if not isinstance(host, str):
+        raise TypeError(f"host must be a str, not {type(host).__name__}")
+    return host
+
+
+def _check_send_stream(stream_id: object) -> int:
+    value = _int_arg(stream_id, "stream_id")
+    if not 0 <= value < CONTROL_STREAM:
+        raise ValueError("stream_id must be in [0, 2**32 - 1) (2**32 - 1 is the control stream)")
+    return value
+
+
+def _remaining(deadline: float | None, what: str) -> float | None:
+    if deadline is None:
+        return None
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError(f"{what} timed out")
+    return left
+
+
+def _recv_exact(sock: socket.socket, n: int, what: str) -> bytes:
+    data = bytearray()
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise ConnectionClosedError(f"peer closed during {what}")
+        data += chunk
+    return bytes(data)
+
+
+def _control(kind: int, token: int | None = None) -> bytes:
+    body = [kind] if token is None else [kind, token]
+    return _encode(body, CONTROL_STREAM, _MAX_PAYLOAD, MIN_LEVEL)
+
+
+def _parse_control(obj: Any) -> tuple[int, int | None] | None:
+    if not isinstance(obj, list) or not 1 <= len(obj) <= 2:
+        return None
+    if not all(type(x) is int and x >= 0 for x in obj):
+        return None
+    return obj[0], (obj[1] if len(obj) == 2 else None)
+
+
+class Connection:
+    """One side of an established connection: logical streams multiplexed on one socket.
+
+    Built by :func:`establish_connection` (client) or :meth:`Listener.accept` (server). A
+    reader thread splits incoming frames, answers pings, and queues messages per stream and
+    in arrival order; a message is delivered once, by :meth:`recv` or :meth:`recv_stream`.
+    Messages of one stream arrive in the order they were sent. Queues are unbounded: a
+    receiver that never reads keeps what the peer sends. After a protocol error or the
+    peer's close, queued messages can still be read, then the error (ProtocolError or
+    ConnectionClosedError) is raised; after :meth:`close`, every call raises
+    ConnectionClosedError.
+    """
+
+    def __init__(self, sock: socket.socket, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> None:
+        sock.settimeout(None)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._sock = sock
+        self._send_lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._streams: dict[int, deque[Any]] = {}
+        self._order: deque[int] = deque()
+        self._skip: dict[int, int] = {}
+        self._pongs: set[int] = set()
+        self._end: Exception | None = None
+        self._closed = False
+        self._tokens = itertools.count(1)
+        # The Python decoder itself, whatever backend serves FrameDecoder().
+        self._decoder = object.__new__(FrameDecoder)
+        self._decoder.__init__(max_frame_size)  # type: ignore[misc]
+        self._reader = threading.Thread(
+            target=self._read_loop, name="pyagent-conn-reader", daemon=True
+        )
+        self._reader.start()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ConnectionClosedError("connection is closed")
+
+    def _write(self, frame: bytes) -> None:
+        with self._send_lock:
+            try:
+                self._sock.sendall(frame)
+            except OSError as exc:
+                raise ConnectionClosedError(f"send failed: {exc}") from exc
+
+    def send(self, stream_id: int, obj: Any) -> None:
+        """Sends ``obj`` (anything :func:`encode_frame` takes) on stream ``stream_id``."""
+        sid = _check_send_stream(stream_id)
+        self._check_open()
+        self._write(_encode(obj, sid, DEFAULT_COMPRESS_THRESHOLD, DEFAULT_LEVEL))
+
+    def _finish(self, end: Exception) -> None:
+        with self._cond:
+            if self._end is None:
+                self._end = end
+            self._cond.notify_all()
+
+    def _wait(self, deadline: float | None) -> None:
+        # Called with self._cond held.
+        if self._end is not None:
+            raise self._end
+        if self._closed:
+            raise ConnectionClosedError("connection is closed")
+        left = _remaining(deadline, "receive")
+        self._cond.wait(left)
+
+    def recv(self, timeout: float | None = None) -> tuple[int, Any]:
+        """The next message of any stream as ``(stream_id, obj)``, in arrival order.
+
+        TimeoutError after ``timeout`` seconds (None: wait as long as it takes).
+        """
+        t = _check_timeout(timeout)
+        self._check_open()
+        deadline = None if t is None else time.monotonic() + t
+        with self._cond:
+            while True:
+                while self._order:
+                    sid = self._order.popleft()
+                    if self._skip.get(sid, 0) > 0:
+                        self._skip[sid] -= 1
+                        continue
+                    queue = self._streams.get(sid)
+                    if queue:
+                        return sid, queue.popleft()
+                self._wait(deadline)
+
+    def recv_stream(self, stream_id: int, timeout: float | None = None) -> Any:
+        """The next message of stream ``stream_id``; TimeoutError after ``timeout`` seconds."""
+        sid = _check_send_stream(stream_id)
+        t = _check_timeout(timeout)
+        self._check_open()
+        deadline = None if t is None else time.monotonic() + t
+        with self._cond:
+            while True:
+                queue = self._streams.get(sid)
+                if queue:
+                    self._skip[sid] = self._skip.get(sid, 0) + 1
+                    return queue.popleft()
+                self._wait(deadline)
+
+    def ping(self, timeout: float | None = DEFAULT_PING_TIMEOUT) -> float:
+        """A real round trip (ping frame out, the peer's pong back); the seconds it took."""
+        t = _check_timeout(timeout)
+        self._check_open()
+        token = next(self._tokens)
+        start = time.perf_counter()
+        self._write(_control(_PING, token))
+        deadline = None if t is None else time.monotonic() + t
+        with self._cond:
+            while token not in self._pongs:
+                try:
+                    self._wait(deadline)
+                except TimeoutError:
+                    raise TimeoutError("ping timed out") from None
+            self._pongs.discard(token)
+        return time.perf_counter() - start
+
+    def close(self) -> None:
+        """Tells the peer, shuts the socket down and joins the reader; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        with self._send_lock:
+            with contextlib.suppress(OSError):
+                self._sock.sendall(_control(_CLOSE))
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_RDWR)
+        self._finish(ConnectionClosedError("connection is closed"))
+        if self._reader is not threading.current_thread():
+            self._reader.join()
+        self._sock.close()
+        with self._cond:
+            self._streams.clear()
+            self._order.clear()
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _read_loop(self) -> None:
+        while True:
+            try:
+                data = self._sock.recv(_READ_CHUNK)
+            except OSError as exc:
+                self._finish(ConnectionClosedError(f"connection lost: {exc}"))
+                return
+            if not data:
+                self._finish(ConnectionClosedError("peer closed the connection"))
+                return
+            try:
+                frames = self._decoder.feed(data)
+            except ProtocolError as exc:
+                self._finish(exc)
+                return
+            if not self._deliver(frames):
+                return
+
+    def _deliver(self, frames: list[tuple[int, Any]]) -> bool:
+        """Queues one batch; False once the reader must stop (peer closed, bad control)."""
+        batch: list[tuple[int, Any]] = []
+        pongs: list[int] = []
+        end: Exception | None = None
+        for sid, obj in frames:
+            if sid != CONTROL_STREAM:
+                batch.append((sid, obj))
+                continue
+            control = _parse_control(obj)
+            if control is not None and control[0] == _PING and control[1] is not None:
+                with contextlib.suppress(ConnectionClosedError):
+                    self._write(_control(_PONG, control[1]))
+            elif control is not None and control[0] == _PONG and control[1] is not None:
+                pongs.append(control[1])
+            elif control == (_CLOSE, None):
+                end = ConnectionClosedError("peer closed the connection")
+                break
+            else:
+                end = ProtocolError("bad control message")
+                break
+        with self._cond:
+            for sid, obj in batch:
+                self._streams.setdefault(sid, deque()).append(obj)
+                self._order.append(sid)
+            self._pongs.update(pongs)
+            self._cond.notify_all()
+        if end is not None:
+            self._finish(end)
+            return False
+        return True
+
+
+def establish_connection(
+    host: str, port: int, timeout: float | None = DEFAULT_CONNECT_TIMEOUT
+) -> Connection:
+    """Connects to a :class:`Listener` at ``host:port``: TCP, then the version handshake.
+
+    Both must finish within ``timeout`` seconds (None: no limit), else TimeoutError. A
+    refused or unreachable address raises the OSError the system reports (e.g.
+    ConnectionRefusedError); a peer that is not a PyAgent endpoint or shares no protocol
+    version raises ProtocolError; one that hangs up mid-handshake ConnectionClosedError.
+    """
+    if rc is not None and hasattr(rc, "establish_native_rust"):
+        return rc.establish_native_rust(host, port, timeout)
+    h = _check_host(host)
+    p = _check_port(port)
+    t = _check_timeout(timeout)
+    deadline = None if t is None else time.monotonic() + t
+    sock = socket.create_connection((h, p), timeout=t)
+    try:
+        sock.settimeout(_remaining(deadline, "handshake"))
+        sock.sendall(_HELLO.pack(HELLO_MAGIC, PROTOCOL_VERSION, PROTOCOL_VERSION))
+        magic, version = _REPLY.unpack(_recv_exact(sock, _REPLY.size, "handshake"))
+        if magic != HELLO_MAGIC:
+            raise ProtocolError("peer is not a PyAgent endpoint")
+        if version != PROTOCOL_VERSION:
+            raise ProtocolError(f"no common protocol version (peer chose {version})")
+        return Connection(sock)
+    except BaseException:
+        sock.close()
+        raise
+
+
+def _serve_handshake(sock: socket.socket, deadline: float | None) -> Connection:
+    try:
+        sock.settimeout(_remaining(deadline, "handshake"))
+        magic, low, high = _HELLO.unpack(_recv_exact(sock, _HELLO.size, "handshake"))
+        if magic != HELLO_MAGIC:
+            raise ProtocolError("peer is not a PyAgent endpoint")
+        chosen = PROTOCOL_VERSION if low <= PROTOCOL_VERSION <= high else 0
+        sock.sendall(_REPLY.pack(HELLO_MAGIC, chosen))
+        if not chosen:
+            raise ProtocolError(f"no common protocol version (peer speaks {low}..{high})")
+        return Connection(sock)
+    except BaseException:
+        sock.close()
+        raise
+
+
+class Listener:
+    """A listening TCP socket; :meth:`accept` returns connections with the handshake done.
+
+    ``port=0`` picks a free port (read it from :attr:`port`). Use as a context manager or
+    call :meth:`close`.
+    """
+
+    def __new__(cls, host: str = "127.0.0.1", port: int = 0) -> Listener:
+        """The Rust listener when rust_core provides it, else this class."""
+        if rc is not None and hasattr(rc, "Listener"):
+            return rc.Listener(host, port)
+        return super().__new__(cls)
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        h = _check_host(host)
+        p = _check_port(port)
+        self._sock = socket.create_server((h, p))
+        self._closed = False
+
+    @property
+    def port(self) -> int:
+        """The port the listener is bound to."""
+        return int(self._sock.getsockname()[1])
+
+    @property
+    def host(self) -> str:
+        """The address the listener is bound to."""
+        return str(self._sock.getsockname()[0])
+
+    def accept(self, timeout: float | None = None) -> Connection:
+        """The next connection; TimeoutError after ``timeout`` seconds (None: wait)."""
+        t = _check_timeout(timeout)
+        if self._closed:
+            raise ConnectionClosedError("listener is closed")
+        deadline = None if t is None else time.monotonic() + t
+        self._sock.settimeout(t)
+        try:
+            sock, _ = self._sock.accept()
+        except TimeoutError:
+            raise TimeoutError("accept timed out") from None
+        except OSError as exc:
+            if self._closed:
+                raise ConnectionClosedError("listener is closed") from exc
+            raise
+        return _serve_handshake(sock, deadline)
+
+    def close(self) -> None:
+        """Stops listening; idempotent."""
+        self._closed = True
+        self._sock.close()
+
+    def __enter__(self) -> Listener:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,4 +1,4 @@
-"""ConnectivityCore parity: binary_transport frames (encode_frame, FrameDecoder).
+"""ConnectivityCore parity: binary_transport frames and establish_native_rust connections.
 
 No tolerance: frames must be byte-identical (same MessagePack encodings, same libzstd
 1.5.7 output at the same level) and decoded objects equal exactly, NaN payloads included.
@@ -6,12 +6,19 @@ The decoder is fuzzed with random bytes, mutated valid frames, and frames whose 
 CRC are valid around random (optionally "compressed") payloads, so the MessagePack and
 Zstandard readers see hostile input too; both backends must give the same messages and then
 the same exception class (ProtocolError for anything malformed).
+
+Connections: a Rust-backend peer and a Python-backend peer exchange Hypothesis-generated
+messages over loopback in both directions (equal per stream, in order), and bad connection
+arguments (or a refused port) raise the same exception class from both backends.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import socket
 import struct
+import threading
 import zlib
 from typing import Any
 
@@ -22,6 +29,7 @@ from hypothesis import strategies as st
 from parity.compare import call_python, outcome_of, same, same_outcome
 from parity.registry import parity_property
 from pyagent import connectivity_core as cc
+from pyagent.backend import forced_python
 
 
 def _nested(depth: int) -> Any:
@@ -207,3 +215,66 @@ def decoder_fuzz_hostile_payloads(
         stream = _frame(payload + extra, 1)
     _both(_decode, [stream], max_frame_size)
     _both(_decode, [stream[:5], stream[5:]], max_frame_size)
+
+
+# --- establish_native_rust: a Rust peer and a Python peer on one loopback connection ---------
+
+
+def _closed_port() -> int:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
+    sock.close()
+    return port
+
+
+def _connected(server_python: bool) -> tuple[Any, Any, Any]:
+    """(listener, server side, client side); the client is on the other backend."""
+    with forced_python() if server_python else contextlib.nullcontext():
+        listener = cc.Listener()
+    accepted: list[Any] = []
+    thread = threading.Thread(target=lambda: accepted.append(listener.accept(10)))
+    thread.start()
+    with contextlib.nullcontext() if server_python else forced_python():
+        client = cc.establish_connection("127.0.0.1", listener.port, 10)
+    thread.join(10)
+    return listener, accepted[0], client
+
+
+@parity_property("establish_native_rust")
+@given(
+    messages=st.lists(st.tuples(st.integers(0, 2**32 - 2), messages), max_size=12),
+    server_python=st.booleans(),
+)
+def rust_and_python_peers_exchange(messages: list[tuple[int, Any]], server_python: bool) -> None:
+    """Whatever one backend sends, the other receives: per stream, in order, both ways."""
+    assert cc.rc is not None, "rust_core is not active in pyagent.connectivity_core"
+    listener, server, client = _connected(server_python)
+    try:
+        expected = [
+            (sid, msgpack.unpackb(msgpack.packb(o), strict_map_key=False)) for sid, o in messages
+        ]
+        for a, b in ((client, server), (server, client)):
+            for sid, obj in messages:
+                a.send(sid, obj)
+            got = [b.recv(10) for _ in messages]
+            for sid in {s for s, _ in messages}:
+                assert [o for s, o in got if s == sid] == [o for s, o in expected if s == sid]
+            assert sorted(s for s, _ in got) == sorted(s for s, _ in expected)
+        assert client.ping(10) >= 0 and server.ping(10) >= 0
+    finally:
+        client.close()
+        server.close()
+        listener.close()
+
+
+@parity_property("establish_native_rust")
+@given(
+    host=st.sampled_from(["127.0.0.1", None, 5, b"127.0.0.1"]),
+    port=st.one_of(st.just("refused"), st.sampled_from(["80", -1, 70000, 1.5, None])),
+    timeout=st.sampled_from([None, 5, 2.5, 0, -1.0, float("nan"), "1", True]),
+)
+def establish_connection_rejects_the_same(host: Any, port: Any, timeout: Any) -> None:
+    """Bad hosts, ports and timeouts, and a refused port: the same exception class."""
+    real_port = _closed_port() if port == "refused" else port
+    same(cc.establish_connection, host, real_port, timeout, rel_tol=0)
