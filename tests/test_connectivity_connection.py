@@ -228,3 +228,14 @@ def test_load_100_streams_no_loss_no_reordering(python_side: bool) -> None:
             expected[s] += 1
         thread.join(30)
         assert all(v == per_stream for v in expected.values())
+
+
+@pytest.mark.requires_rust
+def test_rust_sender_never_blocks_a_python_reader_in_the_same_process() -> None:
+    """More than the socket buffers hold, sent before anyone calls recv: the Python peer's
+    reader thread needs the GIL to drain the socket, so Rust must write without it."""
+    blob = bytes(range(256)) * 32  # 8 KiB
+    with pair(server_python=True) as (server, client):
+        for i in range(3000):  # ~24 MB
+            client.send(i % 4, [i, blob])
+        assert [server.recv(30)[1][0] for _ in range(3000)] == list(range(3000))

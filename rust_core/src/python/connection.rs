@@ -127,12 +127,10 @@ impl PyConnection {
         }
         let frame = encode(py, obj, id, DEFAULT_COMPRESS_THRESHOLD, DEFAULT_LEVEL)?;
         let inner = &self.inner;
-        if frame.len() < 64 * 1024 {
-            inner.send_frame(&frame)
-        } else {
-            py.detach(|| inner.send_frame(&frame))
-        }
-        .map_err(|e| to_py(py, e))
+        // Always without the GIL: a full socket buffer must not stop a peer in this very
+        // process (a Python-backend reader thread needs the GIL to drain it).
+        py.detach(|| inner.send_frame(&frame))
+            .map_err(|e| to_py(py, e))
     }
 
     /// The next message of any stream as (stream_id, obj), in arrival order.
