@@ -47,6 +47,12 @@ def summarise(raw: dict[str, Any]) -> list[dict[str, Any]]:
             },
         )
         group[f"{extra.get('implementation')}_s"] = bench["stats"]["median"]
+        # Throughput, for benchmarks that say how much they move (extra_info messages/bytes).
+        if extra.get("messages") and bench["stats"]["median"]:
+            rate = extra["messages"] / bench["stats"]["median"]
+            group[f"{extra.get('implementation')}_msgs_per_s"] = round(rate)
+            mb = extra.get("bytes", 0) / 1e6 / bench["stats"]["median"]
+            group[f"{extra.get('implementation')}_mb_per_s"] = round(mb, 1)
         group["correct"] = group["correct"] and bool(extra.get("correct"))
     order = {name: i for i, name in enumerate(load_manifest().names)}
     rows = sorted(groups.values(), key=lambda g: (order.get(g["hot_path"], 1 << 30), g["name"]))
@@ -89,6 +95,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{fmt(r.get('peer_s'))}  {ratio(r['rust_vs_python'])} {ratio(r['rust_vs_peer'])}"
             f"  {r['peer']}"
         )
+    for r in rows:
+        rates = [
+            f"{impl} {r[impl + '_msgs_per_s']:,} msgs/s ({r[impl + '_mb_per_s']} MB/s)"
+            for impl in ("python", "rust", "peer")
+            if r.get(impl + "_msgs_per_s")
+        ]
+        if rates:
+            print(f"throughput {r['name']}: " + ", ".join(rates))
     benched = {r["hot_path"] for r in rows if r.get("rust_s")}
     missing = [h.name for h in load_manifest().migrated if h.name not in benched]
     if missing:

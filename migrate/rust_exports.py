@@ -164,7 +164,8 @@ _ADD_FUNCTION_RE = re.compile(
 _ADD_CLASS_RE = re.compile(r"(\w+)\s*\.\s*add_class\s*::\s*<\s*([\w:]+)\s*>")
 _ADD_ATTR_RE = re.compile(r"(\w+)\s*\.\s*add\s*\(\s*\"([^\"]+)\"")
 _NEW_MODULE_RE = re.compile(
-    r"let\s+(?:mut\s+)?(\w+)\s*=\s*PyModule::new(?:_bound)?\s*\(\s*\w+\s*,\s*\"([^\"]+)\""
+    # The first argument is the Python token: `py`, `m.py()`, `module.py()`...
+    r"let\s+(?:mut\s+)?(\w+)\s*=\s*PyModule::new(?:_bound)?\s*\(\s*[\w.()]+\s*,\s*\"([^\"]+)\""
 )
 _ADD_SUBMODULE_RE = re.compile(r"(\w+)\s*\.\s*add_submodule\s*\(\s*&?\s*(\w+)")
 _PYCLASS_RE = re.compile(

@@ -35,6 +35,20 @@ class ManifestError(ValueError):
     """The manifest file is malformed: a missing field, a wrong type or a dangling name."""
 
 
+def has_rust_name(module: object, name: str) -> bool:
+    """Whether ``module`` exports ``name``.
+
+    A dotted name (``submodule.function``, for a hot path of kind "submodule") is looked up
+    attribute by attribute.
+    """
+    target = module
+    for part in name.split("."):
+        if not hasattr(target, part):
+            return False
+        target = getattr(target, part)
+    return True
+
+
 @dataclass(frozen=True)
 class HookedFunction:
     """One Python function of a hot path and the ``rust_core`` attribute it dispatches to."""
@@ -143,7 +157,10 @@ def _hot_path(entry: dict[str, object], index: int) -> HotPath:
         raise ManifestError(f"{where}: section must be one of {sorted(_SECTIONS)}")
     if hot_path.kind not in _KINDS:
         raise ManifestError(f"{where}: kind must be one of {sorted(_KINDS)}")
-    if hot_path.name not in hot_path.rust_names:
+    if not any(
+        rust == hot_path.name or rust.startswith(hot_path.name + ".")
+        for rust in hot_path.rust_names
+    ):
         raise ManifestError(f"{where}: one function must dispatch to the seed name itself")
     return hot_path
 
@@ -197,17 +214,3 @@ def _load_cached(path: Path) -> Manifest:
 def load_manifest(path: str | Path | None = None) -> Manifest:
     """Loads the manifest (``pyagent/hot_paths.toml`` by default), validated and cached."""
     return _load_cached(Path(path).resolve() if path is not None else MANIFEST_PATH)
-
-
-def has_rust_name(module: object, name: str) -> bool:
-    """Whether ``module`` (rust_core) has ``name``, which may be dotted into a submodule.
-
-    ``binary_transport.encode_frame`` names ``encode_frame`` of the ``binary_transport``
-    submodule: hot paths of kind "submodule" export their functions that way.
-    """
-    target: object = module
-    for part in name.split("."):
-        if not hasattr(target, part):
-            return False
-        target = getattr(target, part)
-    return True

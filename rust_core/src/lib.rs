@@ -9,6 +9,7 @@ pub mod atomic_write;
 pub mod complexity;
 pub mod fs_scan;
 pub mod glob;
+pub mod connection;
 pub mod graph;
 pub mod hashing;
 pub mod kv_cache;
@@ -18,6 +19,7 @@ pub mod pruning;
 pub mod sharding;
 pub mod telemetry;
 pub mod template;
+pub mod transport;
 
 #[cfg(feature = "python")]
 mod python;

@@ -498,3 +498,42 @@ def encode_frame(obj, stream_id=0, *, level=3):
     }
     assert audit.defects == ()
     assert {"BlockManager", "BlockManager.__new__", "encode_frame"} <= audit.hooked_functions
+
+
+def test_submodule_made_with_m_py_is_read_and_wrapped_hooks_stay_canonical(tmp_path) -> None:
+    """`PyModule::new(m.py(), ...)` submodules export dotted names; a formatter's line wrap
+    of the dispatch keeps the hook canonical."""
+    rust = """
+#[pyfunction]
+fn encode_frame(obj: i64, stream_id: u32, compress_threshold: usize, level: i32) -> i64 { obj }
+#[pyclass(name = "FrameDecoder")]
+struct Decoder {}
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let sub = PyModule::new(m.py(), "binary_transport")?;
+    sub.add_function(wrap_pyfunction!(encode_frame, &sub)?)?;
+    sub.add_class::<Decoder>()?;
+    m.add_submodule(&sub)?;
+    Ok(())
+}
+"""
+    registrations, _ = parse_rust_source({"transport.rs": rust})
+    names = {r.name for r in registrations}
+    assert {"binary_transport", "binary_transport.encode_frame"} <= names
+    assert "binary_transport.FrameDecoder" in names
+    source = '''
+try:
+    import rust_core as rc
+except ImportError:
+    rc = None
+
+
+def encode_frame(obj, stream_id=0, *, compress_threshold=1024, level=3):
+    if rc is not None and hasattr(rc, "binary_transport"):
+        return rc.binary_transport.encode_frame(
+            obj, stream_id, compress_threshold=compress_threshold, level=level
+        )
+    return obj
+'''
+    exports = RustExports(source_names=frozenset(names))
+    audit = analyze_source(source, "m.py", AuditConfig(exports=exports))
+    assert [(h.shape, h.exported, h.defects) for h in audit.hooks] == [("canonical", True, ())]

@@ -8,6 +8,7 @@ mod analysis;
 mod arrays;
 mod buffer;
 mod cache;
+mod connection;
 mod errors;
 mod fs;
 mod fs_scan;
@@ -19,6 +20,7 @@ mod pruning;
 mod registry;
 mod telemetry;
 mod template;
+mod transport;
 
 /// Native hot paths for the PyAgent common cores.
 #[pymodule]
@@ -35,5 +37,7 @@ fn rust_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     analysis::register(m)?;
     kv_cache::register(m)?;
     fs_scan::register(m)?;
+    transport::register(m)?;
+    connection::register(m)?;
     Ok(())
 }

@@ -1,0 +1,95 @@
+"""ConnectivityCore.binary_transport: framing many small messages and a few large ones.
+
+Workloads, each encode + decode of the whole batch (the decoder is fed the stream in 64 KiB
+chunks, as a socket delivers it):
+
+* 100,000 small dict messages (~60 bytes of MessagePack each, below the compression
+  threshold, so uncompressed frames);
+* 100 messages of ~1 MB (64k float64 samples, 256 KiB of bytes, text), Zstandard level 3.
+
+"python" is the reference framing in pyagent (msgpack + zstandard C extensions, struct,
+zlib.crc32); "peer" is msgpack + zstandard used directly with no framing at all (packb /
+compress per message, Unpacker or decompress + unpackb to read back): the floor any framing
+in Python pays. Results are checked against the input messages.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import msgpack
+import zstandard
+
+from bench.conftest import compare
+from pyagent import connectivity_core as cc
+
+SMALL_COUNT = 100_000
+LARGE_COUNT = 100
+CHUNK = 64 * 1024
+
+SMALL = [
+    (i % 100, {"id": i, "kind": "event", "ok": i % 3 == 0, "value": i * 0.25, "tags": ["a", "b"]})
+    for i in range(SMALL_COUNT)
+]
+_rng = random.Random(20261124)
+_SAMPLES = [_rng.random() for _ in range(65_536)]
+_BLOB = bytes(_rng.getrandbits(8) for _ in range(1 << 16)) * 4
+LARGE = [
+    (i, {"id": i, "samples": _SAMPLES, "blob": _BLOB, "text": "lorem ipsum " * 4000})
+    for i in range(LARGE_COUNT)
+]
+
+
+def _frames_round_trip(messages: list[tuple[int, Any]]) -> list[tuple[int, Any]]:
+    stream = b"".join(cc.encode_frame(obj, sid) for sid, obj in messages)
+    decoder = cc.FrameDecoder()
+    out: list[tuple[int, Any]] = []
+    for at in range(0, len(stream), CHUNK):
+        out.extend(decoder.feed(stream[at : at + CHUNK]))
+    return out
+
+
+def _peer_small() -> list[tuple[int, Any]]:
+    stream = b"".join(msgpack.packb(obj, use_bin_type=True) for _, obj in SMALL)
+    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
+    out: list[tuple[int, Any]] = []
+    for at in range(0, len(stream), CHUNK):
+        unpacker.feed(stream[at : at + CHUNK])
+        out.extend(unpacker)
+    return [(sid, obj) for (sid, _), obj in zip(SMALL, out, strict=True)]
+
+
+def _peer_large() -> list[tuple[int, Any]]:
+    compressor = zstandard.ZstdCompressor(level=cc.DEFAULT_LEVEL)
+    decompressor = zstandard.ZstdDecompressor()
+    packed = [compressor.compress(msgpack.packb(obj, use_bin_type=True)) for _, obj in LARGE]
+    return [
+        (sid, msgpack.unpackb(decompressor.decompress(p), raw=False))
+        for (sid, _), p in zip(LARGE, packed, strict=True)
+    ]
+
+
+def test_binary_transport_small(benchmark: Any, implementation: str) -> None:
+    compare(
+        benchmark,
+        implementation,
+        hot_path="binary_transport",
+        workload=f"{SMALL_COUNT:,} small dict messages, encode + decode (64 KiB chunks)",
+        ours=lambda: _frames_round_trip(SMALL),
+        peer=_peer_small,
+        check=lambda got: got == SMALL,
+    )
+
+
+def test_binary_transport_large(benchmark: Any, implementation: str) -> None:
+    compare(
+        benchmark,
+        implementation,
+        hot_path="binary_transport",
+        workload=f"{LARGE_COUNT} messages of ~1 MB, zstd level 3, encode + decode",
+        ours=lambda: _frames_round_trip(LARGE),
+        peer=_peer_large,
+        check=lambda got: got == LARGE,
+        group_suffix="[1MB]",
+    )

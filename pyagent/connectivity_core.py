@@ -1,0 +1,717 @@
+"""ConnectivityCore: the framed binary transport (MessagePack / Zstandard) between agents.
+
+A frame is a fixed 20-byte header followed by the payload; all integers are big-endian::
+
+    offset size field
+    0      4    magic b"PYAF"
+    4      1    version, 1
+    5      1    flags: bit 0 = the payload is one Zstandard frame; other bits must be zero
+    6      2    reserved, zero
+    8      4    stream id (u32): the logical stream the message belongs to
+    12     4    payload length in bytes (u32)
+    16     4    CRC-32 (zlib.crc32, IEEE) of bytes 0..16 followed by the payload
+
+The payload is standard MessagePack, exactly ``msgpack.packb(obj, use_bin_type=True)``, so
+any msgpack library reads it; when it is longer than ``compress_threshold`` bytes it is
+compressed into one standard Zstandard frame (``zstandard.ZstdCompressor(level).compress``,
+content size in the frame header) and flag bit 0 is set. The CRC covers the header too, so a
+flipped stream id or flag is caught as surely as a flipped payload byte.
+
+Why these choices: CRC-32 is what ``zlib`` computes in C in every Python, with no extra
+dependency, and catches the corruption a transport sees (it is not a MAC: an attacker can
+forge it; authenticate at another layer). MessagePack and Zstandard are the wire formats
+agents already speak; a fixed header lets a decoder check magic, version, flags and the
+announced length before it has the payload.
+
+Hostile input never costs more memory than the bytes actually received: the announced length
+is checked against the decoder's ``max_frame_size`` as soon as the header is complete, a
+compressed payload must declare its decompressed size (Zstandard's content-size field) within
+the same limit and is decompressed into exactly that capacity, and everything malformed (bad
+magic, version, flags or reserved bytes, oversized, checksum mismatch, bad Zstandard or
+MessagePack, trailing data) raises :class:`ProtocolError`. ``rust_core.binary_transport``
+raises this very class (it imports it from here), so ``except ProtocolError`` works with
+either backend.
+
+Both backends produce byte-identical frames for the same object and settings: the Rust
+encoder writes msgpack-python's encodings (smallest integer form, float64, bin for
+bytes/bytearray/memoryview, str, map, array, ExtType/Timestamp) and compresses with the same
+libzstd version (1.5.7) the ``zstandard`` wheel bundles.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import socket
+import struct
+import threading
+import time
+import zlib
+from collections import deque
+from types import TracebackType
+from typing import Any
+
+import msgpack
+import zstandard
+
+try:
+    import rust_core as rc
+except ImportError:
+    rc = None  # type: ignore[assignment, unused-ignore]
+
+__all__ = [
+    "CONTROL_STREAM",
+    "DEFAULT_COMPRESS_THRESHOLD",
+    "DEFAULT_LEVEL",
+    "DEFAULT_MAX_FRAME_SIZE",
+    "FLAG_ZSTD",
+    "HEADER_SIZE",
+    "MAGIC",
+    "PROTOCOL_VERSION",
+    "VERSION",
+    "Connection",
+    "ConnectionClosedError",
+    "FrameDecoder",
+    "Listener",
+    "ProtocolError",
+    "encode_frame",
+    "establish_connection",
+]
+
+MAGIC = b"PYAF"
+VERSION = 1
+FLAG_ZSTD = 0x01
+HEADER_SIZE = 20
+#: MessagePack payloads longer than this many bytes are Zstandard-compressed by default.
+DEFAULT_COMPRESS_THRESHOLD = 1024
+#: Zstandard level by default (libzstd's own default); levels 1..22 are accepted.
+DEFAULT_LEVEL = 3
+MIN_LEVEL, MAX_LEVEL = 1, 22
+#: The largest payload, stored or decompressed, a decoder accepts by default: 64 MiB.
+DEFAULT_MAX_FRAME_SIZE = 64 << 20
+_MAX_PAYLOAD = 0xFFFFFFFF
+
+# magic, version, flags, reserved, stream id, payload length (the CRC follows).
+_HEAD = struct.Struct(">4sBBHII")
+_CRC = struct.Struct(">I")
+
+
+class ProtocolError(ValueError):
+    """A frame is malformed, oversized, corrupt or of an unknown magic or version.
+
+    Raised by both backends (``rust_core`` raises this class, imported from here). A
+    decoder that raised it is closed: its stream position can no longer be trusted.
+    """
+
+
+_local = threading.local()
+
+
+def _compressor(level: int) -> zstandard.ZstdCompressor:
+    # One compressor per level and thread: zstandard objects are not thread-safe, and
+    # building one per frame would time its allocation rather than the compression.
+    cache: dict[int, zstandard.ZstdCompressor] | None = getattr(_local, "compressors", None)
+    if cache is None:
+        cache = _local.compressors = {}
+    compressor = cache.get(level)
+    if compressor is None:
+        compressor = cache[level] = zstandard.ZstdCompressor(level=level)
+    return compressor
+
+
+def _decompressor() -> zstandard.ZstdDecompressor:
+    decompressor: zstandard.ZstdDecompressor | None = getattr(_local, "decompressor", None)
+    if decompressor is None:
+        decompressor = _local.decompressor = zstandard.ZstdDecompressor()
+    return decompressor
+
+
+def _int_arg(value: object, what: str) -> int:
+    if not isinstance(value, int):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    return value
+
+
+def _check_stream_id(stream_id: object) -> int:
+    value = _int_arg(stream_id, "stream_id")
+    if not 0 <= value <= 0xFFFFFFFF:
+        raise ValueError(f"stream_id must be in [0, 2**32), got {value!r}")
+    return value
+
+
+def _check_threshold(compress_threshold: object) -> int:
+    value = _int_arg(compress_threshold, "compress_threshold")
+    if value < 0:
+        raise ValueError("compress_threshold must be >= 0")
+    return value
+
+
+def _check_level(level: object) -> int:
+    value = _int_arg(level, "level")
+    if not MIN_LEVEL <= value <= MAX_LEVEL:
+        raise ValueError(f"level must be between {MIN_LEVEL} and {MAX_LEVEL}, got {value}")
+    return value
+
+
+def _check_max_frame_size(max_frame_size: object) -> int:
+    value = _int_arg(max_frame_size, "max_frame_size")
+    if value < 1:
+        raise ValueError("max_frame_size must be >= 1")
+    return value
+
+
+def encode_frame(
+    obj: Any,
+    stream_id: int = 0,
+    *,
+    compress_threshold: int = DEFAULT_COMPRESS_THRESHOLD,
+    level: int = DEFAULT_LEVEL,
+) -> bytes:
+    """One frame carrying ``obj`` on ``stream_id`` (see the module docstring for the layout).
+
+    ``obj`` is anything msgpack-python packs: None, bool, int (-2**63 .. 2**64-1; beyond is
+    OverflowError), float (always float64), str, bytes/bytearray/memoryview (bin), dict,
+    list/tuple (array), ``msgpack.ExtType`` and ``msgpack.Timestamp``; another type is a
+    TypeError, nesting deeper than 1024 a ValueError. The MessagePack is Zstandard-compressed
+    at ``level`` (1..22) when longer than ``compress_threshold`` bytes. Arguments are
+    checked in order (stream id, threshold, level): TypeError for a non-int, ValueError out
+    of range.
+    """
+    if rc is not None and hasattr(rc, "binary_transport"):
+        return rc.binary_transport.encode_frame(
+            obj, stream_id, compress_threshold=compress_threshold, level=level
+        )
+    sid = _check_stream_id(stream_id)
+    threshold = _check_threshold(compress_threshold)
+    lvl = _check_level(level)
+    return _encode(obj, sid, threshold, lvl)
+
+
+def _encode(obj: Any, sid: int, threshold: int, lvl: int) -> bytes:
+    payload: bytes = msgpack.packb(obj, use_bin_type=True)
+    flags = 0
+    if len(payload) > threshold:
+        payload = _compressor(lvl).compress(payload)
+        flags |= FLAG_ZSTD
+    if len(payload) > _MAX_PAYLOAD:
+        raise ProtocolError(f"payload of {len(payload)} bytes does not fit in a frame")
+    head = _HEAD.pack(MAGIC, VERSION, flags, 0, sid, len(payload))
+    crc = zlib.crc32(payload, zlib.crc32(head))
+    return b"".join((head, _CRC.pack(crc), payload))
+
+
+def _decompress(payload: bytes, limit: int) -> bytes:
+    try:
+        size = zstandard.frame_content_size(payload)
+    except zstandard.ZstdError as exc:
+        raise ProtocolError(f"no valid Zstandard frame header: {exc}") from exc
+    if size < 0:
+        raise ProtocolError("compressed payload does not declare its content size")
+    if size > limit:
+        raise ProtocolError(f"compressed payload declares {size} bytes, above the limit {limit}")
+    try:
+        # With the content size declared, zstandard decompresses into exactly that capacity.
+        return _decompressor().decompress(payload, allow_extra_data=False)
+    except zstandard.ZstdError as exc:
+        raise ProtocolError(f"bad Zstandard payload: {exc}") from exc
+
+
+def _unpack(payload: bytes) -> Any:
+    try:
+        return msgpack.unpackb(payload, raw=False, strict_map_key=False, use_list=True)
+    except Exception as exc:  # every malformation msgpack reports (ValueError, TypeError...)
+        raise ProtocolError(f"bad MessagePack payload: {exc}") from exc
+
+
+class FrameDecoder:
+    """Incremental decoder: :meth:`feed` bytes in any chunking, get whole messages back.
+
+    ``max_frame_size`` (an int >= 1) bounds each payload, stored and decompressed; a frame
+    announcing more is refused as soon as its header arrives. The first bad frame raises
+    :class:`ProtocolError` (messages completed earlier in the same :meth:`feed` call are
+    dropped with it) and closes the decoder: every later call raises ProtocolError too.
+    """
+
+    def __new__(cls, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> FrameDecoder:
+        """The Rust decoder when rust_core provides it, else this class."""
+        if rc is not None and hasattr(rc, "binary_transport"):
+            return rc.binary_transport.FrameDecoder(max_frame_size)
+        return super().__new__(cls)
+
+    def __init__(self, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> None:
+        self._max = _check_max_frame_size(max_frame_size)
+        self._buffer = bytearray()
+        self._failed: str | None = None
+
+    @property
+    def max_frame_size(self) -> int:
+        """The payload size limit this decoder enforces."""
+        return self._max
+
+    @property
+    def pending(self) -> int:
+        """Bytes received that do not form a whole frame yet."""
+        return len(self._buffer)
+
+    def _check_open(self) -> None:
+        if self._failed is not None:
+            raise ProtocolError(f"decoder closed by an earlier error: {self._failed}")
+
+    def _fail(self, exc: ProtocolError) -> ProtocolError:
+        self._failed = str(exc)
+        return exc
+
+    def feed(self, data: Any) -> list[tuple[int, Any]]:
+        """Appends ``data`` (any bytes-like object).
+
+        Returns ``(stream_id, obj)`` for every frame it completes, in order.
+        """
+        with memoryview(data) as view:
+            if not view.c_contiguous:
+                raise BufferError("feed needs a C-contiguous buffer")
+            self._check_open()
+            self._buffer += view
+        buf = self._buffer
+        out: list[tuple[int, Any]] = []
+        pos = 0
+        try:
+            while len(buf) - pos >= HEADER_SIZE:
+                magic, version, flags, reserved, stream_id, length = _HEAD.unpack_from(buf, pos)
+                self._check_header(magic, version, flags, reserved, length)
+                end = pos + HEADER_SIZE + length
+                if len(buf) < end:
+                    break
+                (expected,) = _CRC.unpack_from(buf, pos + 16)
+                payload = bytes(buf[pos + HEADER_SIZE : end])
+                if zlib.crc32(payload, zlib.crc32(buf[pos : pos + 16])) != expected:
+                    raise ProtocolError("frame checksum mismatch")
+                if flags & FLAG_ZSTD:
+                    payload = _decompress(payload, self._max)
+                out.append((stream_id, _unpack(payload)))
+                pos = end
+        except ProtocolError as exc:
+            raise self._fail(exc) from exc.__cause__
+        del buf[:pos]
+        return out
+
+    def _check_header(
+        self, magic: bytes, version: int, flags: int, reserved: int, length: int
+    ) -> None:
+        if magic != MAGIC:
+            raise ProtocolError(f"bad frame magic {magic!r}")
+        if version != VERSION:
+            raise ProtocolError(f"unsupported frame version {version}")
+        if flags & ~FLAG_ZSTD:
+            raise ProtocolError(f"unknown frame flags {flags:#04x}")
+        if reserved:
+            raise ProtocolError("reserved header bytes are not zero")
+        if length > self._max:
+            raise ProtocolError(f"frame payload of {length} bytes exceeds the limit of {self._max}")
+
+    def finish(self) -> None:
+        """Raises ProtocolError if the stream ended inside a frame (bytes still pending)."""
+        self._check_open()
+        if self._buffer:
+            raise self._fail(
+                ProtocolError(f"stream ended inside a frame ({len(self._buffer)} bytes pending)")
+            )
+
+
+# --- Connections: establish_native_rust ------------------------------------------------------
+#
+# Handshake, before any frame: the client sends b"PYAC" and the lowest and highest protocol
+# versions it speaks (u16 big-endian each); the server answers b"PYAC" and the version it
+# chose (u16; 0 = no common version, after which it closes). Both sides speak version 1.
+# Then both send frames. Stream id 2**32 - 1 is the control stream: its payloads are
+# [0, token] (ping), [1, token] (pong, sent by the peer's reader) and [2] (close).
+
+HELLO_MAGIC = b"PYAC"
+PROTOCOL_VERSION = 1
+#: The stream id reserved for pings, pongs and close notices; send() refuses it.
+CONTROL_STREAM = 0xFFFFFFFF
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_PING_TIMEOUT = 5.0
+_PING, _PONG, _CLOSE = 0, 1, 2
+_HELLO = struct.Struct(">4sHH")
+_REPLY = struct.Struct(">4sH")
+_READ_CHUNK = 256 * 1024
+
+
+class ConnectionClosedError(ConnectionError):
+    """The connection (or listener) is closed: by this side, by the peer, or lost."""
+
+
+def _check_timeout(timeout: object) -> float | None:
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"timeout must be a number or None, not {type(timeout).__name__}")
+    value = float(timeout)
+    if value != value or value <= 0:
+        raise ValueError("timeout must be > 0 or None")
+    return value
+
+
+def _check_port(port: object) -> int:
+    if isinstance(port, bool) or not isinstance(port, int):
+        raise TypeError(f"port must be an int, not {type(port).__name__}")
+    if not 0 <= port <= 0xFFFF:
+        raise OverflowError("port must be 0-65535.")
+    return port
+
+
+def _check_host(host: object) -> str:
+    if not isinstance(host, str):
+        raise TypeError(f"host must be a str, not {type(host).__name__}")
+    return host
+
+
+def _check_send_stream(stream_id: object) -> int:
+    value = _int_arg(stream_id, "stream_id")
+    if not 0 <= value < CONTROL_STREAM:
+        raise ValueError("stream_id must be in [0, 2**32 - 1) (2**32 - 1 is the control stream)")
+    return value
+
+
+def _remaining(deadline: float | None, what: str) -> float | None:
+    if deadline is None:
+        return None
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError(f"{what} timed out")
+    return left
+
+
+def _recv_exact(sock: socket.socket, n: int, what: str) -> bytes:
+    data = bytearray()
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise ConnectionClosedError(f"peer closed during {what}")
+        data += chunk
+    return bytes(data)
+
+
+def _control(kind: int, token: int | None = None) -> bytes:
+    body = [kind] if token is None else [kind, token]
+    return _encode(body, CONTROL_STREAM, _MAX_PAYLOAD, MIN_LEVEL)
+
+
+def _parse_control(obj: Any) -> tuple[int, int | None] | None:
+    if not isinstance(obj, list) or not 1 <= len(obj) <= 2:
+        return None
+    if not all(type(x) is int and x >= 0 for x in obj):
+        return None
+    return obj[0], (obj[1] if len(obj) == 2 else None)
+
+
+class Connection:
+    """One side of an established connection: logical streams multiplexed on one socket.
+
+    Built by :func:`establish_connection` (client) or :meth:`Listener.accept` (server). A
+    reader thread splits incoming frames, answers pings, and queues messages per stream and
+    in arrival order; a message is delivered once, by :meth:`recv` or :meth:`recv_stream`.
+    Messages of one stream arrive in the order they were sent. Queues are unbounded: a
+    receiver that never reads keeps what the peer sends. After a protocol error or the
+    peer's close, queued messages can still be read, then the error (ProtocolError or
+    ConnectionClosedError) is raised; after :meth:`close`, every call raises
+    ConnectionClosedError.
+    """
+
+    def __init__(self, sock: socket.socket, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> None:
+        sock.settimeout(None)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._sock = sock
+        self._send_lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._streams: dict[int, deque[Any]] = {}
+        self._order: deque[int] = deque()
+        self._skip: dict[int, int] = {}
+        self._pongs: set[int] = set()
+        self._end: Exception | None = None
+        self._closed = False
+        self._tokens = itertools.count(1)
+        # The Python decoder itself, whatever backend serves FrameDecoder().
+        self._decoder = object.__new__(FrameDecoder)
+        self._decoder.__init__(max_frame_size)  # type: ignore[misc]
+        self._reader = threading.Thread(
+            target=self._read_loop, name="pyagent-conn-reader", daemon=True
+        )
+        self._reader.start()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ConnectionClosedError("connection is closed")
+
+    def _write(self, frame: bytes) -> None:
+        with self._send_lock:
+            try:
+                self._sock.sendall(frame)
+            except OSError as exc:
+                raise ConnectionClosedError(f"send failed: {exc}") from exc
+
+    def send(self, stream_id: int, obj: Any) -> None:
+        """Sends ``obj`` (anything :func:`encode_frame` takes) on stream ``stream_id``."""
+        sid = _check_send_stream(stream_id)
+        self._check_open()
+        self._write(_encode(obj, sid, DEFAULT_COMPRESS_THRESHOLD, DEFAULT_LEVEL))
+
+    def _finish(self, end: Exception) -> None:
+        with self._cond:
+            if self._end is None:
+                self._end = end
+            self._cond.notify_all()
+
+    def _wait(self, deadline: float | None) -> None:
+        # Called with self._cond held.
+        if self._end is not None:
+            raise self._end
+        if self._closed:
+            raise ConnectionClosedError("connection is closed")
+        left = _remaining(deadline, "receive")
+        self._cond.wait(left)
+
+    def recv(self, timeout: float | None = None) -> tuple[int, Any]:
+        """The next message of any stream as ``(stream_id, obj)``, in arrival order.
+
+        TimeoutError after ``timeout`` seconds (None: wait as long as it takes).
+        """
+        t = _check_timeout(timeout)
+        self._check_open()
+        deadline = None if t is None else time.monotonic() + t
+        with self._cond:
+            while True:
+                while self._order:
+                    sid = self._order.popleft()
+                    if self._skip.get(sid, 0) > 0:
+                        self._skip[sid] -= 1
+                        continue
+                    queue = self._streams.get(sid)
+                    if queue:
+                        return sid, queue.popleft()
+                self._wait(deadline)
+
+    def recv_stream(self, stream_id: int, timeout: float | None = None) -> Any:
+        """The next message of stream ``stream_id``; TimeoutError after ``timeout`` seconds."""
+        sid = _check_send_stream(stream_id)
+        t = _check_timeout(timeout)
+        self._check_open()
+        deadline = None if t is None else time.monotonic() + t
+        with self._cond:
+            while True:
+                queue = self._streams.get(sid)
+                if queue:
+                    self._skip[sid] = self._skip.get(sid, 0) + 1
+                    return queue.popleft()
+                self._wait(deadline)
+
+    def ping(self, timeout: float | None = DEFAULT_PING_TIMEOUT) -> float:
+        """A real round trip (ping frame out, the peer's pong back); the seconds it took."""
+        t = _check_timeout(timeout)
+        self._check_open()
+        token = next(self._tokens)
+        start = time.perf_counter()
+        self._write(_control(_PING, token))
+        deadline = None if t is None else time.monotonic() + t
+        with self._cond:
+            while token not in self._pongs:
+                try:
+                    self._wait(deadline)
+                except TimeoutError:
+                    raise TimeoutError("ping timed out") from None
+            self._pongs.discard(token)
+        return time.perf_counter() - start
+
+    def close(self) -> None:
+        """Tells the peer, shuts the socket down and joins the reader; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        with self._send_lock:
+            with contextlib.suppress(OSError):
+                self._sock.sendall(_control(_CLOSE))
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_RDWR)
+        self._finish(ConnectionClosedError("connection is closed"))
+        if self._reader is not threading.current_thread():
+            self._reader.join()
+        self._sock.close()
+        with self._cond:
+            self._streams.clear()
+            self._order.clear()
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _read_loop(self) -> None:
+        while True:
+            try:
+                data = self._sock.recv(_READ_CHUNK)
+            except OSError as exc:
+                self._finish(ConnectionClosedError(f"connection lost: {exc}"))
+                return
+            if not data:
+                self._finish(ConnectionClosedError("peer closed the connection"))
+                return
+            try:
+                frames = self._decoder.feed(data)
+            except ProtocolError as exc:
+                self._finish(exc)
+                return
+            if not self._deliver(frames):
+                return
+
+    def _deliver(self, frames: list[tuple[int, Any]]) -> bool:
+        """Queues one batch; False once the reader must stop (peer closed, bad control)."""
+        batch: list[tuple[int, Any]] = []
+        pongs: list[int] = []
+        end: Exception | None = None
+        for sid, obj in frames:
+            if sid != CONTROL_STREAM:
+                batch.append((sid, obj))
+                continue
+            control = _parse_control(obj)
+            if control is not None and control[0] == _PING and control[1] is not None:
+                with contextlib.suppress(ConnectionClosedError):
+                    self._write(_control(_PONG, control[1]))
+            elif control is not None and control[0] == _PONG and control[1] is not None:
+                pongs.append(control[1])
+            elif control == (_CLOSE, None):
+                end = ConnectionClosedError("peer closed the connection")
+                break
+            else:
+                end = ProtocolError("bad control message")
+                break
+        with self._cond:
+            for sid, obj in batch:
+                self._streams.setdefault(sid, deque()).append(obj)
+                self._order.append(sid)
+            self._pongs.update(pongs)
+            self._cond.notify_all()
+        if end is not None:
+            self._finish(end)
+            return False
+        return True
+
+
+def establish_connection(
+    host: str, port: int, timeout: float | None = DEFAULT_CONNECT_TIMEOUT
+) -> Connection:
+    """Connects to a :class:`Listener` at ``host:port``: TCP, then the version handshake.
+
+    Both must finish within ``timeout`` seconds (None: no limit), else TimeoutError. A
+    refused or unreachable address raises the OSError the system reports (e.g.
+    ConnectionRefusedError); a peer that is not a PyAgent endpoint or shares no protocol
+    version raises ProtocolError; one that hangs up mid-handshake ConnectionClosedError.
+    """
+    if rc is not None and hasattr(rc, "establish_native_rust"):
+        return rc.establish_native_rust(host, port, timeout)
+    h = _check_host(host)
+    p = _check_port(port)
+    t = _check_timeout(timeout)
+    deadline = None if t is None else time.monotonic() + t
+    sock = socket.create_connection((h, p), timeout=t)
+    try:
+        sock.settimeout(_remaining(deadline, "handshake"))
+        sock.sendall(_HELLO.pack(HELLO_MAGIC, PROTOCOL_VERSION, PROTOCOL_VERSION))
+        magic, version = _REPLY.unpack(_recv_exact(sock, _REPLY.size, "handshake"))
+        if magic != HELLO_MAGIC:
+            raise ProtocolError("peer is not a PyAgent endpoint")
+        if version != PROTOCOL_VERSION:
+            raise ProtocolError(f"no common protocol version (peer chose {version})")
+        return Connection(sock)
+    except BaseException:
+        sock.close()
+        raise
+
+
+def _serve_handshake(sock: socket.socket, deadline: float | None) -> Connection:
+    try:
+        sock.settimeout(_remaining(deadline, "handshake"))
+        magic, low, high = _HELLO.unpack(_recv_exact(sock, _HELLO.size, "handshake"))
+        if magic != HELLO_MAGIC:
+            raise ProtocolError("peer is not a PyAgent endpoint")
+        chosen = PROTOCOL_VERSION if low <= PROTOCOL_VERSION <= high else 0
+        sock.sendall(_REPLY.pack(HELLO_MAGIC, chosen))
+        if not chosen:
+            raise ProtocolError(f"no common protocol version (peer speaks {low}..{high})")
+        return Connection(sock)
+    except BaseException:
+        sock.close()
+        raise
+
+
+class Listener:
+    """A listening TCP socket; :meth:`accept` returns connections with the handshake done.
+
+    ``port=0`` picks a free port (read it from :attr:`port`). Use as a context manager or
+    call :meth:`close`.
+    """
+
+    def __new__(cls, host: str = "127.0.0.1", port: int = 0) -> Listener:
+        """The Rust listener when rust_core provides it, else this class."""
+        if rc is not None and hasattr(rc, "Listener"):
+            return rc.Listener(host, port)
+        return super().__new__(cls)
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        h = _check_host(host)
+        p = _check_port(port)
+        self._sock = socket.create_server((h, p))
+        self._closed = False
+
+    @property
+    def port(self) -> int:
+        """The port the listener is bound to."""
+        return int(self._sock.getsockname()[1])
+
+    @property
+    def host(self) -> str:
+        """The address the listener is bound to."""
+        return str(self._sock.getsockname()[0])
+
+    def accept(self, timeout: float | None = None) -> Connection:
+        """The next connection; TimeoutError after ``timeout`` seconds (None: wait)."""
+        t = _check_timeout(timeout)
+        if self._closed:
+            raise ConnectionClosedError("listener is closed")
+        deadline = None if t is None else time.monotonic() + t
+        self._sock.settimeout(t)
+        try:
+            sock, _ = self._sock.accept()
+        except TimeoutError:
+            raise TimeoutError("accept timed out") from None
+        except OSError as exc:
+            if self._closed:
+                raise ConnectionClosedError("listener is closed") from exc
+            raise
+        return _serve_handshake(sock, deadline)
+
+    def close(self) -> None:
+        """Stops listening; idempotent."""
+        self._closed = True
+        self._sock.close()
+
+    def __enter__(self) -> Listener:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,578 @@
+//! ConnectivityCore.binary_transport: the framed binary protocol, without Python types.
+//!
+//! A frame is a 20-byte header followed by the payload (all integers big-endian):
+//!
+//! | offset | size | field                                                        |
+//! |--------|------|--------------------------------------------------------------|
+//! | 0      | 4    | magic `b"PYAF"`                                              |
+//! | 4      | 1    | version (1)                                                  |
+//! | 5      | 1    | flags: bit 0 = payload is one Zstandard frame; others zero   |
+//! | 6      | 2    | reserved, zero                                               |
+//! | 8      | 4    | stream id (u32)                                              |
+//! | 12     | 4    | payload length in bytes (u32)                                |
+//! | 16     | 4    | CRC-32 (IEEE, zlib's) of bytes 0..16 followed by the payload |
+//!
+//! The payload is standard MessagePack (msgpack-python's `packb(obj, use_bin_type=True)`),
+//! Zstandard-compressed (`ZSTD_compress2` at the given level, content size in the frame
+//! header) when the MessagePack is longer than the compression threshold.
+//!
+//! Decoding is incremental ([`FrameBuffer`]) and never trusts a claimed length: the payload
+//! length is checked against the decoder's `max_frame_size` as soon as the header is in, the
+//! buffer only ever grows with bytes actually received, and a compressed payload must
+//! declare a content size within the same limit, into which it is decompressed with a
+//! capacity that cannot be exceeded (a Zstandard bomb is a [`ProtocolError`]).
+//!
+//! [`Reader`] tokenises MessagePack from a slice with bounds checks on every length.
+
+use std::cell::RefCell;
+use std::fmt;
+
+use zstd_safe::{CCtx, CParameter, DCtx, InBuffer, OutBuffer};
+
+pub const MAGIC: [u8; 4] = *b"PYAF";
+pub const VERSION: u8 = 1;
+pub const HEADER_LEN: usize = 20;
+pub const FLAG_ZSTD: u8 = 1;
+/// MessagePack payloads longer than this many bytes are compressed by default.
+pub const DEFAULT_COMPRESS_THRESHOLD: u64 = 1024;
+/// Zstandard level by default (libzstd's own default).
+pub const DEFAULT_LEVEL: i32 = 3;
+/// The largest payload (stored, and decompressed) a decoder accepts by default: 64 MiB.
+pub const DEFAULT_MAX_FRAME_SIZE: u64 = 64 << 20;
+/// Levels accepted by the encoder: libzstd's positive levels.
+pub const MIN_LEVEL: i32 = 1;
+pub const MAX_LEVEL: i32 = 22;
+/// Containers nested deeper than this are refused, as msgpack-python's unpacker does.
+pub const MAX_NESTING: usize = 1024;
+/// The largest payload a frame can carry (its length field is a u32).
+pub const MAX_PAYLOAD: u64 = u32::MAX as u64;
+
+/// A malformed, hostile or oversized frame (Python: `pyagent.connectivity_core.ProtocolError`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtocolError(pub String);
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ProtocolError {}
+
+fn protocol<T>(message: impl Into<String>) -> Result<T, ProtocolError> {
+    Err(ProtocolError(message.into()))
+}
+
+thread_local! {
+    static CCTX: RefCell<Option<CCtx<'static>>> = const { RefCell::new(None) };
+    static DCTX: RefCell<Option<DCtx<'static>>> = const { RefCell::new(None) };
+}
+
+/// `ZSTD_compress2(src)` at `level`: the bytes python-zstandard's `compress` writes.
+pub fn compress(src: &[u8], level: i32, head_room: usize) -> Result<Vec<u8>, ProtocolError> {
+    CCTX.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let cctx = slot.get_or_insert_with(CCtx::create);
+        cctx.set_parameter(CParameter::CompressionLevel(level))
+            .map_err(|code| ProtocolError(zstd_message("compression", code)))?;
+        let bound = zstd_safe::compress_bound(src.len());
+        let mut out = vec![0u8; head_room + bound];
+        let written = cctx
+            .compress2(&mut out[head_room..], src)
+            .map_err(|code| ProtocolError(zstd_message("compression", code)))?;
+        out.truncate(head_room + written);
+        Ok(out)
+    })
+}
+
+fn zstd_message(what: &str, code: usize) -> String {
+    format!("zstd {what} error: {}", zstd_safe::get_error_name(code))
+}
+
+/// Decompresses one Zstandard frame that must declare its content size (<= `max`), fill
+/// exactly that size, and span all of `src`; never allocates more than the declared size.
+pub fn decompress(src: &[u8], max: u64) -> Result<Vec<u8>, ProtocolError> {
+    let size = match zstd_safe::get_frame_content_size(src) {
+        Err(_) => return protocol("compressed payload has no valid Zstandard frame header"),
+        Ok(None) => return protocol("compressed payload does not declare its content size"),
+        Ok(Some(size)) => size,
+    };
+    if size > max {
+        return protocol(format!(
+            "compressed payload declares {size} bytes, above the limit of {max}"
+        ));
+    }
+    if size == 0 {
+        return Ok(Vec::new());
+    }
+    let capacity = usize::try_from(size)
+        .map_err(|_| ProtocolError("declared content size does not fit in memory".into()))?;
+    DCTX.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let dctx = slot.get_or_insert_with(DCtx::create);
+        dctx.reset(zstd_safe::ResetDirective::SessionOnly)
+            .map_err(|code| ProtocolError(zstd_message("decompression", code)))?;
+        let mut out: Vec<u8> = Vec::with_capacity(capacity);
+        let mut input = InBuffer::around(src);
+        let mut output = OutBuffer::around(&mut out);
+        let hint = dctx
+            .decompress_stream(&mut output, &mut input)
+            .map_err(|code| ProtocolError(zstd_message("decompression", code)))?;
+        let produced = output.pos();
+        if hint != 0 {
+            return protocol("compressed payload does not hold a whole Zstandard frame");
+        }
+        if produced != capacity {
+            return protocol(format!(
+                "compressed payload decompressed to {produced} bytes, declared {size}"
+            ));
+        }
+        if input.pos != src.len() {
+            return protocol("compressed payload has data after its Zstandard frame");
+        }
+        Ok(out)
+    })
+}
+
+/// Checks an encoder's zstd level.
+pub fn check_level(level: i64) -> Result<i32, String> {
+    if (i64::from(MIN_LEVEL)..=i64::from(MAX_LEVEL)).contains(&level) {
+        Ok(level as i32)
+    } else {
+        Err(format!(
+            "level must be between {MIN_LEVEL} and {MAX_LEVEL}, got {level}"
+        ))
+    }
+}
+
+/// Turns `buf` = `HEADER_LEN` reserved bytes followed by the MessagePack payload into a whole
+/// frame: compressed when the payload is longer than `threshold`, header and CRC filled in.
+pub fn seal(
+    mut buf: Vec<u8>,
+    stream_id: u32,
+    threshold: u64,
+    level: i32,
+) -> Result<Vec<u8>, ProtocolError> {
+    debug_assert!(buf.len() >= HEADER_LEN);
+    let mut flags = 0u8;
+    if (buf.len() - HEADER_LEN) as u64 > threshold {
+        buf = compress(&buf[HEADER_LEN..], level, HEADER_LEN)?;
+        flags |= FLAG_ZSTD;
+    }
+    let length = (buf.len() - HEADER_LEN) as u64;
+    if length > MAX_PAYLOAD {
+        return protocol(format!(
+            "payload of {length} bytes does not fit in a frame (limit {MAX_PAYLOAD})"
+        ));
+    }
+    buf[0..4].copy_from_slice(&MAGIC);
+    buf[4] = VERSION;
+    buf[5] = flags;
+    buf[6..8].copy_from_slice(&[0, 0]);
+    buf[8..12].copy_from_slice(&stream_id.to_be_bytes());
+    buf[12..16].copy_from_slice(&(length as u32).to_be_bytes());
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&buf[0..16]);
+    hasher.update(&buf[HEADER_LEN..]);
+    let crc = hasher.finalize();
+    buf[16..20].copy_from_slice(&crc.to_be_bytes());
+    Ok(buf)
+}
+
+/// A frame whose header and checksum are valid; `payload` is the MessagePack, decompressed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    pub stream_id: u32,
+    pub payload: Vec<u8>,
+}
+
+/// Incremental frame splitter: bytes in (any chunking), whole checked frames out.
+///
+/// After the first [`ProtocolError`] it is closed: every later call fails too, since the
+/// stream position can no longer be trusted.
+#[derive(Debug)]
+pub struct FrameBuffer {
+    buf: Vec<u8>,
+    start: usize,
+    max_frame_size: u64,
+    failed: Option<String>,
+}
+
+impl FrameBuffer {
+    pub fn new(max_frame_size: u64) -> Self {
+        FrameBuffer {
+            buf: Vec::new(),
+            start: 0,
+            max_frame_size,
+            failed: None,
+        }
+    }
+
+    pub fn max_frame_size(&self) -> u64 {
+        self.max_frame_size
+    }
+
+    /// Bytes received but not yet part of a whole frame.
+    pub fn pending(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    fn check_open(&self) -> Result<(), ProtocolError> {
+        match &self.failed {
+            Some(message) => protocol(format!("decoder closed by an earlier error: {message}")),
+            None => Ok(()),
+        }
+    }
+
+    /// Appends received bytes (fails if the decoder is closed by an earlier error).
+    pub fn push(&mut self, data: &[u8]) -> Result<(), ProtocolError> {
+        self.check_open()?;
+        if self.start > 0 && (self.start >= self.buf.len() / 2 || self.buf.len() == self.start) {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        self.buf.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn fail<T>(&mut self, err: ProtocolError) -> Result<T, ProtocolError> {
+        self.failed = Some(err.0.clone());
+        Err(err)
+    }
+
+    /// The next whole frame, `None` until enough bytes are in, or the error that closes it.
+    pub fn next_frame(&mut self) -> Result<Option<Frame>, ProtocolError> {
+        self.check_open()?;
+        match self.parse() {
+            Ok(frame) => Ok(frame),
+            Err(err) => self.fail(err),
+        }
+    }
+
+    /// Closes the decoder because of an error found outside it (a bad MessagePack payload).
+    pub fn close(&mut self, message: &str) {
+        self.failed = Some(message.to_owned());
+    }
+
+    /// Fails if a partial frame is buffered (the stream ended mid-frame).
+    pub fn finish(&mut self) -> Result<(), ProtocolError> {
+        self.check_open()?;
+        if self.pending() > 0 {
+            let err = ProtocolError(format!(
+                "stream ended inside a frame ({} bytes pending)",
+                self.pending()
+            ));
+            return self.fail(err);
+        }
+        Ok(())
+    }
+
+    fn parse(&mut self) -> Result<Option<Frame>, ProtocolError> {
+        let available = &self.buf[self.start..];
+        if available.len() < HEADER_LEN {
+            return Ok(None);
+        }
+        let header = &available[..HEADER_LEN];
+        let length = check_header(header, self.max_frame_size)?;
+        let total = HEADER_LEN + length;
+        if available.len() < total {
+            return Ok(None);
+        }
+        let payload = &available[HEADER_LEN..total];
+        let expected = u32::from_be_bytes([header[16], header[17], header[18], header[19]]);
+        let mut hasher = crc32fast::Hasher::new();
+        hasher.update(&header[..16]);
+        hasher.update(payload);
+        if hasher.finalize() != expected {
+            return protocol("frame checksum mismatch");
+        }
+        let stream_id = u32::from_be_bytes([header[8], header[9], header[10], header[11]]);
+        let payload = if header[5] & FLAG_ZSTD != 0 {
+            decompress(payload, self.max_frame_size)?
+        } else {
+            payload.to_vec()
+        };
+        self.start += total;
+        Ok(Some(Frame { stream_id, payload }))
+    }
+}
+
+/// Validates a 20-byte header; the payload length it announces.
+pub fn check_header(header: &[u8], max_frame_size: u64) -> Result<usize, ProtocolError> {
+    if header[0..4] != MAGIC {
+        return protocol(format!("bad frame magic {:?}", &header[0..4]));
+    }
+    if header[4] != VERSION {
+        return protocol(format!("unsupported frame version {}", header[4]));
+    }
+    if header[5] & !FLAG_ZSTD != 0 {
+        return protocol(format!("unknown frame flags {:#04x}", header[5]));
+    }
+    if header[6] != 0 || header[7] != 0 {
+        return protocol("reserved header bytes are not zero");
+    }
+    let length = u32::from_be_bytes([header[12], header[13], header[14], header[15]]);
+    if u64::from(length) > max_frame_size {
+        return protocol(format!(
+            "frame payload of {length} bytes exceeds the limit of {max_frame_size}"
+        ));
+    }
+    Ok(length as usize)
+}
+
+/// One MessagePack item header (containers give their element count; the caller recurses).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Token<'a> {
+    Nil,
+    Bool(bool),
+    UInt(u64),
+    Int(i64),
+    F32(f32),
+    F64(f64),
+    Str(&'a [u8]),
+    Bin(&'a [u8]),
+    Array(usize),
+    Map(usize),
+    Ext(i8, &'a [u8]),
+}
+
+/// A bounds-checked MessagePack tokenizer over one buffer.
+pub struct Reader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(data: &'a [u8]) -> Self {
+        Reader { data, pos: 0 }
+    }
+
+    pub fn remaining(&self) -> usize {
+        self.data.len() - self.pos
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], ProtocolError> {
+        if n > self.remaining() {
+            return protocol("MessagePack data is truncated");
+        }
+        let out = &self.data[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(out)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], ProtocolError> {
+        let bytes = self.take(N)?;
+        let mut out = [0u8; N];
+        out.copy_from_slice(bytes);
+        Ok(out)
+    }
+
+    fn u8(&mut self) -> Result<u8, ProtocolError> {
+        Ok(self.array::<1>()?[0])
+    }
+    fn u16(&mut self) -> Result<usize, ProtocolError> {
+        Ok(u16::from_be_bytes(self.array()?) as usize)
+    }
+    fn u32(&mut self) -> Result<usize, ProtocolError> {
+        Ok(u32::from_be_bytes(self.array()?) as usize)
+    }
+
+    /// A container's element count, refused when the rest of the buffer cannot hold it
+    /// (every element takes at least one byte), so no hostile count is ever allocated.
+    fn count(&mut self, n: usize, per_item: usize) -> Result<usize, ProtocolError> {
+        if n.saturating_mul(per_item) > self.remaining() {
+            return protocol("MessagePack container length exceeds the data");
+        }
+        Ok(n)
+    }
+
+    fn ext(&mut self, len: usize) -> Result<Token<'a>, ProtocolError> {
+        let code = self.u8()? as i8;
+        Ok(Token::Ext(code, self.take(len)?))
+    }
+
+    pub fn next_token(&mut self) -> Result<Token<'a>, ProtocolError> {
+        let marker = self.u8()?;
+        Ok(match marker {
+            0x00..=0x7f => Token::UInt(u64::from(marker)),
+            0x80..=0x8f => Token::Map(self.count(usize::from(marker & 0x0f), 2)?),
+            0x90..=0x9f => Token::Array(self.count(usize::from(marker & 0x0f), 1)?),
+            0xa0..=0xbf => Token::Str(self.take(usize::from(marker & 0x1f))?),
+            0xc0 => Token::Nil,
+            0xc1 => return protocol("MessagePack marker 0xc1 is never used"),
+            0xc2 => Token::Bool(false),
+            0xc3 => Token::Bool(true),
+            0xc4 => {
+                let n = usize::from(self.u8()?);
+                Token::Bin(self.take(n)?)
+            }
+            0xc5 => {
+                let n = self.u16()?;
+                Token::Bin(self.take(n)?)
+            }
+            0xc6 => {
+                let n = self.u32()?;
+                Token::Bin(self.take(n)?)
+            }
+            0xc7 => {
+                let n = usize::from(self.u8()?);
+                self.ext(n)?
+            }
+            0xc8 => {
+                let n = self.u16()?;
+                self.ext(n)?
+            }
+            0xc9 => {
+                let n = self.u32()?;
+                self.ext(n)?
+            }
+            0xca => Token::F32(f32::from_be_bytes(self.array()?)),
+            0xcb => Token::F64(f64::from_be_bytes(self.array()?)),
+            0xcc => Token::UInt(u64::from(self.u8()?)),
+            0xcd => Token::UInt(u64::from(u16::from_be_bytes(self.array()?))),
+            0xce => Token::UInt(u64::from(u32::from_be_bytes(self.array()?))),
+            0xcf => Token::UInt(u64::from_be_bytes(self.array()?)),
+            0xd0 => Token::Int(i64::from(i8::from_be_bytes(self.array()?))),
+            0xd1 => Token::Int(i64::from(i16::from_be_bytes(self.array()?))),
+            0xd2 => Token::Int(i64::from(i32::from_be_bytes(self.array()?))),
+            0xd3 => Token::Int(i64::from_be_bytes(self.array()?)),
+            0xd4 => self.ext(1)?,
+            0xd5 => self.ext(2)?,
+            0xd6 => self.ext(4)?,
+            0xd7 => self.ext(8)?,
+            0xd8 => self.ext(16)?,
+            0xd9 => {
+                let n = usize::from(self.u8()?);
+                Token::Str(self.take(n)?)
+            }
+            0xda => {
+                let n = self.u16()?;
+                Token::Str(self.take(n)?)
+            }
+            0xdb => {
+                let n = self.u32()?;
+                Token::Str(self.take(n)?)
+            }
+            0xdc => {
+                let n = self.u16()?;
+                Token::Array(self.count(n, 1)?)
+            }
+            0xdd => {
+                let n = self.u32()?;
+                Token::Array(self.count(n, 1)?)
+            }
+            0xde => {
+                let n = self.u16()?;
+                Token::Map(self.count(n, 2)?)
+            }
+            0xdf => {
+                let n = self.u32()?;
+                Token::Map(self.count(n, 2)?)
+            }
+            0xe0..=0xff => Token::Int(i64::from(marker as i8)),
+        })
+    }
+
+    /// Fails unless every byte was consumed (msgpack-python's ExtraData).
+    pub fn finish(&self) -> Result<(), ProtocolError> {
+        if self.remaining() != 0 {
+            return protocol(format!(
+                "{} bytes of extra data after the MessagePack object",
+                self.remaining()
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(payload: &[u8], stream_id: u32, threshold: u64) -> Vec<u8> {
+        let mut buf = vec![0u8; HEADER_LEN];
+        buf.extend_from_slice(payload);
+        seal(buf, stream_id, threshold, DEFAULT_LEVEL).unwrap()
+    }
+
+    #[test]
+    fn round_trip_in_any_chunking() {
+        let mut stream = frame(b"\x93\x01\x02\x03", 7, 1024);
+        let big = vec![0x42u8; 5000];
+        let mut bin = vec![0xc5, 0x13, 0x88];
+        bin.extend_from_slice(&big);
+        stream.extend(frame(&bin, 9, 1024));
+        assert_eq!(stream[HEADER_LEN + 4 + 5], FLAG_ZSTD);
+        for chunk in [1, 3, 20, 4096, stream.len()] {
+            let mut decoder = FrameBuffer::new(DEFAULT_MAX_FRAME_SIZE);
+            let mut frames = Vec::new();
+            for piece in stream.chunks(chunk) {
+                decoder.push(piece).unwrap();
+                while let Some(f) = decoder.next_frame().unwrap() {
+                    frames.push(f);
+                }
+            }
+            decoder.finish().unwrap();
+            assert_eq!(frames.len(), 2);
+            assert_eq!(frames[0].stream_id, 7);
+            assert_eq!(frames[0].payload, b"\x93\x01\x02\x03");
+            assert_eq!(frames[1].stream_id, 9);
+            assert_eq!(frames[1].payload, bin);
+        }
+    }
+
+    #[test]
+    fn hostile_headers_are_protocol_errors() {
+        let good = frame(b"\xc0", 1, 1024);
+        for (index, value) in [(0usize, b'X'), (4, 2), (5, 0x80), (6, 1), (19, 1), (20, 1)] {
+            let mut bad = good.clone();
+            bad[index] ^= value;
+            let mut decoder = FrameBuffer::new(DEFAULT_MAX_FRAME_SIZE);
+            decoder.push(&bad).unwrap();
+            assert!(decoder.next_frame().is_err(), "byte {index}");
+            assert!(decoder.push(b"x").is_err(), "stays closed");
+        }
+        let mut huge = good.clone();
+        huge[12..16].copy_from_slice(&u32::MAX.to_be_bytes());
+        let mut decoder = FrameBuffer::new(1 << 20);
+        decoder.push(&huge[..HEADER_LEN]).unwrap();
+        assert!(decoder.next_frame().is_err());
+        let mut truncated = FrameBuffer::new(1 << 20);
+        truncated.push(&good[..good.len() - 1]).unwrap();
+        assert_eq!(truncated.next_frame().unwrap(), None);
+        assert!(truncated.finish().is_err());
+    }
+
+    #[test]
+    fn zstd_bomb_is_refused() {
+        let zeros = vec![0u8; 1 << 20];
+        let packed = compress(&zeros, 3, 0).unwrap();
+        assert!(decompress(&packed, 1000).is_err());
+        assert_eq!(decompress(&packed, 1 << 20).unwrap(), zeros);
+        let mut trailing = packed.clone();
+        trailing.push(0);
+        assert!(decompress(&trailing, 1 << 20).is_err());
+        assert!(decompress(&packed[..packed.len() - 1], 1 << 20).is_err());
+    }
+
+    #[test]
+    fn reader_tokens_and_bounds() {
+        let mut reader = Reader::new(b"\x92\xcd\x01\x00\xd0\x80");
+        assert_eq!(reader.next_token().unwrap(), Token::Array(2));
+        assert_eq!(reader.next_token().unwrap(), Token::UInt(256));
+        assert_eq!(reader.next_token().unwrap(), Token::Int(-128));
+        reader.finish().unwrap();
+        assert!(Reader::new(b"\xdd\xff\xff\xff\xff").next_token().is_err());
+        assert!(Reader::new(b"\xdb\x00\x00\x00\x09abc")
+            .next_token()
+            .is_err());
+        assert!(Reader::new(b"\xc1").next_token().is_err());
+    }
+
+    #[test]
+    fn levels() {
+        assert!(check_level(0).is_err());
+        assert!(check_level(23).is_err());
+        assert_eq!(check_level(22), Ok(22));
+    }
+}
