@@ -520,7 +520,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     names = {r.name for r in registrations}
     assert {"binary_transport", "binary_transport.encode_frame"} <= names
     assert "binary_transport.FrameDecoder" in names
-    source = '''
+    source = """
 try:
     import rust_core as rc
 except ImportError:
@@ -533,7 +533,7 @@ def encode_frame(obj, stream_id=0, *, compress_threshold=1024, level=3):
             obj, stream_id, compress_threshold=compress_threshold, level=level
         )
     return obj
-'''
+"""
     exports = RustExports(source_names=frozenset(names))
     audit = analyze_source(source, "m.py", AuditConfig(exports=exports))
     assert [(h.shape, h.exported, h.defects) for h in audit.hooks] == [("canonical", True, ())]
