@@ -4,7 +4,7 @@ Each function mirrors the pyagent function that dispatches to it (same parameter
 exceptions); pyagent's docstrings are the reference documentation.
 """
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from os import PathLike
 from typing import Any, TypedDict
 
@@ -69,3 +69,9 @@ def calculate_rollups(
     bucket_seconds: float,
     names: Iterable[str] | None = None,
 ) -> Rollups: ...
+def _parse(data: str | Buffer, fmt: str) -> Any: ...
+def load_config(
+    source: str | PathLike[str] | Iterable[str | PathLike[str]],
+    fmt: str | None = None,
+    progress: Callable[[str, int, int], object] | None = None,
+) -> Any: ...

@@ -7,6 +7,7 @@ mod address_map;
 mod arrays;
 mod buffer;
 mod cache;
+mod config;
 mod errors;
 mod fs;
 mod knowledge;
@@ -29,5 +30,6 @@ fn rust_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     pruning::register(m)?;
     metrics::register(m)?;
     telemetry::register(m)?;
+    config::register(m)?;
     Ok(())
 }
