@@ -40,7 +40,7 @@ SHARD_MB = int(os.environ.get("CONFIG_SHARD_MB", "64"))
 SIDE_MB = 4
 ROOT = Path(tempfile.gettempdir()) / f"pyagent-bench-config-{SHARDS}x{SHARD_MB}"
 STATUS = Path(__file__).resolve().parents[1] / "build" / "status"
-WORKLOAD = f"{SHARDS} JSON shards x {SHARD_MB} MiB, merged"
+WORKLOAD = f"{SHARDS} JSON shards x ~{SHARD_MB} MiB, merged"
 _AGENT_BYTES = 330  # about what one agent entry takes as JSON
 
 

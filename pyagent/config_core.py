@@ -49,7 +49,8 @@ Semantics, identical on both backends:
   /``n`` as booleans, ``010`` as octal 8, ``1_000`` as 1000, ``1e5`` as a string,
   ``2001-12-14`` as a :class:`datetime.date` and ``<<`` as a merge key, while yaml-rust2 reads
   them as YAML 1.2 does (strings, 10, a string, 100000.0, a string, a plain key), and
-  yaml-rust2 reads ``0o17`` as 15 where PyYAML sees a string. Documents written by
+  yaml-rust2 reads ``0o17`` as 15 where PyYAML sees a string; PyYAML rejects tags it does
+  not know (``!custom``), yaml-rust2 keeps the plain value. Documents written by
   ``yaml.safe_dump`` quote every string YAML 1.1 would resolve, so they stay inside the
   subset unless a string looks like a YAML 1.2-only number (``0o17``, ``1e5``).
 
