@@ -4,7 +4,7 @@ Each function mirrors the pyagent function that dispatches to it (same parameter
 exceptions); pyagent's docstrings are the reference documentation.
 """
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from os import PathLike
 from typing import Any, TypedDict
 
@@ -136,3 +136,9 @@ class _Listener:
     def __exit__(self, *args: object) -> bool: ...
 
 Listener: Any
+def _parse(data: str | Buffer, fmt: str) -> Any: ...
+def load_config(
+    source: str | PathLike[str] | Iterable[str | PathLike[str]],
+    fmt: str | None = None,
+    progress: Callable[[str, int, int], object] | None = None,
+) -> Any: ...

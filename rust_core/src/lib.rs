@@ -7,9 +7,10 @@
 
 pub mod atomic_write;
 pub mod complexity;
+pub mod config;
+pub mod connection;
 pub mod fs_scan;
 pub mod glob;
-pub mod connection;
 pub mod graph;
 pub mod hashing;
 pub mod kv_cache;

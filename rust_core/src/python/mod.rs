@@ -8,6 +8,7 @@ mod analysis;
 mod arrays;
 mod buffer;
 mod cache;
+mod config;
 mod connection;
 mod errors;
 mod fs;
@@ -39,5 +40,6 @@ fn rust_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fs_scan::register(m)?;
     transport::register(m)?;
     connection::register(m)?;
+    config::register(m)?;
     Ok(())
 }

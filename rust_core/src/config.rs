@@ -1,0 +1,808 @@
+//! ConfigCore: JSON, TOML and YAML documents parsed into any value representation.
+//!
+//! The parsers are well-kept crates (jiter for JSON, toml for TOML 1.0, yaml-rust2 for YAML);
+//! this module walks their output and reports every value to a [`Builder`], so the caller
+//! decides what a map, a list or a datetime is. The PyO3 binding builds Python objects
+//! directly; [`TreeBuilder`] builds a plain Rust [`Value`] for tests. JSON is driven event by
+//! event from the byte slice (a memory-mapped file in the binding), with no intermediate
+//! tree and no copy of the text; TOML and YAML files are small, so their crates' trees are
+//! walked instead.
+//!
+//! Semantics follow the Python reference (`pyagent/config_core.py`): JSON numbers as
+//! `json.loads` reads them (integers of any size, floats correctly rounded, NaN/Infinity
+//! accepted), TOML values as `tomllib` (datetimes truncated to microseconds), YAML on the
+//! subset where YAML 1.2 (yaml-rust2) and YAML 1.1 (PyYAML) agree.
+
+use std::fmt;
+
+use jiter::{Jiter, Peek};
+
+/// Bytes of JSON parsed between two progress reports.
+pub const PROGRESS_STEP: usize = 16 << 20;
+
+/// Deepest nesting of arrays and objects accepted in JSON (about where `json.loads` stops
+/// under Python's default recursion limit).
+pub const MAX_DEPTH: usize = 1000;
+
+/// A document that does not parse: the byte offset where the parser stopped and its reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    pub offset: usize,
+    pub message: String,
+    /// The document may be valid for the Python reference, which the crate cannot follow
+    /// here: a JSON `\u` escape of a lone UTF-16 surrogate (json.loads makes a str holding
+    /// it; UTF-8 cannot), or a TOML number out of the crate's range (tomllib reads `1e400`
+    /// as inf and integers of any size; the crate rejects both). The caller lets the
+    /// reference parser decide.
+    pub reference_decides: bool,
+}
+
+/// Why a parse failed: the document, or the builder (whose error is passed through).
+#[derive(Debug)]
+pub enum ParseError<E> {
+    Syntax(SyntaxError),
+    Build(E),
+}
+
+impl<E> ParseError<E> {
+    fn syntax(offset: usize, message: impl Into<String>) -> Self {
+        ParseError::Syntax(SyntaxError {
+            offset,
+            message: message.into(),
+            reference_decides: false,
+        })
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for ParseError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseError::Syntax(e) => write!(f, "{} at byte {}", e.message, e.offset),
+            ParseError::Build(e) => e.fmt(f),
+        }
+    }
+}
+
+/// A TOML date, time or datetime, as `tomllib` distinguishes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Temporal {
+    /// `datetime.date`
+    Date { year: u16, month: u8, day: u8 },
+    /// `datetime.time` (naive)
+    Time {
+        hour: u8,
+        minute: u8,
+        second: u8,
+        microsecond: u32,
+    },
+    /// `datetime.datetime`; `offset_minutes` None is a naive (local) datetime, `Some(0)` from
+    /// `Z` is UTC.
+    DateTime {
+        year: u16,
+        month: u8,
+        day: u8,
+        hour: u8,
+        minute: u8,
+        second: u8,
+        microsecond: u32,
+        offset_minutes: Option<i16>,
+        utc: bool,
+    },
+}
+
+/// Receives the values of a document, leaves first; containers are built bottom-up.
+pub trait Builder {
+    type Value;
+    type Map;
+    type Error;
+
+    fn null(&mut self) -> Result<Self::Value, Self::Error>;
+    fn boolean(&mut self, value: bool) -> Result<Self::Value, Self::Error>;
+    fn int(&mut self, value: i64) -> Result<Self::Value, Self::Error>;
+    /// An integer beyond i64, as decimal text (an optional sign, then digits).
+    fn big_int(&mut self, digits: &str) -> Result<Self::Value, Self::Error>;
+    fn float(&mut self, value: f64) -> Result<Self::Value, Self::Error>;
+    fn string(&mut self, value: &str) -> Result<Self::Value, Self::Error>;
+    fn temporal(&mut self, value: Temporal) -> Result<Self::Value, Self::Error>;
+    /// A mapping key that is a string (JSON and TOML keys, YAML string keys).
+    fn key(&mut self, value: &str) -> Result<Self::Value, Self::Error> {
+        self.string(value)
+    }
+    fn new_map(&mut self) -> Result<Self::Map, Self::Error>;
+    /// Sets `key` to `value`; a repeated key keeps its first position and takes the new value.
+    fn map_insert(
+        &mut self,
+        map: &mut Self::Map,
+        key: Self::Value,
+        value: Self::Value,
+    ) -> Result<(), Self::Error>;
+    fn finish_map(&mut self, map: Self::Map) -> Result<Self::Value, Self::Error>;
+    fn list(&mut self, items: Vec<Self::Value>) -> Result<Self::Value, Self::Error>;
+    /// Called about every [`PROGRESS_STEP`] bytes of a JSON document with the bytes parsed.
+    fn progress(&mut self, _bytes_done: usize) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+/// The document without one leading UTF-8 byte-order mark; its length is the offset shift.
+pub fn strip_bom(data: &[u8]) -> &[u8] {
+    data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(data)
+}
+
+/// `data` (after any BOM) as UTF-8 text, or a syntax error at the first invalid byte.
+pub fn utf8<E>(data: &[u8]) -> Result<&str, ParseError<E>> {
+    let body = strip_bom(data);
+    let shift = data.len() - body.len();
+    std::str::from_utf8(body)
+        .map_err(|e| ParseError::syntax(shift + e.valid_up_to(), "invalid UTF-8"))
+}
+
+// ---------------------------------------------------------------------------------------
+// JSON
+
+struct JsonWalk<'a, 'j, B: Builder> {
+    jiter: Jiter<'j>,
+    builder: &'a mut B,
+    shift: usize,
+    next_report: usize,
+}
+
+fn json_error<E>(err: &jiter::JiterError, shift: usize) -> ParseError<E> {
+    use jiter::{JiterErrorType, JsonErrorType};
+    let reference_decides = matches!(
+        err.error_type,
+        JiterErrorType::JsonError(
+            JsonErrorType::LoneLeadingSurrogateInHexEscape
+                | JsonErrorType::UnexpectedEndOfHexEscape
+                | JsonErrorType::InvalidUnicodeCodePoint
+        )
+    );
+    ParseError::Syntax(SyntaxError {
+        offset: shift + err.index,
+        message: err.error_type.to_string(),
+        reference_decides,
+    })
+}
+
+impl<B: Builder> JsonWalk<'_, '_, B> {
+    fn fail(&self, err: jiter::JiterError) -> ParseError<B::Error> {
+        json_error(&err, self.shift)
+    }
+
+    fn tick(&mut self) -> Result<(), ParseError<B::Error>> {
+        let index = self.jiter.current_index();
+        if index >= self.next_report {
+            self.next_report = index + PROGRESS_STEP;
+            self.builder
+                .progress(self.shift + index)
+                .map_err(ParseError::Build)?;
+        }
+        Ok(())
+    }
+
+    fn number(&mut self, peek: Peek) -> Result<B::Value, ParseError<B::Error>> {
+        let start = self.jiter.current_index();
+        let bytes = match self.jiter.known_number_bytes(peek) {
+            Ok(bytes) => bytes,
+            Err(err) => return Err(self.fail(err)),
+        };
+        // jiter validated the JSON number grammar, so the bytes are ASCII.
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| ParseError::syntax(self.shift + start, "invalid number"))?;
+        let result = match text {
+            "NaN" => self.builder.float(f64::NAN),
+            "Infinity" => self.builder.float(f64::INFINITY),
+            "-Infinity" => self.builder.float(f64::NEG_INFINITY),
+            _ if text.bytes().any(|b| matches!(b, b'.' | b'e' | b'E')) => {
+                // Rust's float parsing is correctly rounded, as Python's float() is, and
+                // overflows to infinity as float("1e400") does.
+                match text.parse::<f64>() {
+                    Ok(value) => self.builder.float(value),
+                    Err(_) => return Err(ParseError::syntax(self.shift + start, "invalid number")),
+                }
+            }
+            _ => match text.parse::<i64>() {
+                Ok(value) => self.builder.int(value),
+                Err(_) => self.builder.big_int(text),
+            },
+        };
+        result.map_err(ParseError::Build)
+    }
+
+    fn value(&mut self, peek: Peek, depth: usize) -> Result<B::Value, ParseError<B::Error>> {
+        let built = match peek {
+            Peek::Null => {
+                self.jiter.known_null().map_err(|e| self.fail(e))?;
+                self.builder.null()
+            }
+            Peek::True | Peek::False => {
+                let value = self.jiter.known_bool(peek).map_err(|e| self.fail(e))?;
+                self.builder.boolean(value)
+            }
+            Peek::String => {
+                let text = match self.jiter.known_str() {
+                    Ok(text) => text,
+                    Err(err) => return Err(json_error(&err, self.shift)),
+                };
+                self.builder.string(text)
+            }
+            Peek::Array => return self.array(depth + 1),
+            Peek::Object => return self.object(depth + 1),
+            _ if peek.is_num() => return self.number(peek),
+            _ => {
+                let at = self.jiter.current_index();
+                return Err(ParseError::syntax(self.shift + at, "expected value"));
+            }
+        };
+        built.map_err(ParseError::Build)
+    }
+
+    fn check_depth(&self, depth: usize) -> Result<(), ParseError<B::Error>> {
+        if depth > MAX_DEPTH {
+            let at = self.jiter.current_index();
+            return Err(ParseError::syntax(self.shift + at, "nesting too deep"));
+        }
+        Ok(())
+    }
+
+    fn array(&mut self, depth: usize) -> Result<B::Value, ParseError<B::Error>> {
+        self.check_depth(depth)?;
+        let mut items = Vec::new();
+        let mut next = self.jiter.known_array().map_err(|e| self.fail(e))?;
+        while let Some(peek) = next {
+            items.push(self.value(peek, depth)?);
+            self.tick()?;
+            next = self.jiter.array_step().map_err(|e| self.fail(e))?;
+        }
+        self.builder.list(items).map_err(ParseError::Build)
+    }
+
+    fn object(&mut self, depth: usize) -> Result<B::Value, ParseError<B::Error>> {
+        self.check_depth(depth)?;
+        let mut map = self.builder.new_map().map_err(ParseError::Build)?;
+        let first = match self.jiter.known_object() {
+            Ok(first) => first.map(|k| self.builder.key(k)),
+            Err(err) => return Err(self.fail(err)),
+        };
+        let mut key = match first {
+            Some(k) => Some(k.map_err(ParseError::Build)?),
+            None => None,
+        };
+        while let Some(k) = key {
+            let peek = self.jiter.peek().map_err(|e| self.fail(e))?;
+            let value = self.value(peek, depth)?;
+            self.builder
+                .map_insert(&mut map, k, value)
+                .map_err(ParseError::Build)?;
+            self.tick()?;
+            key = match self.jiter.next_key() {
+                Ok(Some(k)) => Some(self.builder.key(k).map_err(ParseError::Build)?),
+                Ok(None) => None,
+                Err(err) => return Err(self.fail(err)),
+            };
+        }
+        self.builder.finish_map(map).map_err(ParseError::Build)
+    }
+}
+
+/// Parses one JSON document (UTF-8, one leading BOM skipped) into `builder`'s values.
+pub fn parse_json<B: Builder>(
+    data: &[u8],
+    builder: &mut B,
+) -> Result<B::Value, ParseError<B::Error>> {
+    let body = strip_bom(data);
+    let shift = data.len() - body.len();
+    let mut walk = JsonWalk {
+        jiter: Jiter::new(body).with_allow_inf_nan(),
+        builder,
+        shift,
+        next_report: PROGRESS_STEP,
+    };
+    let peek = walk.jiter.peek().map_err(|e| walk.fail(e))?;
+    let value = walk.value(peek, 0)?;
+    walk.jiter.finish().map_err(|e| walk.fail(e))?;
+    Ok(value)
+}
+
+// ---------------------------------------------------------------------------------------
+// TOML
+
+fn toml_value<B: Builder>(value: &toml::Value, b: &mut B) -> Result<B::Value, B::Error> {
+    match value {
+        toml::Value::String(s) => b.string(s),
+        toml::Value::Integer(i) => b.int(*i),
+        toml::Value::Float(f) => b.float(*f),
+        toml::Value::Boolean(v) => b.boolean(*v),
+        toml::Value::Datetime(dt) => b.temporal(temporal(dt)),
+        toml::Value::Array(items) => {
+            let items = items
+                .iter()
+                .map(|v| toml_value(v, b))
+                .collect::<Result<Vec<_>, _>>()?;
+            b.list(items)
+        }
+        toml::Value::Table(table) => toml_table(table, b),
+    }
+}
+
+fn toml_table<B: Builder>(table: &toml::Table, b: &mut B) -> Result<B::Value, B::Error> {
+    let mut map = b.new_map()?;
+    for (key, value) in table {
+        let k = b.key(key)?;
+        let v = toml_value(value, b)?;
+        b.map_insert(&mut map, k, v)?;
+    }
+    b.finish_map(map)
+}
+
+fn temporal(dt: &toml::value::Datetime) -> Temporal {
+    use toml::value::Offset;
+    // tomllib keeps the first six fractional digits: truncation to microseconds.
+    let micro = |t: &toml::value::Time| t.nanosecond / 1000;
+    match (dt.date, dt.time) {
+        (Some(d), Some(t)) => Temporal::DateTime {
+            year: d.year,
+            month: d.month,
+            day: d.day,
+            hour: t.hour,
+            minute: t.minute,
+            second: t.second,
+            microsecond: micro(&t),
+            offset_minutes: match dt.offset {
+                None => None,
+                Some(Offset::Z) => Some(0),
+                Some(Offset::Custom { minutes }) => Some(minutes),
+            },
+            utc: matches!(dt.offset, Some(Offset::Z)),
+        },
+        (Some(d), None) => Temporal::Date {
+            year: d.year,
+            month: d.month,
+            day: d.day,
+        },
+        (None, Some(t)) => Temporal::Time {
+            hour: t.hour,
+            minute: t.minute,
+            second: t.second,
+            microsecond: micro(&t),
+        },
+        // The crate never produces a datetime with neither part; treat it as midnight.
+        (None, None) => Temporal::Time {
+            hour: 0,
+            minute: 0,
+            second: 0,
+            microsecond: 0,
+        },
+    }
+}
+
+/// A parsed TOML 1.0 document (UTF-8, one leading BOM skipped): the crate's tree, built
+/// without any [`Builder`] so a caller can do it without holding a lock.
+pub fn toml_tree(data: &[u8]) -> Result<toml::Table, SyntaxError> {
+    let text = utf8::<()>(data).map_err(syntax_only)?;
+    let shift = data.len() - strip_bom(data).len();
+    toml::from_str(text).map_err(|e| SyntaxError {
+        offset: shift + e.span().map_or(0, |s| s.start),
+        message: e.message().to_owned(),
+        reference_decides: ["floating-point", "to fit in target type"]
+            .iter()
+            .any(|m| e.message().contains(m)),
+    })
+}
+
+/// Reports a TOML tree to `builder`.
+pub fn build_toml<B: Builder>(table: &toml::Table, builder: &mut B) -> Result<B::Value, B::Error> {
+    toml_table(table, builder)
+}
+
+/// Parses one TOML 1.0 document (UTF-8, one leading BOM skipped).
+pub fn parse_toml<B: Builder>(
+    data: &[u8],
+    builder: &mut B,
+) -> Result<B::Value, ParseError<B::Error>> {
+    let table = toml_tree(data).map_err(ParseError::Syntax)?;
+    build_toml(&table, builder).map_err(ParseError::Build)
+}
+
+fn syntax_only(err: ParseError<()>) -> SyntaxError {
+    match err {
+        ParseError::Syntax(e) => e,
+        ParseError::Build(()) => SyntaxError {
+            offset: 0,
+            message: String::new(),
+            reference_decides: false,
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// YAML
+
+fn is_decimal_int(text: &str) -> bool {
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn yaml_float(text: &str) -> Option<f64> {
+    match text {
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => Some(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => Some(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => Some(f64::NAN),
+        _ => text.parse::<f64>().ok(),
+    }
+}
+
+enum YamlFailure<E> {
+    Build(E),
+    Unsupported(&'static str),
+}
+
+fn yaml_value<B: Builder>(
+    value: &yaml_rust2::Yaml,
+    b: &mut B,
+) -> Result<B::Value, YamlFailure<B::Error>> {
+    use yaml_rust2::Yaml;
+    let built = match value {
+        Yaml::String(s) => b.string(s),
+        Yaml::Integer(i) => b.int(*i),
+        // An integer beyond i64 comes back as Real with its digits: make it a Python int.
+        Yaml::Real(s) if is_decimal_int(s) => b.big_int(s),
+        Yaml::Real(s) => match yaml_float(s) {
+            Some(f) => b.float(f),
+            None => return Err(YamlFailure::Unsupported("invalid float")),
+        },
+        Yaml::Boolean(v) => b.boolean(*v),
+        Yaml::Null => b.null(),
+        Yaml::Array(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                out.push(yaml_value(item, b)?);
+            }
+            b.list(out)
+        }
+        Yaml::Hash(hash) => {
+            let mut map = b.new_map().map_err(YamlFailure::Build)?;
+            for (key, item) in hash {
+                let k = match key {
+                    Yaml::Array(_) | Yaml::Hash(_) => {
+                        return Err(YamlFailure::Unsupported("found unhashable key"))
+                    }
+                    Yaml::String(s) => b.key(s).map_err(YamlFailure::Build)?,
+                    other => yaml_value(other, b)?,
+                };
+                let v = yaml_value(item, b)?;
+                b.map_insert(&mut map, k, v).map_err(YamlFailure::Build)?;
+            }
+            b.finish_map(map)
+        }
+        Yaml::Alias(_) | Yaml::BadValue => {
+            return Err(YamlFailure::Unsupported("unresolved alias or bad value"))
+        }
+    };
+    built.map_err(YamlFailure::Build)
+}
+
+/// The characters a YAML 1.1 stream may hold (PyYAML's `Reader.NON_PRINTABLE`, negated).
+fn yaml_printable(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{85}' | '\u{A0}'..='\u{D7FF}'
+        | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// A parsed YAML stream (UTF-8, one leading BOM skipped): its one document, None for an
+/// empty stream; more than one document is an error, as PyYAML's `safe_load` has it.
+pub fn yaml_tree(data: &[u8]) -> Result<Option<yaml_rust2::Yaml>, SyntaxError> {
+    let text = utf8::<()>(data).map_err(syntax_only)?;
+    let shift = data.len() - strip_bom(data).len();
+    let byte_offset = |chars: usize| {
+        shift
+            + text
+                .char_indices()
+                .nth(chars)
+                .map_or(text.len(), |(i, _)| i)
+    };
+    // PyYAML's reader rejects characters YAML 1.1 calls non-printable; yaml-rust2 does not.
+    if let Some((at, _)) = text.char_indices().find(|&(_, c)| !yaml_printable(c)) {
+        return Err(SyntaxError {
+            offset: shift + at,
+            message: "unacceptable character: control characters are not allowed".to_owned(),
+            reference_decides: false,
+        });
+    }
+    let mut docs = yaml_rust2::YamlLoader::load_from_str(text).map_err(|e| SyntaxError {
+        offset: byte_offset(e.marker().index()),
+        message: e.info().to_owned(),
+        reference_decides: false,
+    })?;
+    if docs.len() > 1 {
+        return Err(SyntaxError {
+            offset: shift,
+            message: "expected a single document in the stream".to_owned(),
+            reference_decides: false,
+        });
+    }
+    Ok(docs.pop())
+}
+
+/// Reports a YAML document (None: an empty stream, null) to `builder`.
+pub fn build_yaml<B: Builder>(
+    doc: Option<&yaml_rust2::Yaml>,
+    builder: &mut B,
+) -> Result<B::Value, ParseError<B::Error>> {
+    match doc {
+        None => builder.null().map_err(ParseError::Build),
+        Some(doc) => yaml_value(doc, builder).map_err(|e| match e {
+            YamlFailure::Build(err) => ParseError::Build(err),
+            YamlFailure::Unsupported(why) => ParseError::syntax(0, why),
+        }),
+    }
+}
+
+/// Parses one YAML document (see [`yaml_tree`]).
+pub fn parse_yaml<B: Builder>(
+    data: &[u8],
+    builder: &mut B,
+) -> Result<B::Value, ParseError<B::Error>> {
+    let doc = yaml_tree(data).map_err(ParseError::Syntax)?;
+    build_yaml(doc.as_ref(), builder)
+}
+
+// ---------------------------------------------------------------------------------------
+// A plain Rust value tree, for tests and Rust callers.
+
+/// A parsed value without Python: what [`TreeBuilder`] builds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    BigInt(String),
+    Float(f64),
+    String(String),
+    Temporal(Temporal),
+    List(Vec<Value>),
+    /// Entries in first-insertion order.
+    Map(Vec<(Value, Value)>),
+}
+
+impl Value {
+    /// The entry under the string key `key` of a map.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        match self {
+            Value::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| matches!(k, Value::String(s) if s == key))
+                .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+}
+
+/// Builds [`Value`]s.
+#[derive(Debug, Default)]
+pub struct TreeBuilder {
+    /// Every progress report received, in bytes.
+    pub reports: Vec<usize>,
+}
+
+impl Builder for TreeBuilder {
+    type Value = Value;
+    type Map = Vec<(Value, Value)>;
+    type Error = std::convert::Infallible;
+
+    fn null(&mut self) -> Result<Value, Self::Error> {
+        Ok(Value::Null)
+    }
+    fn boolean(&mut self, value: bool) -> Result<Value, Self::Error> {
+        Ok(Value::Bool(value))
+    }
+    fn int(&mut self, value: i64) -> Result<Value, Self::Error> {
+        Ok(Value::Int(value))
+    }
+    fn big_int(&mut self, digits: &str) -> Result<Value, Self::Error> {
+        Ok(Value::BigInt(digits.to_owned()))
+    }
+    fn float(&mut self, value: f64) -> Result<Value, Self::Error> {
+        Ok(Value::Float(value))
+    }
+    fn string(&mut self, value: &str) -> Result<Value, Self::Error> {
+        Ok(Value::String(value.to_owned()))
+    }
+    fn temporal(&mut self, value: Temporal) -> Result<Value, Self::Error> {
+        Ok(Value::Temporal(value))
+    }
+    fn new_map(&mut self) -> Result<Self::Map, Self::Error> {
+        Ok(Vec::new())
+    }
+    fn map_insert(
+        &mut self,
+        map: &mut Self::Map,
+        key: Value,
+        value: Value,
+    ) -> Result<(), Self::Error> {
+        match map.iter_mut().find(|(k, _)| *k == key) {
+            Some(entry) => entry.1 = value,
+            None => map.push((key, value)),
+        }
+        Ok(())
+    }
+    fn finish_map(&mut self, map: Self::Map) -> Result<Value, Self::Error> {
+        Ok(Value::Map(map))
+    }
+    fn list(&mut self, items: Vec<Value>) -> Result<Value, Self::Error> {
+        Ok(Value::List(items))
+    }
+    fn progress(&mut self, bytes_done: usize) -> Result<(), Self::Error> {
+        self.reports.push(bytes_done);
+        Ok(())
+    }
+}
+
+/// Merges `update` into `base`: maps recursively, anything else (lists too) replaced.
+pub fn deep_merge(base: &mut Value, update: Value) {
+    match (base, update) {
+        (Value::Map(target), Value::Map(source)) => {
+            for (key, value) in source {
+                match target.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, current))
+                        if matches!((&*current, &value), (Value::Map(_), Value::Map(_))) =>
+                    {
+                        deep_merge(current, value)
+                    }
+                    Some((_, current)) => *current = value,
+                    None => target.push((key, value)),
+                }
+            }
+        }
+        (base, update) => *base = update,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(text: &str) -> Result<Value, ParseError<std::convert::Infallible>> {
+        parse_json(text.as_bytes(), &mut TreeBuilder::default())
+    }
+
+    fn s(text: &str) -> Value {
+        Value::String(text.to_owned())
+    }
+
+    #[test]
+    fn json_values_like_json_loads() {
+        let v = json(r#"{"a": [1, -2, 1.5, 1e400, null, true, "x\u00e9"], "a": {"b": 123456789012345678901234567890}}"#)
+            .unwrap();
+        assert_eq!(
+            v,
+            Value::Map(vec![(
+                s("a"),
+                Value::Map(vec![(
+                    s("b"),
+                    Value::BigInt("123456789012345678901234567890".into())
+                )])
+            )])
+        );
+        let v = json("[1, -0, 0.1, 1e400, -Infinity, \"x\\u00e9\"]").unwrap();
+        assert_eq!(
+            v,
+            Value::List(vec![
+                Value::Int(1),
+                Value::Int(0),
+                Value::Float(0.1),
+                Value::Float(f64::INFINITY),
+                Value::Float(f64::NEG_INFINITY),
+                s("xé"),
+            ])
+        );
+        assert!(matches!(json("NaN").unwrap(), Value::Float(f) if f.is_nan()));
+        assert_eq!(json("\u{feff}[]").unwrap(), Value::List(vec![]));
+    }
+
+    #[test]
+    fn json_errors_carry_byte_offsets() {
+        for (doc, offset) in [("{\"a\": x}", 6), ("[1 2]", 3), ("", 0), ("\"\u{1}\"", 1)] {
+            match json(doc) {
+                Err(ParseError::Syntax(e)) => assert_eq!(e.offset, offset, "{doc:?}: {e:?}"),
+                other => panic!("{doc:?}: {other:?}"),
+            }
+        }
+        let deep = "[".repeat(MAX_DEPTH + 1) + &"]".repeat(MAX_DEPTH + 1);
+        assert!(matches!(json(&deep), Err(ParseError::Syntax(_))));
+        let ok = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
+        assert!(json(&ok).is_ok());
+        assert!(matches!(
+            parse_json(b"[\"\xff\"]", &mut TreeBuilder::default()),
+            Err(ParseError::Syntax(_))
+        ));
+    }
+
+    #[test]
+    fn json_reports_progress_on_large_documents() {
+        let doc = format!("[{}0]", "1234567,".repeat(PROGRESS_STEP / 8 * 3));
+        let mut b = TreeBuilder::default();
+        parse_json(doc.as_bytes(), &mut b).unwrap();
+        assert!(b.reports.len() >= 2, "{:?}", b.reports);
+    }
+
+    #[test]
+    fn toml_values_and_datetimes() {
+        let doc = "a = 1\nb = 1979-05-27T07:32:00.1234567Z\nc = 1979-05-27\nd = 07:32:00\n\
+                   e = 1979-05-27T00:32:00-07:30\n[t]\nx = [1.5, \"s\"]\n";
+        let v = parse_toml(doc.as_bytes(), &mut TreeBuilder::default()).unwrap();
+        assert_eq!(v.get("a"), Some(&Value::Int(1)));
+        assert!(matches!(
+            v.get("b"),
+            Some(Value::Temporal(Temporal::DateTime {
+                microsecond: 123456,
+                offset_minutes: Some(0),
+                utc: true,
+                ..
+            }))
+        ));
+        assert!(matches!(
+            v.get("c"),
+            Some(Value::Temporal(Temporal::Date { day: 27, .. }))
+        ));
+        assert!(matches!(
+            v.get("d"),
+            Some(Value::Temporal(Temporal::Time { hour: 7, .. }))
+        ));
+        assert!(matches!(
+            v.get("e"),
+            Some(Value::Temporal(Temporal::DateTime {
+                offset_minutes: Some(-450),
+                utc: false,
+                ..
+            }))
+        ));
+        assert!(matches!(
+            parse_toml(b"a = 1\na = 2", &mut TreeBuilder::default()),
+            Err(ParseError::Syntax(_))
+        ));
+        match parse_toml(b"a = 1e400", &mut TreeBuilder::default()) {
+            Err(ParseError::Syntax(e)) => assert!(e.reference_decides, "{e:?}"),
+            other => panic!("{other:?}"),
+        }
+        // TOML 1.1-only syntax is rejected, as tomllib (TOML 1.0) rejects it.
+        assert!(parse_toml(b"a = {x = 1,\n}", &mut TreeBuilder::default()).is_err());
+    }
+
+    #[test]
+    fn yaml_values() {
+        let doc = "a: 1\nb: [1.5, .inf, 'x', true, null, 123456789012345678901234]\nc: {d: e}\n";
+        let v = parse_yaml(doc.as_bytes(), &mut TreeBuilder::default()).unwrap();
+        assert_eq!(v.get("a"), Some(&Value::Int(1)));
+        assert_eq!(
+            v.get("b"),
+            Some(&Value::List(vec![
+                Value::Float(1.5),
+                Value::Float(f64::INFINITY),
+                s("x"),
+                Value::Bool(true),
+                Value::Null,
+                Value::BigInt("123456789012345678901234".into()),
+            ]))
+        );
+        assert_eq!(
+            parse_yaml(b"", &mut TreeBuilder::default()).unwrap(),
+            Value::Null
+        );
+        assert!(parse_yaml(b"a: [1\n", &mut TreeBuilder::default()).is_err());
+        assert!(parse_yaml(b"a\n---\nb\n", &mut TreeBuilder::default()).is_err());
+        assert!(parse_yaml(b"a: \x00", &mut TreeBuilder::default()).is_err());
+    }
+
+    #[test]
+    fn merge_is_recursive_and_replaces_lists() {
+        let mut base = json(r#"{"a": {"x": 1, "l": [1, 2]}, "b": 1}"#).unwrap();
+        deep_merge(
+            &mut base,
+            json(r#"{"a": {"y": 2, "l": [3]}, "b": {"c": 1}}"#).unwrap(),
+        );
+        assert_eq!(
+            base,
+            json(r#"{"a": {"x": 1, "l": [3], "y": 2}, "b": {"c": 1}}"#).unwrap()
+        );
+    }
+}

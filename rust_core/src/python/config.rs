@@ -1,0 +1,464 @@
+//! ConfigCore bindings: `_parse` (one document) and `load_config` (sharded files, merged).
+//!
+//! The pure-Rust side (`crate::config`) drives the parsers and reports every value to a
+//! `Builder`; `PyBuilder` here makes each one a Python object on the spot, so a JSON shard
+//! goes from its memory map to Python objects with no intermediate tree and no copy of the
+//! text. Building Python objects needs the GIL, so JSON is parsed with it held (as orjson and
+//! json do); TOML and YAML trees are parsed with the GIL released, then converted.
+//!
+//! What stays in Python, reached through `pyagent.config_core` (imported at call time):
+//! argument checks and path expansion (`_check_format`, `_plan`), the `Config` and
+//! `ConfigError` classes (so both backends raise the one class), INI (configparser's rules),
+//! and, on the cold error path only, locating a syntax error the native parser found
+//! (`_native_syntax_error`), which normalises the position to the reference parser's. A
+//! JSON `\u` escape of a lone surrogate (which `json.loads` accepts but UTF-8 cannot hold)
+//! sends that one document to the reference parser.
+
+use std::fs::File;
+
+use memmap2::Mmap;
+use pyo3::exceptions::PyValueError;
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{
+    PyBool, PyDate, PyDateTime, PyDict, PyFloat, PyInt, PyList, PyString, PyTime, PyTzInfo,
+};
+
+use super::buffer::TextOrBytes;
+use super::errors::os_error;
+use crate::config::{self, Builder, ParseError, SyntaxError, Temporal};
+
+const MODULE: &str = "pyagent.config_core";
+
+fn module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
+    py.import(MODULE)
+}
+
+/// Where progress goes: `callback(path, base + bytes_done, total)`.
+struct Progress<'py> {
+    callback: Bound<'py, PyAny>,
+    path: Bound<'py, PyAny>,
+    base: u64,
+    total: Bound<'py, PyAny>,
+}
+
+/// A str from UTF-8 text; ASCII (the common case for config keys and values) is copied
+/// straight into a new compact str, skipping the UTF-8 decoder.
+fn new_str<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
+    if !text.is_ascii() {
+        return Ok(PyString::new(py, text).into_any());
+    }
+    let len = ffi::Py_ssize_t::try_from(text.len())
+        .map_err(|_| pyo3::exceptions::PyOverflowError::new_err("string too long"))?;
+    // SAFETY: PyUnicode_New(len, 127) returns a new compact ASCII str with room for `len`
+    // one-byte characters (and its terminating NUL) at PyUnicode_DATA, or NULL with an
+    // exception set; the bytes copied are ASCII, as such a str requires.
+    unsafe {
+        let ptr = ffi::PyUnicode_New(len, 127);
+        if ptr.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        let data = ffi::PyUnicode_DATA(ptr).cast::<u8>();
+        std::ptr::copy_nonoverlapping(text.as_ptr(), data, text.len());
+        Ok(Bound::from_owned_ptr(py, ptr))
+    }
+}
+
+/// Slots of a string cache (a power of two).
+const CACHE_SLOTS: usize = 4096;
+/// The longest mapping key cached, and the longest string value.
+const KEY_MAX: usize = 64;
+const VALUE_MAX: usize = 16;
+
+/// Recently built ASCII strings by content: a config repeats the same keys in every entry
+/// (and many short values: flags, tags, enum-like names), so each is built once and shared,
+/// as json.loads shares keys through its memo. Direct-mapped: a colliding string replaces
+/// the slot's occupant. A slot is compared against the cached str's own bytes, so nothing
+/// else is stored.
+#[derive(Default)]
+struct StrCache {
+    slots: Vec<Option<Py<PyAny>>>,
+}
+
+impl StrCache {
+    fn slot(text: &[u8]) -> usize {
+        // FNV-1a: short strings, one pass, no dependency.
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for &byte in text {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+        (hash as usize) & (CACHE_SLOTS - 1)
+    }
+
+    /// The bytes of a compact ASCII str built by [`new_str`].
+    fn ascii_bytes<'a>(object: &'a Bound<'_, PyAny>) -> &'a [u8] {
+        // SAFETY: every cached object is an ASCII str made by new_str (PyUnicode_New with
+        // maxchar 127): one byte per character at PyUnicode_DATA, immutable, alive as long
+        // as the reference the cache holds.
+        unsafe {
+            let ptr = object.as_ptr();
+            let len = usize::try_from(ffi::PyUnicode_GET_LENGTH(ptr)).unwrap_or(0);
+            std::slice::from_raw_parts(ffi::PyUnicode_DATA(ptr).cast::<u8>(), len)
+        }
+    }
+
+    fn get<'py>(&mut self, py: Python<'py>, text: &str, max: usize) -> PyResult<Bound<'py, PyAny>> {
+        if text.len() > max || !text.is_ascii() {
+            return new_str(py, text);
+        }
+        if self.slots.is_empty() {
+            self.slots.resize_with(CACHE_SLOTS, || None);
+        }
+        let index = Self::slot(text.as_bytes());
+        if let Some(Some(object)) = self.slots.get(index) {
+            let object = object.bind(py);
+            if Self::ascii_bytes(object) == text.as_bytes() {
+                return Ok(object.clone());
+            }
+        }
+        let object = new_str(py, text)?;
+        if let Some(slot) = self.slots.get_mut(index) {
+            *slot = Some(object.clone().unbind());
+        }
+        Ok(object)
+    }
+}
+
+/// Builds Python objects: dict, list, str, int, float, bool, None, datetime types.
+struct PyBuilder<'py> {
+    py: Python<'py>,
+    progress: Option<Progress<'py>>,
+    /// Set when a value the parser accepted is still invalid (a TOML date that does not
+    /// exist): the error is then a syntax error, located like any other.
+    invalid: Option<String>,
+    keys: StrCache,
+    values: StrCache,
+}
+
+impl<'py> PyBuilder<'py> {
+    fn new(py: Python<'py>) -> Self {
+        PyBuilder {
+            py,
+            progress: None,
+            invalid: None,
+            keys: StrCache::default(),
+            values: StrCache::default(),
+        }
+    }
+
+    fn tzinfo(&self, minutes: Option<i16>, utc: bool) -> PyResult<Option<Bound<'py, PyTzInfo>>> {
+        static TIMEZONE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        static TIMEDELTA: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let py = self.py;
+        match minutes {
+            None => Ok(None),
+            Some(_) if utc => Ok(Some(PyTzInfo::utc(py)?.to_owned())),
+            Some(m) => {
+                let timedelta = TIMEDELTA.import(py, "datetime", "timedelta")?;
+                let timezone = TIMEZONE.import(py, "datetime", "timezone")?;
+                let delta = timedelta.call1((0, i32::from(m) * 60))?;
+                Ok(Some(timezone.call1((delta,))?.cast_into::<PyTzInfo>()?))
+            }
+        }
+    }
+
+    fn temporal_object(&self, value: Temporal) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.py;
+        Ok(match value {
+            Temporal::Date { year, month, day } => {
+                PyDate::new(py, i32::from(year), month, day)?.into_any()
+            }
+            Temporal::Time {
+                hour,
+                minute,
+                second,
+                microsecond,
+            } => PyTime::new(py, hour, minute, second, microsecond, None)?.into_any(),
+            Temporal::DateTime {
+                year,
+                month,
+                day,
+                hour,
+                minute,
+                second,
+                microsecond,
+                offset_minutes,
+                utc,
+            } => {
+                let tz = self.tzinfo(offset_minutes, utc)?;
+                PyDateTime::new(
+                    py,
+                    i32::from(year),
+                    month,
+                    day,
+                    hour,
+                    minute,
+                    second,
+                    microsecond,
+                    tz.as_ref(),
+                )?
+                .into_any()
+            }
+        })
+    }
+}
+
+impl<'py> Builder for PyBuilder<'py> {
+    type Value = Bound<'py, PyAny>;
+    type Map = Bound<'py, PyDict>;
+    type Error = PyErr;
+
+    fn null(&mut self) -> PyResult<Self::Value> {
+        Ok(self.py.None().into_bound(self.py))
+    }
+    fn boolean(&mut self, value: bool) -> PyResult<Self::Value> {
+        Ok(PyBool::new(self.py, value).to_owned().into_any())
+    }
+    fn int(&mut self, value: i64) -> PyResult<Self::Value> {
+        Ok(value.into_pyobject(self.py)?.into_any())
+    }
+    fn big_int(&mut self, digits: &str) -> PyResult<Self::Value> {
+        // int(str), as json.loads does for the same digits (and with the same digit limit).
+        self.py.get_type::<PyInt>().call1((digits,))
+    }
+    fn float(&mut self, value: f64) -> PyResult<Self::Value> {
+        Ok(PyFloat::new(self.py, value).into_any())
+    }
+    fn string(&mut self, value: &str) -> PyResult<Self::Value> {
+        self.values.get(self.py, value, VALUE_MAX)
+    }
+    fn key(&mut self, value: &str) -> PyResult<Self::Value> {
+        self.keys.get(self.py, value, KEY_MAX)
+    }
+    fn temporal(&mut self, value: Temporal) -> PyResult<Self::Value> {
+        self.temporal_object(value).inspect_err(|_| {
+            self.invalid = Some("invalid date or datetime".to_owned());
+        })
+    }
+    fn new_map(&mut self) -> PyResult<Self::Map> {
+        Ok(PyDict::new(self.py))
+    }
+    fn map_insert(
+        &mut self,
+        map: &mut Self::Map,
+        key: Self::Value,
+        value: Self::Value,
+    ) -> PyResult<()> {
+        map.set_item(key, value)
+    }
+    fn finish_map(&mut self, map: Self::Map) -> PyResult<Self::Value> {
+        Ok(map.into_any())
+    }
+    fn list(&mut self, items: Vec<Self::Value>) -> PyResult<Self::Value> {
+        Ok(PyList::new(self.py, items)?.into_any())
+    }
+    fn progress(&mut self, bytes_done: usize) -> PyResult<()> {
+        if let Some(p) = &self.progress {
+            let done = p.base + bytes_done as u64;
+            p.callback.call1((&p.path, done, &p.total))?;
+        }
+        Ok(())
+    }
+}
+
+/// One document in a format the native side parses; `Err(Syntax)` for the caller to locate.
+fn parse_native<'py>(
+    py: Python<'py>,
+    data: &[u8],
+    fmt: &str,
+    builder: &mut PyBuilder<'py>,
+) -> Result<Bound<'py, PyAny>, ParseError<PyErr>> {
+    let result = match fmt {
+        "json" => config::parse_json(data, builder),
+        "toml" => {
+            let tree = py.detach(|| config::toml_tree(data));
+            let table = tree.map_err(ParseError::Syntax)?;
+            config::build_toml(&table, builder).map_err(ParseError::Build)
+        }
+        "yaml" => {
+            let tree = py.detach(|| config::yaml_tree(data));
+            let doc = tree.map_err(ParseError::Syntax)?;
+            config::build_yaml(doc.as_ref(), builder)
+        }
+        other => {
+            return Err(ParseError::Build(PyValueError::new_err(format!(
+                "no native parser for {other}"
+            ))))
+        }
+    };
+    match (result, builder.invalid.take()) {
+        (Err(ParseError::Build(_)), Some(message)) => Err(ParseError::Syntax(SyntaxError {
+            offset: 0,
+            message,
+            reference_decides: false,
+        })),
+        (result, _) => result,
+    }
+}
+
+/// The ConfigError for a syntax error found natively, located by the reference parser.
+fn syntax_error(
+    py: Python<'_>,
+    data: Option<&Bound<'_, PyAny>>,
+    fmt: &str,
+    path: Option<&Bound<'_, PyAny>>,
+    error: SyntaxError,
+) -> PyErr {
+    let built = module(py).and_then(|m| {
+        m.call_method1(
+            "_native_syntax_error",
+            (data, fmt, path, error.offset, error.message),
+        )
+    });
+    match built {
+        Ok(exc) => PyErr::from_value(exc),
+        Err(err) => err,
+    }
+}
+
+/// Parses one document (str or UTF-8 bytes) in format `fmt`.
+#[pyfunction]
+#[pyo3(name = "_parse")]
+fn parse<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    fmt: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let m = module(py)?;
+    let name: String = m.call_method1("_check_format", (fmt,))?.extract()?;
+    // Text the native parsers cannot read as UTF-8 (lone surrogates) and INI go to the
+    // reference parser; so does anything that is neither str nor a buffer (its TypeError).
+    let text = match TextOrBytes::extract(data, "config data") {
+        Ok(text) if name != "ini" => text,
+        _ => return m.call_method1("_parse_reference", (data, name, py.None())),
+    };
+    let mut builder = PyBuilder::new(py);
+    match parse_native(py, text.as_bytes(), &name, &mut builder) {
+        Ok(value) => Ok(value),
+        Err(ParseError::Build(err)) => Err(err),
+        Err(ParseError::Syntax(error)) if error.reference_decides => {
+            m.call_method1("_parse_reference", (data, name, py.None()))
+        }
+        Err(ParseError::Syntax(error)) => Err(syntax_error(py, Some(data), &name, None, error)),
+    }
+}
+
+/// The file's bytes, memory-mapped (an empty file maps to nothing).
+fn map_file(path: &str) -> PyResult<Option<Mmap>> {
+    let file = File::open(path).map_err(|e| os_error(e, Some(path.as_ref())))?;
+    let len = file
+        .metadata()
+        .map_err(|e| os_error(e, Some(path.as_ref())))?
+        .len();
+    if len == 0 {
+        return Ok(None);
+    }
+    // SAFETY: the map is read-only and dropped before this call returns. Another process
+    // truncating the file meanwhile could fault the read, as it could for any mmap reader;
+    // config files are not expected to change while they are loaded.
+    let map = unsafe { Mmap::map(&file) }.map_err(|e| os_error(e, Some(path.as_ref())))?;
+    Ok(Some(map))
+}
+
+/// Merges `update` into `base` in place: dicts recursively, anything else replaced.
+fn deep_merge<'py>(base: &Bound<'py, PyDict>, update: &Bound<'py, PyDict>) -> PyResult<()> {
+    let mut stack = vec![(base.clone(), update.clone())];
+    while let Some((target, source)) = stack.pop() {
+        for (key, value) in source.iter() {
+            match (target.get_item(&key)?, value.cast::<PyDict>()) {
+                (Some(current), Ok(value_dict)) if current.is_instance_of::<PyDict>() => {
+                    stack.push((current.cast_into::<PyDict>()?, value_dict.clone()));
+                }
+                _ => target.set_item(key, value)?,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Loads and deep-merges config shards into one `pyagent.config_core.Config`.
+#[pyfunction]
+#[pyo3(signature = (source, fmt = None, progress = None))]
+fn load_config<'py>(
+    py: Python<'py>,
+    source: &Bound<'py, PyAny>,
+    fmt: Option<&Bound<'py, PyAny>>,
+    progress: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let m = module(py)?;
+    let progress = progress.filter(|p| !p.is_none());
+    if let Some(p) = progress {
+        if !p.is_callable() {
+            return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                "progress must be callable, not {}",
+                p.get_type().name()?
+            )));
+        }
+    }
+    let plan: Vec<(String, String, u64)> = m.call_method1("_plan", (source, fmt))?.extract()?;
+    let total: u64 = plan.iter().map(|(_, _, size)| size).sum();
+    let total_obj = total.into_pyobject(py)?.into_any();
+    let result = m.getattr("Config")?.call0()?;
+    let merged = result.cast::<PyDict>()?;
+    let mut done: u64 = 0;
+    for (path, name, size) in &plan {
+        let path_obj = PyString::new(py, path).into_any();
+        if let Some(p) = progress {
+            p.call1((&path_obj, done, &total_obj))?;
+        }
+        let value = if name == "ini" {
+            let data = std::fs::read(path).map_err(|e| os_error(e, Some(path.as_ref())))?;
+            let bytes = pyo3::types::PyBytes::new(py, &data);
+            m.call_method1("_parse_reference", (bytes, name, &path_obj))?
+        } else {
+            let map = map_file(path)?;
+            let data: &[u8] = map.as_deref().unwrap_or(&[]);
+            let mut builder = PyBuilder::new(py);
+            builder.progress = progress.map(|p| Progress {
+                callback: p.clone(),
+                path: path_obj.clone(),
+                base: done,
+                total: total_obj.clone(),
+            });
+            match parse_native(py, data, name, &mut builder) {
+                Ok(value) => value,
+                Err(ParseError::Build(err)) => return Err(err),
+                Err(ParseError::Syntax(error)) if error.reference_decides => {
+                    drop(map);
+                    let data = std::fs::read(path).map_err(|e| os_error(e, Some(path.as_ref())))?;
+                    let bytes = pyo3::types::PyBytes::new(py, &data);
+                    drop(data);
+                    m.call_method1("_parse_reference", (bytes, name, &path_obj))?
+                }
+                Err(ParseError::Syntax(error)) => {
+                    drop(map);
+                    return Err(syntax_error(py, None, name, Some(&path_obj), error));
+                }
+            }
+        };
+        let value = if value.is_none() && name == "yaml" {
+            PyDict::new(py).into_any()
+        } else {
+            value
+        };
+        match value.cast::<PyDict>() {
+            Ok(dict) => deep_merge(merged, dict)?,
+            Err(_) => {
+                let exc = m.call_method1("_not_a_mapping", (&path_obj, &value))?;
+                return Err(PyErr::from_value(exc));
+            }
+        }
+        done += size;
+        if let Some(p) = progress {
+            p.call1((&path_obj, done, &total_obj))?;
+        }
+    }
+    Ok(result)
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(parse, m)?)?;
+    m.add_function(wrap_pyfunction!(load_config, m)?)?;
+    Ok(())
+}
