@@ -69,3 +69,13 @@ def calculate_rollups(
     bucket_seconds: float,
     names: Iterable[str] | None = None,
 ) -> Rollups: ...
+
+# SearchCore (issue 6)
+def find_literal_rust(
+    needle: str,
+    root: str | PathLike[str],
+    *,
+    glob: str = "*",
+    ignore_case: bool = False,
+    max_count: int | None = None,
+) -> list[tuple[str, int, int, str]]: ...

@@ -11,6 +11,7 @@ pub mod hashing;
 pub mod metrics;
 pub mod numeric;
 pub mod pruning;
+pub mod search;
 pub mod sharding;
 pub mod telemetry;
 pub mod template;
