@@ -15,6 +15,7 @@ pub mod search;
 pub mod sharding;
 pub mod telemetry;
 pub mod template;
+pub mod tokenizer;
 
 #[cfg(feature = "python")]
 mod python;

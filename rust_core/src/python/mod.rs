@@ -17,6 +17,7 @@ mod registry;
 mod search;
 mod telemetry;
 mod template;
+mod tokenizer;
 
 /// Native hot paths for the PyAgent common cores.
 #[pymodule]
@@ -31,5 +32,6 @@ fn rust_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     metrics::register(m)?;
     telemetry::register(m)?;
     search::register(m)?;
+    tokenizer::register(m)?;
     Ok(())
 }
