@@ -142,3 +142,48 @@ def load_config(
     fmt: str | None = None,
     progress: Callable[[str, int, int], object] | None = None,
 ) -> Any: ...
+# SearchCore (issue 6)
+def find_literal_rust(
+    needle: str,
+    root: str | PathLike[str],
+    *,
+    glob: str = "*",
+    ignore_case: bool = False,
+    max_count: int | None = None,
+) -> list[tuple[str, int, int, str]]: ...
+
+# InferenceCore tokenizer (issue 6)
+class Tokenizer:
+    def __init__(
+        self,
+        ranks: Mapping[bytes, int],
+        pattern: str,
+        special_tokens: Mapping[str, int] | None = None,
+    ) -> None: ...
+    def encode(
+        self,
+        text: str,
+        *,
+        allowed_special: Iterable[str] | str = ...,
+        disallowed_special: Iterable[str] | str = "all",
+    ) -> list[int]: ...
+    def encode_ordinary(self, text: str) -> list[int]: ...
+    def encode_batch(
+        self,
+        texts: Sequence[str],
+        *,
+        allowed_special: Iterable[str] | str = ...,
+        disallowed_special: Iterable[str] | str = "all",
+    ) -> list[list[int]]: ...
+    def decode(self, tokens: Sequence[int]) -> str: ...
+    def decode_bytes(self, tokens: Sequence[int]) -> bytes: ...
+    @property
+    def n_vocab(self) -> int: ...
+
+def count_tokens_rust(
+    tokenizer: Tokenizer,
+    text: str | Sequence[str],
+    *,
+    allowed_special: Iterable[str] | str = ...,
+    disallowed_special: Iterable[str] | str = "all",
+) -> int | list[int]: ...

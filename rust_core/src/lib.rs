@@ -17,9 +17,11 @@ pub mod kv_cache;
 pub mod metrics;
 pub mod numeric;
 pub mod pruning;
+pub mod search;
 pub mod sharding;
 pub mod telemetry;
 pub mod template;
+pub mod tokenizer;
 pub mod transport;
 
 #[cfg(feature = "python")]

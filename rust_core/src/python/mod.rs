@@ -19,8 +19,10 @@ mod metrics;
 mod names;
 mod pruning;
 mod registry;
+mod search;
 mod telemetry;
 mod template;
+mod tokenizer;
 mod transport;
 
 /// Native hot paths for the PyAgent common cores.
@@ -41,5 +43,7 @@ fn rust_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     transport::register(m)?;
     connection::register(m)?;
     config::register(m)?;
+    search::register(m)?;
+    tokenizer::register(m)?;
     Ok(())
 }

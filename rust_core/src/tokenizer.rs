@@ -1,0 +1,394 @@
+//! InferenceCore tokenizer: byte-level BPE over tiktoken-format ranks (count_tokens).
+//!
+//! The algorithm is tiktoken's (`CoreBPE`): text is cut at allowed special tokens, each
+//! stretch split by the pattern (fancy-regex, as tiktoken: the patterns need lookahead and
+//! possessive quantifiers), and each piece either looked up whole or merged pairwise, lowest
+//! rank first (leftmost on ties). Counting a batch runs on rayon without building the token
+//! lists. Semantics are those of `pyagent/tokenizer_core.py`.
+
+use std::fmt;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use fancy_regex::Regex;
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+
+pub type Rank = u32;
+
+/// What can go wrong building or using a tokenizer (all ValueError in Python, but
+/// `UnknownToken`, a KeyError).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenizerError {
+    EmptyToken,
+    DuplicateId(Rank),
+    MissingBytes(Vec<u8>),
+    InvalidPattern(String),
+    DisallowedSpecial(String),
+    Regex(String),
+    UnknownToken(Rank),
+}
+
+impl fmt::Display for TokenizerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenizerError::EmptyToken => write!(f, "tokens must not be empty"),
+            TokenizerError::DuplicateId(id) => write!(f, "duplicate token id {id}"),
+            TokenizerError::MissingBytes(bytes) => write!(
+                f,
+                "ranks must give every single byte a rank; missing {:?}",
+                &bytes[..bytes.len().min(8)]
+            ),
+            TokenizerError::InvalidPattern(e) => write!(f, "invalid pattern: {e}"),
+            TokenizerError::DisallowedSpecial(name) => write!(
+                f,
+                "text contains the disallowed special token {name:?}; pass allowed_special to \
+                 encode it as a special token, or disallowed_special=() to encode it as text"
+            ),
+            TokenizerError::Regex(e) => write!(f, "pattern failed on the text: {e}"),
+            TokenizerError::UnknownToken(id) => write!(f, "{id}"),
+        }
+    }
+}
+
+/// A byte-level BPE tokenizer.
+#[derive(Debug)]
+pub struct Bpe {
+    encoder: FxHashMap<Vec<u8>, Rank>,
+    decoder: FxHashMap<Rank, Vec<u8>>,
+    specials: FxHashMap<String, Rank>,
+    special_decoder: FxHashMap<Rank, Vec<u8>>,
+    regex: Regex,
+}
+
+/// Which special tokens an encode call allows (encoded as ids) and disallows (errors).
+#[derive(Debug, Clone, Default)]
+pub struct SpecialRules {
+    pub allowed: Vec<String>,
+    pub disallowed: Vec<String>,
+}
+
+/// A compiled form of `SpecialRules` for one call (or one batch).
+pub struct Prepared<'a> {
+    disallowed: &'a [String],
+    splitter: Option<(AhoCorasick, Vec<Rank>)>,
+}
+
+impl Bpe {
+    /// Builds a tokenizer; `ranks` and `specials` in the caller's iteration order (which
+    /// decides which duplicate is reported).
+    pub fn new(
+        ranks: Vec<(Vec<u8>, Rank)>,
+        pattern: &str,
+        specials: Vec<(String, Rank)>,
+    ) -> Result<Bpe, TokenizerError> {
+        let mut ids = rustc_hash::FxHashSet::default();
+        let mut encoder = FxHashMap::default();
+        encoder.reserve(ranks.len());
+        for (token, rank) in ranks.iter().chain(
+            specials
+                .iter()
+                .map(|(name, rank)| (name.as_bytes().to_vec(), *rank))
+                .collect::<Vec<_>>()
+                .iter(),
+        ) {
+            if token.is_empty() {
+                return Err(TokenizerError::EmptyToken);
+            }
+            if !ids.insert(*rank) {
+                return Err(TokenizerError::DuplicateId(*rank));
+            }
+        }
+        for (token, rank) in ranks {
+            encoder.insert(token, rank);
+        }
+        let missing: Vec<u8> = (0..=255u8)
+            .filter(|b| !encoder.contains_key(&[*b][..]))
+            .collect();
+        if !missing.is_empty() {
+            return Err(TokenizerError::MissingBytes(missing));
+        }
+        let regex =
+            Regex::new(pattern).map_err(|e| TokenizerError::InvalidPattern(e.to_string()))?;
+        let decoder = encoder.iter().map(|(k, v)| (*v, k.clone())).collect();
+        let special_decoder = specials
+            .iter()
+            .map(|(k, v)| (*v, k.as_bytes().to_vec()))
+            .collect();
+        Ok(Bpe {
+            encoder,
+            decoder,
+            specials: specials.into_iter().collect(),
+            special_decoder,
+            regex,
+        })
+    }
+
+    /// The special tokens' names.
+    pub fn special_names(&self) -> Vec<String> {
+        self.specials.keys().cloned().collect()
+    }
+
+    /// One more than the largest id.
+    pub fn n_vocab(&self) -> u64 {
+        let top = self
+            .decoder
+            .keys()
+            .chain(self.special_decoder.keys())
+            .max()
+            .copied()
+            .unwrap_or(0);
+        u64::from(top) + 1
+    }
+
+    /// Compiles the special-token rules of a call.
+    pub fn prepare<'a>(&self, rules: &'a SpecialRules) -> Prepared<'a> {
+        let mut usable: Vec<&String> = rules
+            .allowed
+            .iter()
+            .filter(|s| self.specials.contains_key(*s))
+            .collect();
+        usable.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        usable.dedup();
+        let splitter = if usable.is_empty() {
+            None
+        } else {
+            let ids = usable.iter().map(|s| self.specials[*s]).collect();
+            AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(&usable)
+                .ok()
+                .map(|ac| (ac, ids))
+        };
+        Prepared {
+            disallowed: &rules.disallowed,
+            splitter,
+        }
+    }
+
+    /// Calls `emit` with the ids of one piece (lowest-ranked adjacent pair merged first).
+    fn bpe(&self, piece: &[u8], emit: &mut impl FnMut(Rank)) {
+        if let Some(&rank) = self.encoder.get(piece) {
+            emit(rank);
+            return;
+        }
+        // tiktoken's _byte_pair_merge: boundaries with the rank of the pair starting there.
+        let rank_of = |start: usize, end: usize| -> Rank {
+            self.encoder
+                .get(&piece[start..end])
+                .copied()
+                .unwrap_or(Rank::MAX)
+        };
+        let mut parts: Vec<(usize, Rank)> = Vec::with_capacity(piece.len() + 1);
+        let mut min_rank: (Rank, usize) = (Rank::MAX, usize::MAX);
+        for i in 0..piece.len().saturating_sub(1) {
+            let rank = rank_of(i, i + 2);
+            if rank < min_rank.0 {
+                min_rank = (rank, i);
+            }
+            parts.push((i, rank));
+        }
+        parts.push((piece.len() - 1, Rank::MAX));
+        parts.push((piece.len(), Rank::MAX));
+        let get_rank = |parts: &Vec<(usize, Rank)>, i: usize| -> Rank {
+            if i + 3 < parts.len() {
+                rank_of(parts[i].0, parts[i + 3].0)
+            } else {
+                Rank::MAX
+            }
+        };
+        while min_rank.0 != Rank::MAX {
+            let i = min_rank.1;
+            if i > 0 {
+                parts[i - 1].1 = get_rank(&parts, i - 1);
+            }
+            parts[i].1 = get_rank(&parts, i);
+            parts.remove(i + 1);
+            min_rank = (Rank::MAX, usize::MAX);
+            for (j, &(_, rank)) in parts[..parts.len() - 1].iter().enumerate() {
+                if rank < min_rank.0 {
+                    min_rank = (rank, j);
+                }
+            }
+        }
+        for window in parts.windows(2) {
+            // Every part is a token: single bytes always are, merges only make tokens.
+            if let Some(&rank) = self.encoder.get(&piece[window[0].0..window[1].0]) {
+                emit(rank);
+            }
+        }
+    }
+
+    /// Ids of `text` split by the pattern only (no special tokens).
+    fn ordinary(&self, text: &str, emit: &mut impl FnMut(Rank)) -> Result<(), TokenizerError> {
+        for found in self.regex.find_iter(text) {
+            let piece = found.map_err(|e| TokenizerError::Regex(e.to_string()))?;
+            if !piece.as_str().is_empty() {
+                self.bpe(piece.as_str().as_bytes(), emit);
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls `emit` with every id of `text` under the prepared special-token rules.
+    pub fn encode_with(
+        &self,
+        text: &str,
+        prepared: &Prepared<'_>,
+        emit: &mut impl FnMut(Rank),
+    ) -> Result<(), TokenizerError> {
+        let mut disallowed: Vec<&String> = prepared.disallowed.iter().collect();
+        disallowed.sort();
+        if let Some(name) = disallowed
+            .into_iter()
+            .find(|name| text.contains(name.as_str()))
+        {
+            return Err(TokenizerError::DisallowedSpecial(name.clone()));
+        }
+        let Some((splitter, ids)) = &prepared.splitter else {
+            return self.ordinary(text, emit);
+        };
+        let mut start = 0;
+        for found in splitter.find_iter(text) {
+            self.ordinary(&text[start..found.start()], emit)?;
+            emit(ids[found.pattern().as_usize()]);
+            start = found.end();
+        }
+        self.ordinary(&text[start..], emit)
+    }
+
+    /// The ids of `text`.
+    pub fn encode(&self, text: &str, rules: &SpecialRules) -> Result<Vec<Rank>, TokenizerError> {
+        let prepared = self.prepare(rules);
+        let mut out = Vec::with_capacity(text.len() / 3);
+        self.encode_with(text, &prepared, &mut |id| out.push(id))?;
+        Ok(out)
+    }
+
+    /// The number of ids of `text`.
+    pub fn count(&self, text: &str, prepared: &Prepared<'_>) -> Result<u64, TokenizerError> {
+        let mut n = 0u64;
+        self.encode_with(text, prepared, &mut |_| n += 1)?;
+        Ok(n)
+    }
+
+    /// The counts of every text, in parallel; the first failing text's error (by index).
+    pub fn count_batch(
+        &self,
+        texts: &[&str],
+        rules: &SpecialRules,
+    ) -> Result<Vec<u64>, TokenizerError> {
+        let prepared = self.prepare(rules);
+        let results: Vec<Result<u64, TokenizerError>> = texts
+            .par_iter()
+            .map(|text| self.count(text, &prepared))
+            .collect();
+        results.into_iter().collect()
+    }
+
+    /// The ids of every text, in parallel.
+    pub fn encode_batch(
+        &self,
+        texts: &[&str],
+        rules: &SpecialRules,
+    ) -> Result<Vec<Vec<Rank>>, TokenizerError> {
+        let prepared = self.prepare(rules);
+        let results: Vec<Result<Vec<Rank>, TokenizerError>> = texts
+            .par_iter()
+            .map(|text| {
+                let mut out = Vec::with_capacity(text.len() / 3);
+                self.encode_with(text, &prepared, &mut |id| out.push(id))
+                    .map(|()| out)
+            })
+            .collect();
+        results.into_iter().collect()
+    }
+
+    /// The bytes of one id, if it is a token or a special token.
+    pub fn token_bytes(&self, token: i64) -> Option<&[u8]> {
+        let token = Rank::try_from(token).ok()?;
+        self.decoder
+            .get(&token)
+            .or_else(|| self.special_decoder.get(&token))
+            .map(Vec::as_slice)
+    }
+
+    /// The bytes the ids stand for.
+    pub fn decode_bytes(&self, tokens: &[i64]) -> Result<Vec<u8>, i64> {
+        let mut out = Vec::with_capacity(tokens.len() * 4);
+        for &token in tokens {
+            let part = Rank::try_from(token)
+                .ok()
+                .and_then(|t| {
+                    self.decoder
+                        .get(&t)
+                        .or_else(|| self.special_decoder.get(&t))
+                })
+                .ok_or(token)?;
+            out.extend_from_slice(part);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CL100K: &str = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s";
+
+    fn toy() -> Bpe {
+        let mut ranks: Vec<(Vec<u8>, Rank)> = (0..=255u8).map(|b| (vec![b], b as Rank)).collect();
+        for (i, t) in ["ab", "bc", "abc", " a", "cd"].iter().enumerate() {
+            ranks.push((t.as_bytes().to_vec(), 256 + i as Rank));
+        }
+        Bpe::new(ranks, CL100K, vec![("<|end|>".into(), 1000)]).expect("valid toy vocabulary")
+    }
+
+    #[test]
+    fn merges_lowest_rank_first_and_round_trips() {
+        let bpe = toy();
+        let rules = SpecialRules::default();
+        // "abcd": ab(256) beats bc(257) and cd(260); then abc(258) from ab+c; then d.
+        assert_eq!(bpe.encode("abcd", &rules), Ok(vec![258, b'd' as Rank]));
+        let text = "x abcd \u{e9}\u{1f389} <|end|>";
+        let strict = SpecialRules {
+            allowed: vec![],
+            disallowed: vec!["<|end|>".into()],
+        };
+        assert!(matches!(
+            bpe.encode(text, &strict),
+            Err(TokenizerError::DisallowedSpecial(_))
+        ));
+        let rules = SpecialRules {
+            allowed: vec!["<|end|>".into()],
+            disallowed: vec![],
+        };
+        let ids = bpe.encode(text, &rules).expect("allowed");
+        assert_eq!(ids.last(), Some(&1000));
+        let widened: Vec<i64> = ids.iter().map(|&i| i64::from(i)).collect();
+        assert_eq!(bpe.decode_bytes(&widened), Ok(text.as_bytes().to_vec()));
+        assert_eq!(bpe.decode_bytes(&[5000]), Err(5000));
+        let prepared = bpe.prepare(&rules);
+        assert_eq!(bpe.count(text, &prepared), Ok(ids.len() as u64));
+    }
+
+    #[test]
+    fn rejects_bad_vocabularies() {
+        let ranks: Vec<(Vec<u8>, Rank)> = (0..=254u8).map(|b| (vec![b], b as Rank)).collect();
+        assert!(matches!(
+            Bpe::new(ranks, CL100K, vec![]),
+            Err(TokenizerError::MissingBytes(_))
+        ));
+        let mut ranks: Vec<(Vec<u8>, Rank)> = (0..=255u8).map(|b| (vec![b], b as Rank)).collect();
+        ranks.push((b"ab".to_vec(), 3));
+        assert_eq!(
+            Bpe::new(ranks, CL100K, vec![]).err(),
+            Some(TokenizerError::DuplicateId(3))
+        );
+        let ranks: Vec<(Vec<u8>, Rank)> = (0..=255u8).map(|b| (vec![b], b as Rank)).collect();
+        assert!(matches!(
+            Bpe::new(ranks, "(", vec![]),
+            Err(TokenizerError::InvalidPattern(_))
+        ));
+    }
+}
