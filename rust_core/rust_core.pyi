@@ -136,12 +136,14 @@ class _Listener:
     def __exit__(self, *args: object) -> bool: ...
 
 Listener: Any
+
 def _parse(data: str | Buffer, fmt: str) -> Any: ...
 def load_config(
     source: str | PathLike[str] | Iterable[str | PathLike[str]],
     fmt: str | None = None,
     progress: Callable[[str, int, int], object] | None = None,
 ) -> Any: ...
+
 # SearchCore (issue 6)
 def find_literal_rust(
     needle: str,
@@ -152,8 +154,9 @@ def find_literal_rust(
     max_count: int | None = None,
 ) -> list[tuple[str, int, int, str]]: ...
 
-# InferenceCore tokenizer (issue 6)
-class Tokenizer:
+# InferenceCore tokenizer (issue 6). The class is exported as ``Tokenizer``; typed Any, as
+# pyagent.tokenizer_core.Tokenizer.__new__ hands its instances out as its own type.
+class _Tokenizer:
     def __init__(
         self,
         ranks: Mapping[bytes, int],
@@ -180,8 +183,10 @@ class Tokenizer:
     @property
     def n_vocab(self) -> int: ...
 
+Tokenizer: Any
+
 def count_tokens_rust(
-    tokenizer: Tokenizer,
+    tokenizer: Any,
     text: str | Sequence[str],
     *,
     allowed_special: Iterable[str] | str = ...,
