@@ -69,3 +69,14 @@ def calculate_rollups(
     bucket_seconds: float,
     names: Iterable[str] | None = None,
 ) -> Rollups: ...
+def calculate_weights(
+    nodes: Iterable[Hashable],
+    edges: Iterable[tuple[Hashable, Hashable] | Sequence[Hashable]],
+    weights: _Floats | None = None,
+    *,
+    alpha: float = 0.85,
+    personalization: Mapping[Hashable, float] | None = None,
+    max_iter: int = 100,
+    tol: float = 1e-6,
+    dangling: Mapping[Hashable, float] | None = None,
+) -> dict[Any, float]: ...

@@ -10,6 +10,7 @@ pub mod graph;
 pub mod hashing;
 pub mod metrics;
 pub mod numeric;
+pub mod pagerank;
 pub mod pruning;
 pub mod sharding;
 pub mod telemetry;

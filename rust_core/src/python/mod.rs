@@ -12,6 +12,7 @@ mod fs;
 mod knowledge;
 mod metrics;
 mod names;
+mod priority;
 mod pruning;
 mod registry;
 mod telemetry;
@@ -29,5 +30,6 @@ fn rust_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     pruning::register(m)?;
     metrics::register(m)?;
     telemetry::register(m)?;
+    priority::register(m)?;
     Ok(())
 }
