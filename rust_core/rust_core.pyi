@@ -80,3 +80,6 @@ def calculate_weights(
     tol: float = 1e-6,
     dangling: Mapping[Hashable, float] | None = None,
 ) -> dict[Any, float]: ...
+def calculate_vcg_prices(
+    values: Sequence[Sequence[float]] | NDArray[Any],
+) -> tuple[NDArray[np.int64], NDArray[np.float64], float]: ...

@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 
 mod address_map;
 mod arrays;
+mod auction;
 mod buffer;
 mod cache;
 mod errors;
@@ -31,5 +32,6 @@ fn rust_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     metrics::register(m)?;
     telemetry::register(m)?;
     priority::register(m)?;
+    auction::register(m)?;
     Ok(())
 }
