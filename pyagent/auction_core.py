@@ -30,7 +30,8 @@ prices do not depend on how ties fall; the assignment does only when two assignm
 equally good.
 
 Bad input is a ValueError from both backends: not two-dimensional, no bidder or no slot,
-NaN, infinite or negative values; a non-real dtype is a TypeError.
+NaN, infinite, negative or huge values (above ``MAX_VALUE`` = 1e150, so no sum inside the
+solver can overflow); a non-real dtype is a TypeError.
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ __all__ = ["AuctionCore", "calculate_vcg_auction", "calculate_vcg_prices"]
 VCGOutcome = tuple[NDArray[np.int64], NDArray[np.float64], float]
 
 _INF = math.inf
+#: Largest accepted value: dual potentials and path costs are sums of at most a few times
+#: ``slots`` values, so below this no intermediate result can overflow float64.
+MAX_VALUE = 1e150
 
 
 def _value_matrix(values: object) -> NDArray[np.float64]:
@@ -74,6 +78,8 @@ def _value_matrix(values: object) -> NDArray[np.float64]:
         raise ValueError("values must be finite (no NaN or infinity)")
     if (matrix < 0).any():
         raise ValueError("values must be >= 0")
+    if (matrix > MAX_VALUE).any():
+        raise ValueError(f"values must be <= {MAX_VALUE:g}")
     return matrix
 
 

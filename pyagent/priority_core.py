@@ -25,9 +25,9 @@ below ``N * tol``; after ``max_iter`` steps without that, it raises
 
 Bad input is a ValueError from both backends: no nodes, an unknown node in an edge or in a
 personalization/dangling dict, NaN, infinite or negative weights or dict values, dict values
-summing to zero, ``alpha`` outside [0, 1], ``tol`` not finite and > 0, ``max_iter`` < 1, a
-weights length other than the number of edges. A parameter of the wrong type (``bool``
-included) is a TypeError.
+summing to zero or to infinity, weights out of one node summing to infinity, ``alpha``
+outside [0, 1], ``tol`` not finite and > 0, ``max_iter`` < 1, a weights length other than
+the number of edges. A parameter of the wrong type (``bool`` included) is a TypeError.
 
 The result maps every node, in ``nodes`` order, to its weight; the weights sum to 1.
 """
@@ -111,6 +111,8 @@ def _distribution(
         total += number
     if total <= 0:
         raise ValueError(f"{name} values must not all be zero")
+    if not math.isfinite(total):
+        raise ValueError(f"{name} values must have a finite sum")
     return [number / total for number in vector]
 
 
@@ -180,6 +182,11 @@ def calculate_weights(
         for value in w:
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError("weights must be finite and >= 0")
+    out_weight = [0.0] * count
+    for source, weight in zip(sources, w, strict=True):
+        out_weight[source] += weight
+    if not all(math.isfinite(total) for total in out_weight):
+        raise ValueError("the weights out of each node must have a finite sum")
     if count == 0:
         raise ValueError("nodes must not be empty")
     p = _distribution(personalization, index, count, "personalization")
@@ -188,7 +195,7 @@ def calculate_weights(
         p = [1.0 / count] * count
     if d is None:
         d = p
-    ranks = _power_iteration(count, sources, targets, w, a, p, d, steps, t)
+    ranks = _power_iteration(count, sources, targets, w, out_weight, a, p, d, steps, t)
     return dict(zip(ordered, ranks, strict=True))
 
 
@@ -197,6 +204,7 @@ def _power_iteration(
     sources: list[int],
     targets: list[int],
     weights: list[float],
+    out_weight: list[float],
     alpha: float,
     p: list[float],
     d: list[float],
@@ -204,9 +212,6 @@ def _power_iteration(
     tol: float,
 ) -> list[float]:
     """The iteration on indices; the same operations in the same order as rust_core's."""
-    out_weight = [0.0] * count
-    for source, weight in zip(sources, weights, strict=True):
-        out_weight[source] += weight
     # In-edges grouped by target (counting sort, stable: edge order within a target).
     starts = [0] * (count + 1)
     for target in targets:

@@ -159,6 +159,7 @@ def test_input_is_not_modified() -> None:
         ([[1.0, math.nan]], ValueError),
         ([[math.inf]], ValueError),
         ([[1.0], [-0.5]], ValueError),
+        ([[1e200, 1.0]], ValueError),
         (np.zeros((0, 3)), ValueError),
         (np.zeros((3, 0)), ValueError),
         ([], ValueError),

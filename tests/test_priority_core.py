@@ -150,6 +150,7 @@ def test_no_convergence_raises_from_both_backends() -> None:
         (([1, 2], [(1, 2)], [math.nan]), {}, ValueError),
         (([1, 2], [(1, 2)], [math.inf]), {}, ValueError),
         (([1, 2], [(1, 2)], [1.0, 2.0]), {}, ValueError),
+        (([1, 2], [(1, 2), (1, 1)], [1e308, 1e308]), {}, ValueError),
         (([1, 2], [(1, 2)], ["a"]), {}, TypeError),
         (([1, 2], [(1, 2)], [[1.0]]), {}, ValueError),
         (([1], []), {"alpha": 1.5}, ValueError),
@@ -169,6 +170,7 @@ def test_no_convergence_raises_from_both_backends() -> None:
         (([1], []), {"personalization": [1.0]}, TypeError),
         (([1], []), {"dangling": {2: 1.0}}, ValueError),
         (([1], []), {"dangling": {1: 0}}, ValueError),
+        (([1, 2], []), {"personalization": {1: 1e308, 2: 1e308}}, ValueError),
     ],
 )
 def test_bad_input_raises(args: tuple[Any, ...], kwargs: dict[str, Any], error: type) -> None:

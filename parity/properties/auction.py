@@ -7,7 +7,7 @@ broken identically and welfare and prices agree to the last bit.
 
 Values are drawn as small integers (ties everywhere) or floats, in every container form
 (nested lists, float64/int/float32 arrays, Fortran order, strided views), with both more
-bidders than slots and fewer. Bad inputs ride along: NaN, infinities, negative values, empty
+bidders than slots and fewer. Bad inputs ride along: NaN, infinities, negative or huge values, empty
 and non-2-D shapes, ragged lists and non-real dtypes.
 """
 
@@ -59,6 +59,7 @@ bad_matrices = st.sampled_from(
         [[1.0, math.nan]],
         [[math.inf]],
         [[1.0], [-1.0]],
+        [[1e200, 1.0]],
         np.zeros((0, 3)),
         np.zeros((3, 0)),
         [],

@@ -12,6 +12,10 @@ use rayon::prelude::*;
 
 use crate::numeric::{invalid, InvalidInput};
 
+/// Largest accepted value (as `pyagent.auction_core.MAX_VALUE`): dual potentials and path
+/// costs are sums of at most a few times `slots` values, so none can overflow below it.
+pub const MAX_VALUE: f64 = 1e150;
+
 /// Below this many slots x bidders the winners are priced on one thread.
 const PARALLEL_MIN: usize = 1 << 14;
 
@@ -102,6 +106,9 @@ impl<'a> Solver<'a> {
         let mut col = sink;
         loop {
             let r = path[col];
+            if r == FREE {
+                return invalid("augmenting path lost (non-finite costs)");
+            }
             self.row4col[col] = r;
             std::mem::swap(&mut self.col4row[r], &mut col);
             if r == start {
@@ -138,6 +145,9 @@ pub fn check_values(values: &[f64], bidders: usize, slots: usize) -> Result<(), 
     }
     if values.iter().any(|&v| v < 0.0) {
         return invalid("values must be >= 0");
+    }
+    if values.iter().any(|&v| v > MAX_VALUE) {
+        return invalid(format!("values must be <= {MAX_VALUE:e}"));
     }
     Ok(())
 }
@@ -268,6 +278,7 @@ mod tests {
         assert!(vcg_prices(&[1.0, f64::NAN], 1, 2).is_err());
         assert!(vcg_prices(&[1.0, -1.0], 1, 2).is_err());
         assert!(vcg_prices(&[1.0], 1, 2).is_err());
+        assert!(vcg_prices(&[1e200, 1.0], 1, 2).is_err());
     }
 
     #[test]

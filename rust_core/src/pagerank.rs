@@ -61,6 +61,9 @@ pub fn normalise(values: &[f64], name: &str) -> Result<Vec<f64>, InvalidInput> {
     if total.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
         return invalid(format!("{name} values must not all be zero"));
     }
+    if !total.is_finite() {
+        return invalid(format!("{name} values must have a finite sum"));
+    }
     Ok(values.iter().map(|v| v / total).collect())
 }
 
@@ -105,6 +108,9 @@ impl InGraph {
         let mut out_weight = vec![0.0; count];
         for (e, &s) in sources.iter().enumerate() {
             out_weight[s] += weight(e);
+        }
+        if !out_weight.iter().all(|w| w.is_finite()) {
+            return invalid("the weights out of each node must have a finite sum");
         }
         let mut starts = vec![0usize; count + 1];
         for &t in targets {
@@ -276,7 +282,9 @@ mod tests {
         assert!(InGraph::new(2, &[0], &[1], Some(&[-1.0])).is_err());
         assert!(InGraph::new(2, &[0], &[1], Some(&[f64::NAN])).is_err());
         assert!(InGraph::new(2, &[0], &[1], Some(&[1.0, 2.0])).is_err());
+        assert!(InGraph::new(2, &[0, 0], &[1, 1], Some(&[1e308, 1e308])).is_err());
         assert!(normalise(&[0.0, 0.0], "p").is_err());
+        assert!(normalise(&[1e308, 1e308], "p").is_err());
         let g = InGraph::new(0, &[], &[], None).unwrap();
         assert!(matches!(
             pagerank(&g, 0.85, None, None, 10, 1e-6),
