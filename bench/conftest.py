@@ -41,12 +41,16 @@ def compare(
     check: Callable[[Any], bool],
     group_suffix: str = "",
     peer_name: str | None = None,
+    python_rounds: int | None = None,
 ) -> None:
     """Benchmarks ``ours`` (on the Python or Rust path) or ``peer`` for ``hot_path``.
 
     ``check`` receives the benchmarked call's result and must return True; a wrong answer
     fails the benchmark instead of being timed. ``peer_name`` names ``peer`` in the report
     when it is not the manifest's peer (a group with a ``group_suffix`` for another library).
+    ``python_rounds`` times the pure-Python reference in exactly that many rounds (one
+    iteration each, ``benchmark.pedantic``) instead of pytest-benchmark's calibrated count:
+    for a full-size workload where one Python round takes seconds.
     """
     entry = load_manifest().get(hot_path)
     benchmark.group = hot_path + group_suffix
@@ -69,7 +73,10 @@ def compare(
             with forced_python():
                 return ours()
 
-        result = benchmark(python_path)
+        if python_rounds is None:
+            result = benchmark(python_path)
+        else:
+            result = benchmark.pedantic(python_path, rounds=python_rounds, iterations=1)
     else:
         result = benchmark(peer)
     assert check(result), f"{implementation} gave a wrong result for {hot_path}"

@@ -192,3 +192,17 @@ def count_tokens_rust(
     allowed_special: Iterable[str] | str = ...,
     disallowed_special: Iterable[str] | str = "all",
 ) -> int | list[int]: ...
+def calculate_weights(
+    nodes: Iterable[Hashable],
+    edges: Iterable[tuple[Hashable, Hashable] | Sequence[Hashable]],
+    weights: _Floats | None = None,
+    *,
+    alpha: float = 0.85,
+    personalization: Mapping[Hashable, float] | None = None,
+    max_iter: int = 100,
+    tol: float = 1e-6,
+    dangling: Mapping[Hashable, float] | None = None,
+) -> dict[Any, float]: ...
+def calculate_vcg_prices(
+    values: Sequence[Sequence[float]] | NDArray[Any],
+) -> tuple[NDArray[np.int64], NDArray[np.float64], float]: ...

@@ -6,6 +6,7 @@
 //! error mapping, nothing else.
 
 pub mod atomic_write;
+pub mod auction;
 pub mod complexity;
 pub mod config;
 pub mod connection;
@@ -16,6 +17,7 @@ pub mod hashing;
 pub mod kv_cache;
 pub mod metrics;
 pub mod numeric;
+pub mod pagerank;
 pub mod pruning;
 pub mod search;
 pub mod sharding;

@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 mod address_map;
 mod analysis;
 mod arrays;
+mod auction;
 mod buffer;
 mod cache;
 mod config;
@@ -17,6 +18,7 @@ mod knowledge;
 mod kv_cache;
 mod metrics;
 mod names;
+mod priority;
 mod pruning;
 mod registry;
 mod search;
@@ -45,5 +47,7 @@ fn rust_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     config::register(m)?;
     search::register(m)?;
     tokenizer::register(m)?;
+    priority::register(m)?;
+    auction::register(m)?;
     Ok(())
 }

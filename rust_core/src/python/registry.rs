@@ -32,16 +32,16 @@ struct Indexed<'py> {
 /// does too, so the answer is the same; it skips reading the key object, which at a million
 /// edges is most of the cost. The by-value dict (node -> index) is built on the first miss:
 /// edges that reuse the node objects, the common case, never need it.
-struct NodeIndex<'py> {
+pub(super) struct NodeIndex<'py> {
     py: Python<'py>,
     by_address: AddressMap<usize>,
-    nodes: Vec<Bound<'py, PyAny>>,
+    pub(super) nodes: Vec<Bound<'py, PyAny>>,
     by_value: OnceCell<Bound<'py, PyDict>>,
 }
 
 impl<'py> NodeIndex<'py> {
     /// Reads the distinct nodes in first-seen order; `seen` dedupes them by dict equality.
-    fn new(py: Python<'py>, nodes: &Bound<'py, PyAny>) -> PyResult<Self> {
+    pub(super) fn new(py: Python<'py>, nodes: &Bound<'py, PyAny>) -> PyResult<Self> {
         let hint = nodes.cast::<PyList>().map_or(0, |list| list.len());
         let mut index = NodeIndex {
             py,
@@ -77,7 +77,7 @@ impl<'py> NodeIndex<'py> {
         Ok(self.by_value.get_or_init(|| dict))
     }
 
-    fn get(&self, node: &Bound<'py, PyAny>) -> PyResult<Option<usize>> {
+    pub(super) fn get(&self, node: &Bound<'py, PyAny>) -> PyResult<Option<usize>> {
         if let Some(&found) = self.by_address.get(&(node.as_ptr() as usize)) {
             return Ok(Some(found));
         }

@@ -1,0 +1,300 @@
+//! Swarm/Auction hot path: VCG prices for a multi-slot auction with unit-demand bidders.
+//!
+//! The welfare-maximising assignment is a min-cost assignment with slots as rows and bidders
+//! as columns (cost = -value), solved by shortest augmenting paths with dual potentials
+//! (Jonker-Volgenant in Crouse's rectangular form, as `scipy.optimize.linear_sum_assignment`).
+//! Each winner's price needs the best welfare without it: removing its column keeps the
+//! duals feasible and the rest optimal, so that is one augmenting path from the freed slot
+//! on a copy of the solved state; the winners are priced in parallel. This is the same code,
+//! operation for operation, as `pyagent.auction_core`, so ties fall the same way.
+
+use rayon::prelude::*;
+
+use crate::numeric::{invalid, InvalidInput};
+
+/// Largest accepted value (as `pyagent.auction_core.MAX_VALUE`): dual potentials and path
+/// costs are sums of at most a few times `slots` values, so none can overflow below it.
+pub const MAX_VALUE: f64 = 1e150;
+
+/// Below this many slots x bidders the winners are priced on one thread.
+const PARALLEL_MIN: usize = 1 << 14;
+
+/// The assignment, prices and welfare of one auction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VcgOutcome {
+    /// Slot won by each bidder, or -1.
+    pub assignment: Vec<i64>,
+    /// What each bidder pays (0 for a loser).
+    pub prices: Vec<f64>,
+    /// Total value of the assignment.
+    pub welfare: f64,
+}
+
+#[derive(Clone)]
+struct Solver<'a> {
+    /// Row-major `rows x cols` costs.
+    cost: &'a [f64],
+    cols: usize,
+    u: Vec<f64>,
+    v: Vec<f64>,
+    col4row: Vec<usize>,
+    row4col: Vec<usize>,
+}
+
+const FREE: usize = usize::MAX;
+
+impl<'a> Solver<'a> {
+    fn new(cost: &'a [f64], rows: usize, cols: usize) -> Self {
+        Solver {
+            cost,
+            cols,
+            u: vec![0.0; rows],
+            v: vec![0.0; cols],
+            col4row: vec![FREE; rows],
+            row4col: vec![FREE; cols],
+        }
+    }
+
+    /// Assigns the free row `start` along a shortest augmenting path that avoids column
+    /// `banned` (`FREE` for none) and updates the duals. Err only if no column is left,
+    /// which the callers rule out (there are always more columns than rows).
+    fn augment(&mut self, start: usize, banned: usize) -> Result<(), InvalidInput> {
+        let cols = self.cols;
+        let mut remaining: Vec<usize> = (0..cols).rev().filter(|&c| c != banned).collect();
+        let mut shortest = vec![f64::INFINITY; cols];
+        let mut path = vec![FREE; cols];
+        let mut scanned_rows: Vec<usize> = Vec::new();
+        let mut scanned_cols: Vec<usize> = Vec::new();
+        let mut min_val = 0.0;
+        let mut row = start;
+        let sink = loop {
+            scanned_rows.push(row);
+            let cost = &self.cost[row * cols..(row + 1) * cols];
+            let base = min_val - self.u[row];
+            let mut lowest = f64::INFINITY;
+            let mut found = FREE;
+            for (k, &col) in remaining.iter().enumerate() {
+                let reduced = base + cost[col] - self.v[col];
+                if reduced < shortest[col] {
+                    path[col] = row;
+                    shortest[col] = reduced;
+                }
+                let s = shortest[col];
+                if s < lowest || (s == lowest && self.row4col[col] == FREE) {
+                    lowest = s;
+                    found = k;
+                }
+            }
+            if found == FREE {
+                return invalid("no column left to assign");
+            }
+            min_val = lowest;
+            let col = remaining.swap_remove(found);
+            scanned_cols.push(col);
+            if self.row4col[col] == FREE {
+                break col;
+            }
+            row = self.row4col[col];
+        };
+        self.u[start] += min_val;
+        for &r in &scanned_rows[1..] {
+            self.u[r] += min_val - shortest[self.col4row[r]];
+        }
+        for &c in &scanned_cols {
+            self.v[c] -= min_val - shortest[c];
+        }
+        let mut col = sink;
+        loop {
+            let r = path[col];
+            if r == FREE {
+                return invalid("augmenting path lost (non-finite costs)");
+            }
+            self.row4col[col] = r;
+            std::mem::swap(&mut self.col4row[r], &mut col);
+            if r == start {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Total value of the assignment (cost negated back), summed in row order.
+    fn welfare(&self, values: &[f64], slots: usize, bidders: usize) -> f64 {
+        let mut total = 0.0;
+        for (slot, &column) in self.col4row.iter().enumerate() {
+            if column < bidders {
+                total += values[column * slots + slot];
+            }
+        }
+        total
+    }
+}
+
+/// Err unless `values` (row-major `bidders x slots`) is non-empty, finite and >= 0.
+pub fn check_values(values: &[f64], bidders: usize, slots: usize) -> Result<(), InvalidInput> {
+    if bidders == 0 || slots == 0 {
+        return invalid(format!(
+            "values must have at least one bidder and one slot, got ({bidders}, {slots})"
+        ));
+    }
+    if values.len() != bidders.saturating_mul(slots) {
+        return invalid("values length differs from bidders x slots");
+    }
+    if !values.iter().all(|v| v.is_finite()) {
+        return invalid("values must be finite (no NaN or infinity)");
+    }
+    if values.iter().any(|&v| v < 0.0) {
+        return invalid("values must be >= 0");
+    }
+    if values.iter().any(|&v| v > MAX_VALUE) {
+        return invalid(format!("values must be <= {MAX_VALUE:e}"));
+    }
+    Ok(())
+}
+
+/// The welfare-maximising assignment of `slots` slots to `bidders` unit-demand bidders and
+/// each winner's VCG price. `values` is row-major `bidders x slots`, finite and >= 0.
+pub fn vcg_prices(
+    values: &[f64],
+    bidders: usize,
+    slots: usize,
+) -> Result<VcgOutcome, InvalidInput> {
+    check_values(values, bidders, slots)?;
+    let placeholders = (slots + 1).saturating_sub(bidders);
+    let cols = bidders + placeholders;
+    // Rows are slots, columns bidders then zero-cost placeholders; cost = -value.
+    let mut cost = vec![0.0; slots * cols];
+    for (b, row) in values.chunks_exact(slots).enumerate() {
+        for (s, &value) in row.iter().enumerate() {
+            cost[s * cols + b] = -value;
+        }
+    }
+    let mut solver = Solver::new(&cost, slots, cols);
+    for row in 0..slots {
+        solver.augment(row, FREE)?;
+    }
+    let welfare = solver.welfare(values, slots, bidders);
+    let winners: Vec<(usize, usize)> = solver
+        .col4row
+        .iter()
+        .enumerate()
+        .filter(|&(_, &column)| column < bidders)
+        .map(|(slot, &column)| (slot, column))
+        .collect();
+    let price_of = |&(slot, column): &(usize, usize)| -> Result<f64, InvalidInput> {
+        let value = values[column * slots + slot];
+        let mut without = solver.clone();
+        without.row4col[column] = FREE;
+        without.col4row[slot] = FREE;
+        without.augment(slot, column)?;
+        let others_without = without.welfare(values, slots, bidders);
+        let price = others_without - (welfare - value);
+        Ok(price.max(0.0).min(value))
+    };
+    let prices: Vec<f64> = if slots * cols >= PARALLEL_MIN {
+        winners.par_iter().map(price_of).collect::<Result<_, _>>()?
+    } else {
+        winners.iter().map(price_of).collect::<Result<_, _>>()?
+    };
+    let mut outcome = VcgOutcome {
+        assignment: vec![-1; bidders],
+        prices: vec![0.0; bidders],
+        welfare,
+    };
+    for (&(slot, column), price) in winners.iter().zip(prices) {
+        outcome.assignment[column] = slot as i64;
+        outcome.prices[column] = price;
+    }
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Best welfare by trying every assignment (slots take a distinct bidder or stay empty).
+    fn brute(values: &[f64], bidders: usize, slots: usize) -> f64 {
+        fn go(v: &[f64], b: usize, m: usize, s: usize, used: &mut Vec<bool>) -> f64 {
+            if s == m {
+                return 0.0;
+            }
+            let mut best = go(v, b, m, s + 1, used);
+            for i in 0..b {
+                if !used[i] {
+                    used[i] = true;
+                    best = best.max(v[i * m + s] + go(v, b, m, s + 1, used));
+                    used[i] = false;
+                }
+            }
+            best
+        }
+        go(values, bidders, slots, 0, &mut vec![false; bidders])
+    }
+
+    #[test]
+    fn matches_brute_force_welfare_and_prices() {
+        let mut state = 7u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 33) % 10) as f64
+        };
+        for bidders in 1..5 {
+            for slots in 1..4 {
+                let values: Vec<f64> = (0..bidders * slots).map(|_| next()).collect();
+                let got = vcg_prices(&values, bidders, slots).unwrap();
+                let best = brute(&values, bidders, slots);
+                assert!((got.welfare - best).abs() < 1e-9);
+                for b in 0..bidders {
+                    if got.assignment[b] < 0 {
+                        assert_eq!(got.prices[b], 0.0);
+                        continue;
+                    }
+                    let rest: Vec<f64> = (0..bidders)
+                        .filter(|&i| i != b)
+                        .flat_map(|i| values[i * slots..(i + 1) * slots].to_vec())
+                        .collect();
+                    let without = brute(&rest, bidders - 1, slots);
+                    let slot = got.assignment[b] as usize;
+                    let expected = without - (best - values[b * slots + slot]);
+                    assert!((got.prices[b] - expected).abs() < 1e-9);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn single_slot_is_a_second_price_auction() {
+        let got = vcg_prices(&[3.0, 7.0, 5.0], 3, 1).unwrap();
+        assert_eq!(got.assignment, vec![-1, 0, -1]);
+        assert_eq!(got.prices, vec![0.0, 5.0, 0.0]);
+        assert_eq!(got.welfare, 7.0);
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        assert!(vcg_prices(&[], 0, 2).is_err());
+        assert!(vcg_prices(&[1.0, f64::NAN], 1, 2).is_err());
+        assert!(vcg_prices(&[1.0, -1.0], 1, 2).is_err());
+        assert!(vcg_prices(&[1.0], 1, 2).is_err());
+        assert!(vcg_prices(&[1e200, 1.0], 1, 2).is_err());
+    }
+
+    #[test]
+    fn large_auction_prices_in_parallel() {
+        let (bidders, slots) = (500, 40);
+        let values: Vec<f64> = (0..bidders * slots)
+            .map(|i| ((i * 7919) % 1000) as f64 / 10.0)
+            .collect();
+        let got = vcg_prices(&values, bidders, slots).unwrap();
+        let won = got.assignment.iter().filter(|&&s| s >= 0).count();
+        assert_eq!(won, slots);
+        for (b, &slot) in got.assignment.iter().enumerate() {
+            if slot >= 0 {
+                let value = values[b * slots + slot as usize];
+                assert!(got.prices[b] >= 0.0 && got.prices[b] <= value);
+            }
+        }
+    }
+}
