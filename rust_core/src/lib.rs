@@ -11,6 +11,7 @@ pub mod hashing;
 pub mod metrics;
 pub mod numeric;
 pub mod pruning;
+pub mod schema;
 pub mod sharding;
 pub mod telemetry;
 pub mod template;

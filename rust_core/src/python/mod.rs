@@ -14,6 +14,7 @@ mod metrics;
 mod names;
 mod pruning;
 mod registry;
+mod schema;
 mod telemetry;
 mod template;
 
@@ -29,5 +30,6 @@ fn rust_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     pruning::register(m)?;
     metrics::register(m)?;
     telemetry::register(m)?;
+    schema::register(m)?;
     Ok(())
 }
