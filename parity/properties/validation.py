@@ -242,3 +242,120 @@ def compiled_schema_agrees(schema: Any, instances: list[Any]) -> None:
 def bad_input_is_rejected_alike(schema: Any, instance: Any) -> None:
     """Invalid schemas (SchemaError), non-JSON values (TypeError/ValueError): same class."""
     _agree(validation_core.json_schema_validate, instance, schema)
+
+
+# --- validate_content ---------------------------------------------------------------------
+
+_atoms = st.sampled_from(
+    [
+        "a",
+        "b",
+        "ab",
+        ".",
+        r"\d",
+        r"\w",
+        r"\s",
+        r"\W",
+        "[ab]",
+        "[^a]",
+        "[a-c]",
+        r"[\d_]",
+        r"\.",
+        r"\x00",
+        r"\xff",
+        "(a|b)",
+        "(?:ab|a)",
+        "(?i:a)",
+        "(?s:.)",
+        "(?P<g>b)",
+        "-",
+        " ",
+        "\n",
+        r"\b",
+        r"\B",
+        "^",
+        r"\A",
+        "$",
+        # outside the subset: every one must be a ValueError on both backends
+        r"(a)\1",
+        "(?=a)",
+        "(?<=a)",
+        "(?>a)",
+        r"\Z",
+        r"\z",
+        r"\pL",
+        "[[:a:]]",
+        "[a&&b]",
+        "é",
+        "{",
+        "}",
+        "]",
+        r"\<",
+        "(?x)",
+        "(",
+        ")",
+        r"\u0041",
+    ]
+)
+_quantifiers = st.sampled_from(
+    ["", "", "", "*", "+", "?", "{2}", "{1,3}", "{2,}", "*?", "+?", "*+", "{,2}"]
+)
+content_patterns = st.one_of(
+    st.lists(st.tuples(_atoms, _quantifiers).map("".join), min_size=1, max_size=5).map("".join),
+    st.sampled_from([rule.pattern for rule in validation_core.DEFAULT_RULES]),
+).flatmap(lambda p: st.sampled_from([p, "(?i)" + p, "(?m)" + p, "(?ms)" + p]))
+content_globs = st.sampled_from(["*", "*.py", "a*", "?", "*/x?", "[ab]", ""])
+content_rules = st.lists(
+    st.tuples(
+        st.sampled_from(["r1", "r2", "r3"]),
+        content_patterns,
+        st.sampled_from(["low", "high"]),
+        content_globs,
+    ),
+    min_size=1,
+    max_size=4,
+)
+content_texts = st.text(alphabet="abAB_ -.\n\t1é\x00", max_size=40)
+content_items = st.one_of(content_texts, content_texts.map(str.encode), st.binary(max_size=20))
+content_paths = st.sampled_from(["x.py", "a/b.py", "ab", "q/x1", "", "a"])
+
+
+@parity_property("validate_content_rust")
+@given(
+    contents=st.lists(content_items, max_size=6),
+    rules=content_rules,
+    data=st.data(),
+)
+def validate_content_agrees(contents: list[Any], rules: list[Any], data: st.DataObject) -> None:
+    """Same findings (rule, content, byte span, severity) in the same order, or same error."""
+    paths = data.draw(
+        st.one_of(
+            st.none(), st.lists(content_paths, min_size=len(contents), max_size=len(contents))
+        )
+    )
+    rust, python = call_both(validation_core.validate_content, contents, rules, paths=paths)
+    assert rust.error is python.error, f"rust {rust.describe()}; python {python.describe()}"
+    assert rust.value == python.value
+
+
+@parity_property("validate_content_rust")
+@given(
+    contents=st.lists(
+        st.one_of(content_items, st.just(3), st.just("\udc80"), st.just(None)), max_size=3
+    ),
+    rules=st.one_of(
+        content_rules,
+        st.just("rules"),
+        st.just([("r", "a", "s")]),
+        st.just([("r", "a", 1, "*")]),
+        st.just([["r", "a", "s", "*"]]),
+        st.just([("r", "a", "s", "\udc80")]),
+        st.just([("r", "a\udc80", "s", "*")]),
+    ),
+    paths=st.one_of(st.none(), st.just("x"), st.just([1]), st.just(["a", "b", "c", "d"])),
+)
+def validate_content_rejects_the_same(contents: list[Any], rules: Any, paths: Any) -> None:
+    """Bad rules, contents and paths: the same error class from both backends."""
+    rust, python = call_both(validation_core.validate_content, contents, rules, paths=paths)
+    assert rust.error is python.error, f"rust {rust.describe()}; python {python.describe()}"
+    assert rust.value == python.value

@@ -6,6 +6,7 @@
 //! error mapping, nothing else.
 
 pub mod atomic_write;
+pub mod content;
 pub mod graph;
 pub mod hashing;
 pub mod metrics;

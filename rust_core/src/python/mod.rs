@@ -7,6 +7,7 @@ mod address_map;
 mod arrays;
 mod buffer;
 mod cache;
+mod content;
 mod errors;
 mod fs;
 mod knowledge;
@@ -31,5 +32,6 @@ fn rust_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     metrics::register(m)?;
     telemetry::register(m)?;
     schema::register(m)?;
+    content::register(m)?;
     Ok(())
 }
