@@ -11,6 +11,7 @@ mod buffer;
 mod cache;
 mod config;
 mod connection;
+mod content;
 mod errors;
 mod fs;
 mod fs_scan;
@@ -21,6 +22,7 @@ mod names;
 mod priority;
 mod pruning;
 mod registry;
+mod schema;
 mod search;
 mod telemetry;
 mod template;
@@ -49,5 +51,7 @@ fn rust_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     tokenizer::register(m)?;
     priority::register(m)?;
     auction::register(m)?;
+    schema::register(m)?;
+    content::register(m)?;
     Ok(())
 }
