@@ -8,12 +8,15 @@
 pub mod atomic_write;
 pub mod graph;
 pub mod hashing;
+pub mod lora;
 pub mod metrics;
 pub mod numeric;
 pub mod pruning;
 pub mod sharding;
+pub mod simd;
 pub mod telemetry;
 pub mod template;
+pub mod vector_search;
 
 #[cfg(feature = "python")]
 mod python;

@@ -10,12 +10,15 @@ mod cache;
 mod errors;
 mod fs;
 mod knowledge;
+mod lora;
+mod memory;
 mod metrics;
 mod names;
 mod pruning;
 mod registry;
 mod telemetry;
 mod template;
+mod tensors;
 
 /// Native hot paths for the PyAgent common cores.
 #[pymodule]
@@ -29,5 +32,7 @@ fn rust_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     pruning::register(m)?;
     metrics::register(m)?;
     telemetry::register(m)?;
+    lora::register(m)?;
+    memory::register(m)?;
     Ok(())
 }
