@@ -166,10 +166,13 @@ def test_lora_core_scale_merge_and_unmerge() -> None:
 
 
 PEAK_SCRIPT = """
-import resource, numpy as np
+import numpy as np
 from pyagent.lora_core import merge_weights
 def peak_mib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    # VmHWM, this process's own peak RSS (ru_maxrss would start at the parent's RSS).
+    with open("/proc/self/status") as status:
+        line = next(x for x in status if x.startswith("VmHWM:"))
+    return int(line.split()[1]) // 1024
 rng = np.random.default_rng(0)
 base = rng.standard_normal((4096, 4096), dtype=np.float32)
 a = rng.standard_normal((16, 4096), dtype=np.float32)
