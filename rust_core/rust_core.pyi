@@ -229,3 +229,25 @@ def validate_content_rust(
     *,
     paths: Iterable[str] | None = None,
 ) -> list[Any]: ...
+
+# LoRA merging, adapters and vector search (issue 3): float32 ndarrays only.
+def merge_weights(
+    base: NDArray[np.float32],
+    lora_a: NDArray[np.float32],
+    lora_b: NDArray[np.float32],
+    scaling: float,
+    *,
+    inplace: bool = False,
+) -> NDArray[np.float32]: ...
+def apply_adapter(
+    x: NDArray[np.float32],
+    lora_a: NDArray[np.float32],
+    lora_b: NDArray[np.float32],
+    scaling: float,
+) -> NDArray[np.float32]: ...
+def apply_lora_rust(
+    weights: dict[Any, Any], adapters: Sequence[Any], *, inplace: bool = False
+) -> dict[Any, Any]: ...
+def search_vector_rust(
+    query: NDArray[np.float32], matrix: NDArray[np.float32], top_k: int, metric: str = "cosine"
+) -> tuple[NDArray[np.int64], NDArray[np.float32]]: ...

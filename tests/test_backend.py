@@ -135,7 +135,8 @@ def test_backend_report_covers_every_hot_path(backend_name: str) -> None:
     expected = "python" if backend_name == "python" else "rust"
     for hot_path in load_manifest().migrated:
         assert by_name[hot_path.name].backend == expected, by_name[hot_path.name]
-    assert by_name["merge_weights"].backend == "pending"
+    for hot_path in [h for h in load_manifest().hot_paths if not h.migrated][:1]:
+        assert by_name[hot_path.name].backend == "pending"
 
 
 def test_cli_prints_the_report() -> None:

@@ -16,6 +16,7 @@ pub mod glob;
 pub mod graph;
 pub mod hashing;
 pub mod kv_cache;
+pub mod lora;
 pub mod metrics;
 pub mod numeric;
 pub mod pagerank;
@@ -23,10 +24,12 @@ pub mod pruning;
 pub mod schema;
 pub mod search;
 pub mod sharding;
+pub mod simd;
 pub mod telemetry;
 pub mod template;
 pub mod tokenizer;
 pub mod transport;
+pub mod vector_search;
 
 #[cfg(feature = "python")]
 mod python;

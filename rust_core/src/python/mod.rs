@@ -17,6 +17,8 @@ mod fs;
 mod fs_scan;
 mod knowledge;
 mod kv_cache;
+mod lora;
+mod memory;
 mod metrics;
 mod names;
 mod priority;
@@ -26,6 +28,7 @@ mod schema;
 mod search;
 mod telemetry;
 mod template;
+mod tensors;
 mod tokenizer;
 mod transport;
 
@@ -53,5 +56,7 @@ fn rust_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     auction::register(m)?;
     schema::register(m)?;
     content::register(m)?;
+    lora::register(m)?;
+    memory::register(m)?;
     Ok(())
 }
