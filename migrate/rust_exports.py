@@ -316,9 +316,15 @@ def parse_rust_source(files: dict[str, str]) -> tuple[list[Registration], dict[s
     """
     texts = {name: _strip_comments(text) for name, text in files.items()}
     fns: dict[str, _RustFn] = {}
+    file_fns: dict[str, dict[str, _RustFn]] = {}
     classes: dict[str, str] = {}
-    for text in texts.values():
-        fns.update(_parse_fns(text))
+    for file, text in texts.items():
+        file_fns[file] = _parse_fns(text)
+        # A plain Rust fn of the same name elsewhere (a core's `parse`) must not hide the
+        # #[pyfunction] one; the registering file's own fn wins below in any case.
+        for ident, fn in file_fns[file].items():
+            if fn.is_pyfunction or ident not in fns:
+                fns[ident] = fn
         for match in _PYCLASS_RE.finditer(text):
             name_match = _ATTR_NAME_RE.search(match.group(1))
             classes[match.group(2)] = name_match.group(1) if name_match else match.group(2)
@@ -336,7 +342,7 @@ def parse_rust_source(files: dict[str, str]) -> tuple[list[Registration], dict[s
         found: list[tuple[int, Registration]] = []
         for match in _ADD_FUNCTION_RE.finditer(text):
             ident = match.group(2).rsplit("::", 1)[-1]
-            fn = fns.get(ident)
+            fn = file_fns[file].get(ident) or fns.get(ident)
             name = qualify(match.group(1), fn.python_name if fn else ident)
             found.append((match.start(), Registration(name, ident, "function", file, 0)))
             if fn is not None:

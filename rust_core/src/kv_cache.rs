@@ -133,7 +133,7 @@ pub fn page_copy(
         return Ok(());
     }
     // num_blocks > 0 here: validate_mapping accepted at least one id below it.
-    if data.len() % num_blocks != 0 {
+    if !data.len().is_multiple_of(num_blocks) {
         return Err(MappingError::BadBuffer(format!(
             "a buffer of {} bytes is not {num_blocks} equal blocks",
             data.len()
