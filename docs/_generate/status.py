@@ -828,6 +828,25 @@ def render_audit(data: Any | None, note: str) -> str:
 # --- entry point --------------------------------------------------------------------------
 
 
+def _portable(value: Any) -> Any:
+    """``value`` with absolute paths made portable: published JSON names no build folder.
+
+    A path inside the repository becomes repository-relative; one in an environment keeps
+    only what follows ``site-packages/``; any other keeps its file name.
+    """
+    if isinstance(value, dict):
+        return {key: _portable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_portable(item) for item in value]
+    if isinstance(value, str) and value.startswith("/"):
+        path = Path(value)
+        if path.is_relative_to(ROOT):
+            return path.relative_to(ROOT).as_posix() or "."
+        _, marker, rest = value.partition("site-packages/")
+        return f"site-packages/{rest}" if marker else path.name
+    return value
+
+
 def _write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
@@ -849,7 +868,7 @@ def generate(
     statuses = build_status(manifest, parity, bench, exports)
     _write(docs_dir / "status.md", render_status(manifest, statuses, parity, bench, exports))
     data = status_data(statuses, parity, bench, exports)
-    _write(docs_dir / "status.json", json.dumps(data, indent=2) + "\n")
+    _write(docs_dir / "status.json", json.dumps(_portable(data), indent=2) + "\n")
 
     audit_data: Any | None
     if audit == "run":
@@ -865,7 +884,7 @@ def generate(
     else:
         audit_data, note = None, "the audit was skipped"
     _write(docs_dir / "audit.md", render_audit(audit_data, note))
-    _write(docs_dir / "audit.json", json.dumps(audit_data, indent=2) + "\n")
+    _write(docs_dir / "audit.json", json.dumps(_portable(audit_data), indent=2) + "\n")
     return statuses
 
 

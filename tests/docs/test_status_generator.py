@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import importlib.util
 import json
 import sys
@@ -124,6 +125,27 @@ def test_audit_json_of_unknown_shape_does_not_crash(tmp_path: Path) -> None:
     assert "Audit not available" in (docs / "audit.md").read_text(encoding="utf-8")
 
 
+def test_published_json_has_no_machine_paths(tmp_path: Path) -> None:
+    audit = {
+        "rust": {
+            "source_dir": str(ROOT / "rust_core"),
+            "built_module": "/home/x/.venv/lib/python3.11/site-packages/rust_core/__init__.py",
+            "elsewhere": "/opt/build/secret/rust_core.so",
+        },
+        "files": [{"path": "pyagent/a.py", "hooks": []}],
+    }
+    docs = _run(tmp_path, audit=audit)
+    text = (docs / "audit.json").read_text(encoding="utf-8")
+    assert "/home/x" not in text and "/opt/build" not in text and str(ROOT) not in text
+    rust = json.loads(text)["rust"]
+    assert rust == {
+        "source_dir": "rust_core",
+        "built_module": "site-packages/rust_core/__init__.py",
+        "elsewhere": "rust_core.so",
+    }
+    assert json.loads(text)["files"][0]["path"] == "pyagent/a.py"
+
+
 def test_source_exports_follow_pyo3_renames(tmp_path: Path) -> None:
     (tmp_path / "a.rs").write_text(
         '#[pyfunction]\n#[pyo3(name = "topo_sort")]\nfn topo_sort_py() {}\n'
@@ -139,7 +161,8 @@ def test_python_hook_needs_the_sentinel_and_the_call() -> None:
     manifest = gen.load_manifest()
     present, detail = gen.python_hook(manifest.get("generate_hash"))
     assert present, detail
-    present, detail = gen.python_hook(manifest.get("merge_weights"))
+    unwritten = dataclasses.replace(manifest.get("merge_weights"), module="pyagent.not_written")
+    present, detail = gen.python_hook(unwritten)
     assert not present and detail == "module not written yet"
     tree = gen.ast.parse("import rust_core as rc\n")
     assert not gen.has_rc_sentinel(tree)
