@@ -161,7 +161,13 @@ def test_many_distinct_pieces_same_ids_as_tiktoken() -> None:
     text = " ".join(words + words[:2000])
     tok = Tokenizer(RANKS, PATTERNS["cl100k"], SPECIALS)
     assert tok.encode(text) == peer("cl100k").encode(text)
-    long_pieces = ["\u4e2d\u6587" * 3000, " " * 3000 + "x", "7" * 3001, "'" * 2000]
+    long_pieces = [
+        "\u4e2d\u6587" * 3000,
+        " " * 3000 + "x",
+        "7" * 3001,
+        "'" * 2000,
+        "".join(rng.choices("aeinorst_", k=20_000)),  # one piece merged many ways
+    ]
     for pattern in sorted(PATTERNS):
         tok = Tokenizer(RANKS, PATTERNS[pattern], SPECIALS)
         for text in long_pieces:

@@ -10,6 +10,8 @@
 //! building the token lists. Semantics are those of `pyagent/tokenizer_core.py`.
 
 use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -72,6 +74,8 @@ pub struct Bpe {
 
 /// Pieces longer than this are not cached (they are rare, and bound the cache's memory).
 const MAX_CACHED_PIECE: usize = 64;
+/// Pieces longer than this merge with a heap ([`Bpe::merge_long`]) instead of rescanning.
+const LONG_PIECE: usize = 128;
 /// Entries a per-thread piece cache holds before it is emptied.
 const CACHE_ENTRIES: usize = 1 << 15;
 
@@ -213,6 +217,16 @@ impl Bpe {
     /// `_byte_pair_merge`, boundaries with the rank of the pair starting there, the
     /// lowest-ranked pair merged first (leftmost on ties).
     fn merge(&self, piece: &[u8], parts: &mut Vec<(usize, Rank)>, out: &mut Vec<Rank>) {
+        if piece.len() > LONG_PIECE {
+            self.merge_long(piece, out);
+        } else {
+            self.merge_short(piece, parts, out);
+        }
+    }
+
+    /// [`Bpe::merge`] as tiktoken does it: rescan the boundaries after every merge
+    /// (quadratic, and the fastest for short pieces).
+    fn merge_short(&self, piece: &[u8], parts: &mut Vec<(usize, Rank)>, out: &mut Vec<Rank>) {
         let rank_of = |start: usize, end: usize| -> Rank {
             self.encoder
                 .get(&piece[start..end])
@@ -256,6 +270,68 @@ impl Bpe {
             if let Some(&rank) = self.encoder.get(&piece[window[0].0..window[1].0]) {
                 out.push(rank);
             }
+        }
+    }
+
+    /// [`Bpe::merge`] for long pieces in O(n log n): the same merges in the same order
+    /// (lowest rank first, leftmost on ties), the adjacent pairs kept in a min-heap keyed by
+    /// (rank, start) instead of rescanned after every merge. Parts are a linked list indexed
+    /// by their start byte; a heap entry (rank, start, end) is stale once the part at
+    /// `start` is gone or no longer ends its pair at `end` (ends only grow, so a pair never
+    /// comes back), and stale entries are skipped.
+    fn merge_long(&self, piece: &[u8], out: &mut Vec<Rank>) {
+        let n = piece.len();
+        let rank_of = |start: usize, end: usize| -> Rank {
+            self.encoder
+                .get(&piece[start..end])
+                .copied()
+                .unwrap_or(Rank::MAX)
+        };
+        // next[i]: the start of the part after the one starting at i (n: the end).
+        let mut next: Vec<usize> = (1..=n).collect();
+        let mut prev: Vec<usize> = (0..n).map(|i| i.wrapping_sub(1)).collect();
+        let mut alive = vec![true; n];
+        let mut heap = BinaryHeap::with_capacity(n);
+        for i in 0..n.saturating_sub(1) {
+            let rank = rank_of(i, i + 2);
+            if rank != Rank::MAX {
+                heap.push(Reverse((rank, i, i + 2)));
+            }
+        }
+        while let Some(Reverse((_, i, end))) = heap.pop() {
+            if !alive[i] {
+                continue;
+            }
+            let j = next[i];
+            if j >= n || next[j] != end {
+                continue;
+            }
+            // Merge the part at j into the part at i.
+            alive[j] = false;
+            next[i] = end;
+            if end < n {
+                prev[end] = i;
+                let after = next[end];
+                let rank = rank_of(i, after);
+                if rank != Rank::MAX {
+                    heap.push(Reverse((rank, i, after)));
+                }
+            }
+            let before = prev[i];
+            if before != usize::MAX {
+                let rank = rank_of(before, end);
+                if rank != Rank::MAX {
+                    heap.push(Reverse((rank, before, end)));
+                }
+            }
+        }
+        let mut start = 0;
+        while start < n {
+            let end = next[start];
+            if let Some(&rank) = self.encoder.get(&piece[start..end]) {
+                out.push(rank);
+            }
+            start = end;
         }
     }
 
@@ -450,6 +526,52 @@ mod tests {
         assert_eq!(bpe.decode_bytes(&[5000]), Err(5000));
         let prepared = bpe.prepare(&rules);
         assert_eq!(bpe.count(text, &prepared), Ok(ids.len() as u64));
+    }
+
+    #[test]
+    fn long_pieces_merge_as_short_ones() {
+        // A vocabulary over "abcde" grown like BPE training (random merges of tokens), and
+        // random pieces both sides of LONG_PIECE: the heap merge and the rescanning merge
+        // must give the same ids.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            state.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        };
+        let mut tokens: Vec<Vec<u8>> = (0..=255u8).map(|b| vec![b]).collect();
+        let mut seen: rustc_hash::FxHashSet<Vec<u8>> = tokens.iter().cloned().collect();
+        let alphabet: Vec<usize> = b"abcde".iter().map(|&b| b as usize).collect();
+        let mut grown: Vec<usize> = alphabet.clone();
+        while tokens.len() < 700 {
+            let a = grown[next() as usize % grown.len()];
+            let b = grown[next() as usize % grown.len()];
+            let token = [tokens[a].clone(), tokens[b].clone()].concat();
+            if token.len() <= 12 && seen.insert(token.clone()) {
+                grown.push(tokens.len());
+                tokens.push(token);
+            }
+        }
+        let ranks = tokens.into_iter().zip(0..).collect();
+        let bpe = Bpe::new(ranks, CL100K, vec![]).expect("valid vocabulary");
+        let (mut parts, mut short, mut long) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut bytes, mut ids) = (0, 0);
+        for round in 0..400 {
+            let len = 1 + next() as usize % if round % 2 == 0 { 40 } else { 600 };
+            let piece: Vec<u8> = (0..len).map(|_| b"abcde"[next() as usize % 5]).collect();
+            short.clear();
+            long.clear();
+            bpe.merge_long(&piece, &mut long);
+            bpe.merge_short(&piece, &mut parts, &mut short);
+            assert_eq!(long, short, "piece {:?}", String::from_utf8_lossy(&piece));
+            bytes += piece.len();
+            ids += long.len();
+        }
+        assert!(
+            ids * 4 < bytes * 3,
+            "the vocabulary merges: {ids} ids for {bytes} bytes"
+        );
     }
 
     #[test]
