@@ -149,3 +149,53 @@ def test_the_rust_class_serves_the_python_name() -> None:
     import rust_core
 
     assert isinstance(tiny_tokenizer(), rust_core.Tokenizer)
+
+
+def test_many_distinct_pieces_same_ids_as_tiktoken() -> None:
+    # More distinct merged pieces than rust_core's per-thread piece cache holds (it empties
+    # itself and goes on), each piece repeated so later occurrences come from the cache.
+    import random
+
+    rng = random.Random(6)
+    words = ["".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=6)) for _ in range(40_000)]
+    text = " ".join(words + words[:2000])
+    tok = Tokenizer(RANKS, PATTERNS["cl100k"], SPECIALS)
+    assert tok.encode(text) == peer("cl100k").encode(text)
+    long_pieces = [
+        "\u4e2d\u6587" * 3000,
+        " " * 3000 + "x",
+        "7" * 3001,
+        "'" * 2000,
+        "".join(rng.choices("aeinorst_", k=20_000)),  # one piece merged many ways
+    ]
+    for pattern in sorted(PATTERNS):
+        tok = Tokenizer(RANKS, PATTERNS[pattern], SPECIALS)
+        for text in long_pieces:
+            assert tok.encode(text) == peer(pattern).encode(text)
+
+
+@pytest.mark.requires_rust
+@pytest.mark.parametrize("pattern", sorted(PATTERNS))
+def test_fast_splitters_cut_as_the_pattern(pattern: str) -> None:
+    import regex
+
+    tok = Tokenizer(RANKS, PATTERNS[pattern], SPECIALS)
+    assert tok._split_engine == ("cl100k" if pattern == "cl100k" else "regex")  # type: ignore[attr-defined]
+    compiled = regex.compile(PATTERNS[pattern])
+    edge = [
+        "", " ", "  ", "\t\t", "x  ", "  x", " \n ", "a \n\n  b", "\r\n\r\n  \r", "it's I'LL",
+        "'\u017f 'Ve x're", "12345678", "\u00a0\u3000x", "a\u0301b\u0308", " !!\n\n/x", "\x1c\x1c",
+    ]  # fmt: skip
+    for text in [*real_texts(), SAMPLE, *edge]:
+        expected = [m.group() for m in compiled.finditer(text) if m.group()]
+        assert tok._pieces(text) == expected  # type: ignore[attr-defined]
+
+
+@pytest.mark.requires_rust
+def test_other_patterns_run_on_fancy_regex() -> None:
+    tok = Tokenizer(RANKS, r"\w+|\W", SPECIALS)
+    assert tok._split_engine == "fancy-regex"  # type: ignore[attr-defined]
+    assert tok._pieces("ab, c") == ["ab", ",", " ", "c"]  # type: ignore[attr-defined]
+    assert tok.encode("ab, c") == tiktoken.Encoding(
+        "w", pat_str=r"\w+|\W", mergeable_ranks=RANKS, special_tokens=SPECIALS
+    ).encode("ab, c")

@@ -1,4 +1,4 @@
-"""Tokenizer parity: encode, count_tokens, decode and construction, and agreement with tiktoken.
+r"""Tokenizer parity: encode, count_tokens, decode and construction, and agreement with tiktoken.
 
 Each call builds its own :class:`~pyagent.tokenizer_core.Tokenizer` inside the compared call,
 so the Rust run uses ``rust_core.Tokenizer`` and the Python run the reference class. The
@@ -6,6 +6,13 @@ vocabulary is the shipped tiny one (3,256 ranks) under the cl100k, o200k and Lla
 patterns, with two special tokens. Besides Rust == Python, every successful encode is
 checked against ``tiktoken.Encoding`` built from the same ranks, pattern and special tokens,
 and ``decode(encode(t)) == t``. Token ids are integers: no tolerance.
+
+rust_core splits text with fast engines for the three known patterns (a hand-written cl100k
+scanner; regex-automata on the o200k and Llama 3 patterns rewritten without lookahead):
+``split_matches_the_regex_module`` compares their pieces one by one with Python's ``regex``
+module (the reference's engine) and with rust_core's fancy-regex fallback, on text made of
+whitespace runs, ``\r\n``, digits, apostrophes and contractions, letters of every case
+class, marks and arbitrary Unicode.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
+import regex
 import tiktoken
 from hypothesis import given
 from hypothesis import strategies as st
@@ -214,3 +222,42 @@ def construction_rejects_the_same(kind: str, value: Any) -> None:
             "tiny-variant", pat_str=pattern, mergeable_ranks=ranks, special_tokens=specials
         )
         assert outcome.value == peer.encode_ordinary("it's 42 ok")
+
+
+#: Characters on which the split patterns' alternatives turn (see rust_core's split.rs).
+SPLIT_ALPHABET = (
+    "aAsStTlLvVeErRdDmMxZ'\u2019\u017f\u212a \t\n\r\x0b\x0c\x1c\x85\xa0\u1680\u2028\u2029"
+    "\u3000\u200b\ufeff07\u0663\u2167\xbd\uff11.,!/(-_+#\xe9\xc9\u01c5\u02b0\u4e2d\u0301"
+    "\u0308\u0903\u20dd\U0001f389\u0130\u1e9e\xdf\u03b1\u0391\x00\U0001d400"
+)
+split_texts = st.lists(
+    st.one_of(
+        st.text(st.sampled_from(SPLIT_ALPHABET), max_size=10),
+        st.text(st.characters(blacklist_categories=["Cs"]), max_size=4),
+        st.sampled_from(FRAGMENTS),
+        st.sampled_from(["'s", "'T", "'ll", "'Ve", "'re", "'d", "'M", " " * 5, "\r\n" * 2]),
+    ),
+    max_size=10,
+).map("".join)
+
+
+@cache
+def _split_regex(pattern: str) -> Any:
+    return regex.compile(PATTERNS[pattern])
+
+
+@parity_property("count_tokens_rust")
+@given(text=split_texts, pattern=patterns)
+def split_matches_the_regex_module(text: str, pattern: str) -> None:
+    """rust_core's fast splitters cut text into exactly the pieces of the pattern."""
+    rc = tokenizer_core.rc
+    if rc is None or not hasattr(rc, "Tokenizer"):
+        raise AssertionError("rust_core is not active in pyagent.tokenizer_core")
+    fast = rc.Tokenizer(RANKS, PATTERNS[pattern], SPECIALS)
+    assert fast._split_engine == ("cl100k" if pattern == "cl100k" else "regex")
+    # The same pattern in a group is not recognised, so it runs on fancy-regex.
+    fallback = rc.Tokenizer(RANKS, f"(?:{PATTERNS[pattern]})", SPECIALS)
+    assert fallback._split_engine == "fancy-regex"
+    expected = [m.group() for m in _split_regex(pattern).finditer(text) if m.group()]
+    assert fast._pieces(text) == expected
+    assert fallback._pieces(text) == expected

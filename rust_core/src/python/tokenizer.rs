@@ -132,19 +132,26 @@ fn checked_text<'py>(text: &'py Bound<'py, PyAny>) -> PyResult<&'py str> {
     text.to_str()
 }
 
-fn checked_texts(texts: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
-    let mut out = Vec::new();
+/// The texts of a list or tuple, borrowed (each `&str` is the str's cached UTF-8, alive as
+/// long as `items` holds the strs).
+fn checked_texts<'a, 'py>(items: &'a [Bound<'py, PyAny>]) -> PyResult<Vec<&'a str>> {
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let text = item.cast::<PyString>().map_err(|_| {
+            PyTypeError::new_err(format!("text must be str, not {}", type_name(item)))
+        })?;
+        out.push(text.to_str()?);
+    }
+    Ok(out)
+}
+
+/// The items of a list or tuple (strong references, so the texts outlive the GIL release).
+fn sequence_items<'py>(texts: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyAny>>> {
     let mut items = Vec::new();
     for item in texts.try_iter()? {
         items.push(item?);
     }
-    for item in &items {
-        let text = item.cast::<PyString>().map_err(|_| {
-            PyTypeError::new_err(format!("text must be str, not {}", type_name(item)))
-        })?;
-        out.push(text.to_str()?.to_owned());
-    }
-    Ok(out)
+    Ok(items)
 }
 
 fn is_sequence(value: &Bound<'_, PyAny>) -> bool {
@@ -298,8 +305,8 @@ impl Tokenizer {
             )));
         }
         let rules = self.rules(allowed_special.bind(py), disallowed_special.bind(py))?;
-        let owned = checked_texts(texts)?;
-        let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
+        let items = sequence_items(texts)?;
+        let refs = checked_texts(&items)?;
         let bpe = &self.bpe;
         py.detach(|| bpe.encode_batch(&refs, &rules))
             .map_err(to_py_err)
@@ -325,6 +332,25 @@ impl Tokenizer {
     #[getter]
     fn n_vocab(&self) -> u64 {
         self.bpe.n_vocab()
+    }
+
+    /// The pieces the split pattern cuts `text` into (for tests: the fast engines must cut
+    /// exactly as the pattern does).
+    fn _pieces(&self, py: Python<'_>, text: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+        let text = checked_text(text)?;
+        let bpe = &self.bpe;
+        let pieces = py.detach(|| {
+            bpe.pieces(text)
+                .map(|p| p.into_iter().map(str::to_owned).collect::<Vec<_>>())
+        });
+        pieces.map_err(to_py_err)
+    }
+
+    /// Which engine splits text: "cl100k" (hand-written scanner), "regex" (regex-automata on
+    /// the rewritten o200k / Llama 3 pattern) or "fancy-regex" (any other pattern).
+    #[getter]
+    fn _split_engine(&self) -> &'static str {
+        self.bpe.split_engine()
     }
 }
 
@@ -394,8 +420,8 @@ fn count_tokens_rust(
         )));
     }
     let rules = tokenizer.rules(allowed_special.bind(py), disallowed_special.bind(py))?;
-    let owned = checked_texts(text)?;
-    let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
+    let items = sequence_items(text)?;
+    let refs = checked_texts(&items)?;
     let bpe = &tokenizer.bpe;
     let counts = py
         .detach(|| bpe.count_batch(&refs, &rules))
