@@ -19,8 +19,12 @@ raises KeyError (with the name) when ``strict=True``. A name is "in" the variabl
 
 The Python reference finds placeholders with ``re`` (one pattern, compiled once per template
 and cached); the native path scans with a small hand-written matcher for the same grammar
-(no regex engine needed for two fixed delimiters) and builds each result with the GIL held,
-since every value is a Python object to look up and ``str()``.
+(no regex engine needed for two fixed delimiters). It looks values up and ``str()``s them
+with the GIL held, in the same order as here (every value is a Python object), then writes
+each result straight into a new str of the right length and width, copying literals and
+values in place (exact str values are not copied twice, exact ints are formatted without a
+call). At the benchmark's size most of what remains is allocating the 100,000 result
+strings, which every implementation pays.
 """
 
 from __future__ import annotations

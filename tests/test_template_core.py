@@ -154,6 +154,119 @@ def test_template_core_keeps_named_templates() -> None:
         core.register("bad", 3)  # type: ignore[arg-type]
 
 
+def test_values_of_every_width_widen_the_result() -> None:
+    # Each result is stored at the narrowest width its widest character needs (PEP 393);
+    # equal text must compare equal whatever the template's and values' widths were.
+    widths = {"ascii": "a", "latin1": "é", "ucs2": "✓", "ucs4": "🌍", "surrogate": "\udc80"}
+    templates = ["[v]", "x [v] y", "é [v] ü", "✓ {{ v }} ✓", "🌍 [v] 🌍", "[v][w]"]
+    for template in templates:
+        for value in widths.values():
+            for other in widths.values():
+                got = apply_template(template, {"v": value, "w": other})
+                want = template.replace("{{ v }}", value).replace("[v]", value)
+                want = want.replace("[w]", other)
+                assert got == want, (template, value, other)
+                assert got.isascii() == want.isascii()
+                assert max(map(ord, got), default=0) == max(map(ord, want), default=0)
+                assert hash(got) == hash(want)
+    assert apply_template_batch("[a]·[b]", [{"a": "x", "b": "🌍"}, {"a": "é", "b": 1}]) == [
+        "x·🌍",
+        "é·1",
+    ]
+
+
+def test_empty_values_and_results() -> None:
+    assert apply_template("[a]", {"a": ""}) == ""
+    assert apply_template("[a]{{b}}", {"a": "", "b": ""}) == ""
+    assert apply_template_batch("[a]", [{"a": ""}, {"a": "x"}]) == ["", "x"]
+
+
+def test_str_subclasses_and_non_str_values_go_through_str() -> None:
+    class Shout(str):
+        def __str__(self) -> str:
+            return self.upper()
+
+    class Plain(str):
+        pass
+
+    class Weird:
+        def __str__(self) -> str:
+            return Plain("wéird🌍")
+
+    variables = {
+        "shout": Shout("hey"),
+        "plain": Plain("as is"),
+        "weird": Weird(),
+        "t": True,
+        "f": 2.5,
+        "n": None,
+        "neg": -17,
+        "zero": 0,
+        "min": -(2**63),
+        "max": 2**63 - 1,
+        "big": 2**64 + 1,
+        "huge": -(10**200),
+        "b": b"x",
+        "l": [1, "a"],
+    }
+    text = " ".join(f"[{name}]" for name in variables)
+    got = apply_template(text, variables)
+    assert type(got) is str
+    assert got == " ".join(str(value) for value in variables.values())
+    assert got.startswith("HEY as is wéird🌍 True 2.5 None -17 0 -9223372036854775808 ")
+    rows = [{"v": i * 7919 - 50_000} for i in range(20)]
+    assert apply_template_batch("<[v]>", rows) == [f"<{r['v']}>" for r in rows]
+
+
+def test_an_int_too_long_for_str_raises_as_str_does() -> None:
+    big = 10**5000
+    with pytest.raises(ValueError):
+        str(big)
+    with pytest.raises(ValueError):
+        apply_template("[a]", {"a": big})
+    with pytest.raises(ValueError):
+        apply_template_batch("[a]", [{"a": 1}, {"a": big}])
+
+
+def test_huge_values() -> None:
+    big = "x" * 3_000_000
+    wide = "🌍" * 1_500_000
+    got = apply_template("<[a]|[b]|{{ a }}>", {"a": big, "b": wide})
+    assert got == "<" + big + "|" + wide + "|" + big + ">"
+    rows = [{"a": big}, {"a": wide}, {"a": 5}]
+    assert apply_template_batch("é[a]", rows) == ["é" + big, "é" + wide, "é5"]
+
+
+def test_str_side_effects_happen_in_template_order() -> None:
+    class Popper:
+        """str() removes the next name: the reference looks names up one at a time."""
+
+        def __init__(self, target: dict[str, object]) -> None:
+            self.target = target
+
+        def __str__(self) -> str:
+            self.target.pop("b", None)
+            return "A"
+
+    variables: dict[str, object] = {"b": "B"}
+    variables["a"] = Popper(variables)
+    assert apply_template("[a][b]", variables) == "A[b]"
+
+    class Grower:
+        """str() appends another mapping to the batch being rendered."""
+
+        def __init__(self, batch: list[dict[str, object]]) -> None:
+            self.batch = batch
+
+        def __str__(self) -> str:
+            self.batch.append({"a": len(self.batch)})
+            return "g"
+
+    batch: list[dict[str, object]] = []
+    batch.append({"a": Grower(batch)})
+    assert apply_template_batch("[a]", batch) == ["g", "1"]
+
+
 @pytest.mark.requires_rust
 def test_rust_serves_both_functions() -> None:
     import rust_core

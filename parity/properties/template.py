@@ -2,7 +2,10 @@
 
 Templates are built from fragments that sit on the edges of the grammar (partial braces,
 brackets, whitespace inside braces, non-identifier names, non-ASCII and surrogates), so most
-draws contain near-misses as well as real placeholders. Bad inputs ride along: non-str
+draws contain near-misses as well as real placeholders. Values cover every str storage
+width (the native path writes results at the narrowest width, widening pieces as it copies),
+str subclasses with and without their own ``__str__``, bools, and ints on both sides of the
+i64 range (the native path formats an exact int that fits itself). Bad inputs ride along: non-str
 templates, non-mapping variables, values whose str() raises, strict mode with missing names.
 """
 
@@ -37,8 +40,27 @@ class Unprintable:
         raise RuntimeError("no str")
 
 
+class Tagged(str):
+    """A str subclass with its own __str__ (str() must call it)."""
+
+    def __str__(self) -> str:
+        return "<" + str.__str__(self) + ">"
+
+
+class Plain(str):
+    """A str subclass without one (str() gives an exact copy)."""
+
+
 values = st.one_of(
     st.text(max_size=8),
+    # Every storage width (PEP 393): Latin-1, the BMP, beyond it.
+    st.text(st.characters(min_codepoint=0x80, max_codepoint=0xFF), max_size=4),
+    st.text(st.characters(min_codepoint=0x100, max_codepoint=0xFFFF), max_size=4),
+    st.text(st.characters(min_codepoint=0x10000), max_size=4),
+    st.text(max_size=6).map(Tagged),
+    any_text.filter(lambda t: len(t) < 8).map(Plain),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
     any_text.filter(lambda t: len(t) < 8),
     st.integers(),
     st.floats(allow_nan=False),
