@@ -64,12 +64,11 @@ def test_large_json_documents_parse_like_json_loads(tmp_path: Path) -> None:
         "big": 123456789012345678901234567890,
         "neg": -9223372036854775809,
         "f": 0.1,
-        "dup": 1,
         "nest": [[[]], {}, {"x": [None, True, False]}],
-        "dup": {"last": "wins"},
     }
-    body = json.dumps(entry, ensure_ascii=False)[1:-1].replace('"big": 123', '"big": 123')
-    item = "{" + body + "}"
+    body = json.dumps(entry, ensure_ascii=False)[1:-1]
+    raw = '"dup": 1, "sp": "\\ud83d\\ude00\\t\\"q\\"", '
+    item = "{" + raw + body + ', "dup": {"last": "wins"}}'
     doc = "{" + ",".join(f'"e{i}": {item}' for i in range(20_000)) + ', "e5": [1, 2]}'
     assert len(doc.encode()) > 4 << 20
     expected = json.loads(doc)

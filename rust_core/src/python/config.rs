@@ -3,8 +3,10 @@
 //! The pure-Rust side (`crate::config`) drives the parsers and reports every value to a
 //! `Builder`; `PyBuilder` here makes each one a Python object on the spot, so a JSON shard
 //! goes from its memory map to Python objects with no intermediate tree and no copy of the
-//! text. Building Python objects needs the GIL, so JSON is parsed with it held (as orjson and
-//! json do); TOML and YAML trees are parsed with the GIL released, then converted.
+//! text. Building Python objects needs the GIL; parsing does not, so a JSON document of
+//! [`PIPELINE_MIN`] bytes or more is walked on a helper thread (jiter, no GIL) into chunks
+//! of events that this thread replays into objects meanwhile (orjson and json do both on
+//! one thread). TOML and YAML trees are parsed with the GIL released, then converted.
 //!
 //! What stays in Python, reached through `pyagent.config_core` (imported at call time):
 //! argument checks and path expansion (`_check_format`, `_plan`), the `Config` and
