@@ -84,6 +84,18 @@ def test_large_json_documents_parse_like_json_loads(tmp_path: Path) -> None:
     assert (error.value.line, error.value.column) == (reference.value.lineno, reference.value.colno)
 
 
+def test_trailing_data_after_many_values_is_an_error() -> None:
+    """Data after a complete document is an error wherever the value ends (natively the
+    closing bracket may end a chunk of events, before the trailing data is seen)."""
+    for count in (8189, 8190, 16381, 100_000):
+        doc = "[" + "1," * count + "0] x"
+        with pytest.raises(json.JSONDecodeError) as reference:
+            json.loads(doc)
+        with pytest.raises(ConfigError) as error:
+            _parse(doc, "json")
+        assert (error.value.line, error.value.column) == (1, reference.value.colno)
+
+
 def test_json_floats_are_correctly_rounded() -> None:
     texts = ["0.1", "2.2250738585072011e-308", "1.7976931348623157e308", "9007199254740993.0"]
     texts += ["4.9e-324", "1e-400", "0.30000000000000004", "123456789.123456789e-5"]

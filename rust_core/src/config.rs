@@ -673,6 +673,10 @@ where
     let mut entries: Vec<(B::Value, B::Value)> = Vec::new();
     let mut keys: Vec<Option<B::Value>> = Vec::new();
     let mut next_report = PROGRESS_STEP;
+    // The document's value once complete; the producer may still report trailing garbage
+    // (its check comes after the last event, which can end a chunk), so the remaining
+    // chunks are read before it is returned.
+    let mut complete: Option<B::Value> = None;
     for chunk in chunks {
         let mut chunk = chunk.map_err(ParseError::Syntax)?;
         for &event in &chunk.events {
@@ -712,7 +716,7 @@ where
             };
             let value = value.map_err(ParseError::Build)?;
             match frames.last() {
-                None => return Ok(value),
+                None => complete = Some(value),
                 Some(Frame::List(_)) => items.push(value),
                 Some(Frame::Map(_)) => {
                     if let Some(key) = keys.last_mut().and_then(Option::take) {
@@ -729,8 +733,8 @@ where
         chunk.arena.clear();
         recycle(chunk);
     }
-    // The producer ended without a complete value: only if it stopped early.
-    Err(ParseError::syntax(data.len(), "unexpected end of events"))
+    // No complete value: only if the producer stopped early.
+    complete.ok_or_else(|| ParseError::syntax(data.len(), "unexpected end of events"))
 }
 
 /// [`json_events`] then [`replay`] on one thread: for small documents and tests.
@@ -1210,6 +1214,20 @@ mod tests {
             parse_json(big.as_bytes(), &mut TreeBuilder::default()).unwrap(),
             events(big.as_bytes()).unwrap()
         );
+    }
+
+    #[test]
+    fn json_events_trailing_garbage_after_a_full_chunk() {
+        // The closing bracket is the last event of the first chunk; the garbage after it
+        // is found only once that chunk has been sent.
+        let doc = format!("[{}0] x", "1,".repeat(CHUNK_EVENTS - 3));
+        assert!(matches!(events(doc.as_bytes()), Err(ParseError::Syntax(_))));
+        assert!(matches!(
+            parse_json(doc.as_bytes(), &mut TreeBuilder::default()),
+            Err(ParseError::Syntax(_))
+        ));
+        let fine = format!("[{}0] ", "1,".repeat(CHUNK_EVENTS - 3));
+        assert!(events(fine.as_bytes()).is_ok());
     }
 
     #[test]
