@@ -42,6 +42,7 @@ def compare(
     group_suffix: str = "",
     peer_name: str | None = None,
     python_rounds: int | None = None,
+    rounds: int | None = None,
 ) -> None:
     """Benchmarks ``ours`` (on the Python or Rust path) or ``peer`` for ``hot_path``.
 
@@ -50,7 +51,9 @@ def compare(
     when it is not the manifest's peer (a group with a ``group_suffix`` for another library).
     ``python_rounds`` times the pure-Python reference in exactly that many rounds (one
     iteration each, ``benchmark.pedantic``) instead of pytest-benchmark's calibrated count:
-    for a full-size workload where one Python round takes seconds.
+    for a full-size workload where one Python round takes seconds. ``rounds`` does the same
+    for every implementation (Rust and the peer too): for a workload where even the fastest
+    round takes seconds, so the session's calibrated minimum would take minutes.
     """
     entry = load_manifest().get(hot_path)
     benchmark.group = hot_path + group_suffix
@@ -66,7 +69,7 @@ def compare(
         module = importlib.import_module(entry.module)
         if getattr(module, "rc", None) is None or not hasattr(module.rc, entry.name):
             pytest.fail(f"{hot_path}: rust_core does not provide it; build with `nox -s build`")
-        result = benchmark(ours)
+        result = benchmark(ours) if rounds is None else _rounds(benchmark, ours, rounds)
     elif implementation == "python":
 
         def python_path() -> Any:
@@ -74,10 +77,17 @@ def compare(
                 return ours()
 
         if python_rounds is None:
+            python_rounds = rounds
+        if python_rounds is None:
             result = benchmark(python_path)
         else:
             result = benchmark.pedantic(python_path, rounds=python_rounds, iterations=1)
     else:
-        result = benchmark(peer)
+        result = benchmark(peer) if rounds is None else _rounds(benchmark, peer, rounds)
     assert check(result), f"{implementation} gave a wrong result for {hot_path}"
     benchmark.extra_info["correct"] = True
+
+
+def _rounds(benchmark: Any, function: Callable[[], Any], rounds: int) -> Any:
+    """``function`` timed in exactly ``rounds`` rounds of one call each."""
+    return benchmark.pedantic(function, rounds=rounds, iterations=1)

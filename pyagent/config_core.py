@@ -74,10 +74,13 @@ mapping (an empty YAML document counts as an empty one).
 Memory: shards are parsed one at a time and merged into the result before the next is read,
 so a load holds the result plus one shard's transient state. The Python reference holds the
 shard's bytes while decoding them to ``str`` (about 2x the shard in the worst case, then 1x
-while parsing); the native backend memory-maps the shard and builds Python objects straight
-from the parser's events (no intermediate tree, no copy of the text), so its transient
-overhead is at most the mapped shard (1x). The objects built are the result itself.
-TOML and YAML are parsed into the crate's tree first (those files are small by design).
+while parsing); the native backend memory-maps the shard, and for a JSON document of 1 MiB
+or more a helper thread walks it with jiter (without the GIL) into a stream of value events
+that the calling thread, holding the GIL, turns into Python objects as they arrive: no
+intermediate tree and no copy of the text, only a bounded window of events in flight (32
+chunks of 8192 events, a few MB), so the transient overhead is the mapped shard (1x) plus
+that window. The objects built are the result itself. TOML and YAML are parsed into the
+crate's tree first (those files are small by design).
 
 Progress: ``progress(path, bytes_done, bytes_total)``, where the byte counts run over the
 whole load (the sum of the shard sizes), is called when each shard starts and when it has

@@ -51,6 +51,51 @@ def test_json_values_are_json_loads_values() -> None:
     assert _parse(bytearray(b'"s"'), "JSON") == "s"
 
 
+def test_large_json_documents_parse_like_json_loads(tmp_path: Path) -> None:
+    """Documents of several MiB (parsed on two threads natively) give json.loads' answer.
+
+    Escapes, non-ASCII text, integers beyond 64 bits, repeated keys (first position, last
+    value), deep and empty containers, spread over many chunks of the native event stream;
+    also through load_config, and a syntax error near the end is located as json does.
+    """
+    entry = {
+        "k\\n": "tab\\there",
+        "caf\u00e9": "\u00fcber \\ud83d\\ude00",
+        "big": 123456789012345678901234567890,
+        "neg": -9223372036854775809,
+        "f": 0.1,
+        "nest": [[[]], {}, {"x": [None, True, False]}],
+    }
+    body = json.dumps(entry, ensure_ascii=False)[1:-1]
+    raw = '"dup": 1, "sp": "\\ud83d\\ude00\\t\\"q\\"", '
+    item = "{" + raw + body + ', "dup": {"last": "wins"}}'
+    doc = "{" + ",".join(f'"e{i}": {item}' for i in range(20_000)) + ', "e5": [1, 2]}'
+    assert len(doc.encode()) > 4 << 20
+    expected = json.loads(doc)
+    assert _parse(doc.encode(), "json") == expected
+    assert list(_parse(doc, "json")) == list(expected)
+    shard = write(tmp_path / "big.json", doc)
+    assert load_config(shard) == expected
+    broken = write(tmp_path / "broken.json", doc[:-10] + "]" + doc[-9:])
+    with pytest.raises(json.JSONDecodeError) as reference:
+        json.loads(broken.read_text(encoding="utf-8"))
+    with pytest.raises(ConfigError) as error:
+        load_config(broken)
+    assert (error.value.line, error.value.column) == (reference.value.lineno, reference.value.colno)
+
+
+def test_trailing_data_after_many_values_is_an_error() -> None:
+    """Data after a complete document is an error wherever the value ends (natively the
+    closing bracket may end a chunk of events, before the trailing data is seen)."""
+    for count in (8189, 8190, 16381, 100_000):
+        doc = "[" + "1," * count + "0] x"
+        with pytest.raises(json.JSONDecodeError) as reference:
+            json.loads(doc)
+        with pytest.raises(ConfigError) as error:
+            _parse(doc, "json")
+        assert (error.value.line, error.value.column) == (1, reference.value.colno)
+
+
 def test_json_floats_are_correctly_rounded() -> None:
     texts = ["0.1", "2.2250738585072011e-308", "1.7976931348623157e308", "9007199254740993.0"]
     texts += ["4.9e-324", "1e-400", "0.30000000000000004", "123456789.123456789e-5"]

@@ -108,6 +108,14 @@ pub trait Builder {
     fn key(&mut self, value: &str) -> Result<Self::Value, Self::Error> {
         self.string(value)
     }
+    /// [`Builder::string`] with the producer's facts about it (events replayed by [`replay`]).
+    fn string_hinted(&mut self, value: &str, _hint: StrHint) -> Result<Self::Value, Self::Error> {
+        self.string(value)
+    }
+    /// [`Builder::key`] with the producer's facts about it.
+    fn key_hinted(&mut self, value: &str, _hint: StrHint) -> Result<Self::Value, Self::Error> {
+        self.key(value)
+    }
     fn new_map(&mut self) -> Result<Self::Map, Self::Error>;
     /// Sets `key` to `value`; a repeated key keeps its first position and takes the new value.
     fn map_insert(
@@ -117,6 +125,26 @@ pub trait Builder {
         value: Self::Value,
     ) -> Result<(), Self::Error>;
     fn finish_map(&mut self, map: Self::Map) -> Result<Self::Value, Self::Error>;
+    /// A map from its entries in document order (a repeated key keeps its first position and
+    /// takes the last value): what [`replay`] builds, knowing the size up front.
+    fn map_from<I>(&mut self, pairs: I) -> Result<Self::Value, Self::Error>
+    where
+        I: ExactSizeIterator<Item = (Self::Value, Self::Value)>,
+    {
+        let mut map = self.new_map()?;
+        for (key, value) in pairs {
+            self.map_insert(&mut map, key, value)?;
+        }
+        self.finish_map(map)
+    }
+    /// A list from its items (exactly `items.len()` of them).
+    fn list_from<I>(&mut self, items: I) -> Result<Self::Value, Self::Error>
+    where
+        I: ExactSizeIterator<Item = Self::Value>,
+    {
+        let items = items.collect();
+        self.list(items)
+    }
     fn list(&mut self, items: Vec<Self::Value>) -> Result<Self::Value, Self::Error>;
     /// Called about every [`PROGRESS_STEP`] bytes of a JSON document with the bytes parsed.
     fn progress(&mut self, _bytes_done: usize) -> Result<(), Self::Error> {
@@ -302,6 +330,427 @@ pub fn parse_json<B: Builder>(
     let value = walk.value(peek, 0)?;
     walk.jiter.finish().map_err(|e| walk.fail(e))?;
     Ok(value)
+}
+
+// ---------------------------------------------------------------------------------------
+// JSON as a stream of events
+//
+// `parse_json` above drives a `Builder` from the parser itself, so parsing and building run
+// on one thread. For large documents the binding splits the work: a producer thread walks
+// the document with jiter (no Python, no GIL) and sends its values in pre-order, a chunk of
+// events at a time, through a bounded channel; the thread holding the GIL replays them into
+// Python objects ([`replay`]). The producer also does the per-string work the builder would
+// otherwise do under the GIL (is it ASCII, the cache hash of a short string), and every
+// number is already parsed. Memory: a few chunks in flight, whatever the document's size.
+
+/// Events per chunk sent from the producer to the builder.
+pub const CHUNK_EVENTS: usize = 8192;
+/// Mapping keys up to this many bytes (ASCII) carry a cache hash; string values up to
+/// [`HASH_MAX_VALUE`] bytes do.
+pub const HASH_MAX_KEY: usize = 64;
+pub const HASH_MAX_VALUE: usize = 16;
+
+/// A string in an event: `len` bytes at `start` of the document (`arena` false) or of the
+/// chunk's arena (a string with escapes, decoded). Always valid UTF-8: only spans of `&str`
+/// values become a `Text`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Text {
+    pub start: usize,
+    pub len: usize,
+    /// [`text_hash`] of the bytes when `ascii` and short enough to be cached, else 0.
+    pub hash: u32,
+    pub ascii: bool,
+    pub arena: bool,
+}
+
+/// One value, or the start or end of a container, in document order.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Event {
+    Null,
+    Bool(bool),
+    Int(i64),
+    /// An integer beyond i64: its decimal text.
+    BigInt(Text),
+    Float(f64),
+    Str(Text),
+    /// The key of the next value in the enclosing object.
+    Key(Text),
+    ArrayStart,
+    ObjectStart,
+    /// Closes the innermost open array or object.
+    End,
+}
+
+/// A run of events, with the decoded strings they point into and how far the document had
+/// been parsed (bytes, from the start of the data including any BOM) after the last one.
+#[derive(Debug, Default)]
+pub struct Chunk {
+    pub events: Vec<Event>,
+    pub arena: Vec<u8>,
+    pub offset: usize,
+}
+
+impl Chunk {
+    /// The UTF-8 text of `text`, which must come from an event of this chunk over `data`.
+    pub fn str<'a>(&'a self, data: &'a [u8], text: Text) -> &'a str {
+        let source = if text.arena { &self.arena[..] } else { data };
+        let bytes = source.get(text.start..text.start + text.len).unwrap_or(&[]);
+        // SAFETY: a Text is only made (in `EventWriter::text`) from the span of a `&str`
+        // borrowed from `data` or copied into this chunk's arena, so the bytes are UTF-8.
+        unsafe { std::str::from_utf8_unchecked(bytes) }
+    }
+}
+
+/// The cache hash of a short string (FxHash, folded to 32 bits).
+pub fn text_hash(bytes: &[u8]) -> u32 {
+    use std::hash::Hasher;
+    let mut hasher = rustc_hash::FxHasher::default();
+    hasher.write(bytes);
+    let h = hasher.finish();
+    (h ^ (h >> 32)) as u32
+}
+
+struct EventWriter<'d, F, R> {
+    data: &'d [u8],
+    chunk: Chunk,
+    emit: F,
+    reuse: R,
+    stopped: bool,
+}
+
+impl<F: FnMut(Chunk) -> bool, R: FnMut() -> Option<Chunk>> EventWriter<'_, F, R> {
+    fn text(&mut self, s: &str, hash_max: usize) -> Text {
+        let base = self.data.as_ptr() as usize;
+        let at = s.as_ptr() as usize;
+        let ascii = s.is_ascii();
+        let hash = if ascii && s.len() <= hash_max {
+            text_hash(s.as_bytes())
+        } else {
+            0
+        };
+        if at >= base && at + s.len() <= base + self.data.len() {
+            Text {
+                start: at - base,
+                len: s.len(),
+                hash,
+                ascii,
+                arena: false,
+            }
+        } else {
+            let start = self.chunk.arena.len();
+            self.chunk.arena.extend_from_slice(s.as_bytes());
+            Text {
+                start,
+                len: s.len(),
+                hash,
+                ascii,
+                arena: true,
+            }
+        }
+    }
+
+    fn push(&mut self, event: Event, offset: usize) {
+        self.chunk.events.push(event);
+        if self.chunk.events.len() >= CHUNK_EVENTS {
+            self.flush(offset);
+        }
+    }
+
+    fn flush(&mut self, offset: usize) {
+        let fresh = (self.reuse)().unwrap_or_else(|| Chunk {
+            events: Vec::with_capacity(CHUNK_EVENTS),
+            arena: Vec::new(),
+            offset: 0,
+        });
+        let mut chunk = std::mem::replace(&mut self.chunk, fresh);
+        chunk.offset = offset;
+        if !self.stopped && !(self.emit)(chunk) {
+            self.stopped = true;
+        }
+    }
+}
+
+/// Walks one JSON document (UTF-8, one leading BOM skipped) and hands its events to `emit`
+/// in chunks of about [`CHUNK_EVENTS`], the last one possibly empty. `emit` returns false
+/// when the receiver is gone, which stops the walk (Ok). Same grammar and numbers as
+/// [`parse_json`]; a syntax error ends the walk after the chunks before it were emitted.
+pub fn json_events<F: FnMut(Chunk) -> bool>(data: &[u8], emit: F) -> Result<(), SyntaxError> {
+    json_events_reusing(data, emit, || None)
+}
+
+/// [`json_events`], taking each new chunk from `reuse` when it has one (an emptied chunk
+/// the consumer gave back) instead of allocating it.
+pub fn json_events_reusing<F, R>(data: &[u8], emit: F, reuse: R) -> Result<(), SyntaxError>
+where
+    F: FnMut(Chunk) -> bool,
+    R: FnMut() -> Option<Chunk>,
+{
+    let body = strip_bom(data);
+    let shift = data.len() - body.len();
+    let mut jiter = Jiter::new(body).with_allow_inf_nan();
+    let mut out = EventWriter {
+        data,
+        chunk: Chunk {
+            events: Vec::with_capacity(CHUNK_EVENTS),
+            arena: Vec::new(),
+            offset: 0,
+        },
+        emit,
+        reuse,
+        stopped: false,
+    };
+    let fail = |err: jiter::JiterError| match json_error::<()>(&err, shift) {
+        ParseError::Syntax(e) => e,
+        ParseError::Build(()) => SyntaxError {
+            offset: shift,
+            message: String::new(),
+            reference_decides: false,
+        },
+    };
+    let syntax = |offset: usize, message: &str| SyntaxError {
+        offset,
+        message: message.to_owned(),
+        reference_decides: false,
+    };
+    // true: an object (next comes a key), false: an array.
+    let mut stack: Vec<bool> = Vec::new();
+    let mut peek = jiter.peek().map_err(fail)?;
+    loop {
+        if out.stopped {
+            return Ok(());
+        }
+        // One value starting at `peek`.
+        let here = shift + jiter.current_index();
+        let mut opened = false;
+        match peek {
+            Peek::Null => {
+                jiter.known_null().map_err(fail)?;
+                out.push(Event::Null, here);
+            }
+            Peek::True | Peek::False => {
+                let value = jiter.known_bool(peek).map_err(fail)?;
+                out.push(Event::Bool(value), here);
+            }
+            Peek::String => {
+                let text = jiter.known_str().map_err(fail)?;
+                let text = out.text(text, HASH_MAX_VALUE);
+                out.push(Event::Str(text), here);
+            }
+            Peek::Array | Peek::Object => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(syntax(here, "nesting too deep"));
+                }
+                let object = peek == Peek::Object;
+                out.push(
+                    if object {
+                        Event::ObjectStart
+                    } else {
+                        Event::ArrayStart
+                    },
+                    here,
+                );
+                stack.push(object);
+                if object {
+                    if let Some(key) = jiter.known_object().map_err(fail)? {
+                        let key = out.text(key, HASH_MAX_KEY);
+                        out.push(Event::Key(key), here);
+                        peek = jiter.peek().map_err(fail)?;
+                        opened = true;
+                    }
+                } else if let Some(first) = jiter.known_array().map_err(fail)? {
+                    peek = first;
+                    opened = true;
+                }
+                if !opened {
+                    stack.pop();
+                    out.push(Event::End, here);
+                }
+            }
+            _ if peek.is_num() => {
+                let bytes = jiter.known_number_bytes(peek).map_err(fail)?;
+                let text =
+                    std::str::from_utf8(bytes).map_err(|_| syntax(here, "invalid number"))?;
+                let event = match text {
+                    "NaN" => Event::Float(f64::NAN),
+                    "Infinity" => Event::Float(f64::INFINITY),
+                    "-Infinity" => Event::Float(f64::NEG_INFINITY),
+                    _ if text.bytes().any(|b| matches!(b, b'.' | b'e' | b'E')) => {
+                        // Correctly rounded, as Python's float(); overflow is infinity.
+                        match text.parse::<f64>() {
+                            Ok(value) => Event::Float(value),
+                            Err(_) => return Err(syntax(here, "invalid number")),
+                        }
+                    }
+                    _ => match text.parse::<i64>() {
+                        Ok(value) => Event::Int(value),
+                        Err(_) => Event::BigInt(out.text(text, 0)),
+                    },
+                };
+                out.push(event, here);
+            }
+            _ => return Err(syntax(here, "expected value")),
+        }
+        if opened {
+            continue;
+        }
+        // After a value: the next one in the innermost container, or close containers.
+        loop {
+            let here = shift + jiter.current_index();
+            match stack.last() {
+                None => {
+                    jiter.finish().map_err(fail)?;
+                    out.flush(data.len());
+                    return Ok(());
+                }
+                Some(true) => match jiter.next_key().map_err(fail)? {
+                    Some(key) => {
+                        let key = out.text(key, HASH_MAX_KEY);
+                        out.push(Event::Key(key), here);
+                        peek = jiter.peek().map_err(fail)?;
+                        break;
+                    }
+                    None => {
+                        stack.pop();
+                        out.push(Event::End, here);
+                    }
+                },
+                Some(false) => match jiter.array_step().map_err(fail)? {
+                    Some(next) => {
+                        peek = next;
+                        break;
+                    }
+                    None => {
+                        stack.pop();
+                        out.push(Event::End, here);
+                    }
+                },
+            }
+        }
+    }
+}
+
+/// What [`Builder`] may also use when it replays events: the producer's facts about a
+/// string (see [`Text`]).
+#[derive(Debug, Clone, Copy)]
+pub struct StrHint {
+    pub ascii: bool,
+    /// [`text_hash`] when the string is ASCII and short enough to be cached.
+    pub hash: Option<u32>,
+}
+
+impl StrHint {
+    fn of(text: Text) -> Self {
+        StrHint {
+            ascii: text.ascii,
+            hash: (text.ascii && text.hash != 0).then_some(text.hash),
+        }
+    }
+}
+
+/// An open container in [`replay`]: where its items start on the shared stacks.
+enum Frame {
+    List(usize),
+    Map(usize),
+}
+
+/// Builds the document whose events arrive in `chunks` (from [`json_events`] over `data`).
+/// Progress is reported about every [`PROGRESS_STEP`] bytes, at chunk boundaries. Each used
+/// chunk, emptied, goes to `recycle` (so the producer can reuse its buffers).
+pub fn replay<B, I>(
+    data: &[u8],
+    chunks: I,
+    builder: &mut B,
+    mut recycle: impl FnMut(Chunk),
+) -> Result<B::Value, ParseError<B::Error>>
+where
+    B: Builder,
+    I: IntoIterator<Item = Result<Chunk, SyntaxError>>,
+{
+    // The items of every open list, and the entries of every open map, on two stacks (no
+    // allocation per container); `keys` holds the key awaiting each open map's next value.
+    let mut frames: Vec<Frame> = Vec::new();
+    let mut items: Vec<B::Value> = Vec::new();
+    let mut entries: Vec<(B::Value, B::Value)> = Vec::new();
+    let mut keys: Vec<Option<B::Value>> = Vec::new();
+    let mut next_report = PROGRESS_STEP;
+    // The document's value once complete; the producer may still report trailing garbage
+    // (its check comes after the last event, which can end a chunk), so the remaining
+    // chunks are read before it is returned.
+    let mut complete: Option<B::Value> = None;
+    for chunk in chunks {
+        let mut chunk = chunk.map_err(ParseError::Syntax)?;
+        for &event in &chunk.events {
+            let value = match event {
+                Event::Null => builder.null(),
+                Event::Bool(v) => builder.boolean(v),
+                Event::Int(v) => builder.int(v),
+                Event::Float(v) => builder.float(v),
+                Event::BigInt(t) => builder.big_int(chunk.str(data, t)),
+                Event::Str(t) => builder.string_hinted(chunk.str(data, t), StrHint::of(t)),
+                Event::Key(t) => {
+                    let key = builder
+                        .key_hinted(chunk.str(data, t), StrHint::of(t))
+                        .map_err(ParseError::Build)?;
+                    if let Some(slot) = keys.last_mut() {
+                        *slot = Some(key);
+                    }
+                    continue;
+                }
+                Event::ArrayStart => {
+                    frames.push(Frame::List(items.len()));
+                    continue;
+                }
+                Event::ObjectStart => {
+                    frames.push(Frame::Map(entries.len()));
+                    keys.push(None);
+                    continue;
+                }
+                Event::End => match frames.pop() {
+                    Some(Frame::List(start)) => builder.list_from(items.drain(start..)),
+                    Some(Frame::Map(start)) => {
+                        keys.pop();
+                        builder.map_from(entries.drain(start..))
+                    }
+                    None => continue,
+                },
+            };
+            let value = value.map_err(ParseError::Build)?;
+            match frames.last() {
+                None => complete = Some(value),
+                Some(Frame::List(_)) => items.push(value),
+                Some(Frame::Map(_)) => {
+                    if let Some(key) = keys.last_mut().and_then(Option::take) {
+                        entries.push((key, value));
+                    }
+                }
+            }
+        }
+        if chunk.offset >= next_report && chunk.offset < data.len() {
+            next_report = chunk.offset + PROGRESS_STEP;
+            builder.progress(chunk.offset).map_err(ParseError::Build)?;
+        }
+        chunk.events.clear();
+        chunk.arena.clear();
+        recycle(chunk);
+    }
+    // No complete value: only if the producer stopped early.
+    complete.ok_or_else(|| ParseError::syntax(data.len(), "unexpected end of events"))
+}
+
+/// [`json_events`] then [`replay`] on one thread: for small documents and tests.
+pub fn parse_json_events<B: Builder>(
+    data: &[u8],
+    builder: &mut B,
+) -> Result<B::Value, ParseError<B::Error>> {
+    let mut chunks = Vec::new();
+    let walked = json_events(data, |chunk| {
+        chunks.push(Ok(chunk));
+        true
+    });
+    if let Err(e) = walked {
+        chunks.push(Err(e));
+    }
+    replay(data, chunks, builder, drop)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -715,6 +1164,90 @@ mod tests {
             parse_json(b"[\"\xff\"]", &mut TreeBuilder::default()),
             Err(ParseError::Syntax(_))
         ));
+    }
+
+    fn events(text: &[u8]) -> Result<Value, ParseError<std::convert::Infallible>> {
+        parse_json_events(text, &mut TreeBuilder::default())
+    }
+
+    #[test]
+    fn json_events_build_what_the_parser_builds() {
+        let docs: [&[u8]; 12] = [
+            br#"{"a": [1, -2, 1.5, 1e400, null, true, "x\u00e9"], "a": {"b": 123456789012345678901234567890}}"#,
+            b"[1, -0, 0.1, 1e400, -Infinity, \"x\\u00e9\", NaN, false, {}, [], [[]], {\"k\": {}}]",
+            b"\xef\xbb\xbf{\"\xc3\xa9t\xc3\xa9\": \"caf\xc3\xa9\", \"esc\\n\": \"a\\tb\"}",
+            b"\"top\"",
+            b"12",
+            b"  [ ]  ",
+            b"{\"a\": x}",
+            b"[1 2]",
+            b"",
+            b"[\"\xff\"]",
+            b"{\"a\": [1, 2",
+            b"[\"\\ud800\"]",
+        ];
+        for doc in docs {
+            let direct = parse_json(doc, &mut TreeBuilder::default());
+            let replayed = events(doc);
+            match (&direct, &replayed) {
+                (Ok(a), Ok(b)) => assert!(format!("{a:?}") == format!("{b:?}"), "{a:?} {b:?}"),
+                (Err(ParseError::Syntax(a)), Err(ParseError::Syntax(b))) => {
+                    assert_eq!(a.reference_decides, b.reference_decides, "{doc:?}");
+                    assert_eq!(a.offset, b.offset, "{doc:?}");
+                }
+                _ => panic!("{doc:?}: {direct:?} vs {replayed:?}"),
+            }
+        }
+        let deep = "[".repeat(MAX_DEPTH + 1) + &"]".repeat(MAX_DEPTH + 1);
+        assert!(matches!(
+            events(deep.as_bytes()),
+            Err(ParseError::Syntax(_))
+        ));
+        let ok = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
+        assert!(events(ok.as_bytes()).is_ok());
+        // Many chunks, strings with escapes spread over several arenas.
+        let big = format!(
+            "[{}0]",
+            "{\"k\\n\": \"v\\t\", \"n\": 1},".repeat(CHUNK_EVENTS)
+        );
+        assert_eq!(
+            parse_json(big.as_bytes(), &mut TreeBuilder::default()).unwrap(),
+            events(big.as_bytes()).unwrap()
+        );
+    }
+
+    #[test]
+    fn json_events_trailing_garbage_after_a_full_chunk() {
+        // The closing bracket is the last event of the first chunk; the garbage after it
+        // is found only once that chunk has been sent.
+        let doc = format!("[{}0] x", "1,".repeat(CHUNK_EVENTS - 3));
+        assert!(matches!(events(doc.as_bytes()), Err(ParseError::Syntax(_))));
+        assert!(matches!(
+            parse_json(doc.as_bytes(), &mut TreeBuilder::default()),
+            Err(ParseError::Syntax(_))
+        ));
+        let fine = format!("[{}0] ", "1,".repeat(CHUNK_EVENTS - 3));
+        assert!(events(fine.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn json_events_stop_when_the_receiver_does() {
+        let big = format!("[{}0]", "1,".repeat(CHUNK_EVENTS * 4));
+        let mut seen = 0;
+        let walked = json_events(big.as_bytes(), |_| {
+            seen += 1;
+            false
+        });
+        assert!(walked.is_ok());
+        assert_eq!(seen, 1);
+    }
+
+    #[test]
+    fn json_events_report_progress() {
+        let doc = format!("[{}0]", "1234567,".repeat(PROGRESS_STEP / 8 * 3));
+        let mut b = TreeBuilder::default();
+        parse_json_events(doc.as_bytes(), &mut b).unwrap();
+        assert!(b.reports.len() >= 2, "{:?}", b.reports);
     }
 
     #[test]

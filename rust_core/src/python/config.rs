@@ -3,8 +3,10 @@
 //! The pure-Rust side (`crate::config`) drives the parsers and reports every value to a
 //! `Builder`; `PyBuilder` here makes each one a Python object on the spot, so a JSON shard
 //! goes from its memory map to Python objects with no intermediate tree and no copy of the
-//! text. Building Python objects needs the GIL, so JSON is parsed with it held (as orjson and
-//! json do); TOML and YAML trees are parsed with the GIL released, then converted.
+//! text. Building Python objects needs the GIL; parsing does not, so a JSON document of
+//! [`PIPELINE_MIN`] bytes or more is walked on a helper thread (jiter, no GIL) into chunks
+//! of events that this thread replays into objects meanwhile (orjson and json do both on
+//! one thread). TOML and YAML trees are parsed with the GIL released, then converted.
 //!
 //! What stays in Python, reached through `pyagent.config_core` (imported at call time):
 //! argument checks and path expansion (`_check_format`, `_plan`), the `Config` and
@@ -27,9 +29,16 @@ use pyo3::types::{
 
 use super::buffer::TextOrBytes;
 use super::errors::os_error;
-use crate::config::{self, Builder, ParseError, SyntaxError, Temporal};
+use crate::config::{self, Builder, Chunk, ParseError, StrHint, SyntaxError, Temporal};
 
 const MODULE: &str = "pyagent.config_core";
+
+extern "C" {
+    /// CPython's dict constructor with room for `minused` entries, so a dict built from a
+    /// known number of entries never resizes (exported by every CPython 3.x, used by
+    /// orjson for the same purpose; pyo3-ffi leaves private functions out).
+    fn _PyDict_NewPresized(minused: ffi::Py_ssize_t) -> *mut ffi::PyObject;
+}
 
 fn module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     py.import(MODULE)
@@ -46,6 +55,15 @@ struct Progress<'py> {
 /// A str from UTF-8 text; ASCII (the common case for config keys and values) is copied
 /// straight into a new compact str, skipping the UTF-8 decoder.
 fn new_str<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
+    if !text.is_ascii() {
+        return Ok(PyString::new(py, text).into_any());
+    }
+    new_ascii(py, text)
+}
+
+/// A compact ASCII str holding `text`, which must be ASCII.
+fn new_ascii<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
+    debug_assert!(text.is_ascii());
     if !text.is_ascii() {
         return Ok(PyString::new(py, text).into_any());
     }
@@ -79,6 +97,8 @@ const VALUE_MAX: usize = 16;
 #[derive(Default)]
 struct StrCache {
     slots: Vec<Option<Py<PyAny>>>,
+    /// The producer's hash of each slot's string (events only; 0 when filled by `get`).
+    hashes: Vec<u32>,
 }
 
 impl StrCache {
@@ -103,12 +123,53 @@ impl StrCache {
         }
     }
 
+    /// [`StrCache::get`] for a string whose ASCII-ness and cache hash the producer found.
+    fn get_hinted<'py>(
+        &mut self,
+        py: Python<'py>,
+        text: &str,
+        hint: StrHint,
+        max: usize,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let hash = match hint.hash {
+            Some(hash) if text.len() <= max => hash,
+            _ if hint.ascii => return new_ascii(py, text),
+            _ => return Ok(PyString::new(py, text).into_any()),
+        };
+        if self.slots.is_empty() {
+            self.slots.resize_with(CACHE_SLOTS, || None);
+            self.hashes.resize(CACHE_SLOTS, 0);
+        }
+        let index = hash as usize & (CACHE_SLOTS - 1);
+        if self.hashes.get(index) == Some(&hash) {
+            if let Some(Some(object)) = self.slots.get(index) {
+                let object = object.bind(py);
+                if Self::ascii_bytes(object) == text.as_bytes() {
+                    return Ok(object.clone());
+                }
+            }
+        }
+        let object = new_ascii(py, text)?;
+        // First come, first kept: a slot is filled once and never replaced. Evicting would
+        // release the old occupant, a cold object by then (an id seen once long ago), and
+        // that cache miss cost more than the cache saved; the strings that repeat (keys,
+        // enum-like values) are the ones met early and often.
+        if let (Some(slot @ None), Some(h)) =
+            (self.slots.get_mut(index), self.hashes.get_mut(index))
+        {
+            *slot = Some(object.clone().unbind());
+            *h = hash;
+        }
+        Ok(object)
+    }
+
     fn get<'py>(&mut self, py: Python<'py>, text: &str, max: usize) -> PyResult<Bound<'py, PyAny>> {
         if text.len() > max || !text.is_ascii() {
             return new_str(py, text);
         }
         if self.slots.is_empty() {
             self.slots.resize_with(CACHE_SLOTS, || None);
+            self.hashes.resize(CACHE_SLOTS, 0);
         }
         let index = Self::slot(text.as_bytes());
         if let Some(Some(object)) = self.slots.get(index) {
@@ -118,8 +179,9 @@ impl StrCache {
             }
         }
         let object = new_str(py, text)?;
-        if let Some(slot) = self.slots.get_mut(index) {
+        if let (Some(slot), Some(h)) = (self.slots.get_mut(index), self.hashes.get_mut(index)) {
             *slot = Some(object.clone().unbind());
+            *h = 0;
         }
         Ok(object)
     }
@@ -231,6 +293,12 @@ impl<'py> Builder for PyBuilder<'py> {
     fn key(&mut self, value: &str) -> PyResult<Self::Value> {
         self.keys.get(self.py, value, KEY_MAX)
     }
+    fn string_hinted(&mut self, value: &str, hint: StrHint) -> PyResult<Self::Value> {
+        self.values.get_hinted(self.py, value, hint, VALUE_MAX)
+    }
+    fn key_hinted(&mut self, value: &str, hint: StrHint) -> PyResult<Self::Value> {
+        self.keys.get_hinted(self.py, value, hint, KEY_MAX)
+    }
     fn temporal(&mut self, value: Temporal) -> PyResult<Self::Value> {
         self.temporal_object(value).inspect_err(|_| {
             self.invalid = Some("invalid date or datetime".to_owned());
@@ -245,10 +313,39 @@ impl<'py> Builder for PyBuilder<'py> {
         key: Self::Value,
         value: Self::Value,
     ) -> PyResult<()> {
-        map.set_item(key, value)
+        // SAFETY: three valid objects, the map a dict; PyDict_SetItem takes its own references.
+        if unsafe { ffi::PyDict_SetItem(map.as_ptr(), key.as_ptr(), value.as_ptr()) } < 0 {
+            return Err(PyErr::fetch(self.py));
+        }
+        Ok(())
     }
     fn finish_map(&mut self, map: Self::Map) -> PyResult<Self::Value> {
         Ok(map.into_any())
+    }
+    fn map_from<I>(&mut self, pairs: I) -> PyResult<Self::Value>
+    where
+        I: ExactSizeIterator<Item = (Self::Value, Self::Value)>,
+    {
+        let py = self.py;
+        let size = ffi::Py_ssize_t::try_from(pairs.len()).unwrap_or(ffi::Py_ssize_t::MAX);
+        // SAFETY: _PyDict_NewPresized returns a new empty dict sized for `size` entries (or
+        // NULL with an exception set), owned here; PyDict_SetItem takes its own references
+        // to valid key and value objects.
+        unsafe {
+            let dict = Bound::from_owned_ptr_or_err(py, _PyDict_NewPresized(size))?;
+            for (key, value) in pairs {
+                if ffi::PyDict_SetItem(dict.as_ptr(), key.as_ptr(), value.as_ptr()) < 0 {
+                    return Err(PyErr::fetch(py));
+                }
+            }
+            Ok(dict)
+        }
+    }
+    fn list_from<I>(&mut self, items: I) -> PyResult<Self::Value>
+    where
+        I: ExactSizeIterator<Item = Self::Value>,
+    {
+        Ok(PyList::new(self.py, items)?.into_any())
     }
     fn list(&mut self, items: Vec<Self::Value>) -> PyResult<Self::Value> {
         Ok(PyList::new(self.py, items)?.into_any())
@@ -262,6 +359,50 @@ impl<'py> Builder for PyBuilder<'py> {
     }
 }
 
+/// Documents from this size on are parsed on a second thread while this one builds.
+const PIPELINE_MIN: usize = 1 << 20;
+/// Chunks in flight between the parsing thread and the building one.
+const PIPELINE_DEPTH: usize = 32;
+
+/// One JSON document: jiter walks it into events on a helper thread (no GIL needed) while
+/// this thread, holding the GIL, replays them into Python objects; a bounded channel keeps
+/// only a few chunks of events in flight. Small documents do both steps here.
+fn parse_json<'py>(
+    data: &[u8],
+    builder: &mut PyBuilder<'py>,
+) -> Result<Bound<'py, PyAny>, ParseError<PyErr>> {
+    if data.len() < PIPELINE_MIN {
+        return config::parse_json_events(data, builder);
+    }
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Chunk, SyntaxError>>(PIPELINE_DEPTH);
+        // Used chunks go back to the producer, so their buffers are allocated once.
+        let (give_back, take_back) = std::sync::mpsc::channel::<Chunk>();
+        let producer = std::thread::Builder::new()
+            .name("rust_core-config-json".to_owned())
+            .spawn_scoped(scope, move || {
+                let walked = config::json_events_reusing(
+                    data,
+                    |chunk| tx.send(Ok(chunk)).is_ok(),
+                    || take_back.try_recv().ok(),
+                );
+                if let Err(error) = walked {
+                    // The receiver may be gone already (the builder failed first).
+                    let _ = tx.send(Err(error));
+                }
+            });
+        match producer {
+            Ok(_) => config::replay(data, rx.iter(), builder, |chunk| {
+                // The producer may have finished: then the chunk is simply dropped.
+                let _ = give_back.send(chunk);
+            }),
+            // No thread to be had: walk and build here.
+            Err(_) => config::parse_json_events(data, builder),
+        }
+        // `rx` is dropped here, so a producer still sending stops before the scope joins it.
+    })
+}
+
 /// One document in a format the native side parses; `Err(Syntax)` for the caller to locate.
 fn parse_native<'py>(
     py: Python<'py>,
@@ -270,7 +411,7 @@ fn parse_native<'py>(
     builder: &mut PyBuilder<'py>,
 ) -> Result<Bound<'py, PyAny>, ParseError<PyErr>> {
     let result = match fmt {
-        "json" => config::parse_json(data, builder),
+        "json" => parse_json(data, builder),
         "toml" => {
             let tree = py.detach(|| config::toml_tree(data));
             let table = tree.map_err(ParseError::Syntax)?;
@@ -363,14 +504,35 @@ fn map_file(path: &str) -> PyResult<Option<Mmap>> {
 
 /// Merges `update` into `base` in place: dicts recursively, anything else replaced.
 fn deep_merge<'py>(base: &Bound<'py, PyDict>, update: &Bound<'py, PyDict>) -> PyResult<()> {
-    let mut stack = vec![(base.clone(), update.clone())];
+    let py = base.py();
+    let mut stack = vec![(base.clone().into_any(), update.clone().into_any())];
     while let Some((target, source)) = stack.pop() {
-        for (key, value) in source.iter() {
-            match (target.get_item(&key)?, value.cast::<PyDict>()) {
-                (Some(current), Ok(value_dict)) if current.is_instance_of::<PyDict>() => {
-                    stack.push((current.cast_into::<PyDict>()?, value_dict.clone()));
+        let mut pos: ffi::Py_ssize_t = 0;
+        let mut key: *mut ffi::PyObject = std::ptr::null_mut();
+        let mut value: *mut ffi::PyObject = std::ptr::null_mut();
+        // SAFETY: `target` and `source` are dicts held by this frame; `source` is a freshly
+        // parsed shard's dict that nothing else can reach, so it does not change while
+        // PyDict_Next walks it (setting items of `target`, a different dict, runs no Python
+        // code: keys are parsed str/int/float/bool/None/datetime). PyDict_Next and
+        // PyDict_GetItemWithError return borrowed references, used before any change to
+        // the dict holding them; the ones kept are turned into owned references first.
+        unsafe {
+            while ffi::PyDict_Next(source.as_ptr(), &mut pos, &mut key, &mut value) != 0 {
+                let current = ffi::PyDict_GetItemWithError(target.as_ptr(), key);
+                if current.is_null() {
+                    if let Some(err) = PyErr::take(py) {
+                        return Err(err);
+                    }
+                } else if ffi::PyDict_Check(current) != 0 && ffi::PyDict_Check(value) != 0 {
+                    stack.push((
+                        Bound::from_borrowed_ptr(py, current),
+                        Bound::from_borrowed_ptr(py, value),
+                    ));
+                    continue;
                 }
-                _ => target.set_item(key, value)?,
+                if ffi::PyDict_SetItem(target.as_ptr(), key, value) < 0 {
+                    return Err(PyErr::fetch(py));
+                }
             }
         }
     }
