@@ -134,6 +134,94 @@ pub fn decompress(src: &[u8], max: u64) -> Result<Vec<u8>, ProtocolError> {
     })
 }
 
+/// Inputs from this length on go to crc32fast, whose PCLMULQDQ path starts at 128 bytes.
+const CRC_SIMD_MIN: usize = 128;
+
+/// CRC-32 tables for slicing by 16: `CRC_TABLES[k][b]` is the CRC of byte `b` followed by
+/// `k` zero bytes (table 0 is the classic byte-at-a-time table, polynomial 0xEDB88320).
+static CRC_TABLES: [[u32; 256]; 16] = crc_tables();
+
+const fn crc_tables() -> [[u32; 256]; 16] {
+    let mut tables = [[0u32; 256]; 16];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut bit = 0;
+        while bit < 8 {
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+            bit += 1;
+        }
+        tables[0][i] = c;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 256 {
+        let mut k = 1;
+        while k < 16 {
+            let prev = tables[k - 1][i];
+            tables[k][i] = (prev >> 8) ^ tables[0][(prev & 0xff) as usize];
+            k += 1;
+        }
+        i += 1;
+    }
+    tables
+}
+
+/// One block of `N` (4, 8 or 16) bytes, slicing by `N`: the CRC state is folded into the
+/// first four bytes, then every byte is looked up in the table for its distance to the end.
+#[inline(always)]
+fn crc_block<const N: usize>(crc: u32, block: &[u8; N]) -> u32 {
+    let mut out = 0u32;
+    let mut i = 0;
+    while i < N {
+        let mut byte = block[i];
+        if i < 4 {
+            byte ^= (crc >> (8 * i)) as u8;
+        }
+        out ^= CRC_TABLES[N - 1 - i][usize::from(byte)];
+        i += 1;
+    }
+    out
+}
+
+/// CRC-32 (IEEE, zlib's `crc32(data, prev)`), continuing from `prev`.
+///
+/// crc32fast computes inputs shorter than 64 bytes one byte at a time (a chain of dependent
+/// table loads) and uses PCLMULQDQ only from 128 bytes; a small message's frame is a 16-byte
+/// header and a few dozen payload bytes, so those go through slicing-by-16 here (16 independent
+/// loads per step), and longer inputs to crc32fast's SIMD code.
+pub fn crc32(prev: u32, data: &[u8]) -> u32 {
+    if data.len() >= CRC_SIMD_MIN {
+        let mut hasher = crc32fast::Hasher::new_with_initial(prev);
+        hasher.update(data);
+        return hasher.finalize();
+    }
+    let mut crc = !prev;
+    let mut blocks = data.chunks_exact(16);
+    for block in &mut blocks {
+        if let Ok(block) = <&[u8; 16]>::try_from(block) {
+            crc = crc_block(crc, block);
+        }
+    }
+    let mut rest = blocks.remainder();
+    if let Some((block, tail)) = rest.split_first_chunk::<8>() {
+        crc = crc_block(crc, block);
+        rest = tail;
+    }
+    if let Some((block, tail)) = rest.split_first_chunk::<4>() {
+        crc = crc_block(crc, block);
+        rest = tail;
+    }
+    for &byte in rest {
+        crc = CRC_TABLES[0][usize::from(crc as u8 ^ byte)] ^ (crc >> 8);
+    }
+    !crc
+}
+
 /// Checks an encoder's zstd level.
 pub fn check_level(level: i64) -> Result<i32, String> {
     if (i64::from(MIN_LEVEL)..=i64::from(MAX_LEVEL)).contains(&level) {
@@ -159,24 +247,49 @@ pub fn seal(
         buf = compress(&buf[HEADER_LEN..], level, HEADER_LEN)?;
         flags |= FLAG_ZSTD;
     }
-    let length = (buf.len() - HEADER_LEN) as u64;
+    write_header(&mut buf, flags, stream_id)?;
+    Ok(buf)
+}
+
+/// [`seal`] for the frame that starts at `start` in a buffer of many frames (the batch
+/// encoder): `out[start..start + HEADER_LEN]` is reserved, the MessagePack follows up to the
+/// end of `out`. The frame is byte-identical to what [`seal`] makes of the same payload.
+pub fn seal_at(
+    out: &mut Vec<u8>,
+    start: usize,
+    stream_id: u32,
+    threshold: u64,
+    level: i32,
+) -> Result<(), ProtocolError> {
+    debug_assert!(out.len() >= start + HEADER_LEN);
+    let body = start + HEADER_LEN;
+    let mut flags = 0u8;
+    if (out.len() - body) as u64 > threshold {
+        let packed = compress(&out[body..], level, 0)?;
+        out.truncate(body);
+        out.extend_from_slice(&packed);
+        flags |= FLAG_ZSTD;
+    }
+    write_header(&mut out[start..], flags, stream_id)
+}
+
+/// Fills in the header of `frame` (header + payload, nothing after): length and CRC.
+fn write_header(frame: &mut [u8], flags: u8, stream_id: u32) -> Result<(), ProtocolError> {
+    let length = (frame.len() - HEADER_LEN) as u64;
     if length > MAX_PAYLOAD {
         return protocol(format!(
             "payload of {length} bytes does not fit in a frame (limit {MAX_PAYLOAD})"
         ));
     }
-    buf[0..4].copy_from_slice(&MAGIC);
-    buf[4] = VERSION;
-    buf[5] = flags;
-    buf[6..8].copy_from_slice(&[0, 0]);
-    buf[8..12].copy_from_slice(&stream_id.to_be_bytes());
-    buf[12..16].copy_from_slice(&(length as u32).to_be_bytes());
-    let mut hasher = crc32fast::Hasher::new();
-    hasher.update(&buf[0..16]);
-    hasher.update(&buf[HEADER_LEN..]);
-    let crc = hasher.finalize();
-    buf[16..20].copy_from_slice(&crc.to_be_bytes());
-    Ok(buf)
+    frame[0..4].copy_from_slice(&MAGIC);
+    frame[4] = VERSION;
+    frame[5] = flags;
+    frame[6..8].copy_from_slice(&[0, 0]);
+    frame[8..12].copy_from_slice(&stream_id.to_be_bytes());
+    frame[12..16].copy_from_slice(&(length as u32).to_be_bytes());
+    let crc = crc32(crc32(0, &frame[0..16]), &frame[HEADER_LEN..]);
+    frame[16..20].copy_from_slice(&crc.to_be_bytes());
+    Ok(())
 }
 
 /// A frame whose header and checksum are valid; `payload` is the MessagePack, decompressed.
@@ -184,6 +297,22 @@ pub fn seal(
 pub struct Frame {
     pub stream_id: u32,
     pub payload: Vec<u8>,
+}
+
+/// Where a checked frame's MessagePack is: still in the decoder's buffer (an uncompressed
+/// frame, not copied), or decompressed into its own allocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    Buffered(std::ops::Range<usize>),
+    Owned(Vec<u8>),
+}
+
+/// A frame whose header and checksum are valid, read without copying its payload: the bytes
+/// are [`FrameBuffer::payload`], valid until the next [`FrameBuffer::push`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameSpan {
+    pub stream_id: u32,
+    pub payload: Payload,
 }
 
 /// Incremental frame splitter: bytes in (any chunking), whole checked frames out.
@@ -242,10 +371,34 @@ impl FrameBuffer {
 
     /// The next whole frame, `None` until enough bytes are in, or the error that closes it.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, ProtocolError> {
+        Ok(self.next_span()?.map(|span| {
+            let payload = match span.payload {
+                Payload::Buffered(range) => self.buf[range].to_vec(),
+                Payload::Owned(bytes) => bytes,
+            };
+            Frame {
+                stream_id: span.stream_id,
+                payload,
+            }
+        }))
+    }
+
+    /// [`next_frame`](Self::next_frame) without copying an uncompressed payload out of the
+    /// buffer: read it with [`payload`](Self::payload) before the next `push`.
+    pub fn next_span(&mut self) -> Result<Option<FrameSpan>, ProtocolError> {
         self.check_open()?;
         match self.parse() {
             Ok(frame) => Ok(frame),
             Err(err) => self.fail(err),
+        }
+    }
+
+    /// The MessagePack bytes of a span returned by [`next_span`](Self::next_span) since the
+    /// last `push` (empty for a stale one, never a panic).
+    pub fn payload<'a>(&'a self, span: &'a FrameSpan) -> &'a [u8] {
+        match &span.payload {
+            Payload::Buffered(range) => self.buf.get(range.clone()).unwrap_or(&[]),
+            Payload::Owned(bytes) => bytes,
         }
     }
 
@@ -267,7 +420,7 @@ impl FrameBuffer {
         Ok(())
     }
 
-    fn parse(&mut self) -> Result<Option<Frame>, ProtocolError> {
+    fn parse(&mut self) -> Result<Option<FrameSpan>, ProtocolError> {
         let available = &self.buf[self.start..];
         if available.len() < HEADER_LEN {
             return Ok(None);
@@ -280,20 +433,18 @@ impl FrameBuffer {
         }
         let payload = &available[HEADER_LEN..total];
         let expected = u32::from_be_bytes([header[16], header[17], header[18], header[19]]);
-        let mut hasher = crc32fast::Hasher::new();
-        hasher.update(&header[..16]);
-        hasher.update(payload);
-        if hasher.finalize() != expected {
+        if crc32(crc32(0, &header[..16]), payload) != expected {
             return protocol("frame checksum mismatch");
         }
         let stream_id = u32::from_be_bytes([header[8], header[9], header[10], header[11]]);
         let payload = if header[5] & FLAG_ZSTD != 0 {
-            decompress(payload, self.max_frame_size)?
+            Payload::Owned(decompress(payload, self.max_frame_size)?)
         } else {
-            payload.to_vec()
+            let body = self.start + HEADER_LEN;
+            Payload::Buffered(body..body + length)
         };
         self.start += total;
-        Ok(Some(Frame { stream_id, payload }))
+        Ok(Some(FrameSpan { stream_id, payload }))
     }
 }
 
@@ -351,6 +502,7 @@ impl<'a> Reader<'a> {
         self.data.len() - self.pos
     }
 
+    #[inline]
     fn take(&mut self, n: usize) -> Result<&'a [u8], ProtocolError> {
         if n > self.remaining() {
             return protocol("MessagePack data is truncated");
@@ -360,6 +512,7 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
+    #[inline]
     fn array<const N: usize>(&mut self) -> Result<[u8; N], ProtocolError> {
         let bytes = self.take(N)?;
         let mut out = [0u8; N];
@@ -367,18 +520,22 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
+    #[inline]
     fn u8(&mut self) -> Result<u8, ProtocolError> {
         Ok(self.array::<1>()?[0])
     }
+    #[inline]
     fn u16(&mut self) -> Result<usize, ProtocolError> {
         Ok(u16::from_be_bytes(self.array()?) as usize)
     }
+    #[inline]
     fn u32(&mut self) -> Result<usize, ProtocolError> {
         Ok(u32::from_be_bytes(self.array()?) as usize)
     }
 
     /// A container's element count, refused when the rest of the buffer cannot hold it
     /// (every element takes at least one byte), so no hostile count is ever allocated.
+    #[inline]
     fn count(&mut self, n: usize, per_item: usize) -> Result<usize, ProtocolError> {
         if n.saturating_mul(per_item) > self.remaining() {
             return protocol("MessagePack container length exceeds the data");
@@ -386,11 +543,14 @@ impl<'a> Reader<'a> {
         Ok(n)
     }
 
+    #[inline]
     fn ext(&mut self, len: usize) -> Result<Token<'a>, ProtocolError> {
         let code = self.u8()? as i8;
         Ok(Token::Ext(code, self.take(len)?))
     }
 
+    // Inlined into the unpacker's loop: the token then stays in registers.
+    #[inline(always)]
     pub fn next_token(&mut self) -> Result<Token<'a>, ProtocolError> {
         let marker = self.u8()?;
         Ok(match marker {
@@ -567,6 +727,54 @@ mod tests {
             .next_token()
             .is_err());
         assert!(Reader::new(b"\xc1").next_token().is_err());
+    }
+
+    #[test]
+    fn seal_at_matches_seal_and_spans_match_frames() {
+        let small = b"\x93\x01\x02\x03".to_vec();
+        let mut big = vec![0xc5u8, 0x13, 0x88];
+        big.extend(vec![0x42u8; 5000]);
+        let mut out = Vec::new();
+        let mut expected = Vec::new();
+        for (sid, payload) in [(1u32, &small), (2, &big), (3, &small)] {
+            let start = out.len();
+            out.resize(start + HEADER_LEN, 0);
+            out.extend_from_slice(payload);
+            seal_at(&mut out, start, sid, 1024, DEFAULT_LEVEL).unwrap();
+            expected.extend(frame(payload, sid, 1024));
+        }
+        assert_eq!(out, expected);
+        let mut decoder = FrameBuffer::new(DEFAULT_MAX_FRAME_SIZE);
+        decoder.push(&out).unwrap();
+        let mut spans = Vec::new();
+        while let Some(span) = decoder.next_span().unwrap() {
+            spans.push(span);
+        }
+        assert_eq!(spans.len(), 3);
+        assert!(matches!(spans[0].payload, Payload::Buffered(_)));
+        assert!(matches!(spans[1].payload, Payload::Owned(_)));
+        assert_eq!(decoder.payload(&spans[0]), &small[..]);
+        assert_eq!(decoder.payload(&spans[1]), &big[..]);
+        assert_eq!(
+            (spans[2].stream_id, decoder.payload(&spans[2])),
+            (3, &small[..])
+        );
+        assert_eq!(decoder.pending(), 0);
+    }
+
+    #[test]
+    fn crc32_matches_crc32fast_at_every_length() {
+        let data: Vec<u8> = (0..400u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        for len in 0..data.len() {
+            for prev in [0u32, 0xdead_beef, u32::MAX] {
+                let mut hasher = crc32fast::Hasher::new_with_initial(prev);
+                hasher.update(&data[..len]);
+                assert_eq!(crc32(prev, &data[..len]), hasher.finalize(), "len {len}");
+            }
+        }
+        assert_eq!(crc32(0, b"hello world"), 0x0d4a_1185);
     }
 
     #[test]
