@@ -223,3 +223,14 @@ def test_decoder_keeps_keys_right_across_many_messages() -> None:
         got.extend(decoder.feed(stream[at : at + 4096]))
     assert got == messages
     assert [list(obj) for _, obj in got] == [list(obj) for _, obj in messages]
+
+
+def test_decoder_reuses_its_decompression_buffer_correctly() -> None:
+    # Compressed frames of shrinking and growing sizes, in one feed and one by one.
+    sizes = [9000, 3000, 20000, 1500, 40, 12000]
+    messages = [(i, {"text": "ab" * n, "n": n}) for i, n in enumerate(sizes)]
+    frames = [encode_frame(o, sid, compress_threshold=64) for sid, o in messages]
+    assert all(frame[5] == cc.FLAG_ZSTD for frame in frames)
+    assert FrameDecoder().feed(b"".join(frames)) == messages
+    decoder = FrameDecoder()
+    assert [decoder.feed(frame)[0] for frame in frames] == messages

@@ -24,7 +24,7 @@
 //!
 //! [`Reader`] tokenises MessagePack from a slice with bounds checks on every length.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 
 use zstd_safe::{CCtx, CParameter, DCtx, InBuffer, OutBuffer};
@@ -66,6 +66,27 @@ fn protocol<T>(message: impl Into<String>) -> Result<T, ProtocolError> {
 thread_local! {
     static CCTX: RefCell<Option<CCtx<'static>>> = const { RefCell::new(None) };
     static DCTX: RefCell<Option<DCtx<'static>>> = const { RefCell::new(None) };
+    /// Compression output reused between frames (see [`seal_at`]).
+    static ZSCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// A per-thread compression buffer above this capacity is freed rather than kept.
+const ZSCRATCH_KEEP: usize = 16 << 20;
+
+/// `ZSTD_compress2(src)` at `level` into `out` (replacing its contents).
+fn compress_into(src: &[u8], level: i32, out: &mut Vec<u8>) -> Result<(), ProtocolError> {
+    CCTX.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let cctx = slot.get_or_insert_with(CCtx::create);
+        cctx.set_parameter(CParameter::CompressionLevel(level))
+            .map_err(|code| ProtocolError(zstd_message("compression", code)))?;
+        out.clear();
+        out.reserve(zstd_safe::compress_bound(src.len()));
+        // Writes into the spare capacity reserved above and sets the length.
+        cctx.compress2(out, src)
+            .map_err(|code| ProtocolError(zstd_message("compression", code)))?;
+        Ok(())
+    })
 }
 
 /// `ZSTD_compress2(src)` at `level`: the bytes python-zstandard's `compress` writes.
@@ -89,9 +110,8 @@ fn zstd_message(what: &str, code: usize) -> String {
     format!("zstd {what} error: {}", zstd_safe::get_error_name(code))
 }
 
-/// Decompresses one Zstandard frame that must declare its content size (<= `max`), fill
-/// exactly that size, and span all of `src`; never allocates more than the declared size.
-pub fn decompress(src: &[u8], max: u64) -> Result<Vec<u8>, ProtocolError> {
+/// The content size a compressed payload declares, checked against `max`.
+fn declared_size(src: &[u8], max: u64) -> Result<usize, ProtocolError> {
     let size = match zstd_safe::get_frame_content_size(src) {
         Err(_) => return protocol("compressed payload has no valid Zstandard frame header"),
         Ok(None) => return protocol("compressed payload does not declare its content size"),
@@ -102,19 +122,21 @@ pub fn decompress(src: &[u8], max: u64) -> Result<Vec<u8>, ProtocolError> {
             "compressed payload declares {size} bytes, above the limit of {max}"
         ));
     }
-    if size == 0 {
-        return Ok(Vec::new());
-    }
-    let capacity = usize::try_from(size)
-        .map_err(|_| ProtocolError("declared content size does not fit in memory".into()))?;
+    usize::try_from(size)
+        .map_err(|_| ProtocolError("declared content size does not fit in memory".into()))
+}
+
+/// Decompresses `src` (one whole Zstandard frame and nothing after it) into exactly `out`,
+/// whose length is the declared content size: zstd can never write past it.
+fn decompress_exact(src: &[u8], out: &mut [u8]) -> Result<(), ProtocolError> {
+    let capacity = out.len();
     DCTX.with(|cell| {
         let mut slot = cell.borrow_mut();
         let dctx = slot.get_or_insert_with(DCtx::create);
         dctx.reset(zstd_safe::ResetDirective::SessionOnly)
             .map_err(|code| ProtocolError(zstd_message("decompression", code)))?;
-        let mut out: Vec<u8> = Vec::with_capacity(capacity);
         let mut input = InBuffer::around(src);
-        let mut output = OutBuffer::around(&mut out);
+        let mut output = OutBuffer::around(out);
         let hint = dctx
             .decompress_stream(&mut output, &mut input)
             .map_err(|code| ProtocolError(zstd_message("decompression", code)))?;
@@ -124,14 +146,47 @@ pub fn decompress(src: &[u8], max: u64) -> Result<Vec<u8>, ProtocolError> {
         }
         if produced != capacity {
             return protocol(format!(
-                "compressed payload decompressed to {produced} bytes, declared {size}"
+                "compressed payload decompressed to {produced} bytes, declared {capacity}"
             ));
         }
         if input.pos != src.len() {
             return protocol("compressed payload has data after its Zstandard frame");
         }
-        Ok(out)
+        Ok(())
     })
+}
+
+/// Decompresses one Zstandard frame that must declare its content size (<= `max`), fill
+/// exactly that size, and span all of `src`; never allocates more than the declared size.
+pub fn decompress(src: &[u8], max: u64) -> Result<Vec<u8>, ProtocolError> {
+    let size = declared_size(src, max)?;
+    if size == 0 {
+        // As python-zstandard: an empty declared content is b"", whatever follows.
+        return Ok(Vec::new());
+    }
+    // Zeroed allocation: fresh pages from the OS are zero already, so this costs no memset.
+    let mut out = vec![0u8; size];
+    decompress_exact(src, &mut out)?;
+    Ok(out)
+}
+
+/// [`decompress`] into a buffer kept between frames (the decoder's): `scratch` grows to the
+/// largest declared size seen, never beyond `max`, and the result is its first bytes.
+pub fn decompress_reusing<'a>(
+    src: &[u8],
+    max: u64,
+    scratch: &'a mut Vec<u8>,
+) -> Result<&'a [u8], ProtocolError> {
+    let size = declared_size(src, max)?;
+    if size == 0 {
+        return Ok(&[]);
+    }
+    if scratch.len() < size {
+        scratch.resize(size, 0);
+    }
+    let out = &mut scratch[..size];
+    decompress_exact(src, out)?;
+    Ok(out)
 }
 
 /// Inputs from this length on go to crc32fast, whose PCLMULQDQ path starts at 128 bytes.
@@ -265,9 +320,18 @@ pub fn seal_at(
     let body = start + HEADER_LEN;
     let mut flags = 0u8;
     if (out.len() - body) as u64 > threshold {
-        let packed = compress(&out[body..], level, 0)?;
-        out.truncate(body);
-        out.extend_from_slice(&packed);
+        // Compressed into a per-thread buffer kept between frames, then copied in place of
+        // the MessagePack: no fresh compress_bound-sized allocation per frame.
+        let mut packed = ZSCRATCH.with(Cell::take);
+        let made = compress_into(&out[body..], level, &mut packed);
+        if made.is_ok() {
+            out.truncate(body);
+            out.extend_from_slice(&packed);
+        }
+        if packed.capacity() <= ZSCRATCH_KEEP {
+            ZSCRATCH.with(|cell| cell.set(packed));
+        }
+        made?;
         flags |= FLAG_ZSTD;
     }
     write_header(&mut out[start..], flags, stream_id)
@@ -299,12 +363,13 @@ pub struct Frame {
     pub payload: Vec<u8>,
 }
 
-/// Where a checked frame's MessagePack is: still in the decoder's buffer (an uncompressed
-/// frame, not copied), or decompressed into its own allocation.
+/// Where a checked frame's payload is in the decoder's buffer (not copied): MessagePack, or
+/// Zstandard to be decompressed when it is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Payload {
     Buffered(std::ops::Range<usize>),
-    Owned(Vec<u8>),
+    /// A Zstandard payload, still compressed in the buffer: see [`FrameBuffer::payload`].
+    Compressed(std::ops::Range<usize>),
 }
 
 /// A frame whose header and checksum are valid, read without copying its payload: the bytes
@@ -371,20 +436,25 @@ impl FrameBuffer {
 
     /// The next whole frame, `None` until enough bytes are in, or the error that closes it.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, ProtocolError> {
-        Ok(self.next_span()?.map(|span| {
-            let payload = match span.payload {
-                Payload::Buffered(range) => self.buf[range].to_vec(),
-                Payload::Owned(bytes) => bytes,
-            };
-            Frame {
+        let Some(span) = self.next_span()? else {
+            return Ok(None);
+        };
+        let payload = match &span.payload {
+            Payload::Buffered(range) => Ok(self.buf[range.clone()].to_vec()),
+            Payload::Compressed(range) => decompress(&self.buf[range.clone()], self.max_frame_size),
+        };
+        match payload {
+            Ok(payload) => Ok(Some(Frame {
                 stream_id: span.stream_id,
                 payload,
-            }
-        }))
+            })),
+            Err(err) => self.fail(err),
+        }
     }
 
-    /// [`next_frame`](Self::next_frame) without copying an uncompressed payload out of the
-    /// buffer: read it with [`payload`](Self::payload) before the next `push`.
+    /// [`next_frame`](Self::next_frame) without copying or decompressing the payload: read
+    /// it with [`payload`](Self::payload) before the next `push`. Header and checksum are
+    /// checked here; a compressed payload is checked when it is read.
     pub fn next_span(&mut self) -> Result<Option<FrameSpan>, ProtocolError> {
         self.check_open()?;
         match self.parse() {
@@ -393,12 +463,26 @@ impl FrameBuffer {
         }
     }
 
-    /// The MessagePack bytes of a span returned by [`next_span`](Self::next_span) since the
-    /// last `push` (empty for a stale one, never a panic).
-    pub fn payload<'a>(&'a self, span: &'a FrameSpan) -> &'a [u8] {
-        match &span.payload {
-            Payload::Buffered(range) => self.buf.get(range.clone()).unwrap_or(&[]),
-            Payload::Owned(bytes) => bytes,
+    /// The MessagePack of a span returned by [`next_span`](Self::next_span) since the last
+    /// `push`, a compressed one decompressed into `scratch` (kept by the caller between
+    /// frames; see [`decompress_reusing`]). A bad Zstandard payload is the ProtocolError that
+    /// closes the decoder, as in [`next_frame`](Self::next_frame).
+    pub fn payload<'a>(
+        &'a mut self,
+        span: &FrameSpan,
+        scratch: &'a mut Vec<u8>,
+    ) -> Result<&'a [u8], ProtocolError> {
+        let range = match &span.payload {
+            Payload::Buffered(range) => return Ok(self.buf.get(range.clone()).unwrap_or(&[])),
+            Payload::Compressed(range) => range.clone(),
+        };
+        let src = self.buf.get(range).unwrap_or(&[]);
+        match decompress_reusing(src, self.max_frame_size, scratch) {
+            Ok(bytes) => Ok(bytes),
+            Err(err) => {
+                self.failed = Some(err.0.clone());
+                Err(err)
+            }
         }
     }
 
@@ -437,10 +521,10 @@ impl FrameBuffer {
             return protocol("frame checksum mismatch");
         }
         let stream_id = u32::from_be_bytes([header[8], header[9], header[10], header[11]]);
+        let body = self.start + HEADER_LEN;
         let payload = if header[5] & FLAG_ZSTD != 0 {
-            Payload::Owned(decompress(payload, self.max_frame_size)?)
+            Payload::Compressed(body..body + length)
         } else {
-            let body = self.start + HEADER_LEN;
             Payload::Buffered(body..body + length)
         };
         self.start += total;
@@ -502,8 +586,23 @@ impl<'a> Reader<'a> {
         self.data.len() - self.pos
     }
 
+    /// The next byte (a marker, at an item boundary), without consuming it.
+    #[inline(always)]
+    pub fn peek(&self) -> Option<u8> {
+        self.data.get(self.pos).copied()
+    }
+
+    /// Consumes the byte [`peek`](Self::peek) returned (a no-op at the end).
+    #[inline(always)]
+    pub fn bump(&mut self) {
+        if self.pos < self.data.len() {
+            self.pos += 1;
+        }
+    }
+
+    /// The next `n` bytes, or the truncation error.
     #[inline]
-    fn take(&mut self, n: usize) -> Result<&'a [u8], ProtocolError> {
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8], ProtocolError> {
         if n > self.remaining() {
             return protocol("MessagePack data is truncated");
         }
@@ -752,13 +851,18 @@ mod tests {
         }
         assert_eq!(spans.len(), 3);
         assert!(matches!(spans[0].payload, Payload::Buffered(_)));
-        assert!(matches!(spans[1].payload, Payload::Owned(_)));
-        assert_eq!(decoder.payload(&spans[0]), &small[..]);
-        assert_eq!(decoder.payload(&spans[1]), &big[..]);
+        assert!(matches!(spans[1].payload, Payload::Compressed(_)));
+        let mut scratch = Vec::new();
         assert_eq!(
-            (spans[2].stream_id, decoder.payload(&spans[2])),
-            (3, &small[..])
+            decoder.payload(&spans[0], &mut scratch).unwrap(),
+            &small[..]
         );
+        assert_eq!(decoder.payload(&spans[1], &mut scratch).unwrap(), &big[..]);
+        assert_eq!(
+            decoder.payload(&spans[2], &mut scratch).unwrap(),
+            &small[..]
+        );
+        assert_eq!(spans[2].stream_id, 3);
         assert_eq!(decoder.pending(), 0);
     }
 

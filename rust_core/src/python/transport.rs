@@ -30,7 +30,7 @@ use pyo3::PyTypeInfo;
 
 use super::buffer::ByteView;
 use crate::transport::{
-    check_level, seal_at, FrameBuffer, FrameSpan, ProtocolError, Reader, Token,
+    check_level, seal_at, FrameBuffer, FrameSpan, Payload, ProtocolError, Reader, Token,
     DEFAULT_COMPRESS_THRESHOLD, DEFAULT_LEVEL, DEFAULT_MAX_FRAME_SIZE, HEADER_LEN, MAX_NESTING,
 };
 
@@ -44,6 +44,8 @@ const KEY_MAX: usize = 32;
 const KEY_SLOTS: usize = 512;
 /// A per-thread output buffer above this capacity is freed rather than kept for reuse.
 const SCRATCH_KEEP: usize = 1 << 20;
+/// A decoder's decompression buffer above this capacity is freed after each feed.
+const DECOMPRESSED_KEEP: usize = 8 << 20;
 
 static PROTOCOL_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static EXT_TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
@@ -398,8 +400,59 @@ fn unpack<'py>(
     keys: &mut KeyCache,
     depth: usize,
 ) -> PyResult<Bound<'py, PyAny>> {
+    // The most common markers straight from the byte (the same objects and errors as
+    // through `Token`, without passing a token through memory).
+    if let Some(marker) = reader.peek() {
+        match marker {
+            0x00..=0x7f => {
+                reader.bump();
+                // SAFETY: returns a new reference (a cached small int).
+                return owned(py, unsafe {
+                    ffi::PyLong_FromLong(std::os::raw::c_long::from(marker))
+                });
+            }
+            0xa0..=0xbf => {
+                reader.bump();
+                let bytes = reader
+                    .take(usize::from(marker & 0x1f))
+                    .map_err(|e| to_py_err(py, e))?;
+                return make_str(py, bytes);
+            }
+            0xcb => {
+                reader.bump();
+                let bytes = reader.take(8).map_err(|e| to_py_err(py, e))?;
+                let mut raw = [0u8; 8];
+                raw.copy_from_slice(bytes);
+                // SAFETY: returns a new reference or NULL with an exception set.
+                return owned(py, unsafe {
+                    ffi::PyFloat_FromDouble(f64::from_be_bytes(raw))
+                });
+            }
+            _ => {}
+        }
+    }
     let token = reader.next_token().map_err(|e| to_py_err(py, e))?;
     build(py, reader, keys, depth, token)
+}
+
+/// A map key: a short str through the key cache, anything else as [`unpack`] reads it.
+fn unpack_key<'py>(
+    py: Python<'py>,
+    reader: &mut Reader<'_>,
+    keys: &mut KeyCache,
+    depth: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    if let Some(marker @ 0xa0..=0xbf) = reader.peek() {
+        reader.bump();
+        let bytes = reader
+            .take(usize::from(marker & 0x1f))
+            .map_err(|e| to_py_err(py, e))?;
+        return keys.key(py, bytes);
+    }
+    match reader.next_token().map_err(|e| to_py_err(py, e))? {
+        Token::Str(bytes) => keys.key(py, bytes),
+        other => build(py, reader, keys, depth, other),
+    }
 }
 
 fn build<'py>(
@@ -444,10 +497,7 @@ fn build<'py>(
             }
             let dict = owned(py, unsafe { ffi::PyDict_New() })?;
             for _ in 0..n {
-                let key = match reader.next_token().map_err(|e| to_py_err(py, e))? {
-                    Token::Str(bytes) => keys.key(py, bytes)?,
-                    other => build(py, reader, keys, depth + 1, other)?,
-                };
+                let key = unpack_key(py, reader, keys, depth + 1)?;
                 let value = unpack(py, reader, keys, depth + 1)?;
                 // SAFETY: live dict, key and value; PyDict_SetItem does not steal them.
                 if unsafe { ffi::PyDict_SetItem(dict.as_ptr(), key.as_ptr(), value.as_ptr()) } < 0 {
@@ -675,18 +725,29 @@ fn encode_frames<'py>(
 pub struct FrameDecoder {
     inner: FrameBuffer,
     keys: KeyCache,
+    /// Decompressed payloads, reused from frame to frame.
+    scratch: Vec<u8>,
 }
 
-/// `[(stream_id, obj), ...]` of the spans just split out of `inner`.
+/// `[(stream_id, obj), ...]` of the spans just split out of `inner`; compressed payloads
+/// are decompressed into `scratch` one at a time (large ones without the GIL).
 fn frames_to_list<'py>(
     py: Python<'py>,
-    inner: &FrameBuffer,
+    inner: &mut FrameBuffer,
     spans: &[FrameSpan],
     keys: &mut KeyCache,
+    scratch: &mut Vec<u8>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let list = owned(py, unsafe { ffi::PyList_New(py_ssize(spans.len())?) })?;
     for (i, span) in spans.iter().enumerate() {
-        let obj = unpack_payload_with(py, inner.payload(span), keys)?;
+        let large = matches!(&span.payload, Payload::Compressed(r) if r.len() >= DETACH_BYTES);
+        let payload = if large {
+            py.detach(|| inner.payload(span, scratch))
+        } else {
+            inner.payload(span, scratch)
+        };
+        let payload = payload.map_err(|e| to_py_err(py, e))?;
+        let obj = unpack_payload_with(py, payload, keys)?;
         let stream_id = owned(py, unsafe {
             ffi::PyLong_FromUnsignedLongLong(u64::from(span.stream_id))
         })?;
@@ -702,13 +763,15 @@ fn frames_to_list<'py>(
     Ok(list)
 }
 
-/// Splits every whole frame out of `inner` (without the GIL when `detach`), then builds the
-/// Python objects with it; any error closes the decoder. Frames before a bad one are
-/// unpacked first, so a MessagePack error in an earlier frame is the one reported.
+/// Splits every whole frame out of `inner` (without the GIL when `detach`), then
+/// decompresses and builds the Python objects frame by frame; any error closes the decoder.
+/// Frames before a bad one are read first, so the first bad frame's error is the one
+/// reported, as in the reference's sequential loop.
 pub fn drain<'py>(
     py: Python<'py>,
     inner: &mut FrameBuffer,
     keys: &mut KeyCache,
+    scratch: &mut Vec<u8>,
     detach: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let split = |inner: &mut FrameBuffer| {
@@ -726,8 +789,10 @@ pub fn drain<'py>(
     } else {
         split(inner)
     };
-    let made = frames_to_list(py, inner, &spans, keys);
-    drop(spans);
+    let made = frames_to_list(py, inner, &spans, keys, scratch);
+    if scratch.capacity() > DECOMPRESSED_KEEP {
+        *scratch = Vec::new();
+    }
     match (made, error) {
         (Err(err), _) => {
             inner.close(&err.to_string());
@@ -747,6 +812,7 @@ impl FrameDecoder {
         Ok(FrameDecoder {
             inner: FrameBuffer::new(max),
             keys: KeyCache::new(),
+            scratch: Vec::new(),
         })
     }
 
@@ -761,7 +827,13 @@ impl FrameDecoder {
         let detach = bytes.len() >= DETACH_BYTES;
         self.inner.push(bytes).map_err(|e| to_py_err(py, e))?;
         drop(view);
-        drain(py, &mut self.inner, &mut self.keys, detach)
+        drain(
+            py,
+            &mut self.inner,
+            &mut self.keys,
+            &mut self.scratch,
+            detach,
+        )
     }
 
     /// Raises ProtocolError if the stream ended inside a frame.
