@@ -17,7 +17,6 @@
 //! frame.
 
 use std::cell::Cell;
-use std::hash::Hasher;
 
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyUnicodeDecodeError, PyValueError};
 use pyo3::ffi;
@@ -39,7 +38,7 @@ const PACK_NEST_LIMIT: i32 = 1024;
 /// Payloads from this size on are split and checked with the GIL released.
 const DETACH_BYTES: usize = 64 * 1024;
 /// Map keys up to this many bytes go through the decoder's [`KeyCache`].
-const KEY_MAX: usize = 32;
+const KEY_MAX: usize = 16;
 /// Slots of the key cache (a power of two; direct-mapped by hash).
 const KEY_SLOTS: usize = 512;
 /// A per-thread output buffer above this capacity is freed rather than kept for reuse.
@@ -292,9 +291,38 @@ pub struct KeyCache {
 }
 
 struct KeySlot {
-    len: u8,
-    bytes: [u8; KEY_MAX],
+    /// The key's length and its bytes as two words ([`key_words`]): equal triples are
+    /// equal keys, so a hit costs two compares.
+    len: usize,
+    words: (u64, u64),
     text: Py<PyAny>,
+}
+
+/// The bytes of a key of at most 16 bytes as two words: the first and last 8 bytes
+/// (overlapping below 16), or for shorter keys the first and last 4, or the first, middle
+/// and last byte. With the length, the words determine every byte of the key.
+#[inline(always)]
+fn key_words(bytes: &[u8]) -> (u64, u64) {
+    let n = bytes.len();
+    let word = |at: usize| {
+        let mut raw = [0u8; 8];
+        raw.copy_from_slice(&bytes[at..at + 8]);
+        u64::from_le_bytes(raw)
+    };
+    let half = |at: usize| {
+        let mut raw = [0u8; 4];
+        raw.copy_from_slice(&bytes[at..at + 4]);
+        u64::from(u32::from_le_bytes(raw))
+    };
+    match n {
+        8..=16 => (word(0), word(n - 8)),
+        4..=7 => (half(0) | (half(n - 4) << 32), 0),
+        1..=3 => (
+            u64::from(bytes[0]) | (u64::from(bytes[n / 2]) << 8) | (u64::from(bytes[n - 1]) << 16),
+            0,
+        ),
+        _ => (0, 0),
+    }
 }
 
 impl KeyCache {
@@ -321,23 +349,22 @@ impl KeyCache {
         if self.slots.is_empty() {
             self.slots.resize_with(KEY_SLOTS, || None);
         }
-        let mut hasher = rustc_hash::FxHasher::default();
-        hasher.write(bytes);
-        let index = (hasher.finish() as usize) % KEY_SLOTS;
+        let words = key_words(bytes);
+        let mixed = (words.0 ^ words.1.rotate_left(29) ^ bytes.len() as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let index = (mixed >> 32) as usize % KEY_SLOTS;
         let Some(slot) = self.slots.get_mut(index) else {
             return make_str(py, bytes);
         };
         if let Some(hit) = slot {
-            if usize::from(hit.len) == bytes.len() && &hit.bytes[..bytes.len()] == bytes {
+            if hit.len == bytes.len() && hit.words == words {
                 return Ok(hit.text.bind(py).clone());
             }
         }
         let text = make_str(py, bytes)?;
-        let mut stored = [0u8; KEY_MAX];
-        stored[..bytes.len()].copy_from_slice(bytes);
         *slot = Some(KeySlot {
-            len: bytes.len() as u8,
-            bytes: stored,
+            len: bytes.len(),
+            words,
             text: text.clone().unbind(),
         });
         Ok(text)
@@ -365,6 +392,15 @@ fn py_ssize(n: usize) -> PyResult<ffi::Py_ssize_t> {
 /// ProtocolError, as in the reference).
 fn make_str<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyAny>> {
     let len = py_ssize(bytes.len())?;
+    if let [byte] = bytes {
+        if byte.is_ascii() {
+            // CPython's cached one-character str, as its UTF-8 decoder (msgpack's) returns.
+            // SAFETY: returns a new reference to the singleton.
+            return owned(py, unsafe {
+                ffi::PyUnicode_FromOrdinal(std::os::raw::c_int::from(*byte))
+            });
+        }
+    }
     if bytes.is_ascii() {
         // SAFETY: PyUnicode_New(len, 127) makes a compact ASCII str with room for `len`
         // one-byte characters (and writes the NUL after them); we fill exactly those bytes,
