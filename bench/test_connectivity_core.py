@@ -7,6 +7,11 @@ chunks, as a socket delivers it):
   threshold, so uncompressed frames);
 * 100 messages of ~1 MB (64k float64 samples, 256 KiB of bytes, text), Zstandard level 3.
 
+Each workload is timed twice, with the same decoder: encoding one ``encode_frame`` call per
+message (the per-call group, what a sender pays per message), and encoding the whole batch
+with one ``encode_frames`` call (the ``[batch]`` groups; the Python reference's is the natural
+``b"".join`` of its frames, Rust's writes one buffer). Both backends run the same public API.
+
 "python" is the reference framing in pyagent (msgpack + zstandard C extensions, struct,
 zlib.crc32); "peer" is msgpack + zstandard used directly with no framing at all (packb /
 compress per message, Unpacker or decompress + unpackb to read back): the floor any framing
@@ -41,13 +46,20 @@ LARGE = [
 ]
 
 
-def _frames_round_trip(messages: list[tuple[int, Any]]) -> list[tuple[int, Any]]:
-    stream = b"".join(cc.encode_frame(obj, sid) for sid, obj in messages)
+def _decode(stream: bytes) -> list[tuple[int, Any]]:
     decoder = cc.FrameDecoder()
     out: list[tuple[int, Any]] = []
     for at in range(0, len(stream), CHUNK):
         out.extend(decoder.feed(stream[at : at + CHUNK]))
     return out
+
+
+def _frames_round_trip(messages: list[tuple[int, Any]]) -> list[tuple[int, Any]]:
+    return _decode(b"".join(cc.encode_frame(obj, sid) for sid, obj in messages))
+
+
+def _batch_round_trip(messages: list[tuple[int, Any]]) -> list[tuple[int, Any]]:
+    return _decode(cc.encode_frames(messages))
 
 
 def _peer_small() -> list[tuple[int, Any]]:
@@ -92,4 +104,30 @@ def test_binary_transport_large(benchmark: Any, implementation: str) -> None:
         peer=_peer_large,
         check=lambda got: got == LARGE,
         group_suffix="[1MB]",
+    )
+
+
+def test_binary_transport_small_batch(benchmark: Any, implementation: str) -> None:
+    compare(
+        benchmark,
+        implementation,
+        hot_path="binary_transport",
+        workload=f"{SMALL_COUNT:,} small dict messages, encode_frames + decode (64 KiB chunks)",
+        ours=lambda: _batch_round_trip(SMALL),
+        peer=_peer_small,
+        check=lambda got: got == SMALL,
+        group_suffix="[batch]",
+    )
+
+
+def test_binary_transport_large_batch(benchmark: Any, implementation: str) -> None:
+    compare(
+        benchmark,
+        implementation,
+        hot_path="binary_transport",
+        workload=f"{LARGE_COUNT} messages of ~1 MB, zstd level 3, encode_frames + decode",
+        ours=lambda: _batch_round_trip(LARGE),
+        peer=_peer_large,
+        check=lambda got: got == LARGE,
+        group_suffix="[1MB batch]",
     )

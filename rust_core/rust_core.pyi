@@ -107,6 +107,10 @@ class _BinaryTransport:
     def encode_frame(
         obj: Any, stream_id: int = 0, *, compress_threshold: int = 1024, level: int = 3
     ) -> bytes: ...
+    @staticmethod
+    def encode_frames(
+        messages: Iterable[tuple[int, Any]], *, compress_threshold: int = 1024, level: int = 3
+    ) -> bytes: ...
 
 binary_transport: _BinaryTransport
 

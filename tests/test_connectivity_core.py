@@ -12,7 +12,7 @@ import zstandard
 
 from pyagent import connectivity_core as cc
 from pyagent.backend import forced_python
-from pyagent.connectivity_core import FrameDecoder, ProtocolError, encode_frame
+from pyagent.connectivity_core import FrameDecoder, ProtocolError, encode_frame, encode_frames
 
 SAMPLES: list[Any] = [
     None,
@@ -90,6 +90,8 @@ def test_decoder_accepts_any_chunking_and_reports_pending() -> None:
         _frame(b"\x91" * 1025 + b"\x01"),  # nesting beyond msgpack's stack
         _frame(b"\x81\x91\x01\x02"),  # unhashable map key
         _frame(b"\xa2\xff\xfe"),  # invalid UTF-8
+        _frame(b"\x81\xa2\xff\xfe\x01"),  # invalid UTF-8 in a (short, cached) map key
+        _frame(b"\x81\xa3\xed\xa0\x80\x01"),  # a surrogate encoded in a map key
         _frame(b"not zstd", flags=1),
     ],
 )
@@ -168,3 +170,67 @@ def test_backends_write_identical_frames_and_read_each_other() -> None:
     assert rust == python
     assert type(FrameDecoder()).__module__ == "rust_core.binary_transport"
     assert FrameDecoder().feed(python) == [(9, obj)]
+
+
+def test_encode_frames_is_the_joined_frames() -> None:
+    messages = [(i, {"i": i, "pad": "x" * (i * 400)}) for i in range(6)] + [(7, None)]
+    for threshold, level in ((1024, 3), (0, 1), (10**9, 5)):
+        joined = b"".join(
+            encode_frame(o, sid, compress_threshold=threshold, level=level) for sid, o in messages
+        )
+        batch = encode_frames(messages, compress_threshold=threshold, level=level)
+        assert batch == joined
+        assert encode_frames(iter(messages), compress_threshold=threshold, level=level) == joined
+        assert FrameDecoder().feed(batch) == messages
+    assert encode_frames([]) == b""
+    assert encode_frames([[3, "list pair"], (4, "tuple pair")]) == encode_frame(
+        "list pair", 3
+    ) + encode_frame("tuple pair", 4)
+    assert encode_frames(iter([iter((5, 1))])) == encode_frame(1, 5)
+
+
+@pytest.mark.parametrize(
+    ("messages", "kwargs", "error"),
+    [
+        ([], {"level": 0}, ValueError),  # arguments are checked even with no messages
+        ([], {"compress_threshold": "1"}, TypeError),
+        ([(1, 2, 3)], {}, ValueError),
+        ([(1,)], {}, ValueError),
+        ([7], {}, TypeError),
+        ([(-1, "x")], {}, ValueError),
+        ([("1", "x")], {}, TypeError),
+        ([(1, "ok"), (2, {1, 2})], {}, TypeError),
+        ([(1, 2**64)], {}, OverflowError),
+        (5, {}, TypeError),
+    ],
+)
+def test_encode_frames_errors(messages: Any, kwargs: dict[str, Any], error: type) -> None:
+    with pytest.raises(error):
+        encode_frames(messages, **kwargs)
+
+
+def test_decoder_keeps_keys_right_across_many_messages() -> None:
+    # More distinct short keys than any key cache holds, repeated, plus long and non-ASCII
+    # keys and non-str keys: every message must come back exactly.
+    messages = [
+        (i % 7, {f"k{i % 1500}": i, f"k{(i * 7) % 1500}": [i], "é": i, "x" * 40: i, 1: b"1"})
+        for i in range(6000)
+    ]
+    decoder = FrameDecoder()
+    stream = encode_frames(messages)
+    got: list[tuple[int, Any]] = []
+    for at in range(0, len(stream), 4096):
+        got.extend(decoder.feed(stream[at : at + 4096]))
+    assert got == messages
+    assert [list(obj) for _, obj in got] == [list(obj) for _, obj in messages]
+
+
+def test_decoder_reuses_its_decompression_buffer_correctly() -> None:
+    # Compressed frames of shrinking and growing sizes, in one feed and one by one.
+    sizes = [9000, 3000, 20000, 1500, 40, 12000]
+    messages = [(i, {"text": "ab" * n, "n": n}) for i, n in enumerate(sizes)]
+    frames = [encode_frame(o, sid, compress_threshold=64) for sid, o in messages]
+    assert all(frame[5] == cc.FLAG_ZSTD for frame in frames)
+    assert FrameDecoder().feed(b"".join(frames)) == messages
+    decoder = FrameDecoder()
+    assert [decoder.feed(frame)[0] for frame in frames] == messages

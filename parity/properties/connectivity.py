@@ -144,6 +144,57 @@ def encode_frame_rejects_the_same(obj: Any, stream_id: Any, threshold: Any, leve
 
 @parity_property("binary_transport")
 @given(
+    objs=st.lists(st.tuples(st.integers(0, 2**32 - 1), messages), max_size=8),
+    threshold=thresholds,
+    level=levels,
+)
+def encode_frames_is_the_joined_frames(
+    objs: list[tuple[int, Any]], threshold: int, level: int
+) -> None:
+    """The batch encoder: the same bytes from both backends, and exactly the joined frames."""
+    out = same(cc.encode_frames, objs, compress_threshold=threshold, level=level, rel_tol=0)
+    assert out.error is None, out.describe()
+    joined = b"".join(
+        cc.encode_frame(o, sid, compress_threshold=threshold, level=level) for sid, o in objs
+    )
+    assert out.value == joined
+
+
+_bad_items = st.one_of(
+    st.tuples(st.one_of(st.integers(0, 2**32 - 1), bad_ints), st.one_of(messages, unpackable)),
+    st.lists(st.integers(0, 5), max_size=4),
+    st.tuples(st.integers(0, 5)),
+    st.tuples(st.integers(0, 5), st.none(), st.none()),
+    st.integers(),
+    st.none(),
+    st.text(max_size=3),
+    st.binary(max_size=3),
+)
+
+
+@parity_property("binary_transport")
+@given(
+    items=st.lists(st.one_of(st.tuples(st.integers(0, 9), messages), _bad_items), max_size=5),
+    threshold=st.one_of(thresholds, bad_ints),
+    level=st.one_of(levels, bad_ints),
+    as_iterator=st.booleans(),
+)
+def encode_frames_rejects_the_same(
+    items: list[Any], threshold: Any, level: Any, as_iterator: bool
+) -> None:
+    """Bad items (not a pair, bad stream id, unpackable object) and arguments: same class."""
+
+    def encode(batch: list[Any]) -> bytes:
+        return cc.encode_frames(
+            iter(batch) if as_iterator else batch, compress_threshold=threshold, level=level
+        )
+
+    _both(encode, items)
+    same(cc.encode_frames, 5, rel_tol=0)
+
+
+@parity_property("binary_transport")
+@given(
     objs=st.lists(st.tuples(st.integers(0, 2**32 - 1), messages), max_size=6),
     cuts=st.lists(st.integers(0, 10_000), max_size=12),
     threshold=thresholds,

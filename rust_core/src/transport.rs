@@ -24,7 +24,7 @@
 //!
 //! [`Reader`] tokenises MessagePack from a slice with bounds checks on every length.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 
 use zstd_safe::{CCtx, CParameter, DCtx, InBuffer, OutBuffer};
@@ -66,6 +66,27 @@ fn protocol<T>(message: impl Into<String>) -> Result<T, ProtocolError> {
 thread_local! {
     static CCTX: RefCell<Option<CCtx<'static>>> = const { RefCell::new(None) };
     static DCTX: RefCell<Option<DCtx<'static>>> = const { RefCell::new(None) };
+    /// Compression output reused between frames (see [`seal_at`]).
+    static ZSCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// A per-thread compression buffer above this capacity is freed rather than kept.
+const ZSCRATCH_KEEP: usize = 16 << 20;
+
+/// `ZSTD_compress2(src)` at `level` into `out` (replacing its contents).
+fn compress_into(src: &[u8], level: i32, out: &mut Vec<u8>) -> Result<(), ProtocolError> {
+    CCTX.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let cctx = slot.get_or_insert_with(CCtx::create);
+        cctx.set_parameter(CParameter::CompressionLevel(level))
+            .map_err(|code| ProtocolError(zstd_message("compression", code)))?;
+        out.clear();
+        out.reserve(zstd_safe::compress_bound(src.len()));
+        // Writes into the spare capacity reserved above and sets the length.
+        cctx.compress2(out, src)
+            .map_err(|code| ProtocolError(zstd_message("compression", code)))?;
+        Ok(())
+    })
 }
 
 /// `ZSTD_compress2(src)` at `level`: the bytes python-zstandard's `compress` writes.
@@ -89,9 +110,8 @@ fn zstd_message(what: &str, code: usize) -> String {
     format!("zstd {what} error: {}", zstd_safe::get_error_name(code))
 }
 
-/// Decompresses one Zstandard frame that must declare its content size (<= `max`), fill
-/// exactly that size, and span all of `src`; never allocates more than the declared size.
-pub fn decompress(src: &[u8], max: u64) -> Result<Vec<u8>, ProtocolError> {
+/// The content size a compressed payload declares, checked against `max`.
+fn declared_size(src: &[u8], max: u64) -> Result<usize, ProtocolError> {
     let size = match zstd_safe::get_frame_content_size(src) {
         Err(_) => return protocol("compressed payload has no valid Zstandard frame header"),
         Ok(None) => return protocol("compressed payload does not declare its content size"),
@@ -102,19 +122,21 @@ pub fn decompress(src: &[u8], max: u64) -> Result<Vec<u8>, ProtocolError> {
             "compressed payload declares {size} bytes, above the limit of {max}"
         ));
     }
-    if size == 0 {
-        return Ok(Vec::new());
-    }
-    let capacity = usize::try_from(size)
-        .map_err(|_| ProtocolError("declared content size does not fit in memory".into()))?;
+    usize::try_from(size)
+        .map_err(|_| ProtocolError("declared content size does not fit in memory".into()))
+}
+
+/// Decompresses `src` (one whole Zstandard frame and nothing after it) into exactly `out`,
+/// whose length is the declared content size: zstd can never write past it.
+fn decompress_exact(src: &[u8], out: &mut [u8]) -> Result<(), ProtocolError> {
+    let capacity = out.len();
     DCTX.with(|cell| {
         let mut slot = cell.borrow_mut();
         let dctx = slot.get_or_insert_with(DCtx::create);
         dctx.reset(zstd_safe::ResetDirective::SessionOnly)
             .map_err(|code| ProtocolError(zstd_message("decompression", code)))?;
-        let mut out: Vec<u8> = Vec::with_capacity(capacity);
         let mut input = InBuffer::around(src);
-        let mut output = OutBuffer::around(&mut out);
+        let mut output = OutBuffer::around(out);
         let hint = dctx
             .decompress_stream(&mut output, &mut input)
             .map_err(|code| ProtocolError(zstd_message("decompression", code)))?;
@@ -124,14 +146,135 @@ pub fn decompress(src: &[u8], max: u64) -> Result<Vec<u8>, ProtocolError> {
         }
         if produced != capacity {
             return protocol(format!(
-                "compressed payload decompressed to {produced} bytes, declared {size}"
+                "compressed payload decompressed to {produced} bytes, declared {capacity}"
             ));
         }
         if input.pos != src.len() {
             return protocol("compressed payload has data after its Zstandard frame");
         }
-        Ok(out)
+        Ok(())
     })
+}
+
+/// Decompresses one Zstandard frame that must declare its content size (<= `max`), fill
+/// exactly that size, and span all of `src`; never allocates more than the declared size.
+pub fn decompress(src: &[u8], max: u64) -> Result<Vec<u8>, ProtocolError> {
+    let size = declared_size(src, max)?;
+    if size == 0 {
+        // As python-zstandard: an empty declared content is b"", whatever follows.
+        return Ok(Vec::new());
+    }
+    // Zeroed allocation: fresh pages from the OS are zero already, so this costs no memset.
+    let mut out = vec![0u8; size];
+    decompress_exact(src, &mut out)?;
+    Ok(out)
+}
+
+/// [`decompress`] into a buffer kept between frames (the decoder's): `scratch` grows to the
+/// largest declared size seen, never beyond `max`, and the result is its first bytes.
+pub fn decompress_reusing<'a>(
+    src: &[u8],
+    max: u64,
+    scratch: &'a mut Vec<u8>,
+) -> Result<&'a [u8], ProtocolError> {
+    let size = declared_size(src, max)?;
+    if size == 0 {
+        return Ok(&[]);
+    }
+    if scratch.len() < size {
+        scratch.resize(size, 0);
+    }
+    let out = &mut scratch[..size];
+    decompress_exact(src, out)?;
+    Ok(out)
+}
+
+/// Inputs from this length on go to crc32fast, whose PCLMULQDQ path starts at 128 bytes.
+const CRC_SIMD_MIN: usize = 128;
+
+/// CRC-32 tables for slicing by 16: `CRC_TABLES[k][b]` is the CRC of byte `b` followed by
+/// `k` zero bytes (table 0 is the classic byte-at-a-time table, polynomial 0xEDB88320).
+static CRC_TABLES: [[u32; 256]; 16] = crc_tables();
+
+const fn crc_tables() -> [[u32; 256]; 16] {
+    let mut tables = [[0u32; 256]; 16];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut bit = 0;
+        while bit < 8 {
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+            bit += 1;
+        }
+        tables[0][i] = c;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 256 {
+        let mut k = 1;
+        while k < 16 {
+            let prev = tables[k - 1][i];
+            tables[k][i] = (prev >> 8) ^ tables[0][(prev & 0xff) as usize];
+            k += 1;
+        }
+        i += 1;
+    }
+    tables
+}
+
+/// One block of `N` (4, 8 or 16) bytes, slicing by `N`: the CRC state is folded into the
+/// first four bytes, then every byte is looked up in the table for its distance to the end.
+#[inline(always)]
+fn crc_block<const N: usize>(crc: u32, block: &[u8; N]) -> u32 {
+    let mut out = 0u32;
+    let mut i = 0;
+    while i < N {
+        let mut byte = block[i];
+        if i < 4 {
+            byte ^= (crc >> (8 * i)) as u8;
+        }
+        out ^= CRC_TABLES[N - 1 - i][usize::from(byte)];
+        i += 1;
+    }
+    out
+}
+
+/// CRC-32 (IEEE, zlib's `crc32(data, prev)`), continuing from `prev`.
+///
+/// crc32fast computes inputs shorter than 64 bytes one byte at a time (a chain of dependent
+/// table loads) and uses PCLMULQDQ only from 128 bytes; a small message's frame is a 16-byte
+/// header and a few dozen payload bytes, so those go through slicing-by-16 here (16 independent
+/// loads per step), and longer inputs to crc32fast's SIMD code.
+pub fn crc32(prev: u32, data: &[u8]) -> u32 {
+    if data.len() >= CRC_SIMD_MIN {
+        let mut hasher = crc32fast::Hasher::new_with_initial(prev);
+        hasher.update(data);
+        return hasher.finalize();
+    }
+    let mut crc = !prev;
+    let mut blocks = data.chunks_exact(16);
+    for block in &mut blocks {
+        if let Ok(block) = <&[u8; 16]>::try_from(block) {
+            crc = crc_block(crc, block);
+        }
+    }
+    let mut rest = blocks.remainder();
+    if let Some((block, tail)) = rest.split_first_chunk::<8>() {
+        crc = crc_block(crc, block);
+        rest = tail;
+    }
+    if let Some((block, tail)) = rest.split_first_chunk::<4>() {
+        crc = crc_block(crc, block);
+        rest = tail;
+    }
+    for &byte in rest {
+        crc = CRC_TABLES[0][usize::from(crc as u8 ^ byte)] ^ (crc >> 8);
+    }
+    !crc
 }
 
 /// Checks an encoder's zstd level.
@@ -159,24 +302,58 @@ pub fn seal(
         buf = compress(&buf[HEADER_LEN..], level, HEADER_LEN)?;
         flags |= FLAG_ZSTD;
     }
-    let length = (buf.len() - HEADER_LEN) as u64;
+    write_header(&mut buf, flags, stream_id)?;
+    Ok(buf)
+}
+
+/// [`seal`] for the frame that starts at `start` in a buffer of many frames (the batch
+/// encoder): `out[start..start + HEADER_LEN]` is reserved, the MessagePack follows up to the
+/// end of `out`. The frame is byte-identical to what [`seal`] makes of the same payload.
+pub fn seal_at(
+    out: &mut Vec<u8>,
+    start: usize,
+    stream_id: u32,
+    threshold: u64,
+    level: i32,
+) -> Result<(), ProtocolError> {
+    debug_assert!(out.len() >= start + HEADER_LEN);
+    let body = start + HEADER_LEN;
+    let mut flags = 0u8;
+    if (out.len() - body) as u64 > threshold {
+        // Compressed into a per-thread buffer kept between frames, then copied in place of
+        // the MessagePack: no fresh compress_bound-sized allocation per frame.
+        let mut packed = ZSCRATCH.with(Cell::take);
+        let made = compress_into(&out[body..], level, &mut packed);
+        if made.is_ok() {
+            out.truncate(body);
+            out.extend_from_slice(&packed);
+        }
+        if packed.capacity() <= ZSCRATCH_KEEP {
+            ZSCRATCH.with(|cell| cell.set(packed));
+        }
+        made?;
+        flags |= FLAG_ZSTD;
+    }
+    write_header(&mut out[start..], flags, stream_id)
+}
+
+/// Fills in the header of `frame` (header + payload, nothing after): length and CRC.
+fn write_header(frame: &mut [u8], flags: u8, stream_id: u32) -> Result<(), ProtocolError> {
+    let length = (frame.len() - HEADER_LEN) as u64;
     if length > MAX_PAYLOAD {
         return protocol(format!(
             "payload of {length} bytes does not fit in a frame (limit {MAX_PAYLOAD})"
         ));
     }
-    buf[0..4].copy_from_slice(&MAGIC);
-    buf[4] = VERSION;
-    buf[5] = flags;
-    buf[6..8].copy_from_slice(&[0, 0]);
-    buf[8..12].copy_from_slice(&stream_id.to_be_bytes());
-    buf[12..16].copy_from_slice(&(length as u32).to_be_bytes());
-    let mut hasher = crc32fast::Hasher::new();
-    hasher.update(&buf[0..16]);
-    hasher.update(&buf[HEADER_LEN..]);
-    let crc = hasher.finalize();
-    buf[16..20].copy_from_slice(&crc.to_be_bytes());
-    Ok(buf)
+    frame[0..4].copy_from_slice(&MAGIC);
+    frame[4] = VERSION;
+    frame[5] = flags;
+    frame[6..8].copy_from_slice(&[0, 0]);
+    frame[8..12].copy_from_slice(&stream_id.to_be_bytes());
+    frame[12..16].copy_from_slice(&(length as u32).to_be_bytes());
+    let crc = crc32(crc32(0, &frame[0..16]), &frame[HEADER_LEN..]);
+    frame[16..20].copy_from_slice(&crc.to_be_bytes());
+    Ok(())
 }
 
 /// A frame whose header and checksum are valid; `payload` is the MessagePack, decompressed.
@@ -184,6 +361,23 @@ pub fn seal(
 pub struct Frame {
     pub stream_id: u32,
     pub payload: Vec<u8>,
+}
+
+/// Where a checked frame's payload is in the decoder's buffer (not copied): MessagePack, or
+/// Zstandard to be decompressed when it is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    Buffered(std::ops::Range<usize>),
+    /// A Zstandard payload, still compressed in the buffer: see [`FrameBuffer::payload`].
+    Compressed(std::ops::Range<usize>),
+}
+
+/// A frame whose header and checksum are valid, read without copying its payload: the bytes
+/// are [`FrameBuffer::payload`], valid until the next [`FrameBuffer::push`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameSpan {
+    pub stream_id: u32,
+    pub payload: Payload,
 }
 
 /// Incremental frame splitter: bytes in (any chunking), whole checked frames out.
@@ -242,10 +436,53 @@ impl FrameBuffer {
 
     /// The next whole frame, `None` until enough bytes are in, or the error that closes it.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, ProtocolError> {
+        let Some(span) = self.next_span()? else {
+            return Ok(None);
+        };
+        let payload = match &span.payload {
+            Payload::Buffered(range) => Ok(self.buf[range.clone()].to_vec()),
+            Payload::Compressed(range) => decompress(&self.buf[range.clone()], self.max_frame_size),
+        };
+        match payload {
+            Ok(payload) => Ok(Some(Frame {
+                stream_id: span.stream_id,
+                payload,
+            })),
+            Err(err) => self.fail(err),
+        }
+    }
+
+    /// [`next_frame`](Self::next_frame) without copying or decompressing the payload: read
+    /// it with [`payload`](Self::payload) before the next `push`. Header and checksum are
+    /// checked here; a compressed payload is checked when it is read.
+    pub fn next_span(&mut self) -> Result<Option<FrameSpan>, ProtocolError> {
         self.check_open()?;
         match self.parse() {
             Ok(frame) => Ok(frame),
             Err(err) => self.fail(err),
+        }
+    }
+
+    /// The MessagePack of a span returned by [`next_span`](Self::next_span) since the last
+    /// `push`, a compressed one decompressed into `scratch` (kept by the caller between
+    /// frames; see [`decompress_reusing`]). A bad Zstandard payload is the ProtocolError that
+    /// closes the decoder, as in [`next_frame`](Self::next_frame).
+    pub fn payload<'a>(
+        &'a mut self,
+        span: &FrameSpan,
+        scratch: &'a mut Vec<u8>,
+    ) -> Result<&'a [u8], ProtocolError> {
+        let range = match &span.payload {
+            Payload::Buffered(range) => return Ok(self.buf.get(range.clone()).unwrap_or(&[])),
+            Payload::Compressed(range) => range.clone(),
+        };
+        let src = self.buf.get(range).unwrap_or(&[]);
+        match decompress_reusing(src, self.max_frame_size, scratch) {
+            Ok(bytes) => Ok(bytes),
+            Err(err) => {
+                self.failed = Some(err.0.clone());
+                Err(err)
+            }
         }
     }
 
@@ -267,7 +504,7 @@ impl FrameBuffer {
         Ok(())
     }
 
-    fn parse(&mut self) -> Result<Option<Frame>, ProtocolError> {
+    fn parse(&mut self) -> Result<Option<FrameSpan>, ProtocolError> {
         let available = &self.buf[self.start..];
         if available.len() < HEADER_LEN {
             return Ok(None);
@@ -280,20 +517,18 @@ impl FrameBuffer {
         }
         let payload = &available[HEADER_LEN..total];
         let expected = u32::from_be_bytes([header[16], header[17], header[18], header[19]]);
-        let mut hasher = crc32fast::Hasher::new();
-        hasher.update(&header[..16]);
-        hasher.update(payload);
-        if hasher.finalize() != expected {
+        if crc32(crc32(0, &header[..16]), payload) != expected {
             return protocol("frame checksum mismatch");
         }
         let stream_id = u32::from_be_bytes([header[8], header[9], header[10], header[11]]);
+        let body = self.start + HEADER_LEN;
         let payload = if header[5] & FLAG_ZSTD != 0 {
-            decompress(payload, self.max_frame_size)?
+            Payload::Compressed(body..body + length)
         } else {
-            payload.to_vec()
+            Payload::Buffered(body..body + length)
         };
         self.start += total;
-        Ok(Some(Frame { stream_id, payload }))
+        Ok(Some(FrameSpan { stream_id, payload }))
     }
 }
 
@@ -351,7 +586,23 @@ impl<'a> Reader<'a> {
         self.data.len() - self.pos
     }
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8], ProtocolError> {
+    /// The next byte (a marker, at an item boundary), without consuming it.
+    #[inline(always)]
+    pub fn peek(&self) -> Option<u8> {
+        self.data.get(self.pos).copied()
+    }
+
+    /// Consumes the byte [`peek`](Self::peek) returned (a no-op at the end).
+    #[inline(always)]
+    pub fn bump(&mut self) {
+        if self.pos < self.data.len() {
+            self.pos += 1;
+        }
+    }
+
+    /// The next `n` bytes, or the truncation error.
+    #[inline]
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8], ProtocolError> {
         if n > self.remaining() {
             return protocol("MessagePack data is truncated");
         }
@@ -360,6 +611,7 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
+    #[inline]
     fn array<const N: usize>(&mut self) -> Result<[u8; N], ProtocolError> {
         let bytes = self.take(N)?;
         let mut out = [0u8; N];
@@ -367,18 +619,22 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
+    #[inline]
     fn u8(&mut self) -> Result<u8, ProtocolError> {
         Ok(self.array::<1>()?[0])
     }
+    #[inline]
     fn u16(&mut self) -> Result<usize, ProtocolError> {
         Ok(u16::from_be_bytes(self.array()?) as usize)
     }
+    #[inline]
     fn u32(&mut self) -> Result<usize, ProtocolError> {
         Ok(u32::from_be_bytes(self.array()?) as usize)
     }
 
     /// A container's element count, refused when the rest of the buffer cannot hold it
     /// (every element takes at least one byte), so no hostile count is ever allocated.
+    #[inline]
     fn count(&mut self, n: usize, per_item: usize) -> Result<usize, ProtocolError> {
         if n.saturating_mul(per_item) > self.remaining() {
             return protocol("MessagePack container length exceeds the data");
@@ -386,11 +642,14 @@ impl<'a> Reader<'a> {
         Ok(n)
     }
 
+    #[inline]
     fn ext(&mut self, len: usize) -> Result<Token<'a>, ProtocolError> {
         let code = self.u8()? as i8;
         Ok(Token::Ext(code, self.take(len)?))
     }
 
+    // Inlined into the unpacker's loop: the token then stays in registers.
+    #[inline(always)]
     pub fn next_token(&mut self) -> Result<Token<'a>, ProtocolError> {
         let marker = self.u8()?;
         Ok(match marker {
@@ -567,6 +826,59 @@ mod tests {
             .next_token()
             .is_err());
         assert!(Reader::new(b"\xc1").next_token().is_err());
+    }
+
+    #[test]
+    fn seal_at_matches_seal_and_spans_match_frames() {
+        let small = b"\x93\x01\x02\x03".to_vec();
+        let mut big = vec![0xc5u8, 0x13, 0x88];
+        big.extend(vec![0x42u8; 5000]);
+        let mut out = Vec::new();
+        let mut expected = Vec::new();
+        for (sid, payload) in [(1u32, &small), (2, &big), (3, &small)] {
+            let start = out.len();
+            out.resize(start + HEADER_LEN, 0);
+            out.extend_from_slice(payload);
+            seal_at(&mut out, start, sid, 1024, DEFAULT_LEVEL).unwrap();
+            expected.extend(frame(payload, sid, 1024));
+        }
+        assert_eq!(out, expected);
+        let mut decoder = FrameBuffer::new(DEFAULT_MAX_FRAME_SIZE);
+        decoder.push(&out).unwrap();
+        let mut spans = Vec::new();
+        while let Some(span) = decoder.next_span().unwrap() {
+            spans.push(span);
+        }
+        assert_eq!(spans.len(), 3);
+        assert!(matches!(spans[0].payload, Payload::Buffered(_)));
+        assert!(matches!(spans[1].payload, Payload::Compressed(_)));
+        let mut scratch = Vec::new();
+        assert_eq!(
+            decoder.payload(&spans[0], &mut scratch).unwrap(),
+            &small[..]
+        );
+        assert_eq!(decoder.payload(&spans[1], &mut scratch).unwrap(), &big[..]);
+        assert_eq!(
+            decoder.payload(&spans[2], &mut scratch).unwrap(),
+            &small[..]
+        );
+        assert_eq!(spans[2].stream_id, 3);
+        assert_eq!(decoder.pending(), 0);
+    }
+
+    #[test]
+    fn crc32_matches_crc32fast_at_every_length() {
+        let data: Vec<u8> = (0..400u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        for len in 0..data.len() {
+            for prev in [0u32, 0xdead_beef, u32::MAX] {
+                let mut hasher = crc32fast::Hasher::new_with_initial(prev);
+                hasher.update(&data[..len]);
+                assert_eq!(crc32(prev, &data[..len]), hasher.finalize(), "len {len}");
+            }
+        }
+        assert_eq!(crc32(0, b"hello world"), 0x0d4a_1185);
     }
 
     #[test]

@@ -7,8 +7,18 @@
 //! CRC and Zstandard are `crate::transport`. ProtocolError is pyagent's own class, imported
 //! from `pyagent.connectivity_core` when first raised, so `except ProtocolError` catches it
 //! from both backends.
+//!
+//! Speed, for the many-small-messages case: the decoder reads uncompressed payloads in place
+//! in its buffer (no copy per frame), builds str/int/float/list/dict/tuple objects with the
+//! C API directly (an ASCII str is one allocation and one memcpy), and keeps a small cache of
+//! the str objects of short map keys (as orjson and msgspec do), so a stream of dicts with the
+//! same keys reuses one key object, whose hash is computed once. `encode_frames` packs a
+//! whole batch into one output buffer: one call and one bytes object instead of one per
+//! frame.
 
-use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
+use std::cell::Cell;
+
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyUnicodeDecodeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -19,7 +29,7 @@ use pyo3::PyTypeInfo;
 
 use super::buffer::ByteView;
 use crate::transport::{
-    check_level, seal, Frame, FrameBuffer, ProtocolError, Reader, Token,
+    check_level, seal_at, FrameBuffer, FrameSpan, Payload, ProtocolError, Reader, Token,
     DEFAULT_COMPRESS_THRESHOLD, DEFAULT_LEVEL, DEFAULT_MAX_FRAME_SIZE, HEADER_LEN, MAX_NESTING,
 };
 
@@ -27,6 +37,14 @@ use crate::transport::{
 const PACK_NEST_LIMIT: i32 = 1024;
 /// Payloads from this size on are split and checked with the GIL released.
 const DETACH_BYTES: usize = 64 * 1024;
+/// Map keys up to this many bytes go through the decoder's [`KeyCache`].
+const KEY_MAX: usize = 16;
+/// Slots of the key cache (a power of two; direct-mapped by hash).
+const KEY_SLOTS: usize = 512;
+/// A per-thread output buffer above this capacity is freed rather than kept for reuse.
+const SCRATCH_KEEP: usize = 1 << 20;
+/// A decoder's decompression buffer above this capacity is freed after each feed.
+const DECOMPRESSED_KEEP: usize = 8 << 20;
 
 static PROTOCOL_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static EXT_TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
@@ -77,7 +95,15 @@ fn write_bin(out: &mut Vec<u8>, data: &[u8]) -> PyResult<()> {
 }
 
 fn write_int(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>) -> PyResult<()> {
-    if let Ok(value) = obj.extract::<i64>() {
+    let mut overflow: std::os::raw::c_int = 0;
+    // SAFETY: obj is a live int (or int subclass); overflow is a valid out-pointer.
+    let value = unsafe { ffi::PyLong_AsLongLongAndOverflow(obj.as_ptr(), &mut overflow) };
+    if overflow == 0 {
+        if value == -1 {
+            if let Some(err) = PyErr::take(obj.py()) {
+                return Err(err);
+            }
+        }
         if value >= 0 {
             let _ = rmp::encode::write_uint(out, value as u64);
         } else {
@@ -86,11 +112,11 @@ fn write_int(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>) -> PyResult<()> {
         return Ok(());
     }
     match obj.extract::<u64>() {
-        Ok(value) => {
+        Ok(value) if overflow > 0 => {
             let _ = rmp::encode::write_uint(out, value);
             Ok(())
         }
-        Err(_) => Err(PyOverflowError::new_err("Integer value out of range")),
+        _ => Err(PyOverflowError::new_err("Integer value out of range")),
     }
 }
 
@@ -107,12 +133,63 @@ fn pack_ext_type(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>) -> PyResult<()> {
     write_ext(out, code, data.cast::<PyBytes>()?.as_bytes())
 }
 
+fn write_str(out: &mut Vec<u8>, text: &Bound<'_, PyString>) -> PyResult<()> {
+    let text = text.to_str()?;
+    let n = len_u32(text.len(), "unicode string")?;
+    let _ = rmp::encode::write_str_len(out, n);
+    out.extend_from_slice(text.as_bytes());
+    Ok(())
+}
+
 /// Appends the MessagePack of `obj` as msgpack-python's packer writes it.
 fn pack(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>, nest_limit: i32) -> PyResult<()> {
-    let py = obj.py();
     if nest_limit < 0 {
         return Err(PyValueError::new_err("recursion limit exceeded."));
     }
+    // Exact built-in types first (what messages are made of), by their type pointer; every
+    // subclass takes the general path below, in msgpack-python's order.
+    // SAFETY: reading the type of a live object and comparing it with static type objects.
+    let ty = unsafe { ffi::Py_TYPE(obj.as_ptr()) };
+    if ty == &raw mut ffi::PyUnicode_Type {
+        // SAFETY: the exact type was just checked.
+        return write_str(out, unsafe { obj.cast_unchecked::<PyString>() });
+    }
+    if ty == &raw mut ffi::PyLong_Type {
+        return write_int(out, obj);
+    }
+    if ty == &raw mut ffi::PyFloat_Type {
+        // SAFETY: an exact float.
+        let value = unsafe { ffi::PyFloat_AS_DOUBLE(obj.as_ptr()) };
+        let _ = rmp::encode::write_f64(out, value);
+        return Ok(());
+    }
+    if ty == &raw mut ffi::PyDict_Type {
+        // SAFETY: an exact dict.
+        let dict = unsafe { obj.cast_unchecked::<PyDict>() };
+        let n = len_u32(dict.len(), "dict")?;
+        let _ = rmp::encode::write_map_len(out, n);
+        for (key, value) in dict.iter() {
+            pack(out, &key, nest_limit - 1)?;
+            pack(out, &value, nest_limit - 1)?;
+        }
+        return Ok(());
+    }
+    if ty == &raw mut ffi::PyList_Type {
+        // SAFETY: an exact list.
+        let list = unsafe { obj.cast_unchecked::<PyList>() };
+        let n = len_u32(list.len(), "list")?;
+        let _ = rmp::encode::write_array_len(out, n);
+        for item in list.iter() {
+            pack(out, &item, nest_limit - 1)?;
+        }
+        return Ok(());
+    }
+    pack_other(out, obj, nest_limit)
+}
+
+/// [`pack`] for everything but exact str, int, float, dict and list.
+fn pack_other(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>, nest_limit: i32) -> PyResult<()> {
+    let py = obj.py();
     if obj.is_none() {
         out.push(0xc0);
         return Ok(());
@@ -142,11 +219,7 @@ fn pack(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>, nest_limit: i32) -> PyResult<
         return write_bin(out, unsafe { array.as_bytes() });
     }
     if let Ok(text) = obj.cast::<PyString>() {
-        let text = text.to_str()?;
-        let n = len_u32(text.len(), "unicode string")?;
-        let _ = rmp::encode::write_str_len(out, n);
-        out.extend_from_slice(text.as_bytes());
-        return Ok(());
+        return write_str(out, text);
     }
     if let Ok(dict) = obj.cast::<PyDict>() {
         if obj.get_type().is(PyDict::type_object(py)) {
@@ -207,48 +280,268 @@ fn pack(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>, nest_limit: i32) -> PyResult<
     )))
 }
 
+/// The str objects of short map keys already decoded, reused for the same bytes.
+///
+/// Direct-mapped by a hash of the key's bytes, [`KEY_SLOTS`] slots of keys up to
+/// [`KEY_MAX`] bytes: bounded memory whatever a peer sends (a new key replaces the slot's
+/// old one). The strings are not interned (interned strings can outlive the cache).
+pub struct KeyCache {
+    enabled: bool,
+    slots: Vec<Option<KeySlot>>,
+}
+
+struct KeySlot {
+    /// The key's length and its bytes as two words ([`key_words`]): equal triples are
+    /// equal keys, so a hit costs two compares.
+    len: usize,
+    words: (u64, u64),
+    text: Py<PyAny>,
+}
+
+/// The bytes of a key of at most 16 bytes as two words: the first and last 8 bytes
+/// (overlapping below 16), or for shorter keys the first and last 4, or the first, middle
+/// and last byte. With the length, the words determine every byte of the key.
+#[inline(always)]
+fn key_words(bytes: &[u8]) -> (u64, u64) {
+    let n = bytes.len();
+    let word = |at: usize| {
+        let mut raw = [0u8; 8];
+        raw.copy_from_slice(&bytes[at..at + 8]);
+        u64::from_le_bytes(raw)
+    };
+    let half = |at: usize| {
+        let mut raw = [0u8; 4];
+        raw.copy_from_slice(&bytes[at..at + 4]);
+        u64::from(u32::from_le_bytes(raw))
+    };
+    match n {
+        8..=16 => (word(0), word(n - 8)),
+        4..=7 => (half(0) | (half(n - 4) << 32), 0),
+        1..=3 => (
+            u64::from(bytes[0]) | (u64::from(bytes[n / 2]) << 8) | (u64::from(bytes[n - 1]) << 16),
+            0,
+        ),
+        _ => (0, 0),
+    }
+}
+
+impl KeyCache {
+    /// A cache, allocated on its first key.
+    pub fn new() -> Self {
+        KeyCache {
+            enabled: true,
+            slots: Vec::new(),
+        }
+    }
+
+    /// No caching (one-off payloads): every key is a new str.
+    pub fn disabled() -> Self {
+        KeyCache {
+            enabled: false,
+            slots: Vec::new(),
+        }
+    }
+
+    fn key<'py>(&mut self, py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+        if !self.enabled || bytes.len() > KEY_MAX {
+            return make_str(py, bytes);
+        }
+        if self.slots.is_empty() {
+            self.slots.resize_with(KEY_SLOTS, || None);
+        }
+        let words = key_words(bytes);
+        let mixed = (words.0 ^ words.1.rotate_left(29) ^ bytes.len() as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let index = (mixed >> 32) as usize % KEY_SLOTS;
+        let Some(slot) = self.slots.get_mut(index) else {
+            return make_str(py, bytes);
+        };
+        if let Some(hit) = slot {
+            if hit.len == bytes.len() && hit.words == words {
+                return Ok(hit.text.bind(py).clone());
+            }
+        }
+        let text = make_str(py, bytes)?;
+        *slot = Some(KeySlot {
+            len: bytes.len(),
+            words,
+            text: text.clone().unbind(),
+        });
+        Ok(text)
+    }
+}
+
+impl Default for KeyCache {
+    fn default() -> Self {
+        KeyCache::new()
+    }
+}
+
+/// Takes ownership of a new reference returned by the C API (NULL: the error it set).
+fn owned(py: Python<'_>, ptr: *mut ffi::PyObject) -> PyResult<Bound<'_, PyAny>> {
+    // SAFETY: every caller passes a new (owned) reference or NULL with an exception set.
+    unsafe { Bound::from_owned_ptr_or_err(py, ptr) }
+}
+
+fn py_ssize(n: usize) -> PyResult<ffi::Py_ssize_t> {
+    ffi::Py_ssize_t::try_from(n).map_err(|_| too_large("MessagePack item"))
+}
+
+/// A str from MessagePack str bytes: ASCII is copied straight into a new compact str; other
+/// text goes through CPython's strict UTF-8 decoder (invalid UTF-8, surrogates included, is a
+/// ProtocolError, as in the reference).
+fn make_str<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+    let len = py_ssize(bytes.len())?;
+    if let [byte] = bytes {
+        if byte.is_ascii() {
+            // CPython's cached one-character str, as its UTF-8 decoder (msgpack's) returns.
+            // SAFETY: returns a new reference to the singleton.
+            return owned(py, unsafe {
+                ffi::PyUnicode_FromOrdinal(std::os::raw::c_int::from(*byte))
+            });
+        }
+    }
+    if bytes.is_ascii() {
+        // SAFETY: PyUnicode_New(len, 127) makes a compact ASCII str with room for `len`
+        // one-byte characters (and writes the NUL after them); we fill exactly those bytes,
+        // all < 128, before anyone else sees the object.
+        unsafe {
+            let text = owned(py, ffi::PyUnicode_New(len, 127))?;
+            std::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                ffi::PyUnicode_DATA(text.as_ptr()).cast::<u8>(),
+                bytes.len(),
+            );
+            return Ok(text);
+        }
+    }
+    // SAFETY: a valid pointer and length; "strict" is a NUL-terminated C string.
+    let made = owned(py, unsafe {
+        ffi::PyUnicode_DecodeUTF8(bytes.as_ptr().cast(), len, c"strict".as_ptr())
+    });
+    made.map_err(|err| {
+        if err.is_instance_of::<PyUnicodeDecodeError>(py) {
+            protocol_error(py, format!("invalid UTF-8 in str: {err}"))
+        } else {
+            err
+        }
+    })
+}
+
 /// Builds the Python object of the next MessagePack item; any malformation is a
 /// ProtocolError (msgpack-python's ValueError subclasses, mapped as the reference maps them).
 fn unpack<'py>(
     py: Python<'py>,
     reader: &mut Reader<'_>,
+    keys: &mut KeyCache,
     depth: usize,
 ) -> PyResult<Bound<'py, PyAny>> {
+    // The most common markers straight from the byte (the same objects and errors as
+    // through `Token`, without passing a token through memory).
+    if let Some(marker) = reader.peek() {
+        match marker {
+            0x00..=0x7f => {
+                reader.bump();
+                // SAFETY: returns a new reference (a cached small int).
+                return owned(py, unsafe {
+                    ffi::PyLong_FromLong(std::os::raw::c_long::from(marker))
+                });
+            }
+            0xa0..=0xbf => {
+                reader.bump();
+                let bytes = reader
+                    .take(usize::from(marker & 0x1f))
+                    .map_err(|e| to_py_err(py, e))?;
+                return make_str(py, bytes);
+            }
+            0xcb => {
+                reader.bump();
+                let bytes = reader.take(8).map_err(|e| to_py_err(py, e))?;
+                let mut raw = [0u8; 8];
+                raw.copy_from_slice(bytes);
+                // SAFETY: returns a new reference or NULL with an exception set.
+                return owned(py, unsafe {
+                    ffi::PyFloat_FromDouble(f64::from_be_bytes(raw))
+                });
+            }
+            _ => {}
+        }
+    }
     let token = reader.next_token().map_err(|e| to_py_err(py, e))?;
+    build(py, reader, keys, depth, token)
+}
+
+/// A map key: a short str through the key cache, anything else as [`unpack`] reads it.
+fn unpack_key<'py>(
+    py: Python<'py>,
+    reader: &mut Reader<'_>,
+    keys: &mut KeyCache,
+    depth: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    if let Some(marker @ 0xa0..=0xbf) = reader.peek() {
+        reader.bump();
+        let bytes = reader
+            .take(usize::from(marker & 0x1f))
+            .map_err(|e| to_py_err(py, e))?;
+        return keys.key(py, bytes);
+    }
+    match reader.next_token().map_err(|e| to_py_err(py, e))? {
+        Token::Str(bytes) => keys.key(py, bytes),
+        other => build(py, reader, keys, depth, other),
+    }
+}
+
+fn build<'py>(
+    py: Python<'py>,
+    reader: &mut Reader<'_>,
+    keys: &mut KeyCache,
+    depth: usize,
+    token: Token<'_>,
+) -> PyResult<Bound<'py, PyAny>> {
+    // SAFETY (the ffi constructors below): each returns a new reference or NULL with an
+    // exception set, which `owned` turns into the error.
     Ok(match token {
         Token::Nil => py.None().into_bound(py),
         Token::Bool(b) => pyo3::types::PyBool::new(py, b).to_owned().into_any(),
-        Token::UInt(v) => v.into_pyobject(py)?.into_any(),
-        Token::Int(v) => v.into_pyobject(py)?.into_any(),
-        Token::F32(v) => PyFloat::new(py, f64::from(v)).into_any(),
-        Token::F64(v) => PyFloat::new(py, v).into_any(),
-        Token::Str(bytes) => match std::str::from_utf8(bytes) {
-            Ok(text) => PyString::new(py, text).into_any(),
-            Err(err) => return Err(protocol_error(py, format!("invalid UTF-8 in str: {err}"))),
-        },
+        Token::UInt(v) => owned(py, unsafe { ffi::PyLong_FromUnsignedLongLong(v) })?,
+        Token::Int(v) => owned(py, unsafe { ffi::PyLong_FromLongLong(v) })?,
+        Token::F32(v) => owned(py, unsafe { ffi::PyFloat_FromDouble(f64::from(v)) })?,
+        Token::F64(v) => owned(py, unsafe { ffi::PyFloat_FromDouble(v) })?,
+        Token::Str(bytes) => make_str(py, bytes)?,
         Token::Bin(bytes) => PyBytes::new(py, bytes).into_any(),
         Token::Array(n) => {
             if depth >= MAX_NESTING {
                 return Err(protocol_error(py, "MessagePack nesting is too deep"));
             }
-            let mut items = Vec::with_capacity(n);
-            for _ in 0..n {
-                items.push(unpack(py, reader, depth + 1)?);
+            // n was checked against the bytes left (each item takes at least one), so the
+            // list's allocation is bounded by the payload actually received.
+            let list = owned(py, unsafe { ffi::PyList_New(py_ssize(n)?) })?;
+            for i in 0..n {
+                let item = unpack(py, reader, keys, depth + 1)?;
+                // SAFETY: a new list of length n, i < n, each slot set once; the reference
+                // is stolen. A list dropped half-filled holds NULLs, which its dealloc and GC
+                // traversal skip.
+                unsafe {
+                    ffi::PyList_SET_ITEM(list.as_ptr(), i as ffi::Py_ssize_t, item.into_ptr())
+                };
             }
-            PyList::new(py, items)?.into_any()
+            list
         }
         Token::Map(n) => {
             if depth >= MAX_NESTING {
                 return Err(protocol_error(py, "MessagePack nesting is too deep"));
             }
-            let dict = PyDict::new(py);
+            let dict = owned(py, unsafe { ffi::PyDict_New() })?;
             for _ in 0..n {
-                let key = unpack(py, reader, depth + 1)?;
-                let value = unpack(py, reader, depth + 1)?;
-                dict.set_item(key, value)
-                    .map_err(|err| protocol_error(py, format!("bad map key: {err}")))?;
+                let key = unpack_key(py, reader, keys, depth + 1)?;
+                let value = unpack(py, reader, keys, depth + 1)?;
+                // SAFETY: live dict, key and value; PyDict_SetItem does not steal them.
+                if unsafe { ffi::PyDict_SetItem(dict.as_ptr(), key.as_ptr(), value.as_ptr()) } < 0 {
+                    let err = PyErr::fetch(py);
+                    return Err(protocol_error(py, format!("bad map key: {err}")));
+                }
             }
-            dict.into_any()
+            dict
         }
         Token::Ext(code, data) => {
             let data = PyBytes::new(py, data);
@@ -264,8 +557,17 @@ fn unpack<'py>(
 
 /// The Python object of one whole MessagePack payload.
 pub fn unpack_payload<'py>(py: Python<'py>, payload: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+    unpack_payload_with(py, payload, &mut KeyCache::disabled())
+}
+
+/// [`unpack_payload`] with map keys from (and into) `keys`.
+pub fn unpack_payload_with<'py>(
+    py: Python<'py>,
+    payload: &[u8],
+    keys: &mut KeyCache,
+) -> PyResult<Bound<'py, PyAny>> {
     let mut reader = Reader::new(payload);
-    let obj = unpack(py, &mut reader, 0)?;
+    let obj = unpack(py, &mut reader, keys, 0)?;
     reader.finish().map_err(|e| to_py_err(py, e))?;
     Ok(obj)
 }
@@ -299,7 +601,12 @@ pub fn stream_id_arg(value: &Bound<'_, PyAny>) -> PyResult<u32> {
 /// A non-negative int; values beyond u64 saturate (they mean "no limit").
 fn non_negative(value: &Bound<'_, PyAny>, what: &str, min: u64) -> PyResult<u64> {
     require_int(value, what)?;
-    if is_negative(value)? {
+    // An int in i64 range (every real argument) needs no rich comparison.
+    let negative = match value.extract::<i64>() {
+        Ok(v) => v < 0,
+        Err(_) => is_negative(value)?,
+    };
+    if negative {
         return Err(PyValueError::new_err(format!("{what} must be >= {min}")));
     }
     let v = value.extract::<u64>().unwrap_or(u64::MAX);
@@ -323,6 +630,33 @@ pub fn max_frame_size_arg(value: &Bound<'_, PyAny>) -> PyResult<u64> {
     non_negative(value, "max_frame_size", 1)
 }
 
+thread_local! {
+    /// The per-thread buffer `encode_frame` packs into before copying into the bytes object.
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// Appends the frame of `obj` to `out` (header, CRC, MessagePack, compressed above
+/// `threshold`); on error `out` may hold a partial frame, which the caller discards.
+fn encode_into(
+    py: Python<'_>,
+    out: &mut Vec<u8>,
+    obj: &Bound<'_, PyAny>,
+    stream_id: u32,
+    threshold: u64,
+    level: i32,
+) -> PyResult<()> {
+    let start = out.len();
+    out.resize(start + HEADER_LEN, 0);
+    pack(out, obj, PACK_NEST_LIMIT)?;
+    let payload = out.len() - start - HEADER_LEN;
+    let sealed = if payload as u64 > threshold && payload >= DETACH_BYTES {
+        py.detach(|| seal_at(out, start, stream_id, threshold, level))
+    } else {
+        seal_at(out, start, stream_id, threshold, level)
+    };
+    sealed.map_err(|e| to_py_err(py, e))
+}
+
 /// The whole frame of `obj` (header, CRC, MessagePack, compressed above `threshold`).
 pub fn encode(
     py: Python<'_>,
@@ -332,14 +666,8 @@ pub fn encode(
     level: i32,
 ) -> PyResult<Vec<u8>> {
     let mut buf = Vec::with_capacity(64);
-    buf.resize(HEADER_LEN, 0);
-    pack(&mut buf, obj, PACK_NEST_LIMIT)?;
-    let sealed = if (buf.len() - HEADER_LEN) as u64 > threshold {
-        py.detach(|| seal(buf, stream_id, threshold, level))
-    } else {
-        seal(buf, stream_id, threshold, level)
-    };
-    sealed.map_err(|e| to_py_err(py, e))
+    encode_into(py, &mut buf, obj, stream_id, threshold, level)?;
+    Ok(buf)
 }
 
 fn py_int(value: u64) -> Py<PyAny> {
@@ -362,51 +690,152 @@ fn encode_frame<'py>(
     let stream_id = stream_id_arg(stream_id.bind(py))?;
     let threshold = threshold_arg(compress_threshold.bind(py))?;
     let level = level_arg(level.bind(py))?;
-    let frame = encode(py, obj, stream_id, threshold, level)?;
-    Ok(PyBytes::new(py, &frame))
+    // A reentrant call (from a __index__ or items() run by pack) finds the cell empty and
+    // simply uses a new buffer.
+    let mut buf = SCRATCH.with(Cell::take);
+    buf.clear();
+    let made = encode_into(py, &mut buf, obj, stream_id, threshold, level)
+        .map(|()| PyBytes::new(py, &buf));
+    if buf.capacity() <= SCRATCH_KEEP {
+        SCRATCH.with(|cell| cell.set(buf));
+    }
+    made
+}
+
+/// `sid, obj = item`, as Python unpacks a 2-item target: a tuple or list of exactly two, or
+/// any iterable yielding exactly two (TypeError for a non-iterable, ValueError otherwise).
+fn pair<'py>(item: &Bound<'py, PyAny>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    if let Ok(tuple) = item.cast::<PyTuple>() {
+        if tuple.len() == 2 {
+            return Ok((tuple.get_item(0)?, tuple.get_item(1)?));
+        }
+    } else if let Ok(list) = item.cast::<PyList>() {
+        if list.len() == 2 {
+            return Ok((list.get_item(0)?, list.get_item(1)?));
+        }
+    }
+    // A non-iterable raises TypeError here, as unpacking it does.
+    let mut items = item.try_iter()?;
+    let mut next = |got: usize| match items.next() {
+        Some(value) => value,
+        None => Err(PyValueError::new_err(format!(
+            "not enough values to unpack (expected 2, got {got})"
+        ))),
+    };
+    let first = next(0)?;
+    let second = next(1)?;
+    match items.next() {
+        None => Ok((first, second)),
+        Some(Err(err)) => Err(err),
+        Some(Ok(_)) => Err(PyValueError::new_err(
+            "too many values to unpack (expected 2)",
+        )),
+    }
+}
+
+/// The frames of every `(stream_id, obj)` of `messages`, concatenated: the bytes of
+/// `b"".join(encode_frame(obj, sid, ...) for sid, obj in messages)`, written into one buffer.
+#[pyfunction]
+#[pyo3(signature = (messages, *, compress_threshold = py_int(DEFAULT_COMPRESS_THRESHOLD), level = py_int(DEFAULT_LEVEL as u64)))]
+fn encode_frames<'py>(
+    py: Python<'py>,
+    messages: &Bound<'py, PyAny>,
+    compress_threshold: Py<PyAny>,
+    level: Py<PyAny>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let threshold = threshold_arg(compress_threshold.bind(py))?;
+    let level = level_arg(level.bind(py))?;
+    let hint = messages.cast::<PyList>().map(|l| l.len()).unwrap_or(0);
+    let mut out: Vec<u8> = Vec::with_capacity(hint.saturating_mul(HEADER_LEN + 64));
+    for item in messages.try_iter()? {
+        let item = item?;
+        let (stream_id, obj) = pair(&item)?;
+        let stream_id = stream_id_arg(&stream_id)?;
+        encode_into(py, &mut out, &obj, stream_id, threshold, level)?;
+    }
+    Ok(PyBytes::new(py, &out))
 }
 
 /// Incremental decoder: `feed(bytes)` in any chunking -> list of (stream_id, obj).
 #[pyclass(module = "rust_core.binary_transport")]
 pub struct FrameDecoder {
     inner: FrameBuffer,
+    keys: KeyCache,
+    /// Decompressed payloads, reused from frame to frame.
+    scratch: Vec<u8>,
 }
 
-/// Splits every whole frame out of `inner`; conversion to Python objects happens after,
-/// with the GIL, and any error closes the decoder.
+/// `[(stream_id, obj), ...]` of the spans just split out of `inner`; compressed payloads
+/// are decompressed into `scratch` one at a time (large ones without the GIL).
+fn frames_to_list<'py>(
+    py: Python<'py>,
+    inner: &mut FrameBuffer,
+    spans: &[FrameSpan],
+    keys: &mut KeyCache,
+    scratch: &mut Vec<u8>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let list = owned(py, unsafe { ffi::PyList_New(py_ssize(spans.len())?) })?;
+    for (i, span) in spans.iter().enumerate() {
+        let large = matches!(&span.payload, Payload::Compressed(r) if r.len() >= DETACH_BYTES);
+        let payload = if large {
+            py.detach(|| inner.payload(span, scratch))
+        } else {
+            inner.payload(span, scratch)
+        };
+        let payload = payload.map_err(|e| to_py_err(py, e))?;
+        let obj = unpack_payload_with(py, payload, keys)?;
+        let stream_id = owned(py, unsafe {
+            ffi::PyLong_FromUnsignedLongLong(u64::from(span.stream_id))
+        })?;
+        let pair = owned(py, unsafe { ffi::PyTuple_New(2) })?;
+        // SAFETY: a new 2-tuple and a new list of spans.len() items, each slot set once with
+        // a stolen reference (a half-filled list holds NULLs, which its dealloc skips).
+        unsafe {
+            ffi::PyTuple_SET_ITEM(pair.as_ptr(), 0, stream_id.into_ptr());
+            ffi::PyTuple_SET_ITEM(pair.as_ptr(), 1, obj.into_ptr());
+            ffi::PyList_SET_ITEM(list.as_ptr(), i as ffi::Py_ssize_t, pair.into_ptr());
+        }
+    }
+    Ok(list)
+}
+
+/// Splits every whole frame out of `inner` (without the GIL when `detach`), then
+/// decompresses and builds the Python objects frame by frame; any error closes the decoder.
+/// Frames before a bad one are read first, so the first bad frame's error is the one
+/// reported, as in the reference's sequential loop.
 pub fn drain<'py>(
     py: Python<'py>,
     inner: &mut FrameBuffer,
+    keys: &mut KeyCache,
+    scratch: &mut Vec<u8>,
     detach: bool,
-) -> PyResult<Vec<(u32, Bound<'py, PyAny>)>> {
+) -> PyResult<Bound<'py, PyAny>> {
     let split = |inner: &mut FrameBuffer| {
-        let mut frames: Vec<Frame> = Vec::new();
+        let mut spans: Vec<FrameSpan> = Vec::new();
         loop {
-            match inner.next_frame() {
-                Ok(Some(frame)) => frames.push(frame),
-                Ok(None) => return (frames, None),
-                Err(err) => return (frames, Some(err)),
+            match inner.next_span() {
+                Ok(Some(span)) => spans.push(span),
+                Ok(None) => return (spans, None),
+                Err(err) => return (spans, Some(err)),
             }
         }
     };
-    let (frames, error) = if detach {
+    let (spans, error) = if detach {
         py.detach(|| split(inner))
     } else {
         split(inner)
     };
-    let mut out = Vec::with_capacity(frames.len());
-    for frame in frames {
-        match unpack_payload(py, &frame.payload) {
-            Ok(obj) => out.push((frame.stream_id, obj)),
-            Err(err) => {
-                inner.close(&err.to_string());
-                return Err(err);
-            }
-        }
+    let made = frames_to_list(py, inner, &spans, keys, scratch);
+    if scratch.capacity() > DECOMPRESSED_KEEP {
+        *scratch = Vec::new();
     }
-    match error {
-        Some(err) => Err(to_py_err(py, err)),
-        None => Ok(out),
+    match (made, error) {
+        (Err(err), _) => {
+            inner.close(&err.to_string());
+            Err(err)
+        }
+        (Ok(_), Some(err)) => Err(to_py_err(py, err)),
+        (Ok(list), None) => Ok(list),
     }
 }
 
@@ -418,6 +847,8 @@ impl FrameDecoder {
         let max = max_frame_size_arg(max_frame_size.bind(py))?;
         Ok(FrameDecoder {
             inner: FrameBuffer::new(max),
+            keys: KeyCache::new(),
+            scratch: Vec::new(),
         })
     }
 
@@ -426,12 +857,19 @@ impl FrameDecoder {
         &mut self,
         py: Python<'py>,
         data: &Bound<'py, PyAny>,
-    ) -> PyResult<Vec<(u32, Bound<'py, PyAny>)>> {
+    ) -> PyResult<Bound<'py, PyAny>> {
         let view = ByteView::get(data)?;
         let bytes = view.as_slice();
         let detach = bytes.len() >= DETACH_BYTES;
         self.inner.push(bytes).map_err(|e| to_py_err(py, e))?;
-        drain(py, &mut self.inner, detach)
+        drop(view);
+        drain(
+            py,
+            &mut self.inner,
+            &mut self.keys,
+            &mut self.scratch,
+            detach,
+        )
     }
 
     /// Raises ProtocolError if the stream ended inside a frame.
@@ -454,6 +892,7 @@ impl FrameDecoder {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let sub = PyModule::new(m.py(), "binary_transport")?;
     sub.add_function(wrap_pyfunction!(encode_frame, &sub)?)?;
+    sub.add_function(wrap_pyfunction!(encode_frames, &sub)?)?;
     sub.add_class::<FrameDecoder>()?;
     m.add_submodule(&sub)?;
     Ok(())
