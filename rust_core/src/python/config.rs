@@ -414,8 +414,8 @@ fn parse_native<'py>(
         "json" => parse_json(data, builder),
         "toml" => {
             let tree = py.detach(|| config::toml_tree(data));
-            let table = tree.map_err(ParseError::Syntax)?;
-            config::build_toml(&table, builder).map_err(ParseError::Build)
+            let tree = tree.map_err(ParseError::Syntax)?;
+            config::build_toml(&tree, builder)
         }
         "yaml" => {
             let tree = py.detach(|| config::yaml_tree(data));
