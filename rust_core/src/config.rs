@@ -756,32 +756,55 @@ pub fn parse_json_events<B: Builder>(
 // ---------------------------------------------------------------------------------------
 // TOML
 
-fn toml_value<B: Builder>(value: &toml::Value, b: &mut B) -> Result<B::Value, B::Error> {
-    match value {
-        toml::Value::String(s) => b.string(s),
-        toml::Value::Integer(i) => b.int(*i),
-        toml::Value::Float(f) => b.float(*f),
-        toml::Value::Boolean(v) => b.boolean(*v),
-        toml::Value::Datetime(dt) => b.temporal(temporal(dt)),
-        toml::Value::Array(items) => {
+type TomlResult<B> = Result<<B as Builder>::Value, ParseError<<B as Builder>::Error>>;
+
+fn toml_value<B: Builder>(
+    value: &toml::Spanned<toml::de::DeValue<'_>>,
+    shift: usize,
+    b: &mut B,
+) -> TomlResult<B> {
+    use toml::de::DeValue;
+    // A number the crate's types cannot hold, which tomllib reads (integers of any size, a
+    // float overflowing to inf): the reference parser decides.
+    let out_of_range = |what: &str| {
+        ParseError::Syntax(SyntaxError {
+            offset: shift + value.span().start,
+            message: format!("{what} out of range"),
+            reference_decides: true,
+        })
+    };
+    match value.get_ref() {
+        DeValue::String(s) => b.string(s),
+        DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
+            Ok(i) => b.int(i),
+            Err(_) => return Err(out_of_range("integer")),
+        },
+        DeValue::Float(f) => match f.as_str().parse::<f64>() {
+            Ok(v) if !v.is_infinite() || f.as_str().contains("inf") => b.float(v),
+            _ => return Err(out_of_range("floating-point number")),
+        },
+        DeValue::Boolean(v) => b.boolean(*v),
+        DeValue::Datetime(dt) => b.temporal(temporal(dt)),
+        DeValue::Array(items) => {
             let items = items
                 .iter()
-                .map(|v| toml_value(v, b))
+                .map(|v| toml_value(v, shift, b))
                 .collect::<Result<Vec<_>, _>>()?;
             b.list(items)
         }
-        toml::Value::Table(table) => toml_table(table, b),
+        DeValue::Table(table) => return toml_table(table, shift, b),
     }
+    .map_err(ParseError::Build)
 }
 
-fn toml_table<B: Builder>(table: &toml::Table, b: &mut B) -> Result<B::Value, B::Error> {
-    let mut map = b.new_map()?;
+fn toml_table<B: Builder>(table: &toml::de::DeTable<'_>, shift: usize, b: &mut B) -> TomlResult<B> {
+    let mut map = b.new_map().map_err(ParseError::Build)?;
     for (key, value) in table {
-        let k = b.key(key)?;
-        let v = toml_value(value, b)?;
-        b.map_insert(&mut map, k, v)?;
+        let k = b.key(key.get_ref()).map_err(ParseError::Build)?;
+        let v = toml_value(value, shift, b)?;
+        b.map_insert(&mut map, k, v).map_err(ParseError::Build)?;
     }
-    b.finish_map(map)
+    b.finish_map(map).map_err(ParseError::Build)
 }
 
 fn temporal(dt: &toml::value::Datetime) -> Temporal {
@@ -825,23 +848,34 @@ fn temporal(dt: &toml::value::Datetime) -> Temporal {
     }
 }
 
-/// A parsed TOML 1.0 document (UTF-8, one leading BOM skipped): the crate's tree, built
-/// without any [`Builder`] so a caller can do it without holding a lock.
-pub fn toml_tree(data: &[u8]) -> Result<toml::Table, SyntaxError> {
+/// A parsed TOML 1.0 document (UTF-8, one leading BOM skipped): the crate's tree, borrowing
+/// its strings from `data` where they hold no escapes, built without any [`Builder`] so a
+/// caller can do it without holding a lock. Numbers are read when the tree is built.
+pub fn toml_tree(data: &[u8]) -> Result<TomlTree<'_>, SyntaxError> {
     let text = utf8::<()>(data).map_err(syntax_only)?;
     let shift = data.len() - strip_bom(data).len();
-    toml::from_str(text).map_err(|e| SyntaxError {
-        offset: shift + e.span().map_or(0, |s| s.start),
-        message: e.message().to_owned(),
-        reference_decides: ["floating-point", "to fit in target type"]
-            .iter()
-            .any(|m| e.message().contains(m)),
-    })
+    toml::de::DeTable::parse(text)
+        .map(|table| TomlTree {
+            table: table.into_inner(),
+            shift,
+        })
+        .map_err(|e| SyntaxError {
+            offset: shift + e.span().map_or(0, |s| s.start),
+            message: e.message().to_owned(),
+            reference_decides: false,
+        })
 }
 
-/// Reports a TOML tree to `builder`.
-pub fn build_toml<B: Builder>(table: &toml::Table, builder: &mut B) -> Result<B::Value, B::Error> {
-    toml_table(table, builder)
+/// A parsed TOML document and the length of the BOM before it (for error offsets).
+pub struct TomlTree<'a> {
+    table: toml::de::DeTable<'a>,
+    shift: usize,
+}
+
+/// Reports a TOML tree to `builder`; a number out of the crate's range is a
+/// [`SyntaxError`] the reference parser decides.
+pub fn build_toml<B: Builder>(tree: &TomlTree<'_>, builder: &mut B) -> TomlResult<B> {
+    toml_table(&tree.table, tree.shift, builder)
 }
 
 /// Parses one TOML 1.0 document (UTF-8, one leading BOM skipped).
@@ -849,8 +883,8 @@ pub fn parse_toml<B: Builder>(
     data: &[u8],
     builder: &mut B,
 ) -> Result<B::Value, ParseError<B::Error>> {
-    let table = toml_tree(data).map_err(ParseError::Syntax)?;
-    build_toml(&table, builder).map_err(ParseError::Build)
+    let tree = toml_tree(data).map_err(ParseError::Syntax)?;
+    build_toml(&tree, builder)
 }
 
 fn syntax_only(err: ParseError<()>) -> SyntaxError {

@@ -414,8 +414,23 @@ fn parse_native<'py>(
         "json" => parse_json(data, builder),
         "toml" => {
             let tree = py.detach(|| config::toml_tree(data));
-            let table = tree.map_err(ParseError::Syntax)?;
-            config::build_toml(&table, builder).map_err(ParseError::Build)
+            let tree = tree.map_err(ParseError::Syntax)?;
+            // The tree makes many dicts and lists with no cycles among them: pause the cyclic
+            // GC while they are made (it would rescan them every few hundred allocations),
+            // as the result is the same either way.
+            let gc = py.import("gc").map_err(ParseError::Build)?;
+            let was_enabled = gc
+                .call_method0("isenabled")
+                .and_then(|v| v.is_truthy())
+                .map_err(ParseError::Build)?;
+            if was_enabled {
+                gc.call_method0("disable").map_err(ParseError::Build)?;
+            }
+            let built = config::build_toml(&tree, builder);
+            if was_enabled {
+                gc.call_method0("enable").map_err(ParseError::Build)?;
+            }
+            built
         }
         "yaml" => {
             let tree = py.detach(|| config::yaml_tree(data));
