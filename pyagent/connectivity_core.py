@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import queue
 import socket
 import struct
 import threading
@@ -361,6 +362,11 @@ _PING, _PONG, _CLOSE = 0, 1, 2
 _HELLO = struct.Struct(">4sHH")
 _REPLY = struct.Struct(">4sH")
 _READ_CHUNK = 256 * 1024
+# How long close() waits for a sender to finish its frame before cutting the socket under it:
+# a peer that stopped reading would otherwise hold close() for ever.
+_CLOSE_GRACE = 1.0
+# A close frame that does not fit the socket buffer at once is dropped rather than waited on.
+_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 
 
 class ConnectionClosedError(ConnectionError):
@@ -435,8 +441,12 @@ class Connection:
     """One side of an established connection: logical streams multiplexed on one socket.
 
     Built by :func:`establish_connection` (client) or :meth:`Listener.accept` (server). A
-    reader thread splits incoming frames, answers pings, and queues messages per stream and
-    in arrival order; a message is delivered once, by :meth:`recv` or :meth:`recv_stream`.
+    reader thread splits incoming frames and queues messages per stream and in arrival
+    order; a message is delivered once, by :meth:`recv` or :meth:`recv_stream`. The reader
+    never writes: it hands pings to a pong thread (started at the first ping), because a
+    reader that wrote its pongs would wait for the send lock, held by a sender waiting for
+    the peer to read, whose reader may wait the same way; with both sides sending and
+    pinging, every thread would stop.
     Messages of one stream arrive in the order they were sent. Queues are unbounded: a
     receiver that never reads keeps what the peer sends. After a protocol error or the
     peer's close, queued messages can still be read, then the error (ProtocolError or
@@ -457,6 +467,9 @@ class Connection:
         self._end: Exception | None = None
         self._closed = False
         self._tokens = itertools.count(1)
+        # Ping tokens to answer (None: the reader has stopped); the pong thread writes them.
+        self._pong_queue: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        self._ponger: threading.Thread | None = None
         # The Python decoder itself, whatever backend serves FrameDecoder().
         self._decoder = object.__new__(FrameDecoder)
         self._decoder.__init__(max_frame_size)  # type: ignore[misc]
@@ -554,18 +567,33 @@ class Connection:
         return time.perf_counter() - start
 
     def close(self) -> None:
-        """Tells the peer, shuts the socket down and joins the reader; idempotent."""
+        """Tells the peer, shuts the socket down and joins its threads; idempotent.
+
+        Never waits long on the peer: the close frame is written only if no sender holds
+        the socket for more than a second, and only as far as the socket buffer takes it
+        at once. Otherwise the socket is shut down under the blocked sender, which then
+        raises ConnectionClosedError, and the peer sees the connection end without it.
+        """
         if self._closed:
             return
         self._closed = True
-        with self._send_lock:
-            with contextlib.suppress(OSError):
-                self._sock.sendall(_control(_CLOSE))
+        locked = self._send_lock.acquire(timeout=_CLOSE_GRACE)
+        try:
+            if locked:
+                with contextlib.suppress(OSError):
+                    self._sock.send(_control(_CLOSE), _DONTWAIT)
             with contextlib.suppress(OSError):
                 self._sock.shutdown(socket.SHUT_RDWR)
+        finally:
+            if locked:
+                self._send_lock.release()
         self._finish(ConnectionClosedError("connection is closed"))
         if self._reader is not threading.current_thread():
             self._reader.join()
+        # Read after the reader is gone: only the reader starts the pong thread. It ends on
+        # the reader's None or on a failed write to the shut-down socket.
+        if self._ponger is not None and self._ponger is not threading.current_thread():
+            self._ponger.join()
         self._sock.close()
         with self._cond:
             self._streams.clear()
@@ -583,6 +611,38 @@ class Connection:
         self.close()
 
     def _read_loop(self) -> None:
+        try:
+            self._read_frames()
+        finally:
+            self._pong_queue.put(None)
+
+    def _pong_loop(self) -> None:
+        """Writes the pongs the reader queues, several per lock when they pile up."""
+        while True:
+            token = self._pong_queue.get()
+            tokens: list[int | None] = [token]
+            with contextlib.suppress(queue.Empty):
+                while tokens[-1] is not None:
+                    tokens.append(self._pong_queue.get_nowait())
+            out = b"".join(_control(_PONG, t) for t in tokens if t is not None)
+            if out:
+                try:
+                    self._write(out)
+                except ConnectionClosedError:
+                    return
+            if tokens[-1] is None:
+                return
+
+    def _answer_ping(self, token: int) -> None:
+        # Only the reader thread calls this, so the pong thread starts once.
+        self._pong_queue.put(token)
+        if self._ponger is None:
+            self._ponger = threading.Thread(
+                target=self._pong_loop, name="pyagent-conn-ponger", daemon=True
+            )
+            self._ponger.start()
+
+    def _read_frames(self) -> None:
         while True:
             try:
                 data = self._sock.recv(_READ_CHUNK)
@@ -611,8 +671,7 @@ class Connection:
                 continue
             control = _parse_control(obj)
             if control is not None and control[0] == _PING and control[1] is not None:
-                with contextlib.suppress(ConnectionClosedError):
-                    self._write(_control(_PONG, control[1]))
+                self._answer_ping(control[1])
             elif control is not None and control[0] == _PONG and control[1] is not None:
                 pongs.append(control[1])
             elif control == (_CLOSE, None):

@@ -7,6 +7,7 @@ Rust-backend peer with a Python-backend peer (``forced_python`` builds the Pytho
 from __future__ import annotations
 
 import contextlib
+import random
 import socket
 import struct
 import threading
@@ -239,3 +240,156 @@ def test_rust_sender_never_blocks_a_python_reader_in_the_same_process() -> None:
         for i in range(3000):  # ~24 MB
             client.send(i % 4, [i, blob])
         assert [server.recv(30)[1][0] for _ in range(3000)] == list(range(3000))
+
+
+def _run_bounded(work: Any, seconds: float) -> None:
+    """Runs ``work`` in a daemon thread; fails (instead of hanging the suite) past ``seconds``."""
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            work()
+        except BaseException as exc:  # reported to the test thread below
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still running after {seconds} s: deadlocked"
+    if errors:
+        raise errors[0]
+
+
+class StalledPeer:
+    """A raw-socket peer that completes the handshake and never reads again, with a
+    connection of the backend under test connected to it and a thread flooding it with
+    incompressible frames. Once :meth:`wait_until_stuck` returns, that thread is blocked in
+    a send while holding the connection's send lock."""
+
+    def __init__(self, python: bool) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        accepted: list[socket.socket] = []
+
+        def accept() -> None:
+            sock, _ = self.server.accept()
+            hello = b""
+            while len(hello) < 8:
+                hello += sock.recv(8 - len(hello))
+            sock.sendall(b"PYAC" + struct.pack(">H", 1))
+            accepted.append(sock)
+
+        acceptor = threading.Thread(target=accept, daemon=True)
+        acceptor.start()
+        self.conn = _make(
+            python, establish_connection, "127.0.0.1", self.server.getsockname()[1], 10
+        )
+        acceptor.join(10)
+        self.peer = accepted[0]
+        self.sent = 0
+        self.outcome: list[BaseException] = []
+        self.flooder = threading.Thread(target=self._flood, daemon=True)
+        self.flooder.start()
+
+    def _flood(self) -> None:
+        blob = random.Random(8).randbytes(64 * 1024)
+        try:
+            while True:
+                self.conn.send(1, blob)
+                self.sent += 1
+        except ConnectionClosedError as exc:
+            self.outcome.append(exc)
+
+    def wait_until_stuck(self) -> None:
+        """Returns once no frame has gone out for a whole second (a busy machine can pause
+        a sender that is not blocked for a moment, never for that long)."""
+        last, still = -1, 0
+        while still < 5:
+            still = still + 1 if self.sent == last else 0
+            last = self.sent
+            self.flooder.join(0.2)
+            assert self.flooder.is_alive(), f"the flood ended early: {self.outcome}"
+
+    def close(self) -> None:
+        self.peer.close()
+        self.server.close()
+        self.conn.close()
+
+
+def _run_bounded(work: Any, seconds: float) -> Any:
+    """``work()`` in a daemon thread; fails (instead of hanging the suite) past ``seconds``."""
+    results: list[Any] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            results.append(work())
+        except BaseException as exc:  # re-raised in the test thread below
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still blocked after {seconds} s"
+    if errors:
+        raise errors[0]
+    return results[0]
+
+
+@pytest.mark.parametrize("python", [False, pytest.param(True, marks=pytest.mark.requires_rust)])
+def test_a_ping_never_stops_the_reader_while_a_sender_is_blocked(python: bool) -> None:
+    """The peer pings, then sends a message, while this side's sender is blocked on it. A
+    reader that wrote the pong itself would wait for the send lock and stop reading; with
+    both sides in that state (both sending, both pinging) every thread waits for ever. The
+    message after the ping must still arrive."""
+    stalled = StalledPeer(python)
+    try:
+        stalled.wait_until_stuck()
+        stalled.peer.sendall(
+            cc.encode_frame([0, 77], stream_id=cc.CONTROL_STREAM)
+            + cc.encode_frame("after the ping", stream_id=5)
+        )
+        assert stalled.conn.recv_stream(5, 10) == "after the ping"
+    finally:
+        _run_bounded(stalled.close, 20)
+
+
+@pytest.mark.parametrize("python", [False, pytest.param(True, marks=pytest.mark.requires_rust)])
+def test_close_does_not_wait_for_a_sender_blocked_on_a_stalled_peer(python: bool) -> None:
+    """close() from another thread returns although a sender holds the socket, and that
+    sender gets ConnectionClosedError instead of blocking for ever."""
+    stalled = StalledPeer(python)
+    try:
+        stalled.wait_until_stuck()
+        _run_bounded(stalled.conn.close, 20)
+        stalled.flooder.join(20)
+        assert not stalled.flooder.is_alive()
+        assert len(stalled.outcome) == 1
+        assert isinstance(stalled.outcome[0], ConnectionClosedError)
+    finally:
+        _run_bounded(stalled.close, 20)
+
+
+def test_a_busy_connection_still_answers_pings_both_ways() -> None:
+    """Pings from both sides while both send more than the socket buffers hold: each ping
+    is answered (a pong thread shares the send lock with the senders) and nothing is lost."""
+    blob = random.Random(7).randbytes(1 << 20)
+    count = 24
+    with pair() as (server, client):
+
+        def scenario() -> None:
+            def bulk(conn: Any) -> None:
+                for i in range(count):
+                    conn.send(1, [i, blob])
+
+            senders = [threading.Thread(target=bulk, args=(c,)) for c in (server, client)]
+            for t in senders:
+                t.start()
+            while any(t.is_alive() for t in senders):
+                client.ping(30)
+                server.ping(30)
+            for t in senders:
+                t.join()
+            for conn in (server, client):
+                assert [conn.recv_stream(1, 30)[0] for _ in range(count)] == list(range(count))
+
+        _run_bounded(scenario, 120)

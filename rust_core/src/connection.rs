@@ -7,16 +7,22 @@
 //! version 1. Then each side sends frames; stream id `u32::MAX` is the control stream,
 //! whose MessagePack payloads are `[0, token]` (ping), `[1, token]` (pong) and `[2]` (close).
 //!
-//! A reader thread per connection splits incoming frames (answering pings itself) and
-//! queues payloads per stream and in arrival order; receiving waits on a condition
-//! variable with a deadline. Payloads stay MessagePack bytes here: the binding turns them
-//! into Python objects.
+//! A reader thread per connection splits incoming frames and queues payloads per stream
+//! and in arrival order; receiving waits on a condition variable with a deadline. Payloads
+//! stay MessagePack bytes here: the binding turns them into Python objects.
+//!
+//! The reader never writes. It hands ping tokens to a pong thread (started at the first
+//! ping), because a reader that wrote its pongs itself would wait for the send lock, held by
+//! a sender that waits for the peer to read, whose reader may be waiting the same way: with
+//! both sides sending and pinging, every thread would stop. A reader that only reads always
+//! drains its socket, so every sender eventually moves.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -29,6 +35,11 @@ const PING: u64 = 0;
 const PONG: u64 = 1;
 const CLOSE: u64 = 2;
 const READ_CHUNK: usize = 256 * 1024;
+/// How long `close` waits for a sender to finish its frame before cutting the socket under
+/// it (a peer that stopped reading would otherwise hold `close` for ever).
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// The bound on writing the close frame itself, for the same reason.
+const CLOSE_WRITE_TIMEOUT: Duration = Duration::from_millis(200);
 
 /// Why a call on a connection failed.
 #[derive(Debug)]
@@ -71,6 +82,8 @@ struct Inbox {
 struct Shared {
     inbox: Mutex<Inbox>,
     ready: Condvar,
+    // The pong thread, once a ping has arrived; joined by `close`.
+    ponger: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Shared {
@@ -137,8 +150,10 @@ fn deadline(timeout: Option<Duration>) -> Option<Instant> {
 
 /// One side of an established connection.
 pub struct Connection {
-    // Shared with the reader thread, which answers pings: one lock keeps frames whole.
+    // Shared with the pong thread: one lock keeps frames whole.
     writer: Arc<Mutex<TcpStream>>,
+    // The same socket, for `close` to shut down without the writer lock.
+    cutter: TcpStream,
     shared: Arc<Shared>,
     reader: Mutex<Option<JoinHandle<()>>>,
     closed: AtomicBool,
@@ -155,8 +170,10 @@ impl Connection {
         let shared = Arc::new(Shared {
             inbox: Mutex::new(Inbox::default()),
             ready: Condvar::new(),
+            ponger: Mutex::new(None),
         });
         let read_side = stream.try_clone().map_err(ConnError::Io)?;
+        let cutter = stream.try_clone().map_err(ConnError::Io)?;
         let writer = Arc::new(Mutex::new(stream));
         let pong_side = Arc::clone(&writer);
         let thread_shared = Arc::clone(&shared);
@@ -166,6 +183,7 @@ impl Connection {
             .map_err(ConnError::Io)?;
         Ok(Connection {
             writer,
+            cutter,
             shared,
             reader: Mutex::new(Some(reader)),
             closed: AtomicBool::new(false),
@@ -284,21 +302,56 @@ impl Connection {
         }
     }
 
-    /// Tells the peer, shuts the socket down, joins the reader; idempotent.
+    /// The writer lock, waiting at most `grace` for a sender to finish its frame.
+    fn writer_within(&self, grace: Duration) -> Option<MutexGuard<'_, TcpStream>> {
+        let until = Instant::now() + grace;
+        let mut pause = Duration::from_micros(50);
+        loop {
+            match self.writer.try_lock() {
+                Ok(guard) => return Some(guard),
+                Err(TryLockError::Poisoned(p)) => return Some(p.into_inner()),
+                Err(TryLockError::WouldBlock) if Instant::now() >= until => return None,
+                Err(TryLockError::WouldBlock) => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(5));
+                }
+            }
+        }
+    }
+
+    /// Tells the peer, shuts the socket down, joins the reader and pong threads; idempotent.
+    ///
+    /// Never waits long on the peer: the close frame is written only if the writer lock
+    /// frees within [`CLOSE_GRACE`] and the frame goes out within [`CLOSE_WRITE_TIMEOUT`].
+    /// Otherwise the socket is shut down under the blocked sender, which then fails with
+    /// `Closed`, and the peer sees the connection end without the close frame.
     pub fn close(&self) {
         if self.closed.swap(true, Ordering::SeqCst) {
             return;
         }
-        {
-            let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(mut writer) = self.writer_within(CLOSE_GRACE) {
+            let _ = writer.set_write_timeout(Some(CLOSE_WRITE_TIMEOUT));
             let _ = writer.write_all(&control_frame(CLOSE, None));
             let _ = writer.shutdown(Shutdown::Both);
+        } else {
+            let _ = self.cutter.shutdown(Shutdown::Both);
         }
         self.shared
             .finish(End::Closed("connection is closed".into()));
         let handle = self.reader.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(handle) = handle {
             let _ = handle.join();
+        }
+        // The reader has exited, so no new pong thread can start; the one that may exist
+        // ends once its channel closes (the reader dropped its end) or its write fails.
+        let ponger = self
+            .shared
+            .ponger
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(ponger) = ponger {
+            let _ = ponger.join();
         }
         let mut inbox = self.shared.lock();
         inbox.streams.clear();
@@ -312,12 +365,63 @@ impl Drop for Connection {
     }
 }
 
+/// Writes the pongs the reader hands over, several per lock when they pile up; ends when
+/// the reader drops its sender or a write fails.
+fn pong_loop(tokens: mpsc::Receiver<u64>, writer: Arc<Mutex<TcpStream>>) {
+    while let Ok(first) = tokens.recv() {
+        let mut out = control_frame(PONG, Some(first));
+        for token in tokens.try_iter() {
+            out.extend_from_slice(&control_frame(PONG, Some(token)));
+        }
+        let mut side = writer.lock().unwrap_or_else(|p| p.into_inner());
+        if side.write_all(&out).is_err() {
+            return;
+        }
+    }
+}
+
+/// The reader's side of the pong thread: starts it at the first ping.
+struct Ponger {
+    writer: Arc<Mutex<TcpStream>>,
+    shared: Arc<Shared>,
+    tokens: Option<mpsc::Sender<u64>>,
+}
+
+impl Ponger {
+    /// Queues a pong; false if the pong thread could not be started or has stopped (its
+    /// write failed, so the connection is going down anyway).
+    fn answer(&mut self, token: u64) -> bool {
+        if self.tokens.is_none() {
+            let (tx, rx) = mpsc::channel();
+            let writer = Arc::clone(&self.writer);
+            let spawned = std::thread::Builder::new()
+                .name("pyagent-conn-ponger".into())
+                .spawn(move || pong_loop(rx, writer));
+            match spawned {
+                Ok(handle) => {
+                    *self.shared.ponger.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
+                    self.tokens = Some(tx);
+                }
+                Err(_) => return false,
+            }
+        }
+        self.tokens
+            .as_ref()
+            .is_some_and(|tokens| tokens.send(token).is_ok())
+    }
+}
+
 fn read_loop(
     mut stream: TcpStream,
     pong_side: Arc<Mutex<TcpStream>>,
     shared: Arc<Shared>,
     max: u64,
 ) {
+    let mut ponger = Ponger {
+        writer: pong_side,
+        shared: Arc::clone(&shared),
+        tokens: None,
+    };
     let mut frames = FrameBuffer::new(max);
     let mut buf = vec![0u8; READ_CHUNK];
     loop {
@@ -347,8 +451,9 @@ fn read_loop(
                 Ok(Some(frame)) if frame.stream_id == CONTROL_STREAM => {
                     match parse_control(&frame.payload) {
                         Some((PING, Some(token))) => {
-                            let mut side = pong_side.lock().unwrap_or_else(|p| p.into_inner());
-                            let _ = side.write_all(&control_frame(PONG, Some(token)));
+                            // A pong that cannot be queued is simply not sent: the pinger
+                            // times out, as it would with a lost connection.
+                            let _ = ponger.answer(token);
                         }
                         Some((PONG, Some(token))) => pongs.push(token),
                         Some((CLOSE, None)) => {
