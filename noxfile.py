@@ -78,8 +78,17 @@ def build(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """The whole suite twice: native (PYAGENT_BACKEND=rust) and pure Python."""
-    prepare(session, "test")
+    """The whole suite twice: native (PYAGENT_BACKEND=rust) and pure Python, after checking
+    that rust_core.pyi matches the built extension (mypy.stubtest)."""
+    prepare(session, "test", "lint")
+    session.run(
+        "python",
+        "-m",
+        "mypy.stubtest",
+        "rust_core",
+        "--allowlist",
+        str(CRATE / "stubtest-allowlist.txt"),
+    )
     # tests/docs needs the docs requirements and a browser: `nox -s docs` runs it.
     skip_docs = "--ignore=tests/docs"
     session.run("pytest", skip_docs, *session.posargs, env={"PYAGENT_BACKEND": "rust"})

@@ -6,7 +6,7 @@ exceptions); pyagent's docstrings are the reference documentation.
 
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from os import PathLike
-from typing import Any, TypedDict
+from typing import Any, TypedDict, final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -17,6 +17,53 @@ from pyagent.analysis_core import ComplexityReport
 _Floats = Iterable[float] | NDArray[np.floating[Any]] | NDArray[np.integer[Any]]
 
 __version__: str
+
+# What `from rust_core import *` gives (PyO3 writes the runtime list; stubtest compares).
+__all__ = [
+    "Connection",
+    "Listener",
+    "SchemaValidator",
+    "Tokenizer",
+    "__version__",
+    "_parse",
+    "aggregate_metrics",
+    "apply_adapter",
+    "apply_lora_rust",
+    "apply_template",
+    "apply_template_batch",
+    "binary_transport",
+    "block_manager",
+    "bulk_hash_files",
+    "calculate_complexity_batch",
+    "calculate_complexity_rust",
+    "calculate_decay",
+    "calculate_decay_scalar",
+    "calculate_rollups",
+    "calculate_vcg_prices",
+    "calculate_weights",
+    "compile_schema",
+    "count_tokens_rust",
+    "detect_cycles",
+    "discover_files",
+    "establish_native_rust",
+    "find_literal_rust",
+    "generate_hash",
+    "generate_hash_batch",
+    "json_schema_validate",
+    "load_config",
+    "merge_weights",
+    "page_copy",
+    "percentiles",
+    "rolling_avg",
+    "save_atomic",
+    "search_vector_rust",
+    "sharding_index",
+    "sharding_index_batch",
+    "topo_sort",
+    "validate_content_rust",
+    "verify_integrity",
+    "verify_integrity_batch",
+]
 
 def generate_hash(data: Buffer | str, algorithm: str = "sha256") -> str: ...
 def generate_hash_batch(items: Iterable[Buffer | str], algorithm: str = "sha256") -> list[str]: ...
@@ -45,7 +92,7 @@ def calculate_decay_scalar(
 ) -> float: ...
 def rolling_avg(values: _Floats, window: int) -> NDArray[np.float64]: ...
 
-class MetricSummary(TypedDict):
+class _MetricSummary(TypedDict):
     count: int
     sum: float
     mean: float
@@ -53,10 +100,10 @@ class MetricSummary(TypedDict):
     max: float
     std: float
 
-def aggregate_metrics(names: Iterable[str], values: _Floats) -> dict[str, MetricSummary]: ...
+def aggregate_metrics(names: Iterable[str], values: _Floats) -> dict[str, _MetricSummary]: ...
 def percentiles(values: _Floats, qs: _Floats) -> NDArray[np.float64]: ...
 
-class Rollups(TypedDict):
+class _Rollups(TypedDict):
     name: list[str | None]
     bucket_start: NDArray[np.float64]
     count: NDArray[np.int64]
@@ -70,7 +117,7 @@ def calculate_rollups(
     values: _Floats,
     bucket_seconds: float,
     names: Iterable[str] | None = None,
-) -> Rollups: ...
+) -> _Rollups: ...
 
 # AnalysisCore (pyagent.analysis_core): radon-compatible cyclomatic complexity.
 def calculate_complexity_rust(source: str | bytes) -> ComplexityReport: ...
@@ -82,9 +129,11 @@ def page_copy(
 # The native class (Python-visible name ``BlockManager``) with the API of
 # pyagent.kv_cache_core.BlockManager. Typed as a factory returning Any: pyagent's
 # BlockManager.__new__ hands its instances out as pyagent BlockManagers.
-def block_manager(num_blocks: int, block_size: int) -> Any: ...
+block_manager: Callable[[int, int], Any]
+
+# patterns defaults to ("*",); `...` because the runtime signature cannot show a tuple.
 def discover_files(
-    root: str | PathLike[str], patterns: Iterable[str] = ("*",), ignore: Iterable[str] = ()
+    root: str | PathLike[str], patterns: Iterable[str] = ..., ignore: Iterable[str] = ()
 ) -> list[str]: ...
 def bulk_hash_files(
     paths: Iterable[str | PathLike[str]], algorithm: str = "sha256"
@@ -116,6 +165,7 @@ binary_transport: _BinaryTransport
 
 # ConnectivityCore.establish_native_rust. Constructors return Any: pyagent's hooks return the
 # Rust objects as pyagent's own Connection and Listener, which they mirror.
+@final
 class Connection:
     def send(self, stream_id: int, obj: Any) -> None: ...
     def recv(self, timeout: float | None = None) -> tuple[int, Any]: ...
@@ -215,6 +265,7 @@ def calculate_vcg_prices(
 ) -> tuple[NDArray[np.int64], NDArray[np.float64], float]: ...
 
 # ValidationCore: json_schema_validate (records and SchemaError come from pyagent.validation_core)
+@final
 class SchemaValidator:
     @property
     def schema(self) -> Any: ...

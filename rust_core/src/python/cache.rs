@@ -77,6 +77,7 @@ fn hex_str<'py>(py: Python<'py>, digest: &RawDigest) -> Bound<'py, PyString> {
 /// Hex digest of `data` (bytes-like, or str as UTF-8) with md5, sha1, sha256 or sha512.
 #[pyfunction]
 #[pyo3(signature = (data, algorithm=AlgorithmArg(Algorithm::Sha256)))]
+#[pyo3(text_signature = "(data, algorithm='sha256')")]
 fn generate_hash(
     py: Python<'_>,
     data: &Bound<'_, PyAny>,
@@ -95,6 +96,7 @@ fn generate_hash(
 /// Hex digests of every item, in order; large batches are hashed in parallel.
 #[pyfunction]
 #[pyo3(signature = (items, algorithm=AlgorithmArg(Algorithm::Sha256)))]
+#[pyo3(text_signature = "(items, algorithm='sha256')")]
 fn generate_hash_batch<'py>(
     py: Python<'py>,
     items: &Bound<'py, PyAny>,
@@ -118,6 +120,7 @@ fn expected_digest<'py>(expected: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyS
 /// True when `expected` (hex, any case) is the digest of `data`; compared in constant time.
 #[pyfunction]
 #[pyo3(signature = (data, expected, algorithm=AlgorithmArg(Algorithm::Sha256)))]
+#[pyo3(text_signature = "(data, expected, algorithm='sha256')")]
 fn verify_integrity(
     py: Python<'_>,
     data: &Bound<'_, PyAny>,
@@ -142,6 +145,7 @@ fn verify_integrity(
 /// `verify_integrity` over paired items and digests; a length mismatch is a ValueError.
 #[pyfunction]
 #[pyo3(signature = (items, expected, algorithm=AlgorithmArg(Algorithm::Sha256)))]
+#[pyo3(text_signature = "(items, expected, algorithm='sha256')")]
 fn verify_integrity_batch<'py>(
     py: Python<'py>,
     items: &Bound<'py, PyAny>,

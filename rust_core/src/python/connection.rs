@@ -167,6 +167,7 @@ impl PyConnection {
 
     /// A real round trip to the peer; the seconds it took.
     #[pyo3(signature = (timeout = seconds(5.0)))]
+    #[pyo3(text_signature = "($self, timeout=5.0)")]
     fn ping(&self, py: Python<'_>, timeout: Py<PyAny>) -> PyResult<f64> {
         let timeout = timeout_arg(Some(timeout.bind(py)))?;
         let inner = &self.inner;
@@ -200,6 +201,7 @@ impl PyConnection {
 /// Opens a connection to `host:port`: TCP connect and handshake within `timeout` seconds.
 #[pyfunction]
 #[pyo3(signature = (host, port, timeout = seconds(10.0)))]
+#[pyo3(text_signature = "(host, port, timeout=10.0)")]
 fn establish_native_rust(
     py: Python<'_>,
     host: &Bound<'_, PyAny>,

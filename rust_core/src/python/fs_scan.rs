@@ -167,6 +167,8 @@ fn default_algorithm() -> Py<PyAny> {
 /// Sorted relative POSIX paths of the regular files under `root` matching the globs.
 #[pyfunction]
 #[pyo3(signature = (root, patterns = default_patterns(), ignore = default_ignore()))]
+// inspect cannot read a tuple default from a text signature: `patterns` shows as `...`.
+#[pyo3(text_signature = "(root, patterns=..., ignore=())")]
 fn discover_files<'py>(
     py: Python<'py>,
     root: &Bound<'py, PyAny>,
@@ -215,6 +217,7 @@ fn describe(py: Python<'_>, err: &std::io::Error) -> String {
 /// `(path, hex digest or None, error or None)` per path, in order, hashed in parallel.
 #[pyfunction]
 #[pyo3(signature = (paths, algorithm = default_algorithm()))]
+#[pyo3(text_signature = "(paths, algorithm='sha256')")]
 fn bulk_hash_files<'py>(
     py: Python<'py>,
     paths: &Bound<'py, PyAny>,

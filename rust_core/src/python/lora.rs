@@ -23,6 +23,7 @@ fn default_false() -> Py<PyAny> {
 /// `base + scaling * (lora_b @ lora_a)`, fused; in place when `inplace` is True.
 #[pyfunction]
 #[pyo3(signature = (base, lora_a, lora_b, scaling, *, inplace = default_false()))]
+#[pyo3(text_signature = "(base, lora_a, lora_b, scaling, *, inplace=False)")]
 fn merge_weights<'py>(
     py: Python<'py>,
     base: &Bound<'py, PyAny>,
@@ -163,6 +164,7 @@ fn check_adapter<'py>(
 /// Merges every adapter into the named weights; a new dict (see pyagent.inference_core).
 #[pyfunction]
 #[pyo3(signature = (weights, adapters, *, inplace = default_false()))]
+#[pyo3(text_signature = "(weights, adapters, *, inplace=False)")]
 fn apply_lora_rust<'py>(
     py: Python<'py>,
     weights: &Bound<'py, PyAny>,

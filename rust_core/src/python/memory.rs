@@ -17,6 +17,7 @@ type Hits<'py> = (Bound<'py, PyArrayDyn<i64>>, Bound<'py, PyArrayDyn<f32>>);
 /// `(indices, scores)` of the `top_k` best rows of `matrix` for `query` (`[d]` or `[q, d]`).
 #[pyfunction]
 #[pyo3(signature = (query, matrix, top_k, metric = default_metric()))]
+#[pyo3(text_signature = "(query, matrix, top_k, metric='cosine')")]
 fn search_vector_rust<'py>(
     py: Python<'py>,
     query: &Bound<'py, PyAny>,

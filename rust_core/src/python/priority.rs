@@ -183,6 +183,9 @@ fn not_converged(py: Python<'_>, max_iter: usize) -> PyErr {
     max_iter = default_max_iter(), tol = default_tol(), dangling = None
 ))]
 #[allow(clippy::too_many_arguments)]
+#[pyo3(
+    text_signature = "(nodes, edges, weights=None, *, alpha=0.85, personalization=None, max_iter=100, tol=1e-06, dangling=None)"
+)]
 fn calculate_weights<'py>(
     py: Python<'py>,
     nodes: &Bound<'py, PyAny>,

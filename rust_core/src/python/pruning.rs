@@ -16,6 +16,7 @@ fn default_min_weight() -> Py<PyAny> {
 /// `max(weights * exp(-ln 2 * ages / half_life), min_weight)` as a new float64 array.
 #[pyfunction]
 #[pyo3(signature = (weights, ages, half_life, min_weight = default_min_weight()))]
+#[pyo3(text_signature = "(weights, ages, half_life, min_weight=0.05)")]
 fn calculate_decay<'py>(
     py: Python<'py>,
     weights: &Bound<'py, PyAny>,
@@ -37,6 +38,7 @@ fn calculate_decay<'py>(
 /// The decay of one synapse.
 #[pyfunction]
 #[pyo3(signature = (weight, age, half_life, min_weight = default_min_weight()))]
+#[pyo3(text_signature = "(weight, age, half_life, min_weight=0.05)")]
 fn calculate_decay_scalar(
     py: Python<'_>,
     weight: &Bound<'_, PyAny>,

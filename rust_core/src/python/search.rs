@@ -32,6 +32,7 @@ fn default_false() -> Py<PyAny> {
 /// Every line under `root` containing `needle`: `[(path, line, column, text), ...]`.
 #[pyfunction]
 #[pyo3(signature = (needle, root, *, glob = default_glob(), ignore_case = default_false(), max_count = None))]
+#[pyo3(text_signature = "(needle, root, *, glob='*', ignore_case=False, max_count=None)")]
 fn find_literal_rust<'py>(
     py: Python<'py>,
     needle: &Bound<'py, PyAny>,

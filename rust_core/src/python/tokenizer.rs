@@ -387,6 +387,7 @@ impl Tokenizer {
 /// The number of tokens of `text`, or of each text of a list/tuple (counted in parallel).
 #[pyfunction]
 #[pyo3(signature = (tokenizer, text, *, allowed_special = default_allowed(), disallowed_special = default_disallowed()))]
+#[pyo3(text_signature = "(tokenizer, text, *, allowed_special=..., disallowed_special='all')")]
 fn count_tokens_rust(
     py: Python<'_>,
     tokenizer: &Bound<'_, PyAny>,
