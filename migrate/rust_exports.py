@@ -154,9 +154,14 @@ class RustExports:
 # --- Rust source -------------------------------------------------------------------------
 
 _COMMENT_RE = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)
+# Attributes may span lines (rustfmt wraps long `#[pyo3(signature = (...))]`) and hold one
+# level of brackets (`#[pyo3(signature = (xs = vec![]))]`).
 _FN_RE = re.compile(
-    r"((?:\s*#\[[^\n]*\]\s*)*)\s*(?:pub(?:\([^)]*\))?\s+)?fn\s+(\w+)\s*(<[^(]*>)?\s*\("
+    r"((?:\s*#\[(?:[^\[\]]|\[[^\]]*\])*\]\s*)*)\s*(?:pub(?:\([^)]*\))?\s+)?fn\s+(\w+)\s*(<[^(]*>)?\s*\("
 )
+_ATTR_RE = re.compile(r"#\[(pyo3|pyfunction)\s*(\(.*?\))?\s*\]", re.DOTALL)
+# `signature = (...)`, not `text_signature = "(...)"` (the text PyO3 shows, `$self` included).
+_SIGNATURE_RE = re.compile(r"\bsignature\s*=\s*\(")
 _ATTR_NAME_RE = re.compile(r"\bname\s*=\s*\"([^\"]+)\"")
 _ADD_FUNCTION_RE = re.compile(
     r"(\w+)\s*\.\s*add_(?:function|wrapped)\s*\(\s*(?:&\s*)?wrap_pyfunction!\s*\(\s*([\w:]+)"
@@ -291,17 +296,15 @@ def _parse_fns(text: str) -> dict[str, _RustFn]:
         params_text, _ = _balanced(text, open_paren)
         python_name = ident
         signature: RustSignature | None = None
-        for attr_match in re.finditer(r"#\[(pyo3|pyfunction)\s*(\(.*\))?\]", attrs):
+        for attr_match in _ATTR_RE.finditer(attrs):
             body = attr_match.group(2) or ""
             name_match = _ATTR_NAME_RE.search(body)
             if name_match:
                 python_name = name_match.group(1)
-            sig_at = body.find("signature")
-            if sig_at != -1:
-                paren = body.find("(", sig_at)
-                if paren != -1:
-                    spec, _ = _balanced(body, paren)
-                    signature = _signature_from_attr(spec)
+            sig_match = _SIGNATURE_RE.search(body)
+            if sig_match:
+                spec, _ = _balanced(body, sig_match.end() - 1)
+                signature = _signature_from_attr(spec)
         if signature is None:
             signature = _signature_from_params(params_text)
         fns[ident] = _RustFn(ident, python_name, signature, is_py)

@@ -537,3 +537,47 @@ def encode_frame(obj, stream_id=0, *, compress_threshold=1024, level=3):
     exports = RustExports(source_names=frozenset(names))
     audit = analyze_source(source, "m.py", AuditConfig(exports=exports))
     assert [(h.shape, h.exported, h.defects) for h in audit.hooks] == [("canonical", True, ())]
+
+
+def test_signature_attributes_spanning_lines_and_text_signatures_are_read() -> None:
+    """rustfmt wraps long `#[pyo3(signature = ...)]` over lines, and a `text_signature`
+    (what PyO3 shows, `$self` included) is not the signature: both must parse right."""
+    rust = textwrap.dedent(
+        """
+        #[pyfunction]
+        #[pyo3(signature = (
+            nodes, edges, weights = None, *, alpha = default_alpha(),
+            tol = default_tol(), seeds = vec![]
+        ))]
+        #[allow(clippy::too_many_arguments)]
+        #[pyo3(
+            text_signature = "(nodes, edges, weights=None, *, alpha=0.85, tol=1e-06, seeds=[])"
+        )]
+        fn calculate_weights(nodes: i64, edges: i64, weights: i64, alpha: f64, tol: f64,
+                             seeds: Vec<i64>) -> i64 { 0 }
+
+        #[pyfunction]
+        #[pyo3(signature = (data, algorithm = default_algorithm()))]
+        #[pyo3(text_signature = "(data, algorithm='sha256')")]
+        fn generate_hash(data: &str, algorithm: &str) -> String { String::new() }
+
+        #[pymodule]
+        fn rust_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+            m.add_function(wrap_pyfunction!(calculate_weights, m)?)?;
+            m.add_function(wrap_pyfunction!(generate_hash, m)?)?;
+            Ok(())
+        }
+        """
+    )
+    _, signatures = parse_rust_source({"lib.rs": rust})
+    weights = signatures["calculate_weights"].params
+    assert [(p.name, p.kind, p.has_default) for p in weights] == [
+        ("nodes", "positional", False),
+        ("edges", "positional", False),
+        ("weights", "positional", True),
+        ("alpha", "keyword_only", True),
+        ("tol", "keyword_only", True),
+        ("seeds", "keyword_only", True),
+    ]
+    hashed = signatures["generate_hash"].params
+    assert [(p.name, p.has_default) for p in hashed] == [("data", False), ("algorithm", True)]
