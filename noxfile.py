@@ -80,6 +80,21 @@ def build(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The whole suite twice: native (PYAGENT_BACKEND=rust) and pure Python, after checking
     that rust_core.pyi matches the built extension (mypy.stubtest)."""
+    _suite(session)
+
+
+@nox.session(python=["3.12", "3.13"])
+def compat(session: nox.Session) -> None:
+    """`tests` on the newer CPythons that requires-python admits (`nox -s compat-3.13`).
+
+    Not in plain `nox`: CI machines may lack these interpreters. It guards the CPython
+    internals the extension leans on (PEP 393 string layout, _PyDict_NewPresized) and the
+    error messages and limits that change between versions.
+    """
+    _suite(session)
+
+
+def _suite(session: nox.Session) -> None:
     prepare(session, "test", "lint")
     session.run(
         "python",

@@ -172,7 +172,10 @@ def test_ini_is_configparser_raw_with_defaults() -> None:
         ('{"a": x}', "json", 1, 7, "Expecting value"),
         ('{\n  "a": 1,\n  "é": [1 2]\n}', "json", 3, 11, "Expecting ',' delimiter"),
         ('"abc', "json", 1, 1, "Unterminated string starting at"),
-        ("[1,]", "json", 1, 4, "Expecting value"),
+        # Python 3.13's json names the trailing comma (and points at it).
+        ("[1,]", "json", 1, 4, "Expecting value")
+        if sys.version_info < (3, 13)
+        else ("[1,]", "json", 1, 3, "Illegal trailing comma before end of array"),
         ("{} x", "json", 1, 4, "Extra data"),
         ("", "json", 1, 1, "Expecting value"),
         ("a = 1 x", "toml", 1, 7, "Expected newline or end of document after a statement"),
