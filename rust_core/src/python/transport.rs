@@ -811,8 +811,28 @@ fn is_negative(value: &Bound<'_, PyAny>) -> PyResult<bool> {
     value.lt(0)
 }
 
+/// The value of an exact int that fits in i64; `None` for anything else (which then takes
+/// the general checks and their errors). Arguments are checked once per call, so this
+/// spares every call the generic conversions.
+fn exact_i64(value: &Bound<'_, PyAny>) -> Option<i64> {
+    let ptr = value.as_ptr();
+    // SAFETY: ptr is live (held by `value`); the conversion runs only on an exact int, and
+    // an overflow leaves no exception set.
+    unsafe {
+        if ffi::Py_TYPE(ptr) != &raw mut ffi::PyLong_Type {
+            return None;
+        }
+        let mut overflow: std::os::raw::c_int = 0;
+        let v = ffi::PyLong_AsLongLongAndOverflow(ptr, &mut overflow);
+        (overflow == 0).then_some(v)
+    }
+}
+
 /// `stream_id` checked as the reference checks it: an int in [0, 2**32).
 pub fn stream_id_arg(value: &Bound<'_, PyAny>) -> PyResult<u32> {
+    if let Some(v) = exact_i64(value).and_then(|v| u32::try_from(v).ok()) {
+        return Ok(v);
+    }
     require_int(value, "stream_id")?;
     value.extract::<u32>().map_err(|_| {
         PyValueError::new_err(format!(
@@ -824,6 +844,11 @@ pub fn stream_id_arg(value: &Bound<'_, PyAny>) -> PyResult<u32> {
 
 /// A non-negative int; values beyond u64 saturate (they mean "no limit").
 fn non_negative(value: &Bound<'_, PyAny>, what: &str, min: u64) -> PyResult<u64> {
+    if let Some(v) = exact_i64(value).and_then(|v| u64::try_from(v).ok()) {
+        if v >= min {
+            return Ok(v);
+        }
+    }
     require_int(value, what)?;
     // An int in i64 range (every real argument) needs no rich comparison.
     let negative = match value.extract::<i64>() {
@@ -841,6 +866,9 @@ fn non_negative(value: &Bound<'_, PyAny>, what: &str, min: u64) -> PyResult<u64>
 }
 
 pub fn level_arg(value: &Bound<'_, PyAny>) -> PyResult<i32> {
+    if let Some(level) = exact_i64(value) {
+        return check_level(level).map_err(PyValueError::new_err);
+    }
     require_int(value, "level")?;
     let level = value.extract::<i64>().unwrap_or(i64::MAX);
     check_level(level).map_err(PyValueError::new_err)
