@@ -12,9 +12,11 @@
 //! in its buffer (no copy per frame), builds str/int/float/list/dict/tuple objects with the
 //! C API directly (an ASCII str is one allocation and one memcpy), and keeps a small cache of
 //! the str objects of short map keys (as orjson and msgspec do), so a stream of dicts with the
-//! same keys reuses one key object, whose hash is computed once. `encode_frames` packs a
-//! whole batch into one output buffer: one call and one bytes object instead of one per
-//! frame.
+//! same keys reuses one key object, whose hash is computed once; short str values (tags such
+//! as "ok" or "event") go through the same cache, so equal values may be one shared
+//! (immutable) object, as interned strings are. The encoder reads exact dict, list, tuple,
+//! str, int and float objects straight through the C API. `encode_frames` packs a whole
+//! batch into one output buffer: one call and one bytes object instead of one per frame.
 
 use std::cell::Cell;
 
