@@ -12,19 +12,24 @@
 //! in its buffer (no copy per frame), builds str/int/float/list/dict/tuple objects with the
 //! C API directly (an ASCII str is one allocation and one memcpy), and keeps a small cache of
 //! the str objects of short map keys (as orjson and msgspec do), so a stream of dicts with the
-//! same keys reuses one key object, whose hash is computed once. `encode_frames` packs a
-//! whole batch into one output buffer: one call and one bytes object instead of one per
-//! frame.
+//! same keys reuses one key object, whose hash is computed once; short str values (tags such
+//! as "ok" or "event") go through the same cache, so equal values may be one shared
+//! (immutable) object, as interned strings are. The encoder reads exact dict, list, tuple,
+//! str, int and float objects straight through the C API. `encode_frames` packs a whole
+//! batch into one output buffer: one call and one bytes object instead of one per frame.
 
 use std::cell::Cell;
 
-use pyo3::exceptions::{PyOverflowError, PyTypeError, PyUnicodeDecodeError, PyValueError};
+use pyo3::exceptions::{
+    PyOverflowError, PyRuntimeError, PyTypeError, PyUnicodeDecodeError, PyValueError,
+};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{
     PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType,
 };
+use pyo3::Borrowed;
 use pyo3::PyTypeInfo;
 
 use super::buffer::ByteView;
@@ -45,6 +50,12 @@ const KEY_SLOTS: usize = 512;
 const SCRATCH_KEEP: usize = 1 << 20;
 /// A decoder's decompression buffer above this capacity is freed after each feed.
 const DECOMPRESSED_KEEP: usize = 8 << 20;
+
+extern "C" {
+    /// CPython's dict constructor with room for `minused` entries (exported by every
+    /// CPython 3.x; pyo3-ffi leaves private functions out; config.rs uses it the same way).
+    fn _PyDict_NewPresized(minused: ffi::Py_ssize_t) -> *mut ffi::PyObject;
+}
 
 static PROTOCOL_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static EXT_TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
@@ -94,30 +105,114 @@ fn write_bin(out: &mut Vec<u8>, data: &[u8]) -> PyResult<()> {
     Ok(())
 }
 
-fn write_int(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>) -> PyResult<()> {
+/// MessagePack headers written straight into the output (what rmp's writers pick, which are
+/// msgpack-python's smallest forms), inlined into the packer's loop.
+#[inline(always)]
+fn put_uint(out: &mut Vec<u8>, v: u64) {
+    if v < 0x80 {
+        out.push(v as u8);
+    } else if v <= 0xff {
+        out.extend_from_slice(&[0xcc, v as u8]);
+    } else if v <= 0xffff {
+        let b = (v as u16).to_be_bytes();
+        out.extend_from_slice(&[0xcd, b[0], b[1]]);
+    } else if v <= 0xffff_ffff {
+        out.push(0xce);
+        out.extend_from_slice(&(v as u32).to_be_bytes());
+    } else {
+        out.push(0xcf);
+        out.extend_from_slice(&v.to_be_bytes());
+    }
+}
+
+/// A negative int (`v < 0`) in its smallest signed form.
+#[inline(always)]
+fn put_negative(out: &mut Vec<u8>, v: i64) {
+    if v >= -32 {
+        out.push(v as u8);
+    } else if v >= -128 {
+        out.extend_from_slice(&[0xd0, v as u8]);
+    } else if v >= -32768 {
+        let b = (v as i16).to_be_bytes();
+        out.extend_from_slice(&[0xd1, b[0], b[1]]);
+    } else if v >= -(1 << 31) {
+        out.push(0xd2);
+        out.extend_from_slice(&(v as i32).to_be_bytes());
+    } else {
+        out.push(0xd3);
+        out.extend_from_slice(&v.to_be_bytes());
+    }
+}
+
+#[inline(always)]
+fn put_f64(out: &mut Vec<u8>, v: f64) {
+    out.push(0xcb);
+    out.extend_from_slice(&v.to_be_bytes());
+}
+
+/// A container or str header: `fix | n` below `fix_limit`, else the 8- (str only), 16- or
+/// 32-bit form whose markers follow `m16` (`m8` is 0 where there is no 8-bit form).
+#[inline(always)]
+fn put_len(out: &mut Vec<u8>, n: u32, fix: u8, fix_limit: u32, m8: u8, m16: u8) {
+    if n < fix_limit {
+        out.push(fix | n as u8);
+    } else if m8 != 0 && n <= 0xff {
+        out.extend_from_slice(&[m8, n as u8]);
+    } else if n <= 0xffff {
+        let b = (n as u16).to_be_bytes();
+        out.extend_from_slice(&[m16, b[0], b[1]]);
+    } else {
+        out.push(m16 + 1);
+        out.extend_from_slice(&n.to_be_bytes());
+    }
+}
+
+#[inline(always)]
+fn put_str_len(out: &mut Vec<u8>, n: u32) {
+    put_len(out, n, 0xa0, 32, 0xd9, 0xda);
+}
+
+#[inline(always)]
+fn put_array_len(out: &mut Vec<u8>, n: u32) {
+    put_len(out, n, 0x90, 16, 0, 0xdc);
+}
+
+#[inline(always)]
+fn put_map_len(out: &mut Vec<u8>, n: u32) {
+    put_len(out, n, 0x80, 16, 0, 0xde);
+}
+
+/// Appends the int at `ptr` (an int or int subclass) in its smallest MessagePack form.
+///
+/// # Safety
+/// `ptr` is a live int object the caller holds a reference to.
+unsafe fn write_int(py: Python<'_>, out: &mut Vec<u8>, ptr: *mut ffi::PyObject) -> PyResult<()> {
     let mut overflow: std::os::raw::c_int = 0;
-    // SAFETY: obj is a live int (or int subclass); overflow is a valid out-pointer.
-    let value = unsafe { ffi::PyLong_AsLongLongAndOverflow(obj.as_ptr(), &mut overflow) };
+    // SAFETY: ptr is a live int (or int subclass); overflow is a valid out-pointer.
+    let value = unsafe { ffi::PyLong_AsLongLongAndOverflow(ptr, &mut overflow) };
     if overflow == 0 {
         if value == -1 {
-            if let Some(err) = PyErr::take(obj.py()) {
+            if let Some(err) = PyErr::take(py) {
                 return Err(err);
             }
         }
         if value >= 0 {
-            let _ = rmp::encode::write_uint(out, value as u64);
+            put_uint(out, value as u64);
         } else {
-            let _ = rmp::encode::write_sint(out, value);
+            put_negative(out, value);
         }
         return Ok(());
     }
-    match obj.extract::<u64>() {
-        Ok(value) if overflow > 0 => {
-            let _ = rmp::encode::write_uint(out, value);
-            Ok(())
+    if overflow > 0 {
+        // SAFETY: ptr is live (see above).
+        let value = unsafe { ffi::PyLong_AsUnsignedLongLong(ptr) };
+        // u64::MAX is either 2**64 - 1 or the error marker (beyond u64: OverflowError).
+        if value != u64::MAX || PyErr::take(py).is_none() {
+            put_uint(out, value);
+            return Ok(());
         }
-        _ => Err(PyOverflowError::new_err("Integer value out of range")),
     }
+    Err(PyOverflowError::new_err("Integer value out of range"))
 }
 
 fn write_ext(out: &mut Vec<u8>, code: i8, data: &[u8]) -> PyResult<()> {
@@ -133,69 +228,108 @@ fn pack_ext_type(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>) -> PyResult<()> {
     write_ext(out, code, data.cast::<PyBytes>()?.as_bytes())
 }
 
-fn write_str(out: &mut Vec<u8>, text: &Bound<'_, PyString>) -> PyResult<()> {
-    let text = text.to_str()?;
+/// Appends the str at `ptr` (a str or str subclass) as UTF-8 (its cached UTF-8: for an ASCII
+/// str, the characters themselves). A lone surrogate is the UnicodeEncodeError msgpack raises.
+///
+/// # Safety
+/// `ptr` is a live str object the caller holds a reference to.
+unsafe fn write_str(py: Python<'_>, out: &mut Vec<u8>, ptr: *mut ffi::PyObject) -> PyResult<()> {
+    let mut size: ffi::Py_ssize_t = 0;
+    // SAFETY: ptr is a live str; size is a valid out-pointer.
+    let data = unsafe { ffi::PyUnicode_AsUTF8AndSize(ptr, &mut size) };
+    if data.is_null() {
+        return Err(PyErr::fetch(py));
+    }
+    let size = usize::try_from(size).unwrap_or(0);
+    // SAFETY: CPython returns `size` bytes of UTF-8 owned by the str, which outlives this call.
+    let text = unsafe { std::slice::from_raw_parts(data.cast::<u8>(), size) };
     let n = len_u32(text.len(), "unicode string")?;
-    let _ = rmp::encode::write_str_len(out, n);
-    out.extend_from_slice(text.as_bytes());
+    put_str_len(out, n);
+    put_bytes(out, text);
     Ok(())
+}
+
+/// `out.extend_from_slice(bytes)`, with the short strings messages are full of (keys, tags)
+/// copied inline as two overlapping words instead of through a memcpy call.
+#[inline(always)]
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    let n = bytes.len();
+    if n > 16 {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    out.reserve(16);
+    let len = out.len();
+    let src = bytes.as_ptr();
+    // SAFETY: at least 16 bytes of spare capacity were reserved and n <= 16; every read is
+    // inside `bytes` (the two words overlap when n is below twice their size), every write
+    // inside the spare capacity; the first n of those bytes are initialised before set_len.
+    unsafe {
+        let dst = out.as_mut_ptr().add(len);
+        if n >= 8 {
+            dst.cast::<u64>()
+                .write_unaligned(src.cast::<u64>().read_unaligned());
+            dst.add(n - 8)
+                .cast::<u64>()
+                .write_unaligned(src.add(n - 8).cast::<u64>().read_unaligned());
+        } else if n >= 4 {
+            dst.cast::<u32>()
+                .write_unaligned(src.cast::<u32>().read_unaligned());
+            dst.add(n - 4)
+                .cast::<u32>()
+                .write_unaligned(src.add(n - 4).cast::<u32>().read_unaligned());
+        } else if n > 0 {
+            *dst = *src;
+            *dst.add(n / 2) = *src.add(n / 2);
+            *dst.add(n - 1) = *src.add(n - 1);
+        }
+        out.set_len(len + n);
+    }
 }
 
 /// Appends the MessagePack of `obj` as msgpack-python's packer writes it.
 fn pack(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>, nest_limit: i32) -> PyResult<()> {
+    // SAFETY: obj is a live object held by the caller for the whole call.
+    unsafe { pack_ptr(obj.py(), out, obj.as_ptr(), nest_limit) }
+}
+
+/// [`pack`] on a raw object pointer: exact built-in types (what messages are made of) are
+/// read with the C API straight from their type pointer, with no reference counting for
+/// leaves; every subclass and other type takes [`pack_other`], in msgpack-python's order.
+///
+/// # Safety
+/// `ptr` is a live object the caller holds a reference to for the whole call.
+unsafe fn pack_ptr(
+    py: Python<'_>,
+    out: &mut Vec<u8>,
+    ptr: *mut ffi::PyObject,
+    nest_limit: i32,
+) -> PyResult<()> {
     if nest_limit < 0 {
         return Err(PyValueError::new_err("recursion limit exceeded."));
     }
-    // Exact built-in types first (what messages are made of), by their type pointer; every
-    // subclass takes the general path below, in msgpack-python's order.
-    // SAFETY: reading the type of a live object and comparing it with static type objects.
-    let ty = unsafe { ffi::Py_TYPE(obj.as_ptr()) };
+    // SAFETY (the calls below): ptr is live; each branch runs only on its exact type.
+    let ty = unsafe { ffi::Py_TYPE(ptr) };
     if ty == &raw mut ffi::PyUnicode_Type {
-        // SAFETY: the exact type was just checked.
-        return write_str(out, unsafe { obj.cast_unchecked::<PyString>() });
+        return unsafe { write_str(py, out, ptr) };
     }
     if ty == &raw mut ffi::PyLong_Type {
-        return write_int(out, obj);
+        return unsafe { write_int(py, out, ptr) };
     }
     if ty == &raw mut ffi::PyFloat_Type {
-        // SAFETY: an exact float.
-        let value = unsafe { ffi::PyFloat_AS_DOUBLE(obj.as_ptr()) };
-        let _ = rmp::encode::write_f64(out, value);
+        put_f64(out, unsafe { ffi::PyFloat_AS_DOUBLE(ptr) });
         return Ok(());
     }
     if ty == &raw mut ffi::PyDict_Type {
-        // SAFETY: an exact dict.
-        let dict = unsafe { obj.cast_unchecked::<PyDict>() };
-        let n = len_u32(dict.len(), "dict")?;
-        let _ = rmp::encode::write_map_len(out, n);
-        for (key, value) in dict.iter() {
-            pack(out, &key, nest_limit - 1)?;
-            pack(out, &value, nest_limit - 1)?;
-        }
-        return Ok(());
+        return unsafe { pack_dict(py, out, ptr, nest_limit) };
     }
     if ty == &raw mut ffi::PyList_Type {
-        // SAFETY: an exact list.
-        let list = unsafe { obj.cast_unchecked::<PyList>() };
-        let n = len_u32(list.len(), "list")?;
-        let _ = rmp::encode::write_array_len(out, n);
-        for item in list.iter() {
-            pack(out, &item, nest_limit - 1)?;
-        }
-        return Ok(());
+        return unsafe { pack_list(py, out, ptr, nest_limit) };
     }
-    pack_other(out, obj, nest_limit)
-}
-
-/// [`pack`] for everything but exact str, int, float, dict and list.
-fn pack_other(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>, nest_limit: i32) -> PyResult<()> {
-    let py = obj.py();
-    if obj.is_none() {
+    if ptr == unsafe { ffi::Py_None() } {
         out.push(0xc0);
         return Ok(());
     }
-    let ptr = obj.as_ptr();
-    // SAFETY: comparing addresses with the bool singletons, no dereference.
     if ptr == unsafe { ffi::Py_True() } {
         out.push(0xc3);
         return Ok(());
@@ -204,11 +338,102 @@ fn pack_other(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>, nest_limit: i32) -> PyR
         out.push(0xc2);
         return Ok(());
     }
+    if ty == &raw mut ffi::PyTuple_Type {
+        // An exact tuple (never an ExtType, which is a subclass): an array. Its items are
+        // borrowed: a tuple cannot change while the caller holds it.
+        let n = unsafe { ffi::PyTuple_GET_SIZE(ptr) };
+        put_array_len(out, len_u32(n as usize, "tuple")?);
+        for i in 0..n {
+            unsafe { pack_ptr(py, out, ffi::PyTuple_GET_ITEM(ptr, i), nest_limit - 1)? };
+        }
+        return Ok(());
+    }
+    // SAFETY: a new strong reference to the live object, released when `obj` drops.
+    let obj = unsafe { Bound::from_borrowed_ptr(py, ptr) };
+    pack_other(out, &obj, nest_limit)
+}
+
+/// An exact dict (or a dict subclass without its own iteration: see [`pack_other`]) as a
+/// map, in insertion order, read with PyDict_Next; each key and value is held while it is
+/// packed (packing can run Python code, which could drop it from the dict).
+///
+/// # Safety
+/// `ptr` is a live dict the caller holds a reference to.
+unsafe fn pack_dict(
+    py: Python<'_>,
+    out: &mut Vec<u8>,
+    ptr: *mut ffi::PyObject,
+    nest_limit: i32,
+) -> PyResult<()> {
+    // SAFETY (the calls below): ptr is a live dict; PyDict_Next yields borrowed references
+    // to live entries, each turned into a strong one before anything else runs.
+    let n = unsafe { ffi::PyDict_Size(ptr) };
+    put_map_len(out, len_u32(n as usize, "dict")?);
+    let mut pos: ffi::Py_ssize_t = 0;
+    let mut key: *mut ffi::PyObject = std::ptr::null_mut();
+    let mut value: *mut ffi::PyObject = std::ptr::null_mut();
+    let mut written: ffi::Py_ssize_t = 0;
+    while unsafe { ffi::PyDict_Next(ptr, &mut pos, &mut key, &mut value) } != 0 {
+        if written == n {
+            break;
+        }
+        let key = unsafe { Bound::from_borrowed_ptr(py, key) };
+        let value = unsafe { Bound::from_borrowed_ptr(py, value) };
+        unsafe {
+            pack_ptr(py, out, key.as_ptr(), nest_limit - 1)?;
+            pack_ptr(py, out, value.as_ptr(), nest_limit - 1)?;
+        }
+        written += 1;
+    }
+    if written != n || unsafe { ffi::PyDict_Size(ptr) } != n {
+        return Err(PyRuntimeError::new_err(
+            "dictionary changed size during iteration",
+        ));
+    }
+    Ok(())
+}
+
+/// A list as an array; each item is held while it is packed. A list whose length changes
+/// while it is packed (Python code run by the packer) is a RuntimeError, never a map or
+/// array whose count disagrees with its items.
+///
+/// # Safety
+/// `ptr` is a live list (or list subclass) the caller holds a reference to.
+unsafe fn pack_list(
+    py: Python<'_>,
+    out: &mut Vec<u8>,
+    ptr: *mut ffi::PyObject,
+    nest_limit: i32,
+) -> PyResult<()> {
+    // SAFETY (the calls below): ptr is a live list and every index is below its current
+    // length; the item is turned into a strong reference before anything else runs.
+    let n = unsafe { ffi::PyList_GET_SIZE(ptr) };
+    put_array_len(out, len_u32(n as usize, "list")?);
+    for i in 0..n {
+        if unsafe { ffi::PyList_GET_SIZE(ptr) } != n {
+            break;
+        }
+        let item = unsafe { Bound::from_borrowed_ptr(py, ffi::PyList_GET_ITEM(ptr, i)) };
+        unsafe { pack_ptr(py, out, item.as_ptr(), nest_limit - 1)? };
+    }
+    if unsafe { ffi::PyList_GET_SIZE(ptr) } != n {
+        return Err(PyRuntimeError::new_err(
+            "list changed size during iteration",
+        ));
+    }
+    Ok(())
+}
+
+/// [`pack`] for everything but exact str, int, float, dict and list.
+fn pack_other(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>, nest_limit: i32) -> PyResult<()> {
+    let py = obj.py();
+    let ptr = obj.as_ptr();
     if obj.is_instance_of::<PyInt>() {
-        return write_int(out, obj);
+        // SAFETY: a live int (subclass), held by the caller.
+        return unsafe { write_int(py, out, ptr) };
     }
     if let Ok(value) = obj.cast::<PyFloat>() {
-        let _ = rmp::encode::write_f64(out, value.value());
+        put_f64(out, value.value());
         return Ok(());
     }
     if let Ok(bytes) = obj.cast::<PyBytes>() {
@@ -218,21 +443,18 @@ fn pack_other(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>, nest_limit: i32) -> PyR
         // SAFETY: the bytes are copied at once, with no Python code run in between.
         return write_bin(out, unsafe { array.as_bytes() });
     }
-    if let Ok(text) = obj.cast::<PyString>() {
-        return write_str(out, text);
+    if obj.is_instance_of::<PyString>() {
+        // SAFETY: a live str (subclass), held by the caller.
+        return unsafe { write_str(py, out, ptr) };
     }
-    if let Ok(dict) = obj.cast::<PyDict>() {
+    if obj.is_instance_of::<PyDict>() {
         if obj.get_type().is(PyDict::type_object(py)) {
-            let n = len_u32(dict.len(), "dict")?;
-            let _ = rmp::encode::write_map_len(out, n);
-            for (key, value) in dict.iter() {
-                pack(out, &key, nest_limit - 1)?;
-                pack(out, &value, nest_limit - 1)?;
-            }
+            // SAFETY: a live exact dict, held by the caller.
+            unsafe { pack_dict(py, out, ptr, nest_limit)? };
         } else {
             // A dict subclass is packed through its items(), as msgpack-python does.
             let n = len_u32(obj.len()?, "dict")?;
-            let _ = rmp::encode::write_map_len(out, n);
+            put_map_len(out, n);
             for item in obj.call_method0("items")?.try_iter()? {
                 let (key, value): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item?.extract()?;
                 pack(out, &key, nest_limit - 1)?;
@@ -241,14 +463,9 @@ fn pack_other(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>, nest_limit: i32) -> PyR
         }
         return Ok(());
     }
-    if let Ok(list) = obj.cast::<PyList>() {
-        let n = len_u32(list.len(), "list")?;
-        let _ = rmp::encode::write_array_len(out, n);
-        // Index access: a list mutated by a callback elsewhere cannot make us overrun.
-        for item in list.iter() {
-            pack(out, &item, nest_limit - 1)?;
-        }
-        return Ok(());
+    if obj.is_instance_of::<PyList>() {
+        // SAFETY: a live list (subclass), held by the caller.
+        return unsafe { pack_list(py, out, ptr, nest_limit) };
     }
     if let Ok(tuple) = obj.cast::<PyTuple>() {
         // ExtType is a namedtuple: msgpack-python tests for it before list and tuple.
@@ -256,7 +473,7 @@ fn pack_other(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>, nest_limit: i32) -> PyR
             return pack_ext_type(out, obj);
         }
         let n = len_u32(tuple.len(), "tuple")?;
-        let _ = rmp::encode::write_array_len(out, n);
+        put_array_len(out, n);
         for item in tuple.iter() {
             pack(out, &item, nest_limit - 1)?;
         }
@@ -342,6 +559,7 @@ impl KeyCache {
         }
     }
 
+    #[inline(always)]
     fn key<'py>(&mut self, py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyAny>> {
         if !self.enabled || bytes.len() > KEY_MAX {
             return make_str(py, bytes);
@@ -452,7 +670,9 @@ fn unpack<'py>(
                 let bytes = reader
                     .take(usize::from(marker & 0x1f))
                     .map_err(|e| to_py_err(py, e))?;
-                return make_str(py, bytes);
+                // Short str values (enum-like tags) share the key cache: an equal str,
+                // one allocation fewer per message.
+                return keys.key(py, bytes);
             }
             0xcb => {
                 reader.bump();
@@ -531,7 +751,13 @@ fn build<'py>(
             if depth >= MAX_NESTING {
                 return Err(protocol_error(py, "MessagePack nesting is too deep"));
             }
-            let dict = owned(py, unsafe { ffi::PyDict_New() })?;
+            // A dict of more entries than an empty dict's first table holds (5) is made
+            // with room for all of them (n is bounded by the payload, as above).
+            let dict = if n > 5 {
+                owned(py, unsafe { _PyDict_NewPresized(py_ssize(n)?) })?
+            } else {
+                owned(py, unsafe { ffi::PyDict_New() })?
+            };
             for _ in 0..n {
                 let key = unpack_key(py, reader, keys, depth + 1)?;
                 let value = unpack(py, reader, keys, depth + 1)?;
@@ -587,8 +813,28 @@ fn is_negative(value: &Bound<'_, PyAny>) -> PyResult<bool> {
     value.lt(0)
 }
 
+/// The value of an exact int that fits in i64; `None` for anything else (which then takes
+/// the general checks and their errors). Arguments are checked once per call, so this
+/// spares every call the generic conversions.
+fn exact_i64(value: &Bound<'_, PyAny>) -> Option<i64> {
+    let ptr = value.as_ptr();
+    // SAFETY: ptr is live (held by `value`); the conversion runs only on an exact int, and
+    // an overflow leaves no exception set.
+    unsafe {
+        if ffi::Py_TYPE(ptr) != &raw mut ffi::PyLong_Type {
+            return None;
+        }
+        let mut overflow: std::os::raw::c_int = 0;
+        let v = ffi::PyLong_AsLongLongAndOverflow(ptr, &mut overflow);
+        (overflow == 0).then_some(v)
+    }
+}
+
 /// `stream_id` checked as the reference checks it: an int in [0, 2**32).
 pub fn stream_id_arg(value: &Bound<'_, PyAny>) -> PyResult<u32> {
+    if let Some(v) = exact_i64(value).and_then(|v| u32::try_from(v).ok()) {
+        return Ok(v);
+    }
     require_int(value, "stream_id")?;
     value.extract::<u32>().map_err(|_| {
         PyValueError::new_err(format!(
@@ -600,6 +846,11 @@ pub fn stream_id_arg(value: &Bound<'_, PyAny>) -> PyResult<u32> {
 
 /// A non-negative int; values beyond u64 saturate (they mean "no limit").
 fn non_negative(value: &Bound<'_, PyAny>, what: &str, min: u64) -> PyResult<u64> {
+    if let Some(v) = exact_i64(value).and_then(|v| u64::try_from(v).ok()) {
+        if v >= min {
+            return Ok(v);
+        }
+    }
     require_int(value, what)?;
     // An int in i64 range (every real argument) needs no rich comparison.
     let negative = match value.extract::<i64>() {
@@ -617,6 +868,9 @@ fn non_negative(value: &Bound<'_, PyAny>, what: &str, min: u64) -> PyResult<u64>
 }
 
 pub fn level_arg(value: &Bound<'_, PyAny>) -> PyResult<i32> {
+    if let Some(level) = exact_i64(value) {
+        return check_level(level).map_err(PyValueError::new_err);
+    }
     require_int(value, "level")?;
     let level = value.extract::<i64>().unwrap_or(i64::MAX);
     check_level(level).map_err(PyValueError::new_err)
@@ -733,6 +987,56 @@ fn pair<'py>(item: &Bound<'py, PyAny>) -> PyResult<(Bound<'py, PyAny>, Bound<'py
     }
 }
 
+/// Appends the frame of one `(stream_id, obj)` item of `encode_frames`.
+fn encode_item(
+    py: Python<'_>,
+    out: &mut Vec<u8>,
+    item: &Bound<'_, PyAny>,
+    threshold: u64,
+    level: i32,
+) -> PyResult<()> {
+    let ptr = item.as_ptr();
+    // SAFETY: reading the type and size of a live object.
+    if unsafe { ffi::Py_TYPE(ptr) == &raw mut ffi::PyTuple_Type && ffi::PyTuple_GET_SIZE(ptr) == 2 }
+    {
+        // An exact pair (the common case): its items are borrowed from the tuple, which
+        // `item` holds and which cannot change.
+        // SAFETY: indices 0 and 1 of a live 2-tuple.
+        let (sid, obj) = unsafe { (ffi::PyTuple_GET_ITEM(ptr, 0), ffi::PyTuple_GET_ITEM(ptr, 1)) };
+        let stream_id = match unsafe { small_u32(sid) } {
+            Some(v) => v,
+            // SAFETY: a live object held by the tuple.
+            None => stream_id_arg(unsafe { &Bound::from_borrowed_ptr(py, sid) })?,
+        };
+        // SAFETY: borrowed from the held tuple (see above).
+        let obj = unsafe { Borrowed::from_ptr(py, obj) };
+        return encode_into(py, out, &obj, stream_id, threshold, level);
+    }
+    let (stream_id, obj) = pair(item)?;
+    let stream_id = stream_id_arg(&stream_id)?;
+    encode_into(py, out, &obj, stream_id, threshold, level)
+}
+
+/// The value of an exact int in [0, 2**32), `None` for anything else (which then takes the
+/// checks and errors of [`stream_id_arg`]).
+///
+/// # Safety
+/// `ptr` is a live object.
+unsafe fn small_u32(ptr: *mut ffi::PyObject) -> Option<u32> {
+    // SAFETY: ptr is live; the conversion runs only on an exact int.
+    unsafe {
+        if ffi::Py_TYPE(ptr) != &raw mut ffi::PyLong_Type {
+            return None;
+        }
+        let mut overflow: std::os::raw::c_int = 0;
+        let value = ffi::PyLong_AsLongLongAndOverflow(ptr, &mut overflow);
+        if overflow != 0 {
+            return None;
+        }
+        u32::try_from(value).ok()
+    }
+}
+
 /// The frames of every `(stream_id, obj)` of `messages`, concatenated: the bytes of
 /// `b"".join(encode_frame(obj, sid, ...) for sid, obj in messages)`, written into one buffer.
 #[pyfunction]
@@ -745,15 +1049,46 @@ fn encode_frames<'py>(
 ) -> PyResult<Bound<'py, PyBytes>> {
     let threshold = threshold_arg(compress_threshold.bind(py))?;
     let level = level_arg(level.bind(py))?;
-    let hint = messages.cast::<PyList>().map(|l| l.len()).unwrap_or(0);
-    let mut out: Vec<u8> = Vec::with_capacity(hint.saturating_mul(HEADER_LEN + 64));
-    for item in messages.try_iter()? {
-        let item = item?;
-        let (stream_id, obj) = pair(&item)?;
-        let stream_id = stream_id_arg(&stream_id)?;
-        encode_into(py, &mut out, &obj, stream_id, threshold, level)?;
+    // The per-thread buffer (see encode_frame); a reentrant call gets a new one.
+    let mut out = SCRATCH.with(Cell::take);
+    out.clear();
+    let made =
+        encode_batch(py, &mut out, messages, threshold, level).map(|()| PyBytes::new(py, &out));
+    if out.capacity() <= SCRATCH_KEEP {
+        SCRATCH.with(|cell| cell.set(out));
     }
-    Ok(PyBytes::new(py, &out))
+    made
+}
+
+/// The body of [`encode_frames`]: every frame appended to `out`.
+fn encode_batch(
+    py: Python<'_>,
+    out: &mut Vec<u8>,
+    messages: &Bound<'_, PyAny>,
+    threshold: u64,
+    level: i32,
+) -> PyResult<()> {
+    if messages.is_exact_instance_of::<PyList>() {
+        // The list read by index, as its iterator reads it (its length is re-read at every
+        // step, so a list changed by Python code run while packing behaves the same).
+        let list = messages.as_ptr();
+        // SAFETY: a live exact list, held by the caller.
+        let hint = usize::try_from(unsafe { ffi::PyList_GET_SIZE(list) }).unwrap_or(0);
+        out.reserve(hint.saturating_mul(HEADER_LEN + 64));
+        let mut i: ffi::Py_ssize_t = 0;
+        // SAFETY: i is below the list's current length; the item is turned into a strong
+        // reference before anything else runs.
+        while i < unsafe { ffi::PyList_GET_SIZE(list) } {
+            let item = unsafe { Bound::from_borrowed_ptr(py, ffi::PyList_GET_ITEM(list, i)) };
+            encode_item(py, out, &item, threshold, level)?;
+            i += 1;
+        }
+    } else {
+        for item in messages.try_iter()? {
+            encode_item(py, out, &item?, threshold, level)?;
+        }
+    }
+    Ok(())
 }
 
 /// Incremental decoder: `feed(bytes)` in any chunking -> list of (stream_id, obj).
@@ -896,4 +1231,71 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     sub.add_class::<FrameDecoder>()?;
     m.add_submodule(&sub)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The inline header writers give exactly rmp's (msgpack-python's) encodings.
+    #[test]
+    fn put_writers_match_rmp() {
+        let edges: [u64; 17] = [
+            0,
+            32_768,
+            1 << 31,
+            1 << 63,
+            1,
+            15,
+            16,
+            31,
+            32,
+            127,
+            128,
+            255,
+            256,
+            65_535,
+            65_536,
+            u32::MAX as u64,
+            u32::MAX as u64 + 1,
+        ];
+        for &v in edges.iter().chain(&[u64::MAX]) {
+            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+            put_uint(&mut ours, v);
+            rmp::encode::write_uint(&mut theirs, v).unwrap();
+            assert_eq!(ours, theirs, "uint {v}");
+            if let Ok(n) = u32::try_from(v) {
+                let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+                put_str_len(&mut ours, n);
+                put_array_len(&mut ours, n);
+                put_map_len(&mut ours, n);
+                rmp::encode::write_str_len(&mut theirs, n).unwrap();
+                rmp::encode::write_array_len(&mut theirs, n).unwrap();
+                rmp::encode::write_map_len(&mut theirs, n).unwrap();
+                assert_eq!(ours, theirs, "len {n}");
+            }
+            if v > 0 && v <= 1 << 63 {
+                let neg = (v as i64).wrapping_neg();
+                for n in [neg, neg.wrapping_add(1), neg.wrapping_sub(1)] {
+                    if n < 0 {
+                        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+                        put_negative(&mut ours, n);
+                        rmp::encode::write_sint(&mut theirs, n).unwrap();
+                        assert_eq!(ours, theirs, "sint {n}");
+                    }
+                }
+            }
+        }
+        let data: Vec<u8> = (0..40u8).collect();
+        for n in 0..=data.len() {
+            let mut ours = vec![9u8; 3];
+            put_bytes(&mut ours, &data[..n]);
+            assert_eq!(&ours[..3], &[9, 9, 9]);
+            assert_eq!(&ours[3..], &data[..n], "put_bytes {n}");
+        }
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        put_f64(&mut ours, -1.5);
+        rmp::encode::write_f64(&mut theirs, -1.5).unwrap();
+        assert_eq!(ours, theirs);
+    }
 }
