@@ -196,6 +196,9 @@ struct PyBuilder<'py> {
     invalid: Option<String>,
     keys: StrCache,
     values: StrCache,
+    /// The last date, time or datetime built: configs repeat the same one (a release date,
+    /// a timestamp default) in entry after entry, and the objects are immutable.
+    last_temporal: Option<(Temporal, Bound<'py, PyAny>)>,
 }
 
 impl<'py> PyBuilder<'py> {
@@ -206,6 +209,7 @@ impl<'py> PyBuilder<'py> {
             invalid: None,
             keys: StrCache::default(),
             values: StrCache::default(),
+            last_temporal: None,
         }
     }
 
@@ -300,9 +304,16 @@ impl<'py> Builder for PyBuilder<'py> {
         self.keys.get_hinted(self.py, value, hint, KEY_MAX)
     }
     fn temporal(&mut self, value: Temporal) -> PyResult<Self::Value> {
-        self.temporal_object(value).inspect_err(|_| {
+        if let Some((last, object)) = &self.last_temporal {
+            if *last == value {
+                return Ok(object.clone());
+            }
+        }
+        let object = self.temporal_object(value).inspect_err(|_| {
             self.invalid = Some("invalid date or datetime".to_owned());
-        })
+        })?;
+        self.last_temporal = Some((value, object.clone()));
+        Ok(object)
     }
     fn new_map(&mut self) -> PyResult<Self::Map> {
         Ok(PyDict::new(self.py))
