@@ -1,12 +1,13 @@
 //! ConfigCore: JSON, TOML and YAML documents parsed into any value representation.
 //!
-//! The parsers are well-kept crates (jiter for JSON, toml for TOML 1.0, yaml-rust2 for YAML);
-//! this module walks their output and reports every value to a [`Builder`], so the caller
-//! decides what a map, a list or a datetime is. The PyO3 binding builds Python objects
-//! directly; [`TreeBuilder`] builds a plain Rust [`Value`] for tests. JSON is driven event by
-//! event from the byte slice (a memory-mapped file in the binding), with no intermediate
-//! tree and no copy of the text; TOML and YAML files are small, so their crates' trees are
-//! walked instead.
+//! The parsers are well-kept crates (jiter for JSON, toml_parser, the toml crate's parser,
+//! for TOML 1.0, yaml-rust2 for YAML); this module walks their output and reports every
+//! value to a [`Builder`], so the caller decides what a map, a list or a datetime is. The
+//! PyO3 binding builds Python objects directly; [`TreeBuilder`] builds a plain Rust
+//! [`Value`] for tests. JSON is driven event by event from the byte slice (a memory-mapped
+//! file in the binding), with no intermediate tree and no copy of the text; TOML is built
+//! from toml_parser's events in one walk (`toml_doc`, a port of the toml crate's table
+//! rules); YAML files are small, so yaml-rust2's tree is walked instead.
 //!
 //! Semantics follow the Python reference (`pyagent/config_core.py`): JSON numbers as
 //! `json.loads` reads them (integers of any size, floats correctly rounded, NaN/Infinity
