@@ -866,6 +866,49 @@ mod tests {
     }
 
     #[test]
+    fn random_table_layouts_match_the_crate() {
+        // Lines that define, reopen and extend tables in every way the rules distinguish;
+        // documents of 2 to 6 of them (a fixed-seed xorshift) cover their combinations.
+        const LINES: &[&str] = &[
+            "[a]",
+            "[a.b]",
+            "[a.b.c]",
+            "[[a]]",
+            "[[a.b]]",
+            "[b]",
+            "[[b]]",
+            "[a.\"b\"]",
+            "x = 1",
+            "b = 2",
+            "b.c = 3",
+            "b.d = 4",
+            "a.b = 5",
+            "a.b.c = 6",
+            "c = {d = 1}",
+            "c.e = 2",
+            "b = {c = 1}",
+            "b = [1]",
+            "b = [{c = 1}]",
+            "d = {b.c = 1, b.d = 2}",
+            "\"b\".c = 7",
+            "a = 1979-05-27",
+            "",
+        ];
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for _ in 0..4000 {
+            let count = 2 + next(5);
+            let doc: Vec<&str> = (0..count).map(|_| LINES[next(LINES.len())]).collect();
+            same_as_crate(&doc.join("\n"));
+        }
+    }
+
+    #[test]
     fn deep_keys_and_nesting_hit_the_crate_limits() {
         for depth in [70, 79, 80, 81, 100] {
             let key = vec!["k"; depth].join(".");

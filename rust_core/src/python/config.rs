@@ -6,7 +6,8 @@
 //! text. Building Python objects needs the GIL; parsing does not, so a JSON document of
 //! [`PIPELINE_MIN`] bytes or more is walked on a helper thread (jiter, no GIL) into chunks
 //! of events that this thread replays into objects meanwhile (orjson and json do both on
-//! one thread). TOML and YAML trees are parsed with the GIL released, then converted.
+//! one thread). TOML (lexed into parser events) and YAML (into a tree) are parsed with the GIL
+//! released, then built.
 //!
 //! What stays in Python, reached through `pyagent.config_core` (imported at call time):
 //! argument checks and path expansion (`_check_format`, `_plan`), the `Config` and
@@ -426,7 +427,7 @@ fn parse_native<'py>(
         "toml" => {
             let tree = py.detach(|| config::toml_tree(data));
             let tree = tree.map_err(ParseError::Syntax)?;
-            // The tree makes many dicts and lists with no cycles among them: pause the cyclic
+            // The document makes many dicts and lists with no cycles among them: pause the cyclic
             // GC while they are made (it would rescan them every few hundred allocations),
             // as the result is the same either way.
             let gc = py.import("gc").map_err(ParseError::Build)?;
