@@ -166,6 +166,75 @@ def test_ini_is_configparser_raw_with_defaults() -> None:
     assert _parse("[s]\na=1\n", ".cfg") == {"s": {"a": "1"}}
 
 
+#: TOML 1.0 table rules tomllib enforces: duplicate keys, a table defined twice (by a header
+#: or by dotted keys), dotted keys into a value, an inline table or a plain array, arrays of
+#: tables mixed with tables, inline tables closed to extension; and invalid scalars.
+TOML_REJECTED = [
+    "a = 1\na = 2",
+    "a.b = 1\na = 2",
+    "a = 2\na.b = 1",
+    "a.b = 1\n[a]\nc = 2",
+    "a.b = 1\n[a.b]\nc = 2",
+    "[a]\nb.c = 1\n[a.b]",
+    "[a]\n[a]",
+    '[a]\n["a"]',
+    "[a]\nx = 1\n[a.x]",
+    "[a]\nx = {y = 1}\n[a.x.z]",
+    "[a]\nx = [1]\n[a.x.z]",
+    "[[a]]\n[a]",
+    "[a]\n[[a]]",
+    "a = []\n[[a]]",
+    "a = [{b = 1}]\n[[a]]",
+    "[[a]]\n[a.b]\n[a.b]",
+    "[[a]]\nb.c = 1\n[a.b]",
+    "a = {b = 1, b = 2}",
+    "a = {b.c = 1, b = 2}",
+    "a = {b = 1, b.c = 2}",
+    "a = {b = {c = 1}, b.d = 2}",
+    "a = {}\na.b = 1",
+    "a = {b = 1}\n[a.c]",
+    "a = {b = 1}\n[a]",
+    "a = {b.c = 1}\n[a.b]",
+    "a = 1979-02-30",
+    "a = 1979-05-27T25:32:00",
+    "a = 01",
+    "a = 1__0",
+    "a = 0x_1",
+]
+
+#: Documents that reopen, extend and nest tables within the rules.
+TOML_ACCEPTED = [
+    "[a.b]\nx = 1\n[a]\ny = 2",
+    "[[a]]\nx = 1\n[[a]]\nx = 2\n[a.b]\ny = 3",
+    'a."".b = 1\n"" = 2',
+    "a = {b.c = 1, b.d = 2}\n",
+    "x.y.z.w = 1\nx.y.a = 2\n[x.y.b]\n[x.q]",
+    "a=1\n[b]\na=1\n[c.d]\na=1\n[b.e]\na=1\n[c]\na=1",
+    "[[a]]\n[[a.b]]\nx = 1\n[[a.b]]\nx = 2\n[[a]]\n[[a.b]]",
+    "".join(f"k{i} = {i}\n" for i in range(40)) + "".join(f"[t.s{i}]\n" for i in range(40)),
+]
+
+
+@pytest.mark.parametrize("doc", TOML_REJECTED)
+def test_toml_table_rules_reject_what_tomllib_rejects(doc: str) -> None:
+    with pytest.raises(tomllib.TOMLDecodeError):
+        tomllib.loads(doc)
+    with pytest.raises(ConfigError) as caught:
+        _parse(doc, "toml")
+    reference = None
+    try:
+        config_core._parse_toml(doc, None)
+    except ConfigError as exc:
+        reference = exc
+    assert reference is not None
+    assert (caught.value.line, caught.value.column) == (reference.line, reference.column)
+
+
+@pytest.mark.parametrize("doc", TOML_ACCEPTED)
+def test_toml_table_rules_accept_what_tomllib_accepts(doc: str) -> None:
+    assert _parse(doc, "toml") == tomllib.loads(doc)
+
+
 @pytest.mark.parametrize(
     ("doc", "fmt", "line", "column", "reason"),
     [

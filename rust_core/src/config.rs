@@ -1,12 +1,13 @@
 //! ConfigCore: JSON, TOML and YAML documents parsed into any value representation.
 //!
-//! The parsers are well-kept crates (jiter for JSON, toml for TOML 1.0, yaml-rust2 for YAML);
-//! this module walks their output and reports every value to a [`Builder`], so the caller
-//! decides what a map, a list or a datetime is. The PyO3 binding builds Python objects
-//! directly; [`TreeBuilder`] builds a plain Rust [`Value`] for tests. JSON is driven event by
-//! event from the byte slice (a memory-mapped file in the binding), with no intermediate
-//! tree and no copy of the text; TOML and YAML files are small, so their crates' trees are
-//! walked instead.
+//! The parsers are well-kept crates (jiter for JSON, toml_parser, the toml crate's parser,
+//! for TOML 1.0, yaml-rust2 for YAML); this module walks their output and reports every
+//! value to a [`Builder`], so the caller decides what a map, a list or a datetime is. The
+//! PyO3 binding builds Python objects directly; [`TreeBuilder`] builds a plain Rust
+//! [`Value`] for tests. JSON is driven event by event from the byte slice (a memory-mapped
+//! file in the binding), with no intermediate tree and no copy of the text; TOML is built
+//! from toml_parser's events in one walk (`toml_doc`, a port of the toml crate's table
+//! rules); YAML files are small, so yaml-rust2's tree is walked instead.
 //!
 //! Semantics follow the Python reference (`pyagent/config_core.py`): JSON numbers as
 //! `json.loads` reads them (integers of any size, floats correctly rounded, NaN/Infinity
@@ -16,6 +17,8 @@
 use std::fmt;
 
 use jiter::{Jiter, Peek};
+
+mod toml_doc;
 
 /// Bytes of JSON parsed between two progress reports.
 pub const PROGRESS_STEP: usize = 16 << 20;
@@ -756,126 +759,28 @@ pub fn parse_json_events<B: Builder>(
 // ---------------------------------------------------------------------------------------
 // TOML
 
-type TomlResult<B> = Result<<B as Builder>::Value, ParseError<<B as Builder>::Error>>;
-
-fn toml_value<B: Builder>(
-    value: &toml::Spanned<toml::de::DeValue<'_>>,
-    shift: usize,
-    b: &mut B,
-) -> TomlResult<B> {
-    use toml::de::DeValue;
-    // A number the crate's types cannot hold, which tomllib reads (integers of any size, a
-    // float overflowing to inf): the reference parser decides.
-    let out_of_range = |what: &str| {
-        ParseError::Syntax(SyntaxError {
-            offset: shift + value.span().start,
-            message: format!("{what} out of range"),
-            reference_decides: true,
-        })
-    };
-    match value.get_ref() {
-        DeValue::String(s) => b.string(s),
-        DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
-            Ok(i) => b.int(i),
-            Err(_) => return Err(out_of_range("integer")),
-        },
-        DeValue::Float(f) => match f.as_str().parse::<f64>() {
-            Ok(v) if !v.is_infinite() || f.as_str().contains("inf") => b.float(v),
-            _ => return Err(out_of_range("floating-point number")),
-        },
-        DeValue::Boolean(v) => b.boolean(*v),
-        DeValue::Datetime(dt) => b.temporal(temporal(dt)),
-        DeValue::Array(items) => {
-            let items = items
-                .iter()
-                .map(|v| toml_value(v, shift, b))
-                .collect::<Result<Vec<_>, _>>()?;
-            b.list(items)
-        }
-        DeValue::Table(table) => return toml_table(table, shift, b),
-    }
-    .map_err(ParseError::Build)
-}
-
-fn toml_table<B: Builder>(table: &toml::de::DeTable<'_>, shift: usize, b: &mut B) -> TomlResult<B> {
-    let mut map = b.new_map().map_err(ParseError::Build)?;
-    for (key, value) in table {
-        let k = b.key(key.get_ref()).map_err(ParseError::Build)?;
-        let v = toml_value(value, shift, b)?;
-        b.map_insert(&mut map, k, v).map_err(ParseError::Build)?;
-    }
-    b.finish_map(map).map_err(ParseError::Build)
-}
-
-fn temporal(dt: &toml::value::Datetime) -> Temporal {
-    use toml::value::Offset;
-    // tomllib keeps the first six fractional digits: truncation to microseconds.
-    let micro = |t: &toml::value::Time| t.nanosecond / 1000;
-    match (dt.date, dt.time) {
-        (Some(d), Some(t)) => Temporal::DateTime {
-            year: d.year,
-            month: d.month,
-            day: d.day,
-            hour: t.hour,
-            minute: t.minute,
-            second: t.second,
-            microsecond: micro(&t),
-            offset_minutes: match dt.offset {
-                None => None,
-                Some(Offset::Z) => Some(0),
-                Some(Offset::Custom { minutes }) => Some(minutes),
-            },
-            utc: matches!(dt.offset, Some(Offset::Z)),
-        },
-        (Some(d), None) => Temporal::Date {
-            year: d.year,
-            month: d.month,
-            day: d.day,
-        },
-        (None, Some(t)) => Temporal::Time {
-            hour: t.hour,
-            minute: t.minute,
-            second: t.second,
-            microsecond: micro(&t),
-        },
-        // The crate never produces a datetime with neither part; treat it as midnight.
-        (None, None) => Temporal::Time {
-            hour: 0,
-            minute: 0,
-            second: 0,
-            microsecond: 0,
-        },
-    }
-}
-
-/// A parsed TOML 1.0 document (UTF-8, one leading BOM skipped): the crate's tree, borrowing
-/// its strings from `data` where they hold no escapes, built without any [`Builder`] so a
-/// caller can do it without holding a lock. Numbers are read when the tree is built.
+/// A lexed and parsed TOML 1.0 document (UTF-8, one leading BOM skipped): the parser's
+/// events, checked for syntax, made without any [`Builder`] so a caller can do it without
+/// holding a lock. Tables, keys and values are checked and built by [`build_toml`].
 pub fn toml_tree(data: &[u8]) -> Result<TomlTree<'_>, SyntaxError> {
     let text = utf8::<()>(data).map_err(syntax_only)?;
     let shift = data.len() - strip_bom(data).len();
-    toml::de::DeTable::parse(text)
-        .map(|table| TomlTree {
-            table: table.into_inner(),
-            shift,
-        })
-        .map_err(|e| SyntaxError {
-            offset: shift + e.span().map_or(0, |s| s.start),
-            message: e.message().to_owned(),
-            reference_decides: false,
-        })
+    toml_doc::toml_events(text, shift).map(|events| TomlTree { events })
 }
 
-/// A parsed TOML document and the length of the BOM before it (for error offsets).
+/// A lexed and parsed TOML document, to be built by [`build_toml`].
 pub struct TomlTree<'a> {
-    table: toml::de::DeTable<'a>,
-    shift: usize,
+    events: toml_doc::TomlEvents<'a>,
 }
 
-/// Reports a TOML tree to `builder`; a number out of the crate's range is a
-/// [`SyntaxError`] the reference parser decides.
-pub fn build_toml<B: Builder>(tree: &TomlTree<'_>, builder: &mut B) -> TomlResult<B> {
-    toml_table(&tree.table, tree.shift, builder)
+/// Reports a TOML document to `builder`: duplicate keys, table redefinitions and invalid
+/// scalars are [`SyntaxError`]s; a number out of the crate's range is one the reference
+/// parser decides.
+pub fn build_toml<B: Builder>(
+    tree: &TomlTree<'_>,
+    builder: &mut B,
+) -> Result<B::Value, ParseError<B::Error>> {
+    toml_doc::build(&tree.events, builder)
 }
 
 /// Parses one TOML 1.0 document (UTF-8, one leading BOM skipped).

@@ -6,7 +6,8 @@
 //! text. Building Python objects needs the GIL; parsing does not, so a JSON document of
 //! [`PIPELINE_MIN`] bytes or more is walked on a helper thread (jiter, no GIL) into chunks
 //! of events that this thread replays into objects meanwhile (orjson and json do both on
-//! one thread). TOML and YAML trees are parsed with the GIL released, then converted.
+//! one thread). TOML (lexed into parser events) and YAML (into a tree) are parsed with the GIL
+//! released, then built.
 //!
 //! What stays in Python, reached through `pyagent.config_core` (imported at call time):
 //! argument checks and path expansion (`_check_format`, `_plan`), the `Config` and
@@ -196,6 +197,9 @@ struct PyBuilder<'py> {
     invalid: Option<String>,
     keys: StrCache,
     values: StrCache,
+    /// The last date, time or datetime built: configs repeat the same one (a release date,
+    /// a timestamp default) in entry after entry, and the objects are immutable.
+    last_temporal: Option<(Temporal, Bound<'py, PyAny>)>,
 }
 
 impl<'py> PyBuilder<'py> {
@@ -206,6 +210,7 @@ impl<'py> PyBuilder<'py> {
             invalid: None,
             keys: StrCache::default(),
             values: StrCache::default(),
+            last_temporal: None,
         }
     }
 
@@ -300,9 +305,16 @@ impl<'py> Builder for PyBuilder<'py> {
         self.keys.get_hinted(self.py, value, hint, KEY_MAX)
     }
     fn temporal(&mut self, value: Temporal) -> PyResult<Self::Value> {
-        self.temporal_object(value).inspect_err(|_| {
+        if let Some((last, object)) = &self.last_temporal {
+            if *last == value {
+                return Ok(object.clone());
+            }
+        }
+        let object = self.temporal_object(value).inspect_err(|_| {
             self.invalid = Some("invalid date or datetime".to_owned());
-        })
+        })?;
+        self.last_temporal = Some((value, object.clone()));
+        Ok(object)
     }
     fn new_map(&mut self) -> PyResult<Self::Map> {
         Ok(PyDict::new(self.py))
@@ -415,7 +427,7 @@ fn parse_native<'py>(
         "toml" => {
             let tree = py.detach(|| config::toml_tree(data));
             let tree = tree.map_err(ParseError::Syntax)?;
-            // The tree makes many dicts and lists with no cycles among them: pause the cyclic
+            // The document makes many dicts and lists with no cycles among them: pause the cyclic
             // GC while they are made (it would rescan them every few hundred allocations),
             // as the result is the same either way.
             let gc = py.import("gc").map_err(ParseError::Build)?;
