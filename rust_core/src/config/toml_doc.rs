@@ -19,11 +19,9 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::Mutex;
 
 use rustc_hash::FxBuildHasher;
 use toml_parser::decoder::ScalarKind;
-use toml_parser::lexer::Token;
 use toml_parser::parser::{Event, EventKind, RecursionGuard, ValidateWhitespace};
 use toml_parser::{ParseError as TomlError, Source};
 
@@ -52,56 +50,12 @@ fn syntax(shift: usize, error: &TomlError) -> SyntaxError {
     }
 }
 
-/// Largest token or event buffer kept for the next document (24 bytes an entry: 64 MiB, so
-/// at most 128 MiB stay allocated between documents, after one of ~10 MiB or more).
-const KEEP_MAX: usize = (64 << 20) / 24;
-
-/// The token and event buffers of the last document, kept for the next one: they are tens
-/// of MiB for a document of a few MiB, and faulting fresh pages in on every parse cost
-/// about a third of lexing and parsing. Only buffers up to [`KEEP_MAX`] entries are kept.
-static BUFFERS: Mutex<(Vec<Token>, Vec<Event>)> = Mutex::new((Vec::new(), Vec::new()));
-
-fn take_buffers() -> (Vec<Token>, Vec<Event>) {
-    match BUFFERS.try_lock() {
-        Ok(mut kept) => (std::mem::take(&mut kept.0), std::mem::take(&mut kept.1)),
-        // Another thread holds them (or one panicked holding them): start afresh.
-        Err(_) => (Vec::new(), Vec::new()),
-    }
-}
-
-fn keep_tokens(mut tokens: Vec<Token>) {
-    if tokens.capacity() <= KEEP_MAX {
-        tokens.clear();
-        if let Ok(mut kept) = BUFFERS.try_lock() {
-            if tokens.capacity() > kept.0.capacity() {
-                kept.0 = tokens;
-            }
-        }
-    }
-}
-
-fn keep_events(mut events: Vec<Event>) {
-    if events.capacity() <= KEEP_MAX {
-        events.clear();
-        if let Ok(mut kept) = BUFFERS.try_lock() {
-            if events.capacity() > kept.1.capacity() {
-                kept.1 = events;
-            }
-        }
-    }
-}
-
-impl Drop for TomlEvents<'_> {
-    fn drop(&mut self) {
-        keep_events(std::mem::take(&mut self.events));
-    }
-}
-
 /// Lexes and parses `text` (BOM already removed, `shift` its length) into events; the
 /// first syntax error the lexer, parser or whitespace check reports fails it.
 pub fn toml_events(text: &str, shift: usize) -> Result<TomlEvents<'_>, SyntaxError> {
     let source = Source::new(text);
-    let (mut tokens, mut events) = take_buffers();
+    let mut tokens = Vec::new();
+    let mut events = Vec::new();
     // The lexer's own `into_vec` reserves one token per input byte; a token is 24 bytes and
     // a config averages about four bytes per token (3.9 for the benchmark's), so a third of
     // that is reserved instead (the vector grows if needed).
@@ -114,7 +68,7 @@ pub fn toml_events(text: &str, shift: usize) -> Result<TomlEvents<'_>, SyntaxErr
         let mut receiver = RecursionGuard::new(&mut receiver, LIMIT);
         toml_parser::parser::parse_document(&tokens, &mut receiver, &mut errors);
     }
-    keep_tokens(tokens);
+    drop(tokens);
     let parsed = TomlEvents {
         source,
         events,
