@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import random
 import subprocess
 import sys
 import textwrap
@@ -170,6 +171,10 @@ def test_ini_is_configparser_raw_with_defaults() -> None:
 #: or by dotted keys), dotted keys into a value, an inline table or a plain array, arrays of
 #: tables mixed with tables, inline tables closed to extension; and invalid scalars.
 TOML_REJECTED = [
+    # A dotted key may not enter an array of tables (the toml crate lets it), and a table a
+    # dotted key extended may not be declared by a later header.
+    "[[a.b]]\n[a]\nb.c = 1",
+    "[a.b.c]\n[a]\nb.d = 1\n[a.b]",
     "a = 1\na = 2",
     "a.b = 1\na = 2",
     "a = 2\na.b = 1",
@@ -204,6 +209,11 @@ TOML_REJECTED = [
 
 #: Documents that reopen, extend and nest tables within the rules.
 TOML_ACCEPTED = [
+    # A dotted key may extend a table a header only implied (the toml crate refuses).
+    "[a.b.c]\n[a]\nb.d = 1",
+    "[a.b.c]\n[a]\nb.d = 1\nb.e = 2",
+    "[a.b.c]\n[a]\nb.d = 1\n[a.b.e]",
+    "[a.b.c.d]\n[a]\nb.c.e = 1\n[a.b.c.d.f]",
     "[a.b]\nx = 1\n[a]\ny = 2",
     "[[a]]\nx = 1\n[[a]]\nx = 2\n[a.b]\ny = 3",
     'a."".b = 1\n"" = 2',
@@ -233,6 +243,46 @@ def test_toml_table_rules_reject_what_tomllib_rejects(doc: str) -> None:
 @pytest.mark.parametrize("doc", TOML_ACCEPTED)
 def test_toml_table_rules_accept_what_tomllib_accepts(doc: str) -> None:
     assert _parse(doc, "toml") == tomllib.loads(doc)
+
+
+def _random_table_layout(rng: random.Random) -> str:
+    """Headers, array headers, dotted keys and inline tables over three key names: every way
+    the table rules tell defining, reopening and extending a table apart."""
+
+    def path(parts: int) -> str:
+        return ".".join(rng.choice("abc") for _ in range(parts))
+
+    lines = []
+    for _ in range(rng.randint(1, 6)):
+        kind = rng.random()
+        if kind < 0.3:
+            lines.append(f"[{path(rng.randint(1, 3))}]")
+        elif kind < 0.4:
+            lines.append(f"[[{path(rng.randint(1, 3))}]]")
+        elif kind < 0.45:
+            lines.append(f"{path(rng.randint(1, 2))} = {{ {path(rng.randint(1, 3))} = 1 }}")
+        elif kind < 0.5:
+            lines.append(f"{path(rng.randint(1, 2))} = [{{ {path(rng.randint(1, 2))} = 1 }}]")
+        else:
+            lines.append(f"{path(rng.randint(1, 3))} = {rng.randint(0, 9)}")
+    return "\n".join(lines) + "\n"
+
+
+def test_random_table_layouts_are_read_as_tomllib_reads_them() -> None:
+    """tomllib is the specification: same accept/reject and same values on 5,000 random
+    layouts (fixed seed). 400,000 more found no difference when this test was written."""
+    rng = random.Random(20261124)
+    for _ in range(5000):
+        doc = _random_table_layout(rng)
+        try:
+            expected: Any = tomllib.loads(doc)
+        except tomllib.TOMLDecodeError:
+            expected = ConfigError
+        try:
+            got: Any = _parse(doc, "toml")
+        except ConfigError:
+            got = ConfigError
+        assert got == expected, doc
 
 
 @pytest.mark.parametrize(
