@@ -242,24 +242,6 @@ def test_rust_sender_never_blocks_a_python_reader_in_the_same_process() -> None:
         assert [server.recv(30)[1][0] for _ in range(3000)] == list(range(3000))
 
 
-def _run_bounded(work: Any, seconds: float) -> None:
-    """Runs ``work`` in a daemon thread; fails (instead of hanging the suite) past ``seconds``."""
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            work()
-        except BaseException as exc:  # reported to the test thread below
-            errors.append(exc)
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert not thread.is_alive(), f"still running after {seconds} s: deadlocked"
-    if errors:
-        raise errors[0]
-
-
 class StalledPeer:
     """A raw-socket peer that completes the handshake and never reads again, with a
     connection of the backend under test connected to it and a thread flooding it with

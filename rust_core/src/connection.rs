@@ -388,9 +388,10 @@ struct Ponger {
 }
 
 impl Ponger {
-    /// Queues a pong; false if the pong thread could not be started or has stopped (its
-    /// write failed, so the connection is going down anyway).
-    fn answer(&mut self, token: u64) -> bool {
+    /// Queues a pong. If the pong thread cannot be started or has stopped (its write
+    /// failed, so the connection is going down anyway), the pong is not sent and the pinger
+    /// times out, as it would with a lost connection.
+    fn answer(&mut self, token: u64) {
         if self.tokens.is_none() {
             let (tx, rx) = mpsc::channel();
             let writer = Arc::clone(&self.writer);
@@ -402,12 +403,12 @@ impl Ponger {
                     *self.shared.ponger.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
                     self.tokens = Some(tx);
                 }
-                Err(_) => return false,
+                Err(_) => return,
             }
         }
-        self.tokens
-            .as_ref()
-            .is_some_and(|tokens| tokens.send(token).is_ok())
+        if let Some(tokens) = &self.tokens {
+            let _ = tokens.send(token);
+        }
     }
 }
 
@@ -450,11 +451,7 @@ fn read_loop(
                 Ok(None) => break,
                 Ok(Some(frame)) if frame.stream_id == CONTROL_STREAM => {
                     match parse_control(&frame.payload) {
-                        Some((PING, Some(token))) => {
-                            // A pong that cannot be queued is simply not sent: the pinger
-                            // times out, as it would with a lost connection.
-                            let _ = ponger.answer(token);
-                        }
+                        Some((PING, Some(token))) => ponger.answer(token),
                         Some((PONG, Some(token))) => pongs.push(token),
                         Some((CLOSE, None)) => {
                             peer_closed = true;

@@ -404,14 +404,7 @@ impl<'i, B: Builder> Walk<'_, 'i, '_, B> {
                 },
             };
         }
-        if self.nodes[node].dotted == path.is_empty() {
-            return duplicate(&key);
-        }
-        if self.nodes[node].find(&key.text).is_some() {
-            return duplicate(&key);
-        }
-        self.nodes[node].push(key.text, Item::Value(value));
-        Ok(())
+        self.put_value(node, !path.is_empty(), key, value)
     }
 
     /// `document.rs::descend_path`: the table `path` leads to from `node`, creating implicit
@@ -507,15 +500,24 @@ impl<'i, B: Builder> Walk<'_, 'i, '_, B> {
         value: B::Value,
     ) -> Step<(), B::Error> {
         let parent = self.descend(current, &path, true)?;
-        // "Likewise, using dotted keys to redefine tables already defined in [table] form
-        // is not allowed"
-        if self.nodes[parent].dotted == path.is_empty() {
+        self.put_value(parent, !path.is_empty(), key, value)
+    }
+
+    /// Adds `key = value` to the table `node` a key's path led to (`dotted`: through a
+    /// dotted key). "Likewise, using dotted keys to redefine tables already defined in
+    /// [table] form is not allowed": a dotted key must land in a table dotted keys made, a
+    /// plain key in one that they did not.
+    fn put_value(
+        &mut self,
+        node: usize,
+        dotted: bool,
+        key: Key<'i>,
+        value: B::Value,
+    ) -> Step<(), B::Error> {
+        if self.nodes[node].dotted != dotted || self.nodes[node].find(&key.text).is_some() {
             return duplicate(&key);
         }
-        if self.nodes[parent].find(&key.text).is_some() {
-            return duplicate(&key);
-        }
-        self.nodes[parent].push(key.text, Item::Value(value));
+        self.nodes[node].push(key.text, Item::Value(value));
         Ok(())
     }
 

@@ -30,7 +30,6 @@ use pyo3::types::{
     PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType,
 };
 use pyo3::Borrowed;
-use pyo3::PyTypeInfo;
 
 use super::buffer::ByteView;
 use crate::transport::{
@@ -353,8 +352,7 @@ unsafe fn pack_ptr(
     pack_other(out, &obj, nest_limit)
 }
 
-/// An exact dict (or a dict subclass without its own iteration: see [`pack_other`]) as a
-/// map, in insertion order, read with PyDict_Next; each key and value is held while it is
+/// An exact dict as a map, in insertion order, read with PyDict_Next; each key and value is held while it is
 /// packed (packing can run Python code, which could drop it from the dict).
 ///
 /// # Safety
@@ -448,18 +446,14 @@ fn pack_other(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>, nest_limit: i32) -> PyR
         return unsafe { write_str(py, out, ptr) };
     }
     if obj.is_instance_of::<PyDict>() {
-        if obj.get_type().is(PyDict::type_object(py)) {
-            // SAFETY: a live exact dict, held by the caller.
-            unsafe { pack_dict(py, out, ptr, nest_limit)? };
-        } else {
-            // A dict subclass is packed through its items(), as msgpack-python does.
-            let n = len_u32(obj.len()?, "dict")?;
-            put_map_len(out, n);
-            for item in obj.call_method0("items")?.try_iter()? {
-                let (key, value): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item?.extract()?;
-                pack(out, &key, nest_limit - 1)?;
-                pack(out, &value, nest_limit - 1)?;
-            }
+        // Only a dict subclass gets here (pack_ptr takes exact dicts): packed through its
+        // items(), as msgpack-python does.
+        let n = len_u32(obj.len()?, "dict")?;
+        put_map_len(out, n);
+        for item in obj.call_method0("items")?.try_iter()? {
+            let (key, value): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item?.extract()?;
+            pack(out, &key, nest_limit - 1)?;
+            pack(out, &value, nest_limit - 1)?;
         }
         return Ok(());
     }
