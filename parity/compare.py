@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -125,6 +126,27 @@ def same_outcome(rust: Outcome, python: Outcome, *, rel_tol: float = FLOAT_REL_T
         return
     assert _equal(rust.value, python.value, rel_tol), (
         f"Rust {rust.describe()}\nPython {python.describe()}"
+    )
+    _crosses_backends(rust.value, python.value, rel_tol)
+
+
+def _crosses_backends(rust_value: Any, python_value: Any, rel_tol: float) -> None:
+    """Asserts each backend's result survives a pickle loaded on the other backend.
+
+    Worker processes of a pool or a cluster may run the other backend (or lack rust_core),
+    so what a hot path returns must load there as an equal value.
+    """
+    from_rust = pickle.dumps(rust_value, pickle.HIGHEST_PROTOCOL)
+    with forced_python():
+        loaded_in_python = pickle.loads(from_rust)
+    assert _equal(loaded_in_python, python_value, rel_tol), (
+        f"the Rust result pickled and loaded without rust_core differs: {loaded_in_python!r:.300}"
+    )
+    with forced_python():
+        from_python = pickle.dumps(python_value, pickle.HIGHEST_PROTOCOL)
+    loaded_in_rust = pickle.loads(from_python)
+    assert _equal(loaded_in_rust, rust_value, rel_tol), (
+        f"the Python result pickled and loaded with rust_core differs: {loaded_in_rust!r:.300}"
     )
 
 

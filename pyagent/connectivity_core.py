@@ -257,6 +257,12 @@ class FrameDecoder:
     announcing more is refused as soon as its header arrives. The first bad frame raises
     :class:`ProtocolError` (messages completed earlier in the same :meth:`feed` call are
     dropped with it) and closes the decoder: every later call raises ProtocolError too.
+
+    Thread safety: calls are serialised by a lock (a mutex in Rust), so two threads feeding
+    one decoder never interleave inside a call; which call's bytes come first is theirs to
+    order. Pickling, ``copy.copy`` and ``copy.deepcopy`` keep the bytes of a partly received
+    frame and the closed state (a closed decoder keeps no bytes), on either backend: the pickle
+    names this class, so it loads with or without rust_core.
     """
 
     def __new__(cls, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> FrameDecoder:
@@ -269,6 +275,38 @@ class FrameDecoder:
         self._max = _check_max_frame_size(max_frame_size)
         self._buffer = bytearray()
         self._failed: str | None = None
+        self._lock = threading.Lock()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """``(FrameDecoder, (max_frame_size,), state)``; see :meth:`__getstate__`."""
+        return (FrameDecoder, (self._max,), self.__getstate__())
+
+    def __getstate__(self) -> dict[str, Any]:
+        """``{"pending": bytes, "failed": str or None}``.
+
+        The bytes of a partly received frame, and the message of the error that closed the
+        decoder (which then keeps no bytes).
+        """
+        with self._lock:
+            if self._failed is not None:
+                return {"pending": b"", "failed": self._failed}
+            return {"pending": bytes(self._buffer), "failed": None}
+
+    def __setstate__(self, state: object) -> None:
+        """Restores a pickled state; ValueError (decoder unchanged) for a malformed one."""
+        if (
+            not isinstance(state, dict)
+            or set(state) != {"pending", "failed"}
+            or type(state["pending"]) is not bytes
+            or not (state["failed"] is None or isinstance(state["failed"], str))
+            or (state["failed"] is not None and state["pending"])
+        ):
+            raise ValueError(
+                "invalid FrameDecoder state: expected {'pending': bytes, 'failed': str or None}"
+            )
+        with self._lock:
+            self._buffer = bytearray(state["pending"])
+            self._failed = state["failed"]
 
     @property
     def max_frame_size(self) -> int:
@@ -293,6 +331,10 @@ class FrameDecoder:
 
         Returns ``(stream_id, obj)`` for every frame it completes, in order.
         """
+        with self._lock:
+            return self._feed(data)
+
+    def _feed(self, data: Any) -> list[tuple[int, Any]]:
         with memoryview(data) as view:
             if not view.c_contiguous:
                 raise BufferError("feed needs a C-contiguous buffer")
@@ -337,6 +379,10 @@ class FrameDecoder:
 
     def finish(self) -> None:
         """Raises ProtocolError if the stream ended inside a frame (bytes still pending)."""
+        with self._lock:
+            self._finish()
+
+    def _finish(self) -> None:
         self._check_open()
         if self._buffer:
             raise self._fail(
@@ -437,6 +483,14 @@ def _parse_control(obj: Any) -> tuple[int, int | None] | None:
     return obj[0], (obj[1] if len(obj) == 2 else None)
 
 
+def _cannot_move(kind: str) -> TypeError:
+    """The error pickling or copying a live socket object gives, on both backends."""
+    return TypeError(
+        f"cannot pickle {kind!r} object: it owns a live socket of this process; "
+        "open a new one in the other process"
+    )
+
+
 class Connection:
     """One side of an established connection: logical streams multiplexed on one socket.
 
@@ -452,7 +506,15 @@ class Connection:
     peer's close, queued messages can still be read, then the error (ProtocolError or
     ConnectionClosedError) is raised; after :meth:`close`, every call raises
     ConnectionClosedError.
+
+    Thread safety: any number of threads may send, receive and close at once (sends are
+    serialised by a lock, receives share the queues). A connection cannot be pickled or
+    copied (TypeError on both backends): its socket lives in this process.
     """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Always TypeError: a live connection cannot move to another process."""
+        raise _cannot_move("Connection")
 
     def __init__(self, sock: socket.socket, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> None:
         sock.settimeout(None)
@@ -744,7 +806,14 @@ class Listener:
 
     ``port=0`` picks a free port (read it from :attr:`port`). Use as a context manager or
     call :meth:`close`.
+
+    Thread safety: several threads may accept at once, and any thread may close. A listener
+    cannot be pickled or copied (TypeError on both backends).
     """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Always TypeError: a listening socket cannot move to another process."""
+        raise _cannot_move("Listener")
 
     def __new__(cls, host: str = "127.0.0.1", port: int = 0) -> Listener:
         """The Rust listener when rust_core provides it, else this class."""

@@ -16,9 +16,11 @@ on both backends (:class:`NoFreeBlocksError` is one class, raised by Rust as wel
 
 from __future__ import annotations
 
+import functools
 import operator
-from collections.abc import Sequence
-from typing import Any
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -151,6 +153,37 @@ def _seq_arg(value: object, name: str = "seq_id") -> int:
     return seq_id
 
 
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _locked(method: _Method) -> _Method:
+    """Runs ``method`` under the manager's lock, so concurrent calls never interleave.
+
+    Reentrant, because :meth:`BlockManager.replay` calls the other methods. The Rust manager
+    serialises calls the same way, so both backends may be shared between threads.
+    """
+
+    @functools.wraps(method)
+    def run(self: BlockManager, *args: Any) -> Any:
+        with self._lock:
+            return method(self, *args)
+
+    return run  # type: ignore[return-value]
+
+
+def _state_int(value: object, what: str, low: int, high: int) -> int:
+    """An int of a pickled state in ``[low, high]``; ValueError otherwise (bool included)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"invalid BlockManager state: {what} must be an int in [{low}, {high}]")
+    return value
+
+
+def _state_list(value: object, what: str) -> list[Any] | tuple[Any, ...]:
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"invalid BlockManager state: {what} must be a list")
+    return value
+
+
 class _Sequence:
     """One sequence's block table and token count."""
 
@@ -186,6 +219,14 @@ class BlockManager:
     KeyError for an unknown one, and :class:`NoFreeBlocksError` when there are not enough free
     blocks. Argument checks come first, then existence, then capacity.
 
+    Thread safety: a manager may be shared between threads. Every method runs under the
+    manager's lock (a reentrant lock here, a mutex in Rust), so concurrent calls are
+    serialised and never lose or double-count a block.
+
+    Pickling, ``copy.copy`` and ``copy.deepcopy`` give an independent manager with the same
+    state on either backend: the pickle names this class, so a manager pickled with Rust
+    loads as the pure-Python one where rust_core is absent, and the reverse.
+
     This is the pure-Python reference (dicts and lists); rust_core's ``block_manager`` is the
     same class in Rust, chosen by ``__new__`` when it is available.
     """
@@ -209,6 +250,85 @@ class BlockManager:
         self._free: list[int] = []  # freed blocks, LIFO
         self._refs: dict[int, int] = {}  # block id -> number of sequences using it
         self._seqs: dict[int, _Sequence] = {}
+        self._lock = threading.RLock()
+
+    # Pickling names this class (a stable, backend-neutral constructor): loading calls
+    # BlockManager(num_blocks, block_size), which is the Rust manager where rust_core is
+    # installed and this one elsewhere, then __setstate__ with the state below, which both
+    # backends write and read identically. copy.copy and copy.deepcopy go the same way, so a
+    # copy never shares block tables with its original.
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """``(BlockManager, (num_blocks, block_size), state)``; see :meth:`__getstate__`."""
+        return (BlockManager, (self._num_blocks, self._block_size), self.__getstate__())
+
+    @_locked
+    def __getstate__(self) -> dict[str, Any]:
+        """The allocator's whole state, canonical so both backends write the same.
+
+        ``{"next_unused": int, "free": [block, ...] (stack order, top last),
+        "sequences": [(seq_id, [block, ...], tokens), ...] (by seq_id)}``. Reference counts
+        are not stored: they are the number of sequences holding each block.
+        """
+        return {
+            "next_unused": self._next_unused,
+            "free": list(self._free),
+            "sequences": [
+                (seq_id, list(seq.blocks), seq.tokens) for seq_id, seq in sorted(self._seqs.items())
+            ],
+        }
+
+    @_locked
+    def __setstate__(self, state: object) -> None:
+        """Replaces the state with a pickled one, after checking it is consistent.
+
+        ValueError (and the manager unchanged) for anything :meth:`__getstate__` could not
+        have written: unknown or missing keys, ids out of range, a block both free and in use
+        or neither, a duplicate sequence, or a block table whose length does not fit its tokens.
+        """
+        if not isinstance(state, dict) or set(state) != {"next_unused", "free", "sequences"}:
+            raise ValueError(
+                "invalid BlockManager state: expected a dict with keys "
+                "'next_unused', 'free' and 'sequences'"
+            )
+        next_unused = _state_int(state["next_unused"], "next_unused", 0, self._num_blocks)
+        free = [
+            _state_int(block, "a free block", 0, next_unused - 1)
+            for block in _state_list(state["free"], "free")
+        ]
+        refs: dict[int, int] = {}  # block -> sequences holding it
+        seqs: dict[int, _Sequence] = {}
+        for entry in _state_list(state["sequences"], "sequences"):
+            if not isinstance(entry, (list, tuple)) or len(entry) != 3:
+                raise ValueError("invalid BlockManager state: a sequence must be a 3-tuple")
+            seq_id = _state_int(entry[0], "a sequence id", 0, _MAX_SEQ_ID)
+            blocks = [
+                _state_int(block, "a block of a sequence", 0, next_unused - 1)
+                for block in _state_list(entry[1], "a block table")
+            ]
+            tokens = _state_int(entry[2], "a token count", 0, 2**64 - 1)
+            if seq_id in seqs:
+                raise ValueError(f"invalid BlockManager state: sequence {seq_id} appears twice")
+            if len(set(blocks)) != len(blocks):
+                raise ValueError(f"invalid BlockManager state: sequence {seq_id} repeats a block")
+            if len(blocks) != -(-tokens // self._block_size):
+                raise ValueError(
+                    f"invalid BlockManager state: sequence {seq_id} has {len(blocks)} blocks "
+                    f"for {tokens} tokens"
+                )
+            for block in blocks:
+                refs[block] = refs.get(block, 0) + 1
+            seqs[seq_id] = _Sequence(blocks, tokens)
+        if len(set(free)) != len(free) or any(block in refs for block in free):
+            raise ValueError("invalid BlockManager state: a free block is listed twice or in use")
+        if len(free) + len(refs) != next_unused:
+            raise ValueError(
+                "invalid BlockManager state: a handed-out block is neither free nor used"
+            )
+        self._next_unused = next_unused
+        self._free = free
+        self._refs = refs
+        self._seqs = seqs
 
     @property
     def num_blocks(self) -> int:
@@ -221,10 +341,12 @@ class BlockManager:
         return self._block_size
 
     @property
+    @_locked
     def num_free_blocks(self) -> int:
         """Blocks that no sequence uses."""
         return len(self._free) + self._num_blocks - self._next_unused
 
+    @_locked
     def __len__(self) -> int:
         """Number of live sequences."""
         return len(self._seqs)
@@ -258,6 +380,7 @@ class BlockManager:
             f"need {needed} free block(s), {self.num_free_blocks} of {self._num_blocks} free"
         )
 
+    @_locked
     def allocate(self, seq_id: int, prompt_len: int) -> None:
         """Registers ``seq_id`` with ``ceil(prompt_len / block_size)`` fresh blocks.
 
@@ -275,6 +398,7 @@ class BlockManager:
             raise self._no_free(needed)
         self._seqs[seq] = _Sequence([self._take() for _ in range(needed)], tokens)
 
+    @_locked
     def append_token(self, seq_id: int) -> tuple[int, int] | None:
         """Adds one token to ``seq_id``; the ``(src, dst)`` block copy to perform, or None.
 
@@ -303,6 +427,7 @@ class BlockManager:
         seq.tokens += 1
         return (last, fresh)
 
+    @_locked
     def fork(self, parent_id: int, child_id: int) -> None:
         """Makes ``child_id`` share all of ``parent_id``'s blocks and tokens.
 
@@ -317,6 +442,7 @@ class BlockManager:
             self._refs[block] += 1
         self._seqs[child_seq] = _Sequence(list(parent.blocks), parent.tokens)
 
+    @_locked
     def free(self, seq_id: int) -> None:
         """Releases ``seq_id``; blocks no other sequence shares become free.
 
@@ -328,14 +454,17 @@ class BlockManager:
         for block in reversed(seq.blocks):
             self._release(block)
 
+    @_locked
     def block_table(self, seq_id: int) -> list[int]:
         """A copy of ``seq_id``'s block ids, in token order. KeyError if unknown."""
         return list(self._get(_seq_arg(seq_id)).blocks)
 
+    @_locked
     def num_tokens(self, seq_id: int) -> int:
         """Tokens held by ``seq_id``. KeyError if unknown."""
         return self._get(_seq_arg(seq_id)).tokens
 
+    @_locked
     def replay(self, ops: NDArray[np.integer] | Sequence[Sequence[int]]) -> NDArray[np.int64]:
         """Runs a batch of operations in order; the copy-on-write pairs, shape ``(k, 2)``.
 

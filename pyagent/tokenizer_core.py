@@ -40,7 +40,7 @@ import base64
 import os
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import regex
 
@@ -137,6 +137,10 @@ class Tokenizer:
 
     ``ranks``: token bytes -> rank (= id); ``pattern``: the split regex; ``special_tokens``:
     special string -> id (ids distinct from every rank).
+
+    Immutable, so one tokenizer may serve any number of threads (the Rust one encodes
+    without the GIL). Pickling, ``copy`` and ``deepcopy`` give an equal tokenizer on either
+    backend: the pickle names this class and holds the vocabulary.
     """
 
     def __new__(
@@ -197,10 +201,21 @@ class Tokenizer:
             self._regex = regex.compile(pattern)
         except (regex.error, OverflowError, RecursionError) as exc:
             raise ValueError(f"invalid pattern: {exc}") from None
+        self._pattern = pattern
         self._encoder = encoder
         self._decoder = {rank: token for token, rank in encoder.items()}
         self._specials = specials
         self._special_decoder = {rank: name.encode() for name, rank in specials.items()}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """``(Tokenizer, (ranks, pattern, special_tokens))``, ranks by rank as Rust writes them.
+
+        The pickle names this class, so it loads as the Rust tokenizer where rust_core is
+        installed and as this one elsewhere; copy and deepcopy build an equal tokenizer.
+        """
+        ranks = dict(sorted(self._encoder.items(), key=lambda item: item[1]))
+        specials = dict(sorted(self._specials.items(), key=lambda item: item[1]))
+        return (Tokenizer, (ranks, self._pattern, specials))
 
     def _bpe(self, piece: bytes, out: list[int]) -> None:
         """Appends the ids of one piece: lowest-ranked adjacent pair merged first."""

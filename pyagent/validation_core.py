@@ -274,7 +274,15 @@ class SchemaValidator:
 
     Built by :func:`compile_schema`, which checks the schema once (draft, meta-schema,
     references); each ``validate`` call then only checks the instance.
+
+    Immutable, so one validator may serve any number of threads (the Rust one validates
+    without the GIL). A pickle holds the schema and names :func:`compile_schema`, so it
+    loads on either backend (compiled again there); copy and deepcopy do the same.
     """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """``(compile_schema, (schema,))``: backend-neutral, as the Rust validator's."""
+        return (compile_schema, (self.schema,))
 
     def __init__(self, schema: Any) -> None:
         _check_json(schema, "schema")

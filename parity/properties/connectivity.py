@@ -15,7 +15,9 @@ arguments (or a refused port) raise the same exception class from both backends.
 from __future__ import annotations
 
 import contextlib
+import copy
 import itertools
+import pickle
 import socket
 import struct
 import threading
@@ -266,6 +268,104 @@ def decoder_fuzz_hostile_payloads(
         stream = _frame(payload + extra, 1)
     _both(_decode, [stream], max_frame_size)
     _both(_decode, [stream[:5], stream[5:]], max_frame_size)
+
+
+@contextlib.contextmanager
+def _rust_restored() -> Any:
+    """Inside :func:`forced_python`, makes this module's hook see rust_core again."""
+    import rust_core
+
+    saved, cc.rc = cc.rc, rust_core
+    try:
+        yield
+    finally:
+        cc.rc = saved
+
+
+def _decode_across(chunks: list[bytes], split: int, max_frame_size: int, how: str) -> list[Any]:
+    """Feeds some chunks, moves the decoder to the *other* backend, feeds the rest there.
+
+    The move is a pickle or a copy. Returns the messages, the states along the way, then the
+    error.
+    """
+    decoder = cc.FrameDecoder(max_frame_size)
+    out: list[Any] = []
+    try:
+        for chunk in chunks[:split]:
+            out.extend(decoder.feed(chunk))
+    except cc.ProtocolError as exc:
+        out.append(("error", type(exc).__name__))
+    out.append(("state", decoder.__getstate__()))
+    moved_to_rust = cc.rc is None  # this run is the forced-Python one
+    with contextlib.ExitStack() as stack:
+        if moved_to_rust:
+            stack.enter_context(_rust_restored())
+        else:
+            stack.enter_context(forced_python())
+        if how == "pickle":
+            moved = pickle.loads(pickle.dumps(decoder))
+        else:
+            moved = (copy.copy if how == "copy" else copy.deepcopy)(decoder)
+    assert (type(moved).__module__ == "rust_core.binary_transport") is moved_to_rust
+    out.append(("state", moved.__getstate__(), moved.max_frame_size, moved.pending))
+    for chunk in chunks[split:]:
+        out.extend(moved.feed(chunk))
+    moved.finish()
+    out.append(("pending", moved.pending))
+    return out
+
+
+@parity_property("binary_transport")
+@given(
+    objs=st.lists(st.tuples(st.integers(0, 2**32 - 1), messages), max_size=5),
+    cuts=st.lists(st.integers(0, 10_000), max_size=10),
+    split=st.integers(0, 10),
+    corrupt=st.one_of(st.none(), st.integers(0, 10_000)),
+    how=st.sampled_from(["pickle", "pickle", "copy", "deepcopy"]),
+)
+def decoder_moves_between_backends(
+    objs: list[tuple[int, Any]], cuts: list[int], split: int, corrupt: int | None, how: str
+) -> None:
+    """A decoder moved mid-stream goes on on the other backend as the original would have.
+
+    Moved by pickle or copy, even mid-frame or after an error closed it.
+    """
+    stream = bytearray(b"".join(cc.encode_frame(o, sid, level=1) for sid, o in objs))
+    if corrupt is not None and stream:
+        stream[corrupt % len(stream)] ^= 0x55
+    _both(_decode_across, _chunked(bytes(stream), cuts), split, 1 << 20, how)
+
+
+@parity_property("binary_transport")
+@given(
+    state=st.one_of(
+        st.fixed_dictionaries(
+            {
+                "pending": st.one_of(st.binary(max_size=40), st.text(max_size=3), st.none()),
+                "failed": st.one_of(st.none(), st.text(max_size=5), st.binary(max_size=3)),
+            }
+        ),
+        st.dictionaries(st.sampled_from(["pending", "failed", "x"]), st.none(), max_size=3),
+        st.sampled_from([None, [], (b"", None), "state"]),
+    ),
+    head=st.binary(max_size=30),
+)
+def decoder_rejects_forged_states(state: Any, head: bytes) -> None:
+    """A forged pickled state: both backends accept it or raise the same class, unchanged."""
+
+    def restore() -> Any:
+        decoder = cc.FrameDecoder()
+        with contextlib.suppress(cc.ProtocolError):
+            decoder.feed(head)
+        before = decoder.__getstate__()
+        try:
+            decoder.__setstate__(state)
+        except ValueError:
+            assert decoder.__getstate__() == before, "a refused state changed the decoder"
+            raise
+        return decoder.__getstate__(), decoder.pending
+
+    _both(restore)
 
 
 # --- establish_native_rust: a Rust peer and a Python peer on one loopback connection ---------

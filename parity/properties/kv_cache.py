@@ -7,6 +7,8 @@ payloads and -0.0 count).
 
 from __future__ import annotations
 
+import copy
+import pickle
 from typing import Any
 
 import numpy as np
@@ -182,6 +184,37 @@ def block_manager_constructor_agrees(num_blocks: object, block_size: object) -> 
         assert type(rust.value).__module__ == "rust_core", "rust_core is not active"
 
 
+HOW = ["pickle", "pickle", "copy", "deepcopy"]
+
+
+@st.composite
+def hostile_states(draw: st.DrawFn) -> object:
+    """States ``__getstate__`` could not have written, near and far from valid ones."""
+    ints = st.one_of(st.integers(-2, 30), BAD_INTS, st.just(2**31 - 1), st.just(2**64))
+    blocks = st.lists(ints, max_size=4)
+    sequence = st.one_of(
+        st.tuples(ints, blocks, ints),
+        st.tuples(SEQ_IDS, st.lists(st.integers(0, 6), max_size=3), st.integers(0, 12)),
+        st.lists(ints, max_size=4),
+        st.just("seq"),
+    )
+    state: dict[str, object] = {
+        "next_unused": draw(st.one_of(st.integers(0, 8), ints)),
+        "free": draw(st.one_of(st.lists(st.integers(0, 8), max_size=4), blocks, st.just(3))),
+        "sequences": draw(st.one_of(st.lists(sequence, max_size=3), st.just(None))),
+    }
+    shape = draw(st.sampled_from(["dict", "dict", "dict", "extra", "missing", "list", "none"]))
+    if shape == "extra":
+        state["refs"] = {}
+    elif shape == "missing":
+        state.pop(draw(st.sampled_from(sorted(state))))
+    elif shape == "list":
+        return list(state.values())
+    elif shape == "none":
+        return None
+    return state
+
+
 @parity_state_machine("block_manager")
 class BlockManagerMachine(RuleBasedStateMachine):
     """Drives a Rust and a Python BlockManager with the same calls, good and bad.
@@ -270,6 +303,42 @@ class BlockManagerMachine(RuleBasedStateMachine):
         else:
             batch = np.array(ops, dtype=dtype).reshape(-1, 3)
         self._both("replay", batch)
+
+    @rule(protocol=st.integers(0, pickle.HIGHEST_PROTOCOL), how=st.sampled_from(HOW))
+    def transplant(self, protocol: int, how: str) -> None:
+        """Each manager moves to the other backend, by pickle or copy.
+
+        The machine goes on with the Rust manager rebuilt from the Python one's pickle and
+        the reverse, so every later step checks the restored state's behaviour, not just its
+        fields.
+        """
+        rust_state, python_state = self.rust.__getstate__(), self.python.__getstate__()
+        assert rust_state == python_state
+        if how == "pickle":
+            from_python = pickle.dumps(self.python, protocol)
+            from_rust = pickle.dumps(self.rust, protocol)
+            self.rust = pickle.loads(from_python)
+            with forced_python():
+                self.python = pickle.loads(from_rust)
+        else:
+            copier = copy.copy if how == "copy" else copy.deepcopy
+            self.rust = copier(self.rust)
+            with forced_python():  # a copy is built by the active backend, as a pickle is
+                self.python = copier(self.python)
+        assert type(self.rust).__module__ == "rust_core"
+        assert type(self.python) is BlockManager
+        assert self.rust.__getstate__() == rust_state == self.python.__getstate__()
+
+    @rule(state=hostile_states())
+    def forged_state(self, state: object) -> None:
+        """A forged pickled state: both accept it, or both refuse it alike and stay unchanged."""
+        before = self.rust.__getstate__()
+        rust = outcome_of(lambda: self.rust.__setstate__(state))
+        python = outcome_of(lambda: self.python.__setstate__(state))
+        same_outcome(rust, python, rel_tol=0)
+        if rust.error is not None:
+            assert self.rust.__getstate__() == before
+        assert self.rust.__getstate__() == self.python.__getstate__()
 
     @invariant()
     def observables_agree(self) -> None:

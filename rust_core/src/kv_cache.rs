@@ -503,6 +503,118 @@ impl BlockManager {
     }
 }
 
+/// One sequence of a [`BlockState`]: `(seq_id, block table, tokens)`.
+pub type SequenceState = (u64, Vec<u32>, u64);
+
+/// The whole state of a [`BlockManager`] besides its two sizes, in the canonical form both
+/// backends pickle: the free stack bottom to top, sequences by id. Reference counts are not
+/// part of it: they are the number of sequences holding each block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockState {
+    pub next_unused: u32,
+    pub free: Vec<u32>,
+    pub sequences: Vec<SequenceState>,
+}
+
+fn invalid_state(reason: impl fmt::Display) -> BlockError {
+    BlockError::Invalid(format!("invalid BlockManager state: {reason}"))
+}
+
+impl BlockManager {
+    /// The canonical state (see [`BlockState`]).
+    pub fn state(&self) -> BlockState {
+        let mut sequences: Vec<SequenceState> = self
+            .seqs
+            .iter()
+            .map(|(&id, seq)| (id, seq.blocks.clone(), seq.tokens))
+            .collect();
+        sequences.sort_unstable_by_key(|entry| entry.0);
+        BlockState {
+            next_unused: self.pool.next_unused,
+            free: self.pool.free.clone(),
+            sequences,
+        }
+    }
+
+    /// Replaces the state with `state` after checking that [`BlockManager::state`] could have
+    /// written it (the checks of `BlockManager.__setstate__` in pyagent.kv_cache_core);
+    /// `BlockError::Invalid`, and the manager unchanged, otherwise.
+    pub fn set_state(&mut self, state: BlockState) -> Result<(), BlockError> {
+        let BlockState {
+            next_unused,
+            free,
+            sequences,
+        } = state;
+        if next_unused > self.pool.num_blocks {
+            return Err(invalid_state("next_unused exceeds num_blocks"));
+        }
+        let in_range = |block: u32| block < next_unused;
+        if !free.iter().all(|&b| in_range(b)) {
+            return Err(invalid_state("a free block is out of range"));
+        }
+        // Every handed-out block is free or in a table, so a consistent state lists at least
+        // next_unused blocks: checked first, so the dense counts below stay in proportion to
+        // the input (a forged next_unused of 2**31 - 1 must not cost 8 GiB).
+        let listed = sequences
+            .iter()
+            .fold(free.len(), |sum, entry| sum.saturating_add(entry.1.len()));
+        if listed < next_unused as usize {
+            return Err(invalid_state("a handed-out block is neither free nor used"));
+        }
+        let mut refs = vec![0u32; next_unused as usize];
+        let mut seqs = SeqMap::default();
+        for (seq_id, blocks, tokens) in sequences {
+            if seq_id > MAX_SEQ_ID {
+                return Err(invalid_state("a sequence id is out of range"));
+            }
+            if !blocks.iter().all(|&b| in_range(b)) {
+                return Err(invalid_state("a block of a sequence is out of range"));
+            }
+            if seqs.contains_key(&seq_id) {
+                return Err(invalid_state(format_args!(
+                    "sequence {seq_id} appears twice"
+                )));
+            }
+            let mut seen = blocks.clone();
+            seen.sort_unstable();
+            seen.dedup();
+            if seen.len() != blocks.len() {
+                return Err(invalid_state(format_args!(
+                    "sequence {seq_id} repeats a block"
+                )));
+            }
+            if blocks.len() as u64 != tokens.div_ceil(self.block_size) {
+                return Err(invalid_state(format_args!(
+                    "sequence {seq_id} has {} blocks for {tokens} tokens",
+                    blocks.len()
+                )));
+            }
+            for &block in &blocks {
+                refs[block as usize] = refs[block as usize].saturating_add(1);
+            }
+            seqs.insert(seq_id, Sequence { blocks, tokens });
+        }
+        let mut free_sorted = free.clone();
+        free_sorted.sort_unstable();
+        free_sorted.dedup();
+        if free_sorted.len() != free.len() || free.iter().any(|&b| refs[b as usize] != 0) {
+            return Err(invalid_state("a free block is listed twice or in use"));
+        }
+        let used = refs.iter().filter(|&&count| count != 0).count();
+        if free.len() + used != next_unused as usize {
+            return Err(invalid_state("a handed-out block is neither free nor used"));
+        }
+        self.pool.next_unused = next_unused;
+        self.pool.free = free;
+        self.pool.refs = refs;
+        self.seqs = seqs;
+        Ok(())
+    }
+}
+
+/// The largest sequence id, `2**63 - 1`.
+pub const MAX_SEQ_ID: u64 = i64::MAX as u64;
+
 /// A sequence id from an i64: `[0, 2**63)`, else `BlockError::Invalid`.
 pub fn seq_id(value: i64, name: &str) -> Result<u64, BlockError> {
     u64::try_from(value)

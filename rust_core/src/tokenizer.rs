@@ -157,6 +157,28 @@ impl Bpe {
         })
     }
 
+    /// Every ordinary token and its rank, by rank (what `Tokenizer.__reduce__` pickles).
+    pub fn ranks(&self) -> Vec<(&[u8], Rank)> {
+        let mut ranks: Vec<(&[u8], Rank)> = self
+            .encoder
+            .iter()
+            .map(|(token, &rank)| (token.as_slice(), rank))
+            .collect();
+        ranks.sort_unstable_by_key(|&(_, rank)| rank);
+        ranks
+    }
+
+    /// Every special token and its rank, by rank.
+    pub fn special_ranks(&self) -> Vec<(&str, Rank)> {
+        let mut specials: Vec<(&str, Rank)> = self
+            .specials
+            .iter()
+            .map(|(name, &rank)| (name.as_str(), rank))
+            .collect();
+        specials.sort_unstable_by_key(|&(_, rank)| rank);
+        specials
+    }
+
     /// The special tokens' names.
     pub fn special_names(&self) -> Vec<String> {
         self.specials.keys().cloned().collect()

@@ -620,6 +620,24 @@ impl FrameBuffer {
         }
     }
 
+    /// The bytes [`pending`](Self::pending) counts.
+    pub fn pending_bytes(&self) -> &[u8] {
+        self.buf.get(self.start..).unwrap_or(&[])
+    }
+
+    /// The message of the error that closed the decoder, if one did.
+    pub fn failure(&self) -> Option<&str> {
+        self.failed.as_deref()
+    }
+
+    /// Replaces the buffered bytes and the closed state (a decoder restored from a pickle).
+    pub fn restore(&mut self, pending: &[u8], failed: Option<String>) {
+        self.buf.clear();
+        self.buf.extend_from_slice(pending);
+        self.start = 0;
+        self.failed = failed;
+    }
+
     /// Closes the decoder because of an error found outside it (a bad MessagePack payload).
     pub fn close(&mut self, message: &str) {
         self.failed = Some(message.to_owned());

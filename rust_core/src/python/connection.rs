@@ -112,8 +112,21 @@ pub struct PyConnection {
     inner: conn::Connection,
 }
 
+/// The TypeError pickling or copying a live socket object gives (as the reference's).
+fn cannot_move(kind: &str) -> PyErr {
+    PyTypeError::new_err(format!(
+        "cannot pickle '{kind}' object: it owns a live socket of this process; \
+         open a new one in the other process"
+    ))
+}
+
 #[pymethods]
 impl PyConnection {
+    /// Always TypeError: a live connection cannot move to another process.
+    fn __reduce__(&self) -> PyResult<()> {
+        Err(cannot_move("Connection"))
+    }
+
     /// Sends `obj` (MessagePack, compressed above 1 KiB) on stream `stream_id`.
     fn send(
         &self,
@@ -225,6 +238,11 @@ pub struct PyListener {
 
 #[pymethods]
 impl PyListener {
+    /// Always TypeError: a listening socket cannot move to another process.
+    fn __reduce__(&self) -> PyResult<()> {
+        Err(cannot_move("Listener"))
+    }
+
     #[new]
     #[pyo3(signature = (host = "127.0.0.1".to_string(), port = any_port()))]
     fn new(py: Python<'_>, host: String, port: Py<PyAny>) -> PyResult<Self> {

@@ -8,10 +8,17 @@ use numpy::{PyArray1, PyArray2, PyArrayDescrMethods, PyArrayMethods, PyUntypedAr
 use pyo3::exceptions::{PyKeyError, PyOverflowError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyList, PyType};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use crate::kv_cache::{page_copy as copy_pages, seq_id, BlockError, BlockManager, MappingError};
+use pyo3::sync::{MutexExt, PyOnceLock};
+use pyo3::types::{PyBool, PyDict, PyInt, PyList, PyTuple, PyType};
+
+use crate::kv_cache::{
+    page_copy as copy_pages, seq_id, BlockError, BlockManager, BlockState, MappingError,
+    SequenceState,
+};
+
+use super::Reduced;
 
 // ---------------------------------------------------------------------------------------------
 // page_copy
@@ -260,10 +267,112 @@ fn block_error(py: Python<'_>, err: BlockError) -> PyErr {
     }
 }
 
+/// An int of a pickled state in `[low, high]`; ValueError otherwise (bool included), as
+/// `_state_int` in pyagent.kv_cache_core.
+fn state_int(value: &Bound<'_, PyAny>, what: &str, low: i128, high: i128) -> PyResult<i128> {
+    let fits = if value.is_instance_of::<PyInt>() && !value.is_instance_of::<PyBool>() {
+        value
+            .extract::<i128>()
+            .ok()
+            .filter(|v| (low..=high).contains(v))
+    } else {
+        None
+    };
+    fits.ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "invalid BlockManager state: {what} must be an int in [{low}, {high}]"
+        ))
+    })
+}
+
+/// The items of a list or tuple of a pickled state; ValueError for anything else.
+fn state_list<'py>(value: &Bound<'py, PyAny>, what: &str) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    if value.is_instance_of::<PyList>() || value.is_instance_of::<PyTuple>() {
+        value.try_iter()?.collect()
+    } else {
+        Err(PyValueError::new_err(format!(
+            "invalid BlockManager state: {what} must be a list"
+        )))
+    }
+}
+
+/// Block ids of a pickled state: range-checked against `next_unused` by the core.
+fn state_blocks(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u32>> {
+    state_list(value, what)?
+        .iter()
+        .map(|block| {
+            let id = state_int(block, what, 0, i128::from(u32::MAX))?;
+            Ok(u32::try_from(id).unwrap_or(u32::MAX))
+        })
+        .collect()
+}
+
+/// The `__getstate__` dict of pyagent.kv_cache_core.BlockManager, parsed.
+fn parse_state(state: &Bound<'_, PyAny>, num_blocks: u32) -> PyResult<BlockState> {
+    let keys_ok = state.cast::<PyDict>().ok().filter(|dict| {
+        dict.len() == 3
+            && ["next_unused", "free", "sequences"]
+                .iter()
+                .all(|key| dict.contains(key).unwrap_or(false))
+    });
+    let Some(dict) = keys_ok else {
+        return Err(PyValueError::new_err(
+            "invalid BlockManager state: expected a dict with keys 'next_unused', 'free' and \
+             'sequences'",
+        ));
+    };
+    let item = |key: &str| -> PyResult<Bound<'_, PyAny>> {
+        dict.get_item(key)?
+            .ok_or_else(|| PyValueError::new_err(format!("invalid BlockManager state: {key}")))
+    };
+    let next_unused = state_int(
+        &item("next_unused")?,
+        "next_unused",
+        0,
+        i128::from(num_blocks),
+    )?;
+    let free = state_blocks(&item("free")?, "a free block")?;
+    let mut sequences: Vec<SequenceState> = Vec::new();
+    for entry in state_list(&item("sequences")?, "sequences")? {
+        let parts = state_list(&entry, "a sequence")?;
+        let [id, blocks, tokens] = parts.as_slice() else {
+            return Err(PyValueError::new_err(
+                "invalid BlockManager state: a sequence must be a 3-tuple",
+            ));
+        };
+        let id = state_int(id, "a sequence id", 0, i128::from(i64::MAX))?;
+        let blocks = state_blocks(blocks, "a block of a sequence")?;
+        let tokens = state_int(tokens, "a token count", 0, i128::from(u64::MAX))?;
+        sequences.push((
+            u64::try_from(id).unwrap_or(u64::MAX),
+            blocks,
+            u64::try_from(tokens).unwrap_or(u64::MAX),
+        ));
+    }
+    Ok(BlockState {
+        next_unused: u32::try_from(next_unused).unwrap_or(u32::MAX),
+        free,
+        sequences,
+    })
+}
+
 /// Paged-attention block allocator; `pyagent.kv_cache_core.BlockManager` documents it.
-#[pyclass(name = "BlockManager", module = "rust_core")]
+///
+/// Shareable between threads: every method takes the mutex, waiting for it with the GIL
+/// released (so `replay`, which runs without the GIL, never deadlocks a waiting caller).
+#[pyclass(name = "BlockManager", module = "rust_core", frozen)]
 struct PyBlockManager {
-    inner: BlockManager,
+    inner: Mutex<BlockManager>,
+}
+
+impl PyBlockManager {
+    fn lock(&self, py: Python<'_>) -> MutexGuard<'_, BlockManager> {
+        // Nothing panics while holding it; a poisoned lock still holds a consistent manager
+        // because every operation validates before it mutates.
+        self.inner
+            .lock_py_attached(py)
+            .unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 #[pymethods]
@@ -277,31 +386,64 @@ impl PyBlockManager {
         let blocks = size_arg(num_blocks, "num_blocks")?;
         let size = size_arg(block_size, "block_size")?;
         BlockManager::new(blocks, size)
-            .map(|inner| PyBlockManager { inner })
+            .map(|inner| PyBlockManager {
+                inner: Mutex::new(inner),
+            })
             .map_err(|err| block_error(py, err))
     }
 
     #[getter]
-    fn num_blocks(&self) -> u32 {
-        self.inner.num_blocks()
+    fn num_blocks(&self, py: Python<'_>) -> u32 {
+        self.lock(py).num_blocks()
     }
 
     #[getter]
-    fn block_size(&self) -> u64 {
-        self.inner.block_size()
+    fn block_size(&self, py: Python<'_>) -> u64 {
+        self.lock(py).block_size()
     }
 
     #[getter]
-    fn num_free_blocks(&self) -> u64 {
-        self.inner.num_free_blocks()
+    fn num_free_blocks(&self, py: Python<'_>) -> u64 {
+        self.lock(py).num_free_blocks()
     }
 
-    fn __len__(&self) -> usize {
-        self.inner.num_sequences()
+    fn __len__(&self, py: Python<'_>) -> usize {
+        self.lock(py).num_sequences()
+    }
+
+    /// `(pyagent.kv_cache_core.BlockManager, (num_blocks, block_size), state)`: the pickle
+    /// names the backend-neutral class, so it loads with or without rust_core.
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Reduced<'py, (u32, u64)>> {
+        static CLASS: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+        let class = match CLASS.import(py, "pyagent.kv_cache_core", "BlockManager") {
+            Ok(class) => class.clone().into_any(),
+            // rust_core used without pyagent: this class, which loads only where rust_core is.
+            Err(_) => py.get_type::<PyBlockManager>().into_any(),
+        };
+        let (sizes, state) = {
+            let inner = self.lock(py);
+            ((inner.num_blocks(), inner.block_size()), inner.state())
+        };
+        Ok((class, sizes, state_dict(py, state)?))
+    }
+
+    /// The canonical state; see `BlockManager.__getstate__` in pyagent.kv_cache_core.
+    fn __getstate__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let state = self.lock(py).state();
+        state_dict(py, state)
+    }
+
+    /// Replaces the state with a pickled one; ValueError (manager unchanged) if inconsistent.
+    fn __setstate__(&self, py: Python<'_>, state: &Bound<'_, PyAny>) -> PyResult<()> {
+        let num_blocks = self.lock(py).num_blocks();
+        let parsed = parse_state(state, num_blocks)?;
+        self.lock(py)
+            .set_state(parsed)
+            .map_err(|err| block_error(py, err))
     }
 
     fn allocate(
-        &mut self,
+        &self,
         py: Python<'_>,
         seq_id: &Bound<'_, PyAny>,
         prompt_len: &Bound<'_, PyAny>,
@@ -323,38 +465,38 @@ impl PyBlockManager {
                 )))
             }
         };
-        self.inner
+        self.lock(py)
             .allocate(seq, tokens)
             .map_err(|err| block_error(py, err))
     }
 
     fn append_token(
-        &mut self,
+        &self,
         py: Python<'_>,
         seq_id: &Bound<'_, PyAny>,
     ) -> PyResult<Option<(u32, u32)>> {
         let seq = seq_arg(seq_id, "seq_id")?;
-        self.inner
+        self.lock(py)
             .append_token(seq)
             .map_err(|err| block_error(py, err))
     }
 
     fn fork(
-        &mut self,
+        &self,
         py: Python<'_>,
         parent_id: &Bound<'_, PyAny>,
         child_id: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let parent = seq_arg(parent_id, "parent_id")?;
         let child = seq_arg(child_id, "child_id")?;
-        self.inner
+        self.lock(py)
             .fork(parent, child)
             .map_err(|err| block_error(py, err))
     }
 
-    fn free(&mut self, py: Python<'_>, seq_id: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn free(&self, py: Python<'_>, seq_id: &Bound<'_, PyAny>) -> PyResult<()> {
         let seq = seq_arg(seq_id, "seq_id")?;
-        self.inner.free(seq).map_err(|err| block_error(py, err))
+        self.lock(py).free(seq).map_err(|err| block_error(py, err))
     }
 
     fn block_table<'py>(
@@ -363,36 +505,49 @@ impl PyBlockManager {
         seq_id: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
         let seq = seq_arg(seq_id, "seq_id")?;
-        let table = self
-            .inner
-            .block_table(seq)
-            .map_err(|err| block_error(py, err))?;
+        let inner = self.lock(py);
+        let table = inner.block_table(seq).map_err(|err| block_error(py, err))?;
         PyList::new(py, table)
     }
 
     fn num_tokens(&self, py: Python<'_>, seq_id: &Bound<'_, PyAny>) -> PyResult<u64> {
         let seq = seq_arg(seq_id, "seq_id")?;
-        self.inner
+        self.lock(py)
             .num_tokens(seq)
             .map_err(|err| block_error(py, err))
     }
 
     /// Runs `(op, a, b)` rows in order without the GIL; the copy-on-write pairs as (k, 2).
     fn replay<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         ops: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyArray2<i64>>> {
         let table = int_table::<3>(ops, "ops", true)?;
         BlockManager::check_ops(&table).map_err(|err| block_error(py, err))?;
-        let inner = &mut self.inner;
+        let mut guard = self.lock(py);
+        let inner: &mut BlockManager = &mut guard;
         let mut copies: Vec<[i64; 2]> = Vec::new();
         let outcome = py.detach(|| inner.replay(&table, &mut copies));
+        drop(guard);
         outcome.map_err(|err| block_error(py, err))?;
         let k = copies.len();
         let flat: Vec<i64> = copies.into_iter().flatten().collect();
         PyArray1::from_vec(py, flat).reshape([k, 2])
     }
+}
+
+/// A [`BlockState`] as the dict `BlockManager.__getstate__` returns.
+fn state_dict(py: Python<'_>, state: BlockState) -> PyResult<Bound<'_, PyDict>> {
+    let dict = PyDict::new(py);
+    dict.set_item("next_unused", state.next_unused)?;
+    dict.set_item("free", PyList::new(py, state.free)?)?;
+    let sequences = PyList::empty(py);
+    for (id, blocks, tokens) in state.sequences {
+        sequences.append((id, PyList::new(py, blocks)?, tokens))?;
+    }
+    dict.set_item("sequences", sequences)?;
+    Ok(dict)
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -2,6 +2,11 @@
 //! names the seed's priority list gives them (see `pyagent/hot_paths.toml`).
 
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+/// What a stateful class's `__reduce__` returns: the backend-neutral constructor (a class of
+/// `pyagent`), its arguments, and the state its `__setstate__` takes.
+type Reduced<'py, Args> = (Bound<'py, PyAny>, Args, Bound<'py, PyDict>);
 
 mod address_map;
 mod analysis;

@@ -217,6 +217,17 @@ impl PySchemaValidator {
             .map_err(|e| schema_error(py, e))
     }
 
+    /// `(pyagent.validation_core.compile_schema, (schema,))`: the pickle names the
+    /// backend-neutral factory, so it loads with or without rust_core (and recompiles there).
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, (Py<PyAny>,))> {
+        static FACTORY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let factory = match FACTORY.import(py, "pyagent.validation_core", "compile_schema") {
+            Ok(factory) => factory.clone(),
+            Err(_) => wrap_pyfunction!(compile_schema, py)?.into_any(),
+        };
+        Ok((factory, (self.schema.clone_ref(py),)))
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "<rust_core.SchemaValidator draft={}>",

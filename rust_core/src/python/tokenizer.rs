@@ -8,7 +8,10 @@ use std::sync::Arc;
 
 use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTuple};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{
+    PyBool, PyBytes, PyDict, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTuple, PyType,
+};
 
 use crate::tokenizer::{Bpe, Rank, SpecialRules, TokenizerError};
 
@@ -50,6 +53,8 @@ fn items<'py>(
 pub struct Tokenizer {
     bpe: Arc<Bpe>,
     special_names: Vec<String>,
+    /// The split pattern as given, for pickling.
+    pattern: String,
 }
 
 fn default_allowed() -> Py<PyAny> {
@@ -263,7 +268,29 @@ impl Tokenizer {
         Ok(Tokenizer {
             bpe: Arc::new(bpe),
             special_names,
+            pattern,
         })
+    }
+
+    /// `(pyagent.tokenizer_core.Tokenizer, (ranks, pattern, special_tokens))`: the pickle
+    /// names the backend-neutral class (it loads with or without rust_core) and holds the
+    /// vocabulary by rank, as tiktoken's own `Encoding` pickles it.
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        static CLASS: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+        let class = match CLASS.import(py, "pyagent.tokenizer_core", "Tokenizer") {
+            Ok(class) => class.clone().into_any(),
+            Err(_) => py.get_type::<Tokenizer>().into_any(),
+        };
+        let ranks = PyDict::new(py);
+        for (token, rank) in self.bpe.ranks() {
+            ranks.set_item(PyBytes::new(py, token), rank)?;
+        }
+        let specials = PyDict::new(py);
+        for (name, rank) in self.bpe.special_ranks() {
+            specials.set_item(name, rank)?;
+        }
+        let args = (ranks, self.pattern.as_str(), specials).into_pyobject(py)?;
+        PyTuple::new(py, [class, args.into_any()])
     }
 
     /// The token ids of `text` (tiktoken's `Encoding.encode`).

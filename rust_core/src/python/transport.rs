@@ -19,13 +19,14 @@
 //! batch into one output buffer: one call and one bytes object instead of one per frame.
 
 use std::cell::Cell;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use pyo3::exceptions::{
     PyOverflowError, PyRuntimeError, PyTypeError, PyUnicodeDecodeError, PyValueError,
 };
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
+use pyo3::sync::{MutexExt, PyOnceLock};
 use pyo3::types::{
     PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType,
 };
@@ -36,6 +37,8 @@ use crate::transport::{
     check_level, seal_at, FrameBuffer, FrameSpan, Payload, ProtocolError, Reader, Token,
     DEFAULT_COMPRESS_THRESHOLD, DEFAULT_LEVEL, DEFAULT_MAX_FRAME_SIZE, HEADER_LEN, MAX_NESTING,
 };
+
+use super::Reduced;
 
 /// msgpack-python's packer nest limit: an object deeper than this is a ValueError.
 const PACK_NEST_LIMIT: i32 = 1024;
@@ -1086,8 +1089,16 @@ fn encode_batch(
 }
 
 /// Incremental decoder: `feed(bytes)` in any chunking -> list of (stream_id, obj).
-#[pyclass(module = "rust_core.binary_transport")]
+///
+/// Calls are serialised by a mutex (waited for without the GIL), as the reference's lock
+/// serialises them: concurrent `feed`s never interleave inside one call.
+#[pyclass(module = "rust_core.binary_transport", frozen)]
 pub struct FrameDecoder {
+    state: Mutex<DecoderState>,
+}
+
+/// What a [`FrameDecoder`] keeps between calls.
+struct DecoderState {
     inner: FrameBuffer,
     keys: KeyCache,
     /// Decompressed payloads, reused from frame to frame.
@@ -1168,6 +1179,44 @@ pub fn drain<'py>(
     }
 }
 
+impl FrameDecoder {
+    fn lock(&self, py: Python<'_>) -> MutexGuard<'_, DecoderState> {
+        // A poisoned lock (impossible: nothing here panics) still holds a usable decoder.
+        self.state
+            .lock_py_attached(py)
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// `(pending, failed)` from the `__getstate__` dict of pyagent.connectivity_core.FrameDecoder;
+/// ValueError for anything it could not have written.
+fn decoder_state(state: &Bound<'_, PyAny>) -> PyResult<(Vec<u8>, Option<String>)> {
+    let invalid = || {
+        PyValueError::new_err(
+            "invalid FrameDecoder state: expected {'pending': bytes, 'failed': str or None}",
+        )
+    };
+    let dict = state.cast::<PyDict>().map_err(|_| invalid())?;
+    if dict.len() != 2 {
+        return Err(invalid());
+    }
+    let pending = dict.get_item("pending")?.ok_or_else(invalid)?;
+    let failed = dict.get_item("failed")?.ok_or_else(invalid)?;
+    let pending = pending.cast::<PyBytes>().map_err(|_| invalid())?;
+    let failed = if failed.is_none() {
+        None
+    } else {
+        let text = failed.cast::<PyString>().map_err(|_| invalid())?;
+        // A lone surrogate cannot be a Rust String: stored as U+FFFD, like the message
+        // of any error that closes a decoder.
+        Some(text.to_string_lossy().into_owned())
+    };
+    if failed.is_some() && !pending.as_bytes().is_empty() {
+        return Err(invalid());
+    }
+    Ok((pending.as_bytes().to_vec(), failed))
+}
+
 #[pymethods]
 impl FrameDecoder {
     #[new]
@@ -1175,46 +1224,81 @@ impl FrameDecoder {
     fn new(py: Python<'_>, max_frame_size: Py<PyAny>) -> PyResult<Self> {
         let max = max_frame_size_arg(max_frame_size.bind(py))?;
         Ok(FrameDecoder {
-            inner: FrameBuffer::new(max),
-            keys: KeyCache::new(),
-            scratch: Vec::new(),
+            state: Mutex::new(DecoderState {
+                inner: FrameBuffer::new(max),
+                keys: KeyCache::new(),
+                scratch: Vec::new(),
+            }),
         })
     }
 
     /// Appends `data`; returns every frame completed by it as (stream_id, obj).
-    fn feed<'py>(
-        &mut self,
-        py: Python<'py>,
-        data: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    fn feed<'py>(&self, py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let view = ByteView::get(data)?;
         let bytes = view.as_slice();
         let detach = bytes.len() >= DETACH_BYTES;
-        self.inner.push(bytes).map_err(|e| to_py_err(py, e))?;
+        let mut guard = self.lock(py);
+        let state = &mut *guard;
+        state.inner.push(bytes).map_err(|e| to_py_err(py, e))?;
         drop(view);
         drain(
             py,
-            &mut self.inner,
-            &mut self.keys,
-            &mut self.scratch,
+            &mut state.inner,
+            &mut state.keys,
+            &mut state.scratch,
             detach,
         )
     }
 
     /// Raises ProtocolError if the stream ended inside a frame.
-    fn finish(&mut self, py: Python<'_>) -> PyResult<()> {
-        self.inner.finish().map_err(|e| to_py_err(py, e))
+    fn finish(&self, py: Python<'_>) -> PyResult<()> {
+        self.lock(py).inner.finish().map_err(|e| to_py_err(py, e))
     }
 
     /// Bytes buffered that do not yet form a whole frame.
     #[getter]
-    fn pending(&self) -> usize {
-        self.inner.pending()
+    fn pending(&self, py: Python<'_>) -> usize {
+        self.lock(py).inner.pending()
     }
 
     #[getter]
-    fn max_frame_size(&self) -> u64 {
-        self.inner.max_frame_size()
+    fn max_frame_size(&self, py: Python<'_>) -> u64 {
+        self.lock(py).inner.max_frame_size()
+    }
+
+    /// `{"pending": bytes, "failed": str or None}`, as the reference's `__getstate__`: a
+    /// closed decoder keeps no bytes (every later call raises anyway).
+    fn __getstate__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let (pending, failed) = {
+            let state = self.lock(py);
+            match state.inner.failure() {
+                Some(message) => (Vec::new(), Some(message.to_owned())),
+                None => (state.inner.pending_bytes().to_vec(), None),
+            }
+        };
+        let dict = PyDict::new(py);
+        dict.set_item("pending", PyBytes::new(py, &pending))?;
+        dict.set_item("failed", failed)?;
+        Ok(dict)
+    }
+
+    /// Restores a pickled state; ValueError (decoder unchanged) for a malformed one.
+    fn __setstate__(&self, py: Python<'_>, state: &Bound<'_, PyAny>) -> PyResult<()> {
+        let (pending, failed) = decoder_state(state)?;
+        self.lock(py).inner.restore(&pending, failed);
+        Ok(())
+    }
+
+    /// `(pyagent.connectivity_core.FrameDecoder, (max_frame_size,), state)`: the pickle names
+    /// the backend-neutral class, so it loads with or without rust_core.
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Reduced<'py, (u64,)>> {
+        static CLASS: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+        let class = match CLASS.import(py, "pyagent.connectivity_core", "FrameDecoder") {
+            Ok(class) => class.clone().into_any(),
+            Err(_) => py.get_type::<FrameDecoder>().into_any(),
+        };
+        let max = self.lock(py).inner.max_frame_size();
+        Ok((class, (max,), self.__getstate__(py)?))
     }
 }
 
