@@ -1,0 +1,1 @@
+"""Runnable examples the guides show; tests import them so they stay true."""
