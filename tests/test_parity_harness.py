@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -166,3 +168,78 @@ def test_numpy_arrays_compare_by_dtype_shape_and_values() -> None:
     assert _equal(np.array([1, 2]), np.array([1, 2]), 0)
     assert not _equal(np.array([1, 2]), np.array([1, 3]), 0)
     assert _equal({"x": np.array([0.5])}, {"x": np.array([0.5])}, 0)
+
+
+_CRASHING_PROPERTIES = """
+import os, time
+from hypothesis import given, strategies as st
+from parity.registry import parity_property
+
+@parity_property("page_copy")
+@given(st.integers())
+def aborts(x):
+    os.abort()
+
+@parity_property("sharding_index")
+@given(st.integers())
+def hangs(x):
+    time.sleep(3600)
+"""
+
+
+@pytest.mark.requires_rust
+def test_a_crashing_or_hanging_row_fails_alone(tmp_path: Path) -> None:
+    """Rows run in child processes: an abort and a hang fail their rows, the rest still run."""
+    (tmp_path / "crashing_properties.py").write_text(_CRASHING_PROPERTIES)
+    out = tmp_path / "parity.json"
+    root = Path(__file__).resolve().parents[1]
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "PYAGENT_BACKEND"},
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(root)]),
+        "PARITY_EXTRA_PROPERTIES": "crashing_properties",
+    }
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "parity",
+            "--json",
+            str(out),
+            "--timeout",
+            "40",
+            "--only",
+            "page_copy",
+            "sharding_index",
+            "percentiles",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=root,
+        timeout=300,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    rows = {row["name"]: row for row in json.loads(out.read_text())["hot_paths"]}
+    assert rows["page_copy"]["status"] == "failed"
+    assert "SIGABRT" in rows["page_copy"]["detail"]
+    assert rows["sharding_index"]["status"] == "failed"
+    assert "timed out after 40 s" in rows["sharding_index"]["detail"]
+    assert rows["percentiles"]["status"] == "passed"
+    assert rows["percentiles"]["examples"] >= 100
+    assert rows["percentiles"]["peak_mib"] > 0
+    # Rows print as they finish: the passing one comes before the 40 s timeout's.
+    lines = done.stdout.splitlines()
+    order = [n for line in lines for n in rows if line.startswith(n + " ")]
+    assert order.index("percentiles") < order.index("sharding_index")
+
+
+def test_a_partial_run_updates_its_rows_of_the_saved_result(tmp_path: Path) -> None:
+    from parity.__main__ import _merge
+
+    saved = tmp_path / "parity.json"
+    full = [{"name": n, "status": "passed", "examples": 150} for n in ("a", "b", "c")]
+    saved.write_text(json.dumps({"schema": 1, "hot_paths": full}))
+    merged = _merge(saved, [{"name": "b", "status": "failed", "examples": 3}])
+    assert [r["name"] for r in merged] == ["a", "b", "c"]
+    assert merged[0] == full[0] and merged[2] == full[2]
+    assert merged[1]["status"] == "failed" and "partial_run" in merged[1]
