@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 
@@ -143,6 +144,38 @@ def test_cli_prints_the_report() -> None:
     result = run_python("from pyagent.__main__ import main; main()")
     assert result.returncode == 0, result.stderr
     assert re.search(r"sharding_index\s+(rust|python)\s", result.stdout)
+
+
+def test_cli_prints_totals_and_json(backend_name: str) -> None:
+    table = run_python("from pyagent.__main__ import main; main([])")
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.startswith("pyagent ")
+    total = len(load_manifest().names)
+    assert re.search(rf"^{total} hot paths: \d+ ", table.stdout, re.MULTILINE)
+    done = run_python(
+        "from pyagent.__main__ import main; main(['--json'])",
+        env={"PYAGENT_BACKEND": backend_name},
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert len(report["hot_paths"]) == total == sum(report["totals"].values())
+    expected = "python" if backend_name == "python" else "rust"
+    assert report["totals"].get(expected, 0) == len(load_manifest().migrated)
+
+
+def test_cli_into_a_closed_pipe_ends_quietly() -> None:
+    """`python -m pyagent | head` must not end in a BrokenPipeError traceback."""
+    code = (
+        "import os, subprocess, sys\n"
+        "r, w = os.pipe()\n"
+        "os.close(r)\n"  # the reader is gone before anything is written
+        "done = subprocess.run([sys.executable, '-m', 'pyagent'], stdout=w,\n"
+        "                      stderr=subprocess.PIPE)\n"
+        "print(done.returncode, repr(done.stderr.decode()))\n"
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0 ''"
 
 
 @pytest.mark.requires_rust
