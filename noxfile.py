@@ -252,18 +252,18 @@ def docs(session: nox.Session) -> None:
     _requirements(session, "docs", "test")
     env = {"NO_MKDOCS_2_WARNING": "1"}
     generated = ROOT / "docs"
-    if not all((generated / name).is_file() for name in ("status.md", "status.json", "audit.md")):
-        session.log("status pages missing: writing them from build/status (see nox -s status)")
-        session.run(
-            "python",
-            str(generated / "_generate" / "status.py"),
-            "--status-dir",
-            str(STATUS),
-            "--audit",
-            "saved",
-            "--exports",
-            "source",
-        )
+    # Always from the saved results (build/status), so the site shows the latest parity,
+    # bench and mutation runs instead of whatever pages an earlier build left.
+    session.run(
+        "python",
+        str(generated / "_generate" / "status.py"),
+        "--status-dir",
+        str(STATUS),
+        "--audit",
+        "saved",
+        "--exports",
+        "source",
+    )
     if session.posargs[:1] == ["serve"]:
         session.run("mkdocs", "serve", *session.posargs[1:], env=env)
         return
@@ -283,3 +283,10 @@ def docs(session: nox.Session) -> None:
         "no:cacheprovider",
         env={**env, "DOCS_SCREENSHOTS": str(ROOT / "build" / "docs-screenshots")},
     )
+
+
+@nox.session(python=PYTHON)
+def mutants(session: nox.Session) -> None:
+    """Mutation score of the parity properties: `-- --only NAME`, `-- --sample N` (0: all)."""
+    prepare(session, "test")
+    session.run("python", "-m", "parity.mutants", *session.posargs)

@@ -248,6 +248,10 @@ class HotPathStatus:
     parity_examples: int
     parity_detail: str
     benchmarks: list[BenchRow]
+    #: Share of planted reference bugs the parity properties caught (python -m parity.mutants),
+    #: with the counts; None when no mutation run covered the hot path.
+    mutation_score: float | None = None
+    mutation_detail: str = ""
 
     @property
     def done(self) -> bool:
@@ -289,16 +293,23 @@ def build_status(
     parity: dict[str, Any] | None,
     bench: dict[str, Any] | None,
     exports: RustExports,
+    mutants: dict[str, Any] | None = None,
 ) -> list[HotPathStatus]:
     """One status per hot path, in manifest order, from exactly the given results."""
     parity_rows = {
         r.get("name"): r for r in (parity or {}).get("hot_paths", []) if isinstance(r, dict)
+    }
+    mutant_rows = {
+        r.get("name"): r for r in (mutants or {}).get("hot_paths", []) if isinstance(r, dict)
     }
     statuses = []
     for hot_path in manifest.hot_paths:
         present, detail = python_hook(hot_path)
         row = parity_rows.get(hot_path.name)
         examples = row.get("examples") if row else 0
+        mutated = mutant_rows.get(hot_path.name) or {}
+        score = _number(mutated.get("score"))
+        caught = int(mutated.get("killed", 0)) + int(mutated.get("timeout", 0))
         statuses.append(
             HotPathStatus(
                 name=hot_path.name,
@@ -317,6 +328,10 @@ def build_status(
                 parity_examples=examples if isinstance(examples, int) else 0,
                 parity_detail=str(row.get("detail") or "") if row else "",
                 benchmarks=_bench_rows(bench, hot_path.name),
+                mutation_score=score,
+                mutation_detail=(
+                    f"{caught} of {mutated.get('tried', 0)} killed" if score is not None else ""
+                ),
             )
         )
     return statuses
@@ -487,6 +502,7 @@ def _hot_path_rows(statuses: Iterable[HotPathStatus]) -> Iterator[list[str]]:
             parity_cell(s),
             vs_python,
             vs_peer,
+            mutation_cell(s),
             f"#{s.issue}",
         ]
 
@@ -499,8 +515,17 @@ HOT_PATH_HEADER = [
     "Parity",
     "vs Python",
     "vs peer",
+    "Mutants killed",
     "Issue",
 ]
+
+
+def mutation_cell(status: HotPathStatus) -> str:
+    """The mutation score, flagged under 80% (a green parity row that proves little)."""
+    if status.mutation_score is None:
+        return "not run"
+    text = f"{status.mutation_score:.0%} ({status.mutation_detail})"
+    return ok(text) if status.mutation_score >= 0.8 else bad(text)
 
 
 def _run_line(what: str, data: dict[str, Any] | None, command: str) -> str:
@@ -518,6 +543,7 @@ def render_status(
     parity: dict[str, Any] | None,
     bench: dict[str, Any] | None,
     exports: RustExports,
+    mutants: dict[str, Any] | None = None,
 ) -> str:
     """The Markdown of ``docs/status.md``."""
     total = len(statuses)
@@ -553,6 +579,16 @@ def render_status(
         lines[-1] += (
             f", on {machine.get('cpu', 'unknown CPU')} ({machine.get('cores', '?')} cores), "
             f"Python {machine.get('python', '?')}, {machine.get('platform', '?')}."
+        )
+    lines.append(_run_line("Mutation score", mutants, "python -m parity.mutants"))
+    if mutants is not None:
+        tried = sum(int(r.get("tried", 0)) for r in mutants.get("hot_paths", []))
+        caught = sum(
+            int(r.get("killed", 0)) + int(r.get("timeout", 0)) for r in mutants.get("hot_paths", [])
+        )
+        lines[-1] += (
+            f", {mutants.get('sample', '?')} sampled mutants per hot path: {caught} of {tried} "
+            "killed overall."
         )
     lines.append(f"- **Rust exports** read from {exports.source}.")
     if parity and bench and parity.get("commit") != bench.get("commit"):
@@ -648,6 +684,9 @@ def render_status(
         "no result for the hot path.",
         "- **vs Python / vs peer**: median speedups of the main benchmark; *not benchmarked* "
         "for a migrated hot path the last bench run did not measure.",
+        "- **Mutants killed**: of the bugs `python -m parity.mutants` planted in the Python "
+        "reference (sampled), the share the hot path's parity properties caught; under 80% is "
+        "flagged: a green parity row then proves little.",
         "",
     ]
     return "\n".join(lines)
@@ -864,9 +903,13 @@ def generate(
     manifest = load_manifest()
     parity = read_json(status_dir / "parity.json")
     bench = read_json(status_dir / "bench.json")
+    mutants = read_json(status_dir / "mutants.json")
     exports = RustExports.find() if exports_from == "built" else RustExports.from_source()
-    statuses = build_status(manifest, parity, bench, exports)
-    _write(docs_dir / "status.md", render_status(manifest, statuses, parity, bench, exports))
+    statuses = build_status(manifest, parity, bench, exports, mutants)
+    _write(
+        docs_dir / "status.md",
+        render_status(manifest, statuses, parity, bench, exports, mutants),
+    )
     data = status_data(statuses, parity, bench, exports)
     _write(docs_dir / "status.json", json.dumps(_portable(data), indent=2) + "\n")
 
