@@ -9,7 +9,9 @@ needed: the Rust side is not mutated). A mutant is *killed* when parity fails (o
 crashes or times out: a hang is a detected change too), and *survives* when parity stays
 green: then the properties cannot tell that bug from the real code.
 
-Some mutants cannot change behaviour (equivalent mutants); ``parity/equivalent_mutants.toml``
+Error messages are not part of the parity contract (the exception class is), so nothing
+inside an f-string or an exception's arguments is mutated. Some other mutants cannot change
+behaviour either (equivalent mutants); ``parity/equivalent_mutants.toml``
 lists them, each with a reason, and they are left out of the score. The report lists every
 survivor with its diff, so a migration team can see what a green row does not prove.
 
@@ -183,6 +185,13 @@ def mutants_of(hot_path: HotPath) -> Iterator[Mutant]:
         for node in ast.walk(top):
             if isinstance(node, ast.If) and _rust_hook(node):
                 skip.update(id(n) for n in ast.walk(node))
+            # Messages are not part of the parity contract (the exception class is): a
+            # mutant inside an f-string or an exception's arguments is equivalent by it.
+            elif isinstance(node, ast.JoinedStr):
+                skip.update(id(n) for n in ast.walk(node))
+            elif isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+                for argument in [*node.exc.args, *(k.value for k in node.exc.keywords)]:
+                    skip.update(id(n) for n in ast.walk(argument))
         for node in ast.walk(top):
             if id(node) in skip:
                 continue
