@@ -183,11 +183,10 @@ def mutants_of(hot_path: HotPath) -> Iterator[Mutant]:
     for top in _reached(tree, roots):
         skip |= _docstring_nodes(top)
         for node in ast.walk(top):
-            if isinstance(node, ast.If) and _rust_hook(node):
-                skip.update(id(n) for n in ast.walk(node))
-            # Messages are not part of the parity contract (the exception class is): a
-            # mutant inside an f-string or an exception's arguments is equivalent by it.
-            elif isinstance(node, ast.JoinedStr):
+            # The Rust hook is not the reference. Messages are not part of the parity
+            # contract (the exception class is): a mutant inside an f-string or an
+            # exception's arguments is equivalent by it.
+            if (isinstance(node, ast.If) and _rust_hook(node)) or isinstance(node, ast.JoinedStr):
                 skip.update(id(n) for n in ast.walk(node))
             elif isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
                 for argument in [*node.exc.args, *(k.value for k in node.exc.keywords)]:
