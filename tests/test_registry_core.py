@@ -10,6 +10,7 @@ from collections.abc import Hashable, Sequence
 import networkx as nx
 import pytest
 
+from parity.compare import same
 from pyagent import registry_core
 from pyagent.registry_core import CycleError, RegistryCore, detect_cycles, topo_sort
 
@@ -285,3 +286,26 @@ def test_rust_releases_the_gil_for_the_graph_algorithm() -> None:
         thread.join()
         sys.setswitchinterval(interval)
     assert any(start < tick < end for tick in ticks)
+
+
+@pytest.mark.requires_rust
+@pytest.mark.parametrize(
+    "nodes",
+    [
+        [1.0, 2, 3, 2**70, -5],  # 1 equals the float node 1.0; 2**70 does not fit i64
+        [True, 2, 3, 2**70, -5],  # 1 equals the bool node True
+        [1, 2, 3, 2**70, -5],
+    ],
+    ids=["float-node", "bool-node", "int-nodes"],
+)
+def test_endpoints_equal_to_but_not_the_nodes_resolve_as_dict_keys(nodes: list) -> None:
+    """Edges holding fresh int objects (read from a file, computed) find the equal node,
+    whatever its type, exactly as the reference's dict lookup does."""
+    fresh = [int(str(v)) for v in (1, 2, 3, 2**70, -5)]
+    edges = [(fresh[0], fresh[1]), (fresh[2], fresh[1]), (fresh[3], fresh[0]), (fresh[4], fresh[3])]
+    assert fresh[3] is not nodes[3]  # small ints are cached singletons; 2**70 is not
+    order = same(registry_core.topo_sort, nodes, edges)
+    assert order.error is None
+    assert all(any(got is node for node in nodes) for got in order.value), "not the node objects"
+    cycles = same(registry_core.detect_cycles, nodes, [*edges, (fresh[1], int("-5"))])
+    assert cycles.error is None and len(cycles.value) == 1

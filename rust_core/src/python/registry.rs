@@ -6,13 +6,14 @@
 //! released. CycleError is pyagent's own class (`pyagent.registry_core.CycleError`), imported
 //! when raised, so both backends raise the one class.
 
-use super::address_map::AddressMap;
+use super::address_map::{AddressHasher, AddressMap};
 use std::cell::OnceCell;
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
 use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::{PyDict, PyInt, PyList, PyTuple};
 
 use super::cache::type_name;
 use crate::graph::{self, Graph, UnknownNode};
@@ -32,11 +33,25 @@ struct Indexed<'py> {
 /// does too, so the answer is the same; it skips reading the key object, which at a million
 /// edges is most of the cost. The by-value dict (node -> index) is built on the first miss:
 /// edges that reuse the node objects, the common case, never need it.
+///
+/// Edges read from a file or built by arithmetic hold ints equal to, but not the same objects
+/// as, the nodes: every lookup then misses by address. Those go through a map of the exact-int
+/// nodes by value (an exact int equals another exact int exactly when their values do), before
+/// the dict, which still answers for everything else (1 == 1.0 == True, big ints, strs, ...).
 pub(super) struct NodeIndex<'py> {
     py: Python<'py>,
     by_address: AddressMap<usize>,
     pub(super) nodes: Vec<Bound<'py, PyAny>>,
     by_value: OnceCell<Bound<'py, PyDict>>,
+    by_int: OnceCell<HashMap<i64, usize, BuildHasherDefault<AddressHasher>>>,
+}
+
+/// The value of an exact int (not a subclass, not bool) that fits i64.
+fn exact_int(node: &Bound<'_, PyAny>) -> Option<i64> {
+    if !node.is_exact_instance_of::<PyInt>() {
+        return None;
+    }
+    node.extract::<i64>().ok()
 }
 
 impl<'py> NodeIndex<'py> {
@@ -48,6 +63,7 @@ impl<'py> NodeIndex<'py> {
             by_address: HashMap::with_capacity_and_hasher(hint, Default::default()),
             nodes: Vec::with_capacity(hint),
             by_value: OnceCell::new(),
+            by_int: OnceCell::new(),
         };
         // One dict operation per node: a node is new exactly when inserting it grows the dict.
         let seen = PyDict::new(py);
@@ -80,6 +96,21 @@ impl<'py> NodeIndex<'py> {
     pub(super) fn get(&self, node: &Bound<'py, PyAny>) -> PyResult<Option<usize>> {
         if let Some(&found) = self.by_address.get(&(node.as_ptr() as usize)) {
             return Ok(Some(found));
+        }
+        if let Some(value) = exact_int(node) {
+            let by_int = self.by_int.get_or_init(|| {
+                let mut map = HashMap::default();
+                for (position, node) in self.nodes.iter().enumerate() {
+                    if let Some(value) = exact_int(node) {
+                        map.insert(value, position);
+                    }
+                }
+                map
+            });
+            if let Some(&found) = by_int.get(&value) {
+                return Ok(Some(found));
+            }
+            // Not an int node: it may still equal a float or bool node; the dict decides.
         }
         self.by_value()?
             .get_item(node)?
