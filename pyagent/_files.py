@@ -60,7 +60,18 @@ def open_regular(path: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> i
     Never blocks on a FIFO and never hands out a folder, FIFO, socket or device: those raise
     as :func:`check_regular` says. The caller owns (and closes) the descriptor.
     """
-    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as exc:
+        # A socket (or a device without a driver) cannot even be opened: ENXIO. It is still
+        # "not a regular file", the error every other special file gives.
+        if exc.errno == errno.ENXIO:
+            try:
+                mode = os.stat(path).st_mode
+            except OSError:
+                raise exc from None
+            check_regular(mode, os.fspath(path))
+        raise
     try:
         check_regular(os.fstat(fd).st_mode, os.fspath(path))
     except BaseException:

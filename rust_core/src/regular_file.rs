@@ -70,7 +70,18 @@ fn open_nonblocking(path: &Path) -> io::Result<File> {
 
 /// The regular file at `path` (symlinks followed), open for reading; see the module docs.
 pub fn open_regular(path: &Path) -> io::Result<File> {
-    let file = open_nonblocking(path)?;
+    let file = match open_nonblocking(path) {
+        Ok(file) => file,
+        // A socket (or a device without a driver) cannot even be opened: ENXIO. It is still
+        // "not a regular file", the error every other special file gives.
+        #[cfg(unix)]
+        Err(err) if err.raw_os_error() == Some(libc::ENXIO) => {
+            let kind = fs::metadata(path).map_err(|_| err)?.file_type();
+            check_regular(kind)?;
+            return Err(io::Error::from_raw_os_error(libc::ENXIO));
+        }
+        Err(err) => return Err(err),
+    };
     check_regular(file.metadata()?.file_type())?;
     Ok(file)
 }
@@ -110,6 +121,9 @@ mod tests {
         assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
         // No writer exists: a blocking open would wait for ever.
         assert!(is_not_regular(&read_regular(&fifo).unwrap_err()));
+        let socket = dir.join("sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket);
+        assert!(is_not_regular(&read_regular(&socket).unwrap_err()));
         let link = dir.join("zero");
         std::os::unix::fs::symlink("/dev/zero", &link).unwrap_or_else(|e| panic!("{e}"));
         assert!(is_not_regular(&read_regular(&link).unwrap_err()));
