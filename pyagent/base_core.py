@@ -46,7 +46,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from pyagent._files import str_path
+from pyagent._files import read_regular, str_path
 
 try:
     import rust_core as rc
@@ -242,8 +242,12 @@ class BaseCore:
         save_atomic(self.state_path, state)
 
     def load_state(self, default: Any = None) -> Any:
-        """The last saved state, or ``default`` when none was saved."""
+        """The last saved state, or ``default`` when none was saved.
+
+        Only a regular file is read (see :mod:`pyagent._files`): a state path that became a
+        FIFO or a link to a device raises at once instead of blocking or reading for ever.
+        """
         try:
-            return json.loads(self.state_path.read_bytes())
+            return json.loads(read_regular(self.state_path))
         except FileNotFoundError:
             return default

@@ -70,6 +70,7 @@ __all__ = [
     "FLAG_ZSTD",
     "HEADER_SIZE",
     "MAGIC",
+    "MAX_TIMEOUT",
     "PROTOCOL_VERSION",
     "VERSION",
     "Connection",

@@ -100,6 +100,14 @@ def test_base_core_state_round_trip(tmp_path: Path) -> None:
     assert core.load_state() == {"step": 3, "goals": ["a"]}
 
 
+@posix_only
+def test_load_state_refuses_a_fifo_at_once(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "planner.json")  # no writer: a plain open would block for ever
+    with pytest.raises(OSError) as raised:
+        BaseCore("planner", tmp_path).load_state()
+    assert raised.value.errno == errno.EINVAL
+
+
 WRITER = r"""
 import json, sys
 from pyagent.base_core import save_atomic
