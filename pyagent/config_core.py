@@ -101,6 +101,8 @@ from typing import Any
 
 import yaml
 
+from pyagent._files import check_regular, read_regular
+
 try:
     import rust_core as rc
 except ImportError:
@@ -318,7 +320,7 @@ def _native_syntax_error(
     document instead, the native offset and reason are used, converted to 1-based line and
     character column. ``data`` None means "read ``path``".
     """
-    raw: Any = Path(path).read_bytes() if data is None and path is not None else data
+    raw: Any = read_regular(path) if data is None and path is not None else data
     try:
         _parse_reference(raw, fmt, path)
     except ConfigError as exc:
@@ -390,7 +392,9 @@ def _plan(source: object, fmt: str | None) -> list[tuple[str, str, int]]:
     plan = []
     for path in _shard_paths(source):
         name = fixed or format_for_path(path)
-        plan.append((path, name, os.stat(path).st_size))
+        info = os.stat(path)
+        check_regular(info.st_mode, path)
+        plan.append((path, name, info.st_size))
     return plan
 
 
@@ -406,7 +410,10 @@ def load_config(
     implies. ``progress(path, bytes_done, bytes_total)`` is called as each shard starts and
     ends. Raises ConfigError for a shard that does not parse or is not a mapping,
     FileNotFoundError (an OSError) for a missing file or an unmatched glob, ValueError for an
-    unknown extension or format, TypeError for a bad argument.
+    unknown extension or format, TypeError for a bad argument. Only regular files are read
+    (symlinks followed): a folder is IsADirectoryError, a FIFO, socket or device (such as a
+    link to ``/dev/zero``) an OSError "not a regular file" (errno EINVAL), raised before any
+    shard is read and never blocking.
     """
     if rc is not None and hasattr(rc, "load_config"):
         return rc.load_config(source, fmt, progress)
@@ -419,7 +426,7 @@ def load_config(
     for path, name, size in plan:
         if progress is not None:
             progress(path, done, total)
-        raw = Path(path).read_bytes()
+        raw = read_regular(path)
         text = _decode(raw, path)
         del raw  # hold the text or the bytes while parsing, not both
         value = _PARSERS[name](text, path)

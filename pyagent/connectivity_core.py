@@ -47,6 +47,7 @@ import socket
 import struct
 import threading
 import time
+import weakref
 import zlib
 from collections import deque
 from collections.abc import Iterable
@@ -69,6 +70,7 @@ __all__ = [
     "FLAG_ZSTD",
     "HEADER_SIZE",
     "MAGIC",
+    "MAX_TIMEOUT",
     "PROTOCOL_VERSION",
     "VERSION",
     "Connection",
@@ -403,6 +405,9 @@ PROTOCOL_VERSION = 1
 #: The stream id reserved for pings, pongs and close notices; send() refuses it.
 CONTROL_STREAM = 0xFFFFFFFF
 DEFAULT_CONNECT_TIMEOUT = 10.0
+#: A timeout above this many seconds (about 68 years; ``inf`` included) means no limit: the
+#: same in both backends, and below what threads and sockets can wait for.
+MAX_TIMEOUT = float(2**31)
 DEFAULT_PING_TIMEOUT = 5.0
 _PING, _PONG, _CLOSE = 0, 1, 2
 _HELLO = struct.Struct(">4sHH")
@@ -420,14 +425,21 @@ class ConnectionClosedError(ConnectionError):
 
 
 def _check_timeout(timeout: object) -> float | None:
+    """``None`` (no limit) or seconds > 0 as a float; above :data:`MAX_TIMEOUT` means None.
+
+    Compared before any conversion, so ``inf`` and ints of any size (``2**64``) are no limit
+    rather than an OverflowError; NaN and values <= 0 are a ValueError, a non-number (bool
+    included) a TypeError.
+    """
     if timeout is None:
         return None
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
         raise TypeError(f"timeout must be a number or None, not {type(timeout).__name__}")
-    value = float(timeout)
-    if value != value or value <= 0:
+    if timeout != timeout or timeout <= 0:
         raise ValueError("timeout must be > 0 or None")
-    return value
+    if timeout > MAX_TIMEOUT:
+        return None
+    return float(timeout)
 
 
 def _check_port(port: object) -> int:
@@ -439,9 +451,24 @@ def _check_port(port: object) -> int:
 
 
 def _check_host(host: object) -> str:
+    """The host as the ASCII name or address handed to ``getaddrinfo``.
+
+    Both backends call this (rust_core imports it), so they accept and refuse the same
+    hosts: TypeError for a non-str, ValueError for an empty host (it would mean "every
+    interface" to a listening socket; say ``"0.0.0.0"`` or ``"::"`` for that) or one with a
+    NUL character, UnicodeError (a ValueError) for one the IDNA codec cannot encode (lone
+    surrogates, an empty or over-long label). Internationalised names are IDNA-encoded, as
+    :func:`socket.getaddrinfo` encodes them.
+    """
     if not isinstance(host, str):
         raise TypeError(f"host must be a str, not {type(host).__name__}")
-    return host
+    if not host:
+        raise ValueError(
+            "host must not be empty (use '0.0.0.0' or '::' to listen on every interface)"
+        )
+    if "\0" in host:
+        raise ValueError("host contains a NUL character")
+    return host.encode("idna").decode("ascii")
 
 
 def _check_send_stream(stream_id: object) -> int:
@@ -491,30 +518,14 @@ def _cannot_move(kind: str) -> TypeError:
     )
 
 
-class Connection:
-    """One side of an established connection: logical streams multiplexed on one socket.
+class _Link:
+    """The state and threads behind one :class:`Connection`.
 
-    Built by :func:`establish_connection` (client) or :meth:`Listener.accept` (server). A
-    reader thread splits incoming frames and queues messages per stream and in arrival
-    order; a message is delivered once, by :meth:`recv` or :meth:`recv_stream`. The reader
-    never writes: it hands pings to a pong thread (started at the first ping), because a
-    reader that wrote its pongs would wait for the send lock, held by a sender waiting for
-    the peer to read, whose reader may wait the same way; with both sides sending and
-    pinging, every thread would stop.
-    Messages of one stream arrive in the order they were sent. Queues are unbounded: a
-    receiver that never reads keeps what the peer sends. After a protocol error or the
-    peer's close, queued messages can still be read, then the error (ProtocolError or
-    ConnectionClosedError) is raised; after :meth:`close`, every call raises
-    ConnectionClosedError.
-
-    Thread safety: any number of threads may send, receive and close at once (sends are
-    serialised by a lock, receives share the queues). A connection cannot be pickled or
-    copied (TypeError on both backends): its socket lives in this process.
+    The reader and pong threads hold this object, never the Connection itself, so a
+    Connection dropped without :meth:`Connection.close` is collected, and its finalizer
+    closes the link: the socket is shut down, both threads end and the socket is closed.
+    The public methods behave as documented on :class:`Connection`.
     """
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        """Always TypeError: a live connection cannot move to another process."""
-        raise _cannot_move("Connection")
 
     def __init__(self, sock: socket.socket, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> None:
         sock.settimeout(None)
@@ -542,7 +553,6 @@ class Connection:
 
     @property
     def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
         return self._closed
 
     def _check_open(self) -> None:
@@ -557,7 +567,6 @@ class Connection:
                 raise ConnectionClosedError(f"send failed: {exc}") from exc
 
     def send(self, stream_id: int, obj: Any) -> None:
-        """Sends ``obj`` (anything :func:`encode_frame` takes) on stream ``stream_id``."""
         sid = _check_send_stream(stream_id)
         self._check_open()
         self._write(_encode(obj, sid, DEFAULT_COMPRESS_THRESHOLD, DEFAULT_LEVEL))
@@ -578,10 +587,6 @@ class Connection:
         self._cond.wait(left)
 
     def recv(self, timeout: float | None = None) -> tuple[int, Any]:
-        """The next message of any stream as ``(stream_id, obj)``, in arrival order.
-
-        TimeoutError after ``timeout`` seconds (None: wait as long as it takes).
-        """
         t = _check_timeout(timeout)
         self._check_open()
         deadline = None if t is None else time.monotonic() + t
@@ -598,7 +603,6 @@ class Connection:
                 self._wait(deadline)
 
     def recv_stream(self, stream_id: int, timeout: float | None = None) -> Any:
-        """The next message of stream ``stream_id``; TimeoutError after ``timeout`` seconds."""
         sid = _check_send_stream(stream_id)
         t = _check_timeout(timeout)
         self._check_open()
@@ -612,7 +616,6 @@ class Connection:
                 self._wait(deadline)
 
     def ping(self, timeout: float | None = DEFAULT_PING_TIMEOUT) -> float:
-        """A real round trip (ping frame out, the peer's pong back); the seconds it took."""
         t = _check_timeout(timeout)
         self._check_open()
         token = next(self._tokens)
@@ -629,13 +632,6 @@ class Connection:
         return time.perf_counter() - start
 
     def close(self) -> None:
-        """Tells the peer, shuts the socket down and joins its threads; idempotent.
-
-        Never waits long on the peer: the close frame is written only if no sender holds
-        the socket for more than a second, and only as far as the socket buffer takes it
-        at once. Otherwise the socket is shut down under the blocked sender, which then
-        raises ConnectionClosedError, and the peer sees the connection end without it.
-        """
         if self._closed:
             return
         self._closed = True
@@ -653,24 +649,15 @@ class Connection:
         if self._reader is not threading.current_thread():
             self._reader.join()
         # Read after the reader is gone: only the reader starts the pong thread. It ends on
-        # the reader's None or on a failed write to the shut-down socket.
+        # a None (the reader's, or this one when close runs on the reader thread itself, from
+        # a finalizer) or on a failed write to the shut-down socket.
+        self._pong_queue.put(None)
         if self._ponger is not None and self._ponger is not threading.current_thread():
             self._ponger.join()
         self._sock.close()
         with self._cond:
             self._streams.clear()
             self._order.clear()
-
-    def __enter__(self) -> Connection:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _read_loop(self) -> None:
         try:
@@ -754,12 +741,99 @@ class Connection:
         return True
 
 
+class Connection:
+    """One side of an established connection: logical streams multiplexed on one socket.
+
+    Built by :func:`establish_connection` (client) or :meth:`Listener.accept` (server). A
+    reader thread splits incoming frames and queues messages per stream and in arrival
+    order; a message is delivered once, by :meth:`recv` or :meth:`recv_stream`. The reader
+    never writes: it hands pings to a pong thread (started at the first ping), because a
+    reader that wrote its pongs would wait for the send lock, held by a sender waiting for
+    the peer to read, whose reader may wait the same way; with both sides sending and
+    pinging, every thread would stop.
+    Messages of one stream arrive in the order they were sent. Queues are unbounded: a
+    receiver that never reads keeps what the peer sends. After a protocol error or the
+    peer's close, queued messages can still be read, then the error (ProtocolError or
+    ConnectionClosedError) is raised; after :meth:`close`, every call raises
+    ConnectionClosedError.
+
+    Dropping a Connection without closing it closes it when it is collected (socket and
+    threads are released), as leaving a ``with`` block does; closing explicitly remains the
+    way to choose the moment.
+
+    Thread safety: any number of threads may send, receive and close at once (sends are
+    serialised by a lock, receives share the queues). A connection cannot be pickled or
+    copied (TypeError on both backends): its socket lives in this process.
+    """
+
+    __slots__ = ("__weakref__", "_closer", "_link")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Always TypeError: a live connection cannot move to another process."""
+        raise _cannot_move("Connection")
+
+    def __init__(self, sock: socket.socket, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> None:
+        self._link = _Link(sock, max_frame_size)
+        # The finalizer holds the link, not self; it runs once, at close() or collection.
+        self._closer = weakref.finalize(self, self._link.close)
+        # At interpreter exit the process ends anyway: never hold it up on a stalled peer.
+        self._closer.atexit = False
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._link.closed
+
+    def send(self, stream_id: int, obj: Any) -> None:
+        """Sends ``obj`` (anything :func:`encode_frame` takes) on stream ``stream_id``."""
+        self._link.send(stream_id, obj)
+
+    def recv(self, timeout: float | None = None) -> tuple[int, Any]:
+        """The next message of any stream as ``(stream_id, obj)``, in arrival order.
+
+        TimeoutError after ``timeout`` seconds (None: wait as long as it takes).
+        """
+        return self._link.recv(timeout)
+
+    def recv_stream(self, stream_id: int, timeout: float | None = None) -> Any:
+        """The next message of stream ``stream_id``; TimeoutError after ``timeout`` seconds."""
+        return self._link.recv_stream(stream_id, timeout)
+
+    def ping(self, timeout: float | None = DEFAULT_PING_TIMEOUT) -> float:
+        """A real round trip (ping frame out, the peer's pong back); the seconds it took."""
+        return self._link.ping(timeout)
+
+    def close(self) -> None:
+        """Tells the peer, shuts the socket down and joins its threads; idempotent.
+
+        Never waits long on the peer: the close frame is written only if no sender holds
+        the socket for more than a second, and only as far as the socket buffer takes it
+        at once. Otherwise the socket is shut down under the blocked sender, which then
+        raises ConnectionClosedError, and the peer sees the connection end without it.
+        """
+        self._closer()
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
 def establish_connection(
     host: str, port: int, timeout: float | None = DEFAULT_CONNECT_TIMEOUT
 ) -> Connection:
     """Connects to a :class:`Listener` at ``host:port``: TCP, then the version handshake.
 
-    Both must finish within ``timeout`` seconds (None: no limit), else TimeoutError. A
+    Both must finish within ``timeout`` seconds (None, ``inf`` or anything above
+    :data:`MAX_TIMEOUT`: no limit), else TimeoutError. ``host`` is checked by
+    :func:`_check_host` (TypeError, ValueError for an empty host or a NUL, UnicodeError for
+    one IDNA cannot encode); a name that does not resolve raises :class:`socket.gaierror`; a
     refused or unreachable address raises the OSError the system reports (e.g.
     ConnectionRefusedError); a peer that is not a PyAgent endpoint or shares no protocol
     version raises ProtocolError; one that hangs up mid-handshake ConnectionClosedError.
@@ -804,8 +878,13 @@ def _serve_handshake(sock: socket.socket, deadline: float | None) -> Connection:
 class Listener:
     """A listening TCP socket; :meth:`accept` returns connections with the handshake done.
 
-    ``port=0`` picks a free port (read it from :attr:`port`). Use as a context manager or
-    call :meth:`close`.
+    ``port=0`` picks a free port (read it from :attr:`port`). ``host`` is checked as
+    :func:`establish_connection` checks it (an empty host is a ValueError: say ``"0.0.0.0"``
+    or ``"::"`` to listen on every interface) and resolved with ``AI_PASSIVE``; the first
+    address is bound (an IPv6 one dual-stack where the system allows it). A name that does
+    not resolve is :class:`socket.gaierror`, a bind failure the OSError of its errno. Use as
+    a context manager or call :meth:`close`; :meth:`close` from another thread wakes an
+    :meth:`accept` blocked in it, which raises ConnectionClosedError.
 
     Thread safety: several threads may accept at once, and any thread may close. A listener
     cannot be pickled or copied (TypeError on both backends).
@@ -824,7 +903,11 @@ class Listener:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         h = _check_host(host)
         p = _check_port(port)
-        self._sock = socket.create_server((h, p))
+        family, _, _, _, address = socket.getaddrinfo(
+            h, p, 0, socket.SOCK_STREAM, 0, socket.AI_PASSIVE
+        )[0]
+        dualstack = family == socket.AF_INET6 and socket.has_dualstack_ipv6()
+        self._sock = socket.create_server(address, family=family, dualstack_ipv6=dualstack)
         self._closed = False
 
     @property
@@ -855,8 +938,12 @@ class Listener:
         return _serve_handshake(sock, deadline)
 
     def close(self) -> None:
-        """Stops listening; idempotent."""
+        """Stops listening and wakes a blocked :meth:`accept`; idempotent."""
         self._closed = True
+        # Closing the descriptor alone does not wake a thread blocked in accept(2) on Linux;
+        # shutting the listening socket down does (accept fails with EINVAL).
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
         self._sock.close()
 
     def __enter__(self) -> Listener:

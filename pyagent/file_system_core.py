@@ -44,7 +44,9 @@ file is not a file of the tree; a link to a folder is not descended), so link lo
 harmless; sockets, FIFOs and devices are not listed either. A folder that matches an
 ``ignore`` pattern is not descended at all, and a file that matches one is left out.
 ``root`` itself may be a link to a folder. A missing ``root`` is FileNotFoundError, a ``root``
-that is not a folder NotADirectoryError. A folder below ``root`` that cannot be read raises
+that is not a folder NotADirectoryError. The tree may change during the walk: an entry or a
+folder below ``root`` that vanishes (or stops being a folder) before it is read is skipped, as
+if it had never been there. A folder below ``root`` that cannot be read raises
 its OSError (PermissionError, ...) instead of silently shortening the list; ignore it to skip
 it. If several cannot be read, the error is the first one in a depth-first walk that visits
 names in sorted order. Names that are not valid UTF-8 come back as :func:`os.fsdecode` gives
@@ -67,10 +69,12 @@ import errno
 import hashlib
 import os
 import re
-import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from pyagent._files import NOT_REGULAR as _NOT_REGULAR_REASON
+from pyagent._files import open_regular
+from pyagent._files import str_path as _str_path
 from pyagent.cache_core import _algorithm
 
 try:
@@ -215,17 +219,6 @@ def _globs(patterns: Iterable[object], what: str) -> list[_Glob]:
     return globs
 
 
-def _str_path(path: object, what: str) -> str:
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"{what} must be str or os.PathLike[str], not {type(path).__name__}")
-    text = os.fspath(path)
-    if not isinstance(text, str):
-        raise TypeError(f"{what} must be str or os.PathLike[str], not bytes")
-    if "\0" in text:
-        raise ValueError(f"{what} contains a NUL character")
-    return text
-
-
 # --- discover_files ------------------------------------------------------------------------
 
 
@@ -248,25 +241,39 @@ def discover_files(
     stack = [""]  # relative folder paths still to read; "" is root
     while stack:
         rel_dir = stack.pop()
-        subdirs: list[str] = []
-        with os.scandir(os.path.join(top, rel_dir) if rel_dir else top) as entries:
-            for entry in entries:
-                rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-                try:
-                    is_dir = entry.is_dir(follow_symlinks=False)
-                    is_file = not is_dir and entry.is_file(follow_symlinks=False)
-                except OSError:  # vanished while we looked: as if it had never been there
-                    continue
-                if not (is_dir or is_file) or any(g.matches(rel, is_dir) for g in skipped):
-                    continue
-                if is_dir:
-                    subdirs.append(rel)
-                elif any(g.matches(rel, False) for g in wanted):
-                    found.append(rel)
+        try:
+            subdirs = _read_folder(top, rel_dir, wanted, skipped, found)
+        except (FileNotFoundError, NotADirectoryError):
+            if not rel_dir:
+                raise
+            # Removed (or replaced by a file) during the walk: files it listed stay listed.
+            continue
         # Depth-first in sorted name order: push the largest first so the smallest pops next.
         stack.extend(sorted(subdirs, reverse=True))
     found.sort()
     return found
+
+
+def _read_folder(
+    top: str, rel_dir: str, wanted: list[_Glob], skipped: list[_Glob], found: list[str]
+) -> list[str]:
+    """Appends the wanted files of one folder to ``found``; returns its subfolders to walk."""
+    subdirs: list[str] = []
+    with os.scandir(os.path.join(top, rel_dir) if rel_dir else top) as entries:
+        for entry in entries:
+            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+                is_file = not is_dir and entry.is_file(follow_symlinks=False)
+            except OSError:  # vanished while we looked: as if it had never been there
+                continue
+            if not (is_dir or is_file) or any(g.matches(rel, is_dir) for g in skipped):
+                continue
+            if is_dir:
+                subdirs.append(rel)
+            elif any(g.matches(rel, False) for g in wanted):
+                found.append(rel)
+    return subdirs
 
 
 # --- bulk_hash_files -----------------------------------------------------------------------
@@ -278,16 +285,12 @@ def _describe(exc: OSError) -> str:
 
 def _hash_one(path: str, name: str) -> HashResult:
     try:
-        # O_NONBLOCK: opening a FIFO must not wait for a writer; no effect on regular files.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | os.O_CLOEXEC)
+        fd = open_regular(path)
     except OSError as exc:
+        if exc.errno == errno.EINVAL and exc.strerror == _NOT_REGULAR_REASON:
+            return (path, None, NOT_REGULAR)
         return (path, None, _describe(exc))
     try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
-        if not stat.S_ISREG(mode):
-            return (path, None, NOT_REGULAR)
         digest = hashlib.new(name)
         buffer = bytearray(CHUNK)
         view = memoryview(buffer)

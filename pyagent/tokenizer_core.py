@@ -44,6 +44,8 @@ from typing import Any, Literal
 
 import regex
 
+from pyagent._files import open_regular
+
 try:
     import rust_core as rc
 except ImportError:
@@ -91,9 +93,13 @@ SpecialSet = Collection[str] | Literal["all"]
 
 
 def load_ranks(path: str | os.PathLike[str]) -> dict[bytes, int]:
-    """Reads a tiktoken ranks file: one ``base64(token) rank`` pair per non-empty line."""
+    """Reads a tiktoken ranks file: one ``base64(token) rank`` pair per non-empty line.
+
+    Only a regular file is read (symlinks followed): a folder is IsADirectoryError, a FIFO,
+    socket or device an OSError "not a regular file", at once and without blocking.
+    """
     ranks: dict[bytes, int] = {}
-    with open(path, "rb") as handle:
+    with open(open_regular(path), "rb") as handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():
                 continue

@@ -7,10 +7,13 @@ Rust-backend peer with a Python-backend peer (``forced_python`` builds the Pytho
 from __future__ import annotations
 
 import contextlib
+import gc
+import os
 import random
 import socket
 import struct
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -375,3 +378,113 @@ def test_a_busy_connection_still_answers_pings_both_ways() -> None:
                 assert [conn.recv_stream(1, 30)[0] for _ in range(count)] == list(range(count))
 
         _run_bounded(scenario, 120)
+
+
+def _fds_and_threads() -> tuple[int, int]:
+    """Open descriptors and OS threads of this process (Rust threads included)."""
+    return len(os.listdir("/proc/self/fd")), len(os.listdir("/proc/self/task"))
+
+
+def _settle(expected: tuple[int, int], limit: float = 20.0) -> tuple[int, int]:
+    """The counts once they equal ``expected`` (threads take a moment to exit), or after
+    ``limit`` seconds the counts as they are, for the assertion to report."""
+    deadline = time.monotonic() + limit
+    now = _fds_and_threads()
+    while now != expected and time.monotonic() < deadline:
+        gc.collect()
+        time.sleep(0.02)
+        now = _fds_and_threads()
+    return now
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts come from /proc")
+def test_dropped_connections_release_their_sockets_and_threads() -> None:
+    """100 connections (50 pairs) dropped without close(): no socket and no thread stays.
+    Before the fix the Python backend kept 100 descriptors and 100 reader threads here."""
+    with Listener() as listener:
+        gc.collect()
+        before = _fds_and_threads()
+        for _ in range(50):
+            server, client = _accepted_pair(listener)
+            client.send(1, "dropped unread")
+            # One side pings, so pong threads exist too and must end as well.
+            assert server.ping(10) >= 0
+            del server, client
+        assert _settle(before) == before
+
+
+def _accepted_pair(listener: Any) -> tuple[Any, Any]:
+    """(server side, client side) of a new connection to ``listener``."""
+    accepted: list[Any] = []
+    thread = threading.Thread(target=lambda: accepted.append(listener.accept(10)))
+    thread.start()
+    client = establish_connection("127.0.0.1", listener.port, 10)
+    thread.join(10)
+    return accepted[0], client
+
+
+def test_a_dropped_connection_closes_its_peer() -> None:
+    """The peer of a dropped (collected) connection sees it closed, as after close()."""
+    with Listener() as listener:
+        server, client = _accepted_pair(listener)
+        del client
+        gc.collect()
+        with server, pytest.raises(ConnectionClosedError):
+            server.recv(10)
+
+
+def test_listener_close_from_another_thread_wakes_a_blocked_accept() -> None:
+    listener = Listener()
+    outcome: list[BaseException | Any] = []
+
+    def wait() -> None:
+        try:
+            outcome.append(listener.accept())  # no timeout: only close() can end it
+        except BaseException as exc:  # the outcome is what is asserted
+            outcome.append(exc)
+
+    thread = threading.Thread(target=wait, daemon=True)
+    thread.start()
+    time.sleep(0.2)  # let it block in accept
+    assert thread.is_alive()
+    listener.close()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], ConnectionClosedError)
+
+
+@pytest.mark.parametrize(
+    ("host", "error"),
+    [
+        ("", ValueError),
+        ("a\0b", ValueError),
+        ("\udcff", UnicodeError),
+        ("x" * 300, UnicodeError),
+        ("nonexistent.invalid", socket.gaierror),
+    ],
+)
+def test_bad_hosts_raise_one_class_for_connect_and_listen(
+    host: str, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        establish_connection(host, 80, 5)
+    with pytest.raises(error):
+        Listener(host)
+
+
+@pytest.mark.parametrize("timeout", [float("inf"), 2**64, 10**400, 1e300])
+def test_huge_timeouts_mean_no_limit(timeout: float) -> None:
+    with Listener() as listener:
+        accepted: list[Any] = []
+        thread = threading.Thread(target=lambda: accepted.append(listener.accept(timeout)))
+        thread.start()
+        with establish_connection("127.0.0.1", listener.port, timeout) as client:
+            thread.join(10)
+            with accepted[0] as server:
+                server.send(3, "queued")
+                assert client.recv(timeout) == (3, "queued")
+                server.send(4, "queued too")
+                assert client.recv_stream(4, timeout) == "queued too"
+                assert client.ping(timeout) >= 0
+    with pytest.raises(ValueError):
+        establish_connection("127.0.0.1", 80, -(10**400))

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
+import shutil
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from pyagent.backend import forced_python
 from pyagent.cache_core import ALGORITHMS
 from pyagent.file_system_core import CHUNK, NOT_REGULAR, bulk_hash_files, discover_files
 
@@ -274,6 +279,78 @@ def test_a_large_tree(tmp_path: Path) -> None:
     assert discover_files(tmp_path, ["*.txt"], ["e0"]) == sorted(
         f for f in files if f.endswith(".txt") and "/e0/" not in f
     )
+
+
+def test_folders_removed_during_the_walk_are_skipped(tmp_path: Path) -> None:
+    """A remover thread deletes folders while walks run: no walk raises, each lists only
+    files that existed, and some walks really ran while folders were vanishing."""
+    files = [f"d{i:03}/s/f{j}" for i in range(150) for j in range(3)]
+    files += [f"d{i:03}/g{j}" for i in range(150) for j in range(2)]
+    partial = 0
+    for round_ in range(3):
+        root = tmp_path / f"round{round_}"
+        make_tree(root, files)
+        folders = sorted(root.iterdir())
+        random.Random(round_).shuffle(folders)
+
+        def remove(folders: list[Path] = folders) -> None:
+            for folder in folders:
+                shutil.rmtree(folder, ignore_errors=True)
+
+        remover = threading.Thread(target=remove)
+        remover.start()
+        while remover.is_alive():
+            found = discover_files(root)
+            assert set(found) <= set(files)
+            partial += 0 < len(found) < len(files)
+        remover.join()
+        assert discover_files(root) == []
+    assert partial > 0
+
+
+def test_the_reference_skips_a_folder_that_vanishes_before_or_while_it_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deterministic: the Python reference's scandir is wrapped so that one folder is gone
+    when it is opened and another vanishes after its first entry (Linux then reports
+    ENOENT for the rest of the listing)."""
+    make_tree(tmp_path, ["a/x", "b/c/y", "b/z", "d/w", "e/v1", "e/v2"])
+    real_scandir = os.scandir
+
+    class Vanishing:
+        def __init__(self, path: str) -> None:
+            self.inner = real_scandir(path)
+            self.given = 0
+
+        def __enter__(self) -> Vanishing:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.inner.close()
+
+        def __iter__(self) -> Vanishing:
+            return self
+
+        def __next__(self) -> os.DirEntry[str]:
+            if self.given == 1:
+                raise FileNotFoundError(2, "No such file or directory")
+            self.given += 1
+            return min(self.inner, key=lambda e: e.name)
+
+    def scandir(path: Any) -> Any:
+        # shutil.rmtree itself lists folders by descriptor: those pass through.
+        if isinstance(path, str) and path.endswith("b"):
+            shutil.rmtree(path, ignore_errors=True)
+        if isinstance(path, str) and path.endswith("e"):
+            return Vanishing(path)
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with forced_python():
+        assert discover_files(tmp_path) == ["a/x", "d/w", "e/v1"]
+        # The root itself vanishing is still an error.
+        with pytest.raises(FileNotFoundError):
+            discover_files(tmp_path / "b")
 
 
 # --- bulk_hash_files --------------------------------------------------------------------

@@ -9,6 +9,7 @@ import stat
 import tempfile
 from pathlib import Path
 
+import numpy
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -25,27 +26,45 @@ json_values = st.recursive(
 payloads = st.one_of(
     bytes_like, any_text, json_values, st.just({1, 2}), st.builds(object), st.just(math.nan)
 )
-#: Where the target goes inside a fresh folder: valid names, and every way to fail.
+#: Buffers that are not C-contiguous: BufferError from both backends, whatever the exporter.
+strided = st.sampled_from(
+    [
+        numpy.arange(12, dtype=numpy.uint8)[::2],
+        numpy.zeros((3, 4)).T,
+        memoryview(b"abcdef")[::2],
+    ]
+)
+payloads = st.one_of(payloads, strided)
+#: Where the target goes inside a fresh folder: valid names (the longest, not UTF-8, links
+#: written through), and every way to fail (NUL, one byte too long, a link loop).
 targets = st.one_of(
-    st.sampled_from(["state.json", "a b.txt", "ünï.bin", ".hidden"]),
+    st.sampled_from(["state.json", "a b.txt", "ünï.bin", ".hidden", "n" * 240, "n" * 255]),
+    st.sampled_from([os.fsdecode(b"\xff-not-utf8.bin"), "link", "dangling", "chain"]),
     st.sampled_from(["missing/state.json", "afile/state.json", "adir", "", ".", "..", "x/"]),
+    st.sampled_from(["a\0b", "n" * 256, "loop", "link-to-dir"]),
 )
 
 
 def _prepare(root: Path, existing_mode: int | None) -> None:
     (root / "afile").write_bytes(b"not a folder")
     (root / "adir").mkdir()
+    (root / "link").symlink_to("state.json")
+    (root / "chain").symlink_to("link")
+    (root / "dangling").symlink_to("adir/created.json")
+    (root / "loop").symlink_to("loop")
+    (root / "link-to-dir").symlink_to("adir")
     if existing_mode is not None:
         for name in ("state.json", "a b.txt"):
             (root / name).write_bytes(b"old content")
             (root / name).chmod(existing_mode)
 
 
-def _snapshot(root: Path) -> dict[str, tuple[bytes | None, int]]:
+def _snapshot(root: Path) -> dict[str, tuple[bytes | None, str | None, int]]:
     """Every entry under root with its bytes and mode: catches stray temp files too."""
     return {
         str(entry.relative_to(root)): (
             entry.read_bytes() if entry.is_file() else None,
+            os.readlink(entry) if entry.is_symlink() else None,
             stat.S_IMODE(entry.lstat().st_mode),
         )
         for entry in sorted(root.rglob("*"))

@@ -418,13 +418,36 @@ def rust_and_python_peers_exchange(messages: list[tuple[int, Any]], server_pytho
         listener.close()
 
 
+#: Hosts every check and the resolver refuse: empty or NUL (ValueError), lone surrogates and
+#: over-long labels (UnicodeError from IDNA), a name that does not resolve (socket.gaierror).
+_BAD_HOSTS = ["", "a\0b", "\udcff", "host\udcff.example", "x" * 300, "nonexistent.invalid"]
+#: Timeouts beyond what a socket or a thread can wait: no limit, never an OverflowError.
+_HUGE_TIMEOUTS = [float("inf"), 2**64, 10**400, 1e300, -(10**400)]
+
+
 @parity_property("establish_native_rust")
 @given(
-    host=st.sampled_from(["127.0.0.1", None, 5, b"127.0.0.1"]),
+    host=st.sampled_from(["127.0.0.1", None, 5, b"127.0.0.1", *_BAD_HOSTS]),
     port=st.one_of(st.just("refused"), st.sampled_from(["80", -1, 70000, 1.5, None])),
-    timeout=st.sampled_from([None, 5, 2.5, 0, -1.0, float("nan"), "1", True]),
+    timeout=st.sampled_from([None, 5, 2.5, 0, -1.0, float("nan"), "1", True, *_HUGE_TIMEOUTS]),
 )
 def establish_connection_rejects_the_same(host: Any, port: Any, timeout: Any) -> None:
     """Bad hosts, ports and timeouts, and a refused port: the same exception class."""
     real_port = _closed_port() if port == "refused" else port
     same(cc.establish_connection, host, real_port, timeout, rel_tol=0)
+
+
+@parity_property("establish_native_rust")
+@given(host=st.sampled_from(["127.0.0.1", "localhost", "::1", None, *_BAD_HOSTS]))
+def listener_accepts_and_refuses_the_same_hosts(host: Any) -> None:
+    """Listener(host): both bind (to the same kind of address) or both raise one class."""
+    rust = outcome_of(lambda: cc.Listener(host))
+    python = call_python(cc.Listener, host)
+    try:
+        assert rust.error is python.error, f"Rust {rust.describe()}\nPython {python.describe()}"
+        if rust.error is None:
+            assert rust.value.host == python.value.host
+    finally:
+        for outcome in (rust, python):
+            if outcome.error is None:
+                outcome.value.close()

@@ -18,8 +18,11 @@
 //! drains its socket, so every sender eventually moves.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::ffi::{CStr, CString};
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{
+    Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, SocketAddrV4, SocketAddrV6, TcpListener, TcpStream,
+};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError};
@@ -52,6 +55,8 @@ pub enum ConnError {
     Protocol(String),
     /// The operating system refused (Python: the OSError subclass of the errno).
     Io(io::Error),
+    /// `getaddrinfo` failed with this `EAI_*` code and message (Python: socket.gaierror).
+    Resolve(i32, String),
 }
 
 fn io_error(err: io::Error, what: &str) -> ConnError {
@@ -504,6 +509,79 @@ fn remaining(until: Option<Instant>, what: &str) -> Result<Option<Duration>, Con
     }
 }
 
+/// The addresses of `host:port` for a stream socket, in `getaddrinfo` order, as Python's
+/// `socket.getaddrinfo(host, port, 0, SOCK_STREAM, 0, flags)` gives them; `passive` sets
+/// `AI_PASSIVE` (addresses to bind). std's resolver folds the `EAI_*` code into a message;
+/// this keeps it, so the binding raises `socket.gaierror` with the code, as Python does.
+pub fn resolve(host: &str, port: u16, passive: bool) -> Result<Vec<SocketAddr>, ConnError> {
+    let invalid = |what: &str| ConnError::Io(io::Error::new(io::ErrorKind::InvalidInput, what));
+    let c_host = CString::new(host).map_err(|_| invalid("host contains a NUL character"))?;
+    let c_port = CString::new(port.to_string()).map_err(|_| invalid("bad port"))?;
+    // SAFETY: addrinfo is a plain C struct; all-zero is the documented empty hints value.
+    let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };
+    hints.ai_family = libc::AF_UNSPEC;
+    hints.ai_socktype = libc::SOCK_STREAM;
+    hints.ai_flags = if passive { libc::AI_PASSIVE } else { 0 };
+    let mut list: *mut libc::addrinfo = std::ptr::null_mut();
+    // SAFETY: valid NUL-terminated strings, valid hints, and an out pointer getaddrinfo fills.
+    let code = unsafe { libc::getaddrinfo(c_host.as_ptr(), c_port.as_ptr(), &hints, &mut list) };
+    if code == libc::EAI_SYSTEM {
+        return Err(ConnError::Io(io::Error::last_os_error()));
+    }
+    if code != 0 {
+        // SAFETY: gai_strerror returns a static NUL-terminated string for any code.
+        let message = unsafe { CStr::from_ptr(libc::gai_strerror(code)) };
+        return Err(ConnError::Resolve(
+            code,
+            message.to_string_lossy().into_owned(),
+        ));
+    }
+    let mut addrs = Vec::new();
+    let mut node = list;
+    while !node.is_null() {
+        // SAFETY: `node` is an element of the list getaddrinfo returned, not yet freed.
+        let info = unsafe { &*node };
+        if let Some(addr) = socket_addr(info) {
+            addrs.push(addr);
+        }
+        node = info.ai_next;
+    }
+    // SAFETY: `list` came from a successful getaddrinfo and is freed once.
+    unsafe { libc::freeaddrinfo(list) };
+    Ok(addrs)
+}
+
+/// The socket address of one `getaddrinfo` result (IPv4 or IPv6; anything else is skipped).
+fn socket_addr(info: &libc::addrinfo) -> Option<SocketAddr> {
+    if info.ai_addr.is_null() {
+        return None;
+    }
+    let len = usize::try_from(info.ai_addrlen).ok()?;
+    match info.ai_family {
+        libc::AF_INET if len >= std::mem::size_of::<libc::sockaddr_in>() => {
+            // SAFETY: the family and length say ai_addr points at a sockaddr_in.
+            let sin = unsafe { &*(info.ai_addr as *const libc::sockaddr_in) };
+            let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+            Some(SocketAddr::V4(SocketAddrV4::new(
+                ip,
+                u16::from_be(sin.sin_port),
+            )))
+        }
+        libc::AF_INET6 if len >= std::mem::size_of::<libc::sockaddr_in6>() => {
+            // SAFETY: the family and length say ai_addr points at a sockaddr_in6.
+            let sin6 = unsafe { &*(info.ai_addr as *const libc::sockaddr_in6) };
+            let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                ip,
+                u16::from_be(sin6.sin6_port),
+                sin6.sin6_flowinfo,
+                sin6.sin6_scope_id,
+            )))
+        }
+        _ => None,
+    }
+}
+
 /// Opens a TCP connection to `host:port` and performs the client handshake, all within
 /// `timeout` (None: no limit).
 pub fn connect(
@@ -513,10 +591,7 @@ pub fn connect(
     max_frame_size: u64,
 ) -> Result<Connection, ConnError> {
     let until = deadline(timeout);
-    let addrs: Vec<SocketAddr> = (host, port)
-        .to_socket_addrs()
-        .map_err(ConnError::Io)?
-        .collect();
+    let addrs = resolve(host, port, false)?;
     let mut last = None;
     let mut stream = None;
     for addr in addrs {
@@ -616,8 +691,18 @@ pub struct Listener {
 }
 
 impl Listener {
+    /// Listens on the first address `host:port` resolves to for binding (`AI_PASSIVE`).
     pub fn bind(host: &str, port: u16) -> Result<Listener, ConnError> {
-        let socket = TcpListener::bind((host, port)).map_err(ConnError::Io)?;
+        let addr = resolve(host, port, true)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| {
+                ConnError::Io(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    "host resolved to no address",
+                ))
+            })?;
+        let socket = TcpListener::bind(addr).map_err(ConnError::Io)?;
         socket.set_nonblocking(true).map_err(ConnError::Io)?;
         let addr = socket.local_addr().map_err(ConnError::Io)?;
         Ok(Listener {
@@ -716,6 +801,21 @@ mod tests {
             client.send_frame(&frame(0, b"\xc0")),
             Err(ConnError::Closed(_))
         ));
+    }
+
+    #[test]
+    fn resolve_keeps_the_getaddrinfo_code() {
+        let local = resolve("127.0.0.1", 80, false).unwrap();
+        assert_eq!(local, vec!["127.0.0.1:80".parse::<SocketAddr>().unwrap()]);
+        let any = resolve("::", 0, true).unwrap();
+        assert_eq!(any[0], "[::]:0".parse::<SocketAddr>().unwrap());
+        match resolve("nonexistent.invalid", 80, false) {
+            Err(ConnError::Resolve(code, message)) => {
+                assert!(code != 0 && code != libc::EAI_SYSTEM);
+                assert!(!message.is_empty());
+            }
+            other => panic!("expected a resolver error, got {:?}", other.map(|_| ())),
+        }
     }
 
     #[test]

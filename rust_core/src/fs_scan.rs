@@ -10,7 +10,7 @@
 //! reference.
 
 use std::ffi::OsStr;
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256, Sha512};
 
 use crate::glob::{Glob, SLASH};
 use crate::hashing::Algorithm;
+use crate::regular_file::{is_not_regular, open_regular};
 
 /// Bytes read at a time per file: constant memory per file in flight, large enough that
 /// syscalls do not dominate (the Python reference reads the same 256 KiB).
@@ -80,6 +81,15 @@ fn from_bytes(bytes: &[u8]) -> &OsStr {
     unsafe { OsStr::from_encoded_bytes_unchecked(bytes) }
 }
 
+/// Whether a folder could not be read because it is gone: removed (Linux reports `ENOENT`
+/// even mid-listing for a removed folder) or replaced by something that is not a folder.
+fn vanished(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+    )
+}
+
 /// Depth-first order with names in sorted order: the path with `/` below every character.
 fn preorder_key(points: &[u32]) -> Vec<u32> {
     points
@@ -108,14 +118,19 @@ impl Walk<'_> {
         } else {
             self.root.join(from_bytes(&dir.bytes))
         };
+        // A folder below the root that vanished (or stopped being a folder) since its parent
+        // was read is skipped, as the reference skips it; files listed before stay listed.
+        let skip = |error: &io::Error| !dir.bytes.is_empty() && vanished(error);
         let entries = match fs::read_dir(&path) {
             Ok(entries) => entries,
+            Err(error) if skip(&error) => return,
             Err(error) => return self.fail(&dir, error),
         };
         let mut files = Vec::new();
         for entry in entries {
             let entry = match entry {
                 Ok(entry) => entry,
+                Err(error) if skip(&error) => break,
                 Err(error) => return self.fail(&dir, error),
             };
             // d_type from readdir (an lstat only on file systems without it); an entry that
@@ -240,45 +255,17 @@ pub enum HashOutcome {
     NotRegular,
 }
 
-#[cfg(unix)]
-fn open_nonblocking(path: &Path) -> io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    // O_NONBLOCK: opening a FIFO must not wait for a writer; no effect on regular files.
-    fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-}
-
-#[cfg(not(unix))]
-fn open_nonblocking(path: &Path) -> io::Result<File> {
-    File::open(path)
-}
-
-#[cfg(unix)]
-fn is_a_directory() -> io::Error {
-    io::Error::from_raw_os_error(libc::EISDIR)
-}
-
-#[cfg(not(unix))]
-fn is_a_directory() -> io::Error {
-    io::Error::new(io::ErrorKind::IsADirectory, "Is a directory")
-}
-
 /// Digest of the file at `path`, read in `buffer`-sized chunks.
 pub fn hash_file(alg: Algorithm, path: &Path, buffer: &mut [u8]) -> HashOutcome {
     try_hash_file(alg, path, buffer).unwrap_or_else(HashOutcome::Failed)
 }
 
 fn try_hash_file(alg: Algorithm, path: &Path, buffer: &mut [u8]) -> io::Result<HashOutcome> {
-    let mut file = open_nonblocking(path)?;
-    let kind = file.metadata()?.file_type();
-    if kind.is_dir() {
-        return Err(is_a_directory());
-    }
-    if !kind.is_file() {
-        return Ok(HashOutcome::NotRegular);
-    }
+    let mut file = match open_regular(path) {
+        Ok(file) => file,
+        Err(err) if is_not_regular(&err) => return Ok(HashOutcome::NotRegular),
+        Err(err) => return Err(err),
+    };
     let mut hasher = Hasher::new(alg);
     loop {
         match file.read(buffer) {

@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod numeric;
 pub mod pagerank;
 pub mod pruning;
+pub mod regular_file;
 pub mod schema;
 pub mod search;
 pub mod sharding;

@@ -17,7 +17,7 @@
 //! JSON `\u` escape of a lone surrogate (which `json.loads` accepts but UTF-8 cannot hold)
 //! sends that one document to the reference parser.
 
-use std::fs::File;
+use crate::regular_file::{open_regular, read_regular};
 
 use memmap2::Mmap;
 use pyo3::exceptions::PyValueError;
@@ -514,7 +514,7 @@ fn parse<'py>(
 
 /// The file's bytes, memory-mapped (an empty file maps to nothing).
 fn map_file(path: &str) -> PyResult<Option<Mmap>> {
-    let file = File::open(path).map_err(|e| os_error(e, Some(path.as_ref())))?;
+    let file = open_regular(path.as_ref()).map_err(|e| os_error(e, Some(path.as_ref())))?;
     let len = file
         .metadata()
         .map_err(|e| os_error(e, Some(path.as_ref())))?
@@ -597,7 +597,7 @@ fn load_config<'py>(
             p.call1((&path_obj, done, &total_obj))?;
         }
         let value = if name == "ini" {
-            let data = std::fs::read(path).map_err(|e| os_error(e, Some(path.as_ref())))?;
+            let data = read_regular(path.as_ref()).map_err(|e| os_error(e, Some(path.as_ref())))?;
             let bytes = pyo3::types::PyBytes::new(py, &data);
             m.call_method1("_parse_reference", (bytes, name, &path_obj))?
         } else {
@@ -615,7 +615,8 @@ fn load_config<'py>(
                 Err(ParseError::Build(err)) => return Err(err),
                 Err(ParseError::Syntax(error)) if error.reference_decides => {
                     drop(map);
-                    let data = std::fs::read(path).map_err(|e| os_error(e, Some(path.as_ref())))?;
+                    let data = read_regular(path.as_ref())
+                        .map_err(|e| os_error(e, Some(path.as_ref())))?;
                     let bytes = pyo3::types::PyBytes::new(py, &data);
                     drop(data);
                     m.call_method1("_parse_reference", (bytes, name, &path_obj))?

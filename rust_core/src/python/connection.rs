@@ -15,6 +15,24 @@ use crate::connection::{self as conn, ConnError, CONTROL_STREAM};
 use crate::transport::{DEFAULT_COMPRESS_THRESHOLD, DEFAULT_LEVEL, DEFAULT_MAX_FRAME_SIZE};
 
 static CLOSED_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static GAI_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static CHECK_HOST: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+/// A timeout above this many seconds means no limit: read once from
+/// `pyagent.connectivity_core.MAX_TIMEOUT`, the one definition of that limit.
+static MAX_TIMEOUT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+fn connectivity_attr<'py>(
+    py: Python<'py>,
+    cell: &'static PyOnceLock<Py<PyAny>>,
+    name: &str,
+) -> PyResult<&'py Bound<'py, PyAny>> {
+    let value = cell.get_or_try_init(py, || {
+        py.import("pyagent.connectivity_core")?
+            .getattr(name)
+            .map(Bound::unbind)
+    })?;
+    Ok(value.bind(py))
+}
 
 fn closed_error(py: Python<'_>, message: String) -> PyErr {
     match CLOSED_ERROR.import(py, "pyagent.connectivity_core", "ConnectionClosedError") {
@@ -29,10 +47,16 @@ fn to_py(py: Python<'_>, err: ConnError) -> PyErr {
         ConnError::Closed(message) => closed_error(py, message),
         ConnError::Protocol(message) => protocol_error(py, message),
         ConnError::Io(err) => os_error(err, None),
+        ConnError::Resolve(code, message) => match GAI_ERROR.import(py, "socket", "gaierror") {
+            Ok(class) => PyErr::from_type(class.clone(), (code, message)),
+            Err(err) => err,
+        },
     }
 }
 
-/// `None`, or a real number of seconds > 0, as the reference checks it.
+/// `None`, or a real number of seconds > 0, as the reference's `_check_timeout` checks it:
+/// compared before any conversion, so `inf` and ints of any size above `MAX_TIMEOUT` mean
+/// no limit rather than an OverflowError.
 fn timeout_arg(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Duration>> {
     let Some(value) = value else { return Ok(None) };
     if value.is_none() {
@@ -46,11 +70,14 @@ fn timeout_arg(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Duration>> {
             value.get_type().name()?
         )));
     }
-    let seconds: f64 = value.extract()?;
-    if seconds.is_nan() || seconds <= 0.0 {
+    // `timeout != timeout or timeout <= 0`, then `timeout > MAX_TIMEOUT`, as the reference.
+    if value.ne(value)? || value.le(0)? {
         return Err(PyValueError::new_err("timeout must be > 0 or None"));
     }
-    // Beyond Duration's range (centuries) means no limit.
+    if value.gt(connectivity_attr(value.py(), &MAX_TIMEOUT, "MAX_TIMEOUT")?)? {
+        return Ok(None);
+    }
+    let seconds: f64 = value.extract()?;
     Ok(Duration::try_from_secs_f64(seconds).ok())
 }
 
@@ -66,17 +93,12 @@ fn port_arg(value: &Bound<'_, PyAny>) -> PyResult<u16> {
         .map_err(|_| pyo3::exceptions::PyOverflowError::new_err("port must be 0-65535."))
 }
 
+/// The host as `pyagent.connectivity_core._check_host` accepts and encodes it: one rule
+/// (types, empty host, NUL, IDNA) for both backends.
 fn host_arg(value: &Bound<'_, PyAny>) -> PyResult<String> {
-    value.extract::<String>().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "host must be a str, not {}",
-            value
-                .get_type()
-                .name()
-                .map(|n| n.to_string())
-                .unwrap_or_default()
-        ))
-    })
+    connectivity_attr(value.py(), &CHECK_HOST, "_check_host")?
+        .call1((value,))?
+        .extract()
 }
 
 fn stream_arg(value: &Bound<'_, PyAny>) -> PyResult<u32> {
@@ -97,6 +119,14 @@ fn stream_arg(value: &Bound<'_, PyAny>) -> PyResult<u32> {
 /// A default timeout as a Python float, checked like any passed value.
 fn seconds(value: f64) -> Py<PyAny> {
     Python::attach(|py| PyFloat::new(py, value).into_any().unbind())
+}
+
+fn local_host() -> Py<PyAny> {
+    Python::attach(|py| {
+        pyo3::types::PyString::new(py, "127.0.0.1")
+            .into_any()
+            .unbind()
+    })
 }
 
 fn any_port() -> Py<PyAny> {
@@ -244,8 +274,9 @@ impl PyListener {
     }
 
     #[new]
-    #[pyo3(signature = (host = "127.0.0.1".to_string(), port = any_port()))]
-    fn new(py: Python<'_>, host: String, port: Py<PyAny>) -> PyResult<Self> {
+    #[pyo3(signature = (host = local_host(), port = any_port()))]
+    fn new(py: Python<'_>, host: Py<PyAny>, port: Py<PyAny>) -> PyResult<Self> {
+        let host = host_arg(host.bind(py))?;
         let port = port_arg(port.bind(py))?;
         let inner = py
             .detach(|| conn::Listener::bind(&host, port))

@@ -1,14 +1,13 @@
 //! BaseCore binding: save_atomic.
 
-use std::path::PathBuf;
-
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyBufferError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{IntoPyDict, PyBytes, PyString};
 
 use super::buffer::{ByteView, TextOrBytes};
 use super::errors::os_error;
-use crate::atomic_write::write_atomic;
+use super::paths::str_path;
+use crate::atomic_write::{split_target, write_atomic};
 
 /// Bytes to write: buffers as they are, str as UTF-8, anything else as JSON.
 ///
@@ -24,8 +23,10 @@ fn payload<'py>(data: &Bound<'py, PyAny>) -> PyResult<TextOrBytes<'py>> {
     }
     match ByteView::get(data) {
         Ok(view) => return Ok(TextOrBytes::Buffer(view)),
-        // Only "not a buffer" means JSON; a buffer that refuses (BufferError) is an error.
-        Err(err) if !err.is_instance_of::<PyTypeError>(data.py()) => return Err(err),
+        // Only "not a buffer" means JSON; a buffer that refuses is an error.
+        Err(err) if !err.is_instance_of::<PyTypeError>(data.py()) => {
+            return Err(not_contiguous(data).unwrap_or(err))
+        }
         Err(_) => {}
     }
     let py = data.py();
@@ -36,32 +37,46 @@ fn payload<'py>(data: &Bound<'py, PyAny>) -> PyResult<TextOrBytes<'py>> {
     TextOrBytes::extract(&text, "data")
 }
 
-/// The target as `os.fspath` gives it, with the file name rule of `os.path.split`.
-fn target_path(path: &Bound<'_, PyAny>) -> PyResult<PathBuf> {
-    let fspath = path.py().import("os")?.call_method1("fspath", (path,))?;
-    if fspath.is_instance_of::<PyBytes>() {
-        return Err(PyTypeError::new_err(
-            "save_atomic paths must be str or os.PathLike[str]",
-        ));
-    }
-    let text: String = fspath.extract()?;
-    let name = text.rsplit('/').next().unwrap_or_default();
-    if matches!(name, "" | "." | "..") {
-        return Err(PyValueError::new_err(format!(
-            "save_atomic needs a path to a file, got {text:?}"
-        )));
-    }
-    Ok(PathBuf::from(text))
+/// The reference's BufferError for a buffer that is not C-contiguous. Exporters refuse a
+/// simple (contiguous) view each in their own way (numpy: ValueError, memoryview:
+/// BufferError); the reference looks at the full view, so the class is always BufferError.
+fn not_contiguous(data: &Bound<'_, PyAny>) -> Option<PyErr> {
+    let view = data
+        .py()
+        .import("builtins")
+        .and_then(|b| b.getattr("memoryview"))
+        .and_then(|memoryview| memoryview.call1((data,)))
+        .ok()?;
+    let contiguous: bool = view
+        .getattr("c_contiguous")
+        .and_then(|c| c.extract())
+        .ok()?;
+    (!contiguous)
+        .then(|| PyBufferError::new_err("memoryview: underlying buffer is not C-contiguous"))
 }
 
 /// Writes `data` to `path` atomically and durably (temp file, fsync, rename, folder fsync).
 #[pyfunction]
 fn save_atomic(py: Python<'_>, path: &Bound<'_, PyAny>, data: &Bound<'_, PyAny>) -> PyResult<()> {
-    let target = target_path(path)?;
+    let (text, target) = str_path(path, "save_atomic path")?;
+    split_target(&target).map_err(|_| invalid_target(&text))?;
     let payload = payload(data)?;
     let bytes = payload.as_bytes();
-    py.detach(|| write_atomic(&target, bytes))
-        .map_err(|err| os_error(err, Some(&target)))
+    py.detach(|| write_atomic(&target, bytes)).map_err(|err| {
+        if err.kind() == std::io::ErrorKind::InvalidInput && err.raw_os_error().is_none() {
+            // A link that points at a folder-like name ("x/", ".."): the reference's error.
+            return PyValueError::new_err(err.to_string());
+        }
+        os_error(err, Some(&target))
+    })
+}
+
+fn invalid_target(text: &Bound<'_, PyString>) -> PyErr {
+    let shown = text
+        .repr()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|_| text.to_string());
+    PyValueError::new_err(format!("save_atomic needs a path to a file, got {shown}"))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

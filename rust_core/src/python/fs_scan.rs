@@ -4,13 +4,12 @@
 //! so names that are not UTF-8 round-trip), the walk and the hashing run with the GIL
 //! released, and OS errors become the OSError subclasses Python itself would raise.
 
-use std::path::PathBuf;
-
 use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
 use super::cache::type_name;
+use super::paths::str_path;
 use crate::fs_scan::{self, HashOutcome};
 use crate::glob::Glob;
 use crate::hashing::{Algorithm, UnknownAlgorithm};
@@ -26,54 +25,6 @@ fn algorithm(obj: &Bound<'_, PyAny>) -> PyResult<Algorithm> {
     let text = name.to_cow().unwrap_or_default();
     Algorithm::parse(&text)
         .map_err(|_| PyValueError::new_err(UnknownAlgorithm(name.to_string()).to_string()))
-}
-
-/// A str or os.PathLike[str] as (the str, its os.fsencode bytes as a path).
-fn str_path<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<(Bound<'py, PyString>, PathBuf)> {
-    let py = obj.py();
-    let os = py.import("os")?;
-    let text = if obj.is_instance_of::<PyString>() {
-        obj.clone()
-    } else {
-        os.call_method1("fspath", (obj,)).map_err(|err| {
-            if err.is_instance_of::<PyTypeError>(py) {
-                PyTypeError::new_err(format!(
-                    "{what} must be str or os.PathLike[str], not {}",
-                    type_name(obj)
-                ))
-            } else {
-                err
-            }
-        })?
-    };
-    let text = text.cast_into::<PyString>().map_err(|_| {
-        PyTypeError::new_err(format!("{what} must be str or os.PathLike[str], not bytes"))
-    })?;
-    let bytes: Vec<u8> = match text.to_str() {
-        Ok(s) => s.as_bytes().to_vec(),
-        Err(_) => os
-            .call_method1("fsencode", (&text,))?
-            .cast_into::<PyBytes>()?
-            .as_bytes()
-            .to_vec(),
-    };
-    if bytes.contains(&0) {
-        return Err(PyValueError::new_err(format!(
-            "{what} contains a NUL character"
-        )));
-    }
-    Ok((text, PathBuf::from(fs_scan_path(bytes))))
-}
-
-#[cfg(unix)]
-fn fs_scan_path(bytes: Vec<u8>) -> std::ffi::OsString {
-    use std::os::unix::ffi::OsStringExt;
-    std::ffi::OsString::from_vec(bytes)
-}
-
-#[cfg(not(unix))]
-fn fs_scan_path(bytes: Vec<u8>) -> std::ffi::OsString {
-    String::from_utf8_lossy(&bytes).into_owned().into()
 }
 
 /// A str as code points, lone surrogates included.

@@ -26,6 +26,7 @@ mod lora;
 mod memory;
 mod metrics;
 mod names;
+mod paths;
 mod priority;
 mod pruning;
 mod registry;
