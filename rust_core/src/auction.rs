@@ -16,6 +16,10 @@ use crate::numeric::{invalid, InvalidInput};
 /// costs are sums of at most a few times `slots` values, so none can overflow below it.
 pub const MAX_VALUE: f64 = 1e150;
 
+/// Largest solver matrix, `slots * max(bidders, slots + 1)` cells
+/// (`pyagent.auction_core.MAX_CELLS`): 32 MiB of costs, checked before anything is allocated.
+pub const MAX_CELLS: usize = 1 << 22;
+
 /// Below this many slots x bidders the winners are priced on one thread.
 const PARALLEL_MIN: usize = 1 << 14;
 
@@ -135,6 +139,13 @@ pub fn check_values(values: &[f64], bidders: usize, slots: usize) -> Result<(), 
     if bidders == 0 || slots == 0 {
         return invalid(format!(
             "values must have at least one bidder and one slot, got ({bidders}, {slots})"
+        ));
+    }
+    let cols = bidders.max(slots.saturating_add(1));
+    if slots.saturating_mul(cols) > MAX_CELLS {
+        return invalid(format!(
+            "values of shape ({bidders}, {slots}) need a {slots} x {cols} solver matrix, \
+             above MAX_CELLS = {MAX_CELLS}"
         ));
     }
     if values.len() != bidders.saturating_mul(slots) {
