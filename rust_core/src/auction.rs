@@ -290,6 +290,13 @@ mod tests {
         assert!(vcg_prices(&[1.0, -1.0], 1, 2).is_err());
         assert!(vcg_prices(&[1.0], 1, 2).is_err());
         assert!(vcg_prices(&[1e200, 1.0], 1, 2).is_err());
+        // The solver matrix is slots x max(bidders, slots + 1): refused above MAX_CELLS
+        // before anything of that size exists (the values are not even read).
+        assert!(vcg_prices(&[], 1, 1_000_000).is_err());
+        assert!(vcg_prices(&[], 2, 40_000).is_err());
+        let slots = 2047; // 2047 x 2048 cells, just under
+        assert!(slots * (slots + 1) <= MAX_CELLS && (slots + 1) * (slots + 2) > MAX_CELLS);
+        assert!(vcg_prices(&[], 1, slots + 1).is_err());
     }
 
     #[test]

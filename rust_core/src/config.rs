@@ -1514,6 +1514,51 @@ mod tests {
     }
 
     #[test]
+    fn yaml_aliases_are_shared_and_budgeted() {
+        let yaml = |doc: &str| parse_yaml(doc.as_bytes(), &mut TreeBuilder::default());
+        let v = yaml("a: &x [1, 2]\nb: *x\n").unwrap();
+        assert_eq!(v.get("a"), v.get("b"));
+        // 9 levels of 9 aliases: 9**9 nodes expanded, refused before anything is built.
+        let mut lol = "l0: &l0 [\"lol\"]\n".to_owned();
+        for i in 1..10 {
+            let aliases = vec![format!("*l{}", i - 1); 9].join(", ");
+            lol.push_str(&format!("l{i}: &l{i} [{aliases}]\n"));
+        }
+        assert!(matches!(yaml(&lol), Err(ParseError::Syntax(e)) if e.message.contains("aliases")));
+        // Within the floor: the alias expansion of 4**4 nodes is fine.
+        let mut small = "l0: &l0 [\"lol\"]\n".to_owned();
+        for i in 1..5 {
+            let aliases = vec![format!("*l{}", i - 1); 4].join(", ");
+            small.push_str(&format!("l{i}: &l{i} [{aliases}]\n"));
+        }
+        assert!(yaml(&small).is_ok());
+        for recursive in ["a: &x [*x]\n", "a: &x {b: [*x]}\n"] {
+            assert!(
+                matches!(yaml(recursive), Err(ParseError::Syntax(e)) if e.message.contains("recursive"))
+            );
+        }
+        assert_eq!(yaml_alias_budget(0), YAML_ALIAS_NODES_FLOOR);
+        assert_eq!(yaml_alias_budget(usize::MAX), YAML_ALIAS_NODES_CAP);
+    }
+
+    #[test]
+    fn yaml_depth_counts_expanded_aliases() {
+        let yaml = |doc: &str| parse_yaml(doc.as_bytes(), &mut TreeBuilder::default());
+        let nest = |d: usize| "[".repeat(d) + &"]".repeat(d);
+        assert!(yaml(&nest(YAML_MAX_DEPTH)).is_ok());
+        assert!(yaml(&nest(YAML_MAX_DEPTH + 1)).is_err());
+        let half = YAML_MAX_DEPTH / 2 + 1;
+        let doc = format!(
+            "a: &a {}\nb: {}*a{}",
+            nest(half),
+            "[".repeat(half),
+            "]".repeat(half)
+        );
+        assert!(matches!(yaml(&doc), Err(ParseError::Syntax(e)) if e.message.contains("nesting")));
+        assert!(yaml("\u{feff}\u{feff}a: 1").is_ok());
+    }
+
+    #[test]
     fn merge_is_recursive_and_replaces_lists() {
         let mut base = json(r#"{"a": {"x": 1, "l": [1, 2]}, "b": 1}"#).unwrap();
         deep_merge(
