@@ -555,6 +555,10 @@ def render_status(
             f"Python {machine.get('python', '?')}, {machine.get('platform', '?')}."
         )
     lines.append(f"- **Rust exports** read from {exports.source}.")
+    lines.append(
+        "- **Limits on hostile input** (nesting, alias expansion, objects per frame, sizes): "
+        "[limits](limits.md)."
+    )
     if parity and bench and parity.get("commit") != bench.get("commit"):
         lines += [
             "",
