@@ -151,7 +151,31 @@ def _cases() -> list[Case]:
         cases.append(("vcg", shape, "ValueError"))
     cases.append(("vcg", (1, cells), "ValueError"))
     cases.append(("vcg", (5, 40), "ok"))
+    cases += [("named", name, outcome) for name, outcome in NAMED_OUTCOMES.items()]
     return cases
+
+
+# Cases built in the child (templates, schemas, token ranks), by name, and their outcome.
+NAMED_OUTCOMES = {
+    "template_open_braces": "ok",
+    "template_long_whitespace": "ok",
+    "template_nested_brackets": "ok",
+    "template_many_placeholders": "ok",
+    "template_strict_unterminated": "ok",
+    "template_strict_missing": "KeyError",
+    "schema_instance_at_depth": "ok",
+    "schema_instance_too_deep": "ValueError",
+    "schema_too_deep": "ValueError",
+    "schema_instance_100000_deep": "ValueError",
+    "schema_document_too_deep": "ValueError",
+    "ranks_one_huge_token": "ok",
+    "ranks_rank_out_of_range": "ValueError",
+    "ranks_missing_byte": "ValueError",
+    "ranks_duplicate_ids": "ValueError",
+    "ranks_file_bad_base64": "ValueError",
+    "ranks_file_huge_line": "ok",
+    "ranks_file_bad_rank": "ValueError",
+}
 
 
 CHILD = r"""
@@ -159,6 +183,50 @@ import json, resource, sys
 import numpy as np
 import pyagent
 from pyagent import auction_core, config_core, connectivity_core
+import base64, os, tempfile
+from pyagent import template_core, tokenizer_core, validation_core
+apply, validate = template_core.apply_template, validation_core.json_schema_validate
+BYTES = {bytes([i]): i for i in range(256)}
+CL100K = tokenizer_core.PATTERNS["cl100k"]
+def deep(n, leaf=1, wrap=lambda v: [v]):
+    for _ in range(n):
+        leaf = wrap(leaf)
+    return leaf
+def ranks_file(lines):
+    handle, path = tempfile.mkstemp(suffix=".tiktoken")
+    with os.fdopen(handle, "wb") as f:
+        f.write(b"".join(line + b"\n" for line in lines))
+    try:
+        return tokenizer_core.load_ranks(path)
+    finally:
+        os.unlink(path)
+b64 = lambda b: base64.b64encode(b)
+byte_lines = [b64(bytes([i])) + b" %d" % i for i in range(256)]
+NAMED = {
+    "template_open_braces": lambda: apply("{{" * 200_000, {"a": 1}),
+    "template_long_whitespace": lambda: apply("{{ " + " " * 200_000 + "a", {"a": 1}),
+    "template_nested_brackets": lambda: apply("[" * 200_000 + "a" + "]" * 200_000, {"a": 1}),
+    "template_many_placeholders": lambda: apply("{{a}}" * 100_000, {"a": "x" * 10}),
+    "template_strict_unterminated": lambda: apply("[" + "a" * 200_000, {"a": 1}, strict=True),
+    "template_strict_missing": lambda: apply("{{ missing }}", {}, strict=True),
+    "schema_instance_at_depth": lambda: validate(deep(127), {}),
+    "schema_instance_too_deep": lambda: validate(deep(200), {"type": "array"}),
+    "schema_too_deep": lambda: validate(1, deep(200, {}, lambda s: {"items": s})),
+    "schema_instance_100000_deep": lambda: validate(deep(100_000), {}),
+    "schema_document_too_deep": lambda: validate(
+        1, config_core.ConfigCore.parse('{"items":' * 200 + "{}" + "}" * 200, "json")),
+    "ranks_one_huge_token": lambda: tokenizer_core.Tokenizer(
+        BYTES | {b"a" * 1_000_000: 256}, CL100K).encode_ordinary("a" * 1_000_000),
+    "ranks_rank_out_of_range": lambda: tokenizer_core.Tokenizer(BYTES | {b"x": 2**40}, CL100K),
+    "ranks_missing_byte": lambda: tokenizer_core.Tokenizer(
+        {bytes([i]): i for i in range(255)}, CL100K),
+    "ranks_duplicate_ids": lambda: tokenizer_core.Tokenizer(
+        {bytes([i]): i % 200 for i in range(256)}, CL100K),
+    "ranks_file_bad_base64": lambda: ranks_file(byte_lines + [b"!!!! 256"]),
+    "ranks_file_huge_line": lambda: ranks_file(byte_lines + [b64(b"z" * 3_000_000) + b" 256"]),
+    "ranks_file_bad_rank": lambda: tokenizer_core.Tokenizer(
+        ranks_file(byte_lines + [b64(b"zz") + b" -1"]), CL100K),
+}
 cases = json.loads(sys.stdin.read())
 out = []
 for kind, arg, _ in cases:
@@ -169,6 +237,8 @@ for kind, arg, _ in cases:
             config_core.ConfigCore.parse(arg, kind)
         elif kind == "frame":
             connectivity_core.FrameDecoder().feed(arg)
+        elif kind == "named":
+            NAMED[arg]()
         elif kind == "vcg":
             auction_core.calculate_vcg_prices(np.zeros(tuple(arg)))
         out.append("ok")
