@@ -31,7 +31,14 @@ equally good.
 
 Bad input is a ValueError from both backends: not two-dimensional, no bidder or no slot,
 NaN, infinite, negative or huge values (above ``MAX_VALUE`` = 1e150, so no sum inside the
-solver can overflow); a non-real dtype is a TypeError.
+solver can overflow), or a problem larger than ``MAX_CELLS``; a non-real dtype is a TypeError.
+
+**Size limit.** The solver works on a ``slots x max(bidders, slots + 1)`` cost matrix (the
+placeholder columns above), in O(slots^2 * columns) time. With many more slots than bidders
+that matrix is far larger than the input: ``values`` of shape (1, 1_000_000) would need a
+10^12-cell matrix (8 TB). Both backends refuse a problem whose matrix would exceed
+``MAX_CELLS`` = 2**22 cells (32 MiB of float64 in Rust, about 128 MiB of floats in Python)
+with a ValueError, before allocating anything of that size.
 """
 
 from __future__ import annotations
@@ -58,6 +65,8 @@ _INF = math.inf
 #: Largest accepted value: dual potentials and path costs are sums of at most a few times
 #: ``slots`` values, so below this no intermediate result can overflow float64.
 MAX_VALUE = 1e150
+#: Largest solver matrix, ``slots * max(bidders, slots + 1)`` cells (module docstring).
+MAX_CELLS = 1 << 22
 
 
 def _value_matrix(values: object) -> NDArray[np.float64]:
@@ -73,6 +82,12 @@ def _value_matrix(values: object) -> NDArray[np.float64]:
         raise ValueError(f"values must be two-dimensional (bidders x slots), got {array.shape}")
     if array.shape[0] == 0 or array.shape[1] == 0:
         raise ValueError(f"values must have at least one bidder and one slot, got {array.shape}")
+    bidders, slots = array.shape
+    if slots * max(bidders, slots + 1) > MAX_CELLS:
+        raise ValueError(
+            f"values of shape {array.shape} need a {slots} x {max(bidders, slots + 1)} "
+            f"solver matrix, above MAX_CELLS = {MAX_CELLS}"
+        )
     matrix = array.astype(np.float64, copy=False)
     if not np.isfinite(matrix).all():
         raise ValueError("values must be finite (no NaN or infinity)")

@@ -31,7 +31,9 @@ Semantics, identical on both backends:
   accepted, a repeated key keeps its first position and its last value. A ``\u`` escape of
   a lone surrogate gives a str holding it, as json.loads does; the native parsers work in
   UTF-8, which cannot hold one, so the native backend hands such a document (found by its
-  parser's error) to the reference parser. Deep nesting: about 1000 levels on both.
+  parser's error) to the reference parser. Nesting deeper than :data:`JSON_MAX_DEPTH`
+  is a ConfigError on both, and so is an integer of more digits than
+  :func:`sys.get_int_max_str_digits` allows (as in every format).
 * TOML as :func:`tomllib.loads`: dates, times and datetimes become :mod:`datetime` objects
   (``Z`` is :data:`datetime.timezone.utc`, other offsets fixed-offset timezones, fractional
   seconds truncated to microseconds). A float that overflows (``1e400``) is ``inf`` to
@@ -53,6 +55,13 @@ Semantics, identical on both backends:
   not know (``!custom``), yaml-rust2 keeps the plain value. Documents written by
   ``yaml.safe_dump`` quote every string YAML 1.1 would resolve, so they stay inside the
   subset unless a string looks like a YAML 1.2-only number (``0o17``, ``1e5``).
+
+Limits (``docs/limits.md`` has the whole table), the same numbers on both backends and each
+a :class:`ConfigError`: nesting depth (:data:`JSON_MAX_DEPTH`, :data:`TOML_MAX_DEPTH`,
+:data:`YAML_MAX_DEPTH`, the last with aliases expanded), YAML alias expansion
+(:data:`YAML_ALIAS_NODES_FLOOR`, :data:`YAML_ALIAS_NODES_CAP`; an aliased node is shared, as
+PyYAML shares it, so the budget bounds the work of whoever walks the result) and recursive
+YAML aliases (``a: &x [*x]``), which PyYAML would turn into a list holding itself.
 
 Errors: a document that does not parse raises :class:`ConfigError` (a ValueError) with the
 file, 1-based line and 1-based column counted in characters. The parsers report positions
@@ -110,6 +119,11 @@ except ImportError:
 
 __all__ = [
     "FORMATS",
+    "JSON_MAX_DEPTH",
+    "TOML_MAX_DEPTH",
+    "YAML_ALIAS_NODES_CAP",
+    "YAML_ALIAS_NODES_FLOOR",
+    "YAML_MAX_DEPTH",
     "Config",
     "ConfigCore",
     "ConfigError",
@@ -133,9 +147,35 @@ _FORMAT_NAMES = frozenset(FORMATS.values())
 #: ``progress(path, bytes_done, bytes_total)``; counts run over the whole load.
 ProgressCallback = Callable[[str, int, int], object]
 
+#: Deepest nesting of arrays and objects a JSON document may have (``[]`` is depth 1): well
+#: below where CPython's recursion limit stops :func:`json.loads` wherever it is called from,
+#: so the limit is this number on both backends, not an accident of the caller's stack.
+JSON_MAX_DEPTH = 500
+#: Deepest nesting of tables and arrays in a TOML document's value (the root table is depth
+#: 1). The toml crate's own guards (80 levels of arrays and inline tables, 80 parts of a dotted
+#: key) can never fire first on a document within this limit.
+TOML_MAX_DEPTH = 80
+#: Deepest nesting of sequences and mappings in a YAML document, aliases expanded: below
+#: libyaml's own limit (1000 "levels" of its scanner) and at yaml-rust2's (255 flow levels, counted
+#: in a u8), so neither parser's own limit decides on either backend.
+YAML_MAX_DEPTH = 255
+#: Alias expansion budget: the nodes that aliases add to a YAML document (every alias counts
+#: the whole subtree it stands for, aliases inside it expanded too) may be at most the
+#: document's size in bytes, or this floor for a small document ...
+YAML_ALIAS_NODES_FLOOR = 100_000
+#: ... and never more than this cap. A "billion laughs" document is refused in microseconds
+#: instead of producing 9**9 nodes.
+YAML_ALIAS_NODES_CAP = 10_000_000
+
 _YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TOML_POSITION = re.compile(r" \(at (?:line (\d+), column (\d+)|end of document)\)$")
 _GLOB_MAGIC = re.compile(r"[*?[]")
+# A key (at a line start, in a header, or in an inline table) of more than TOML_MAX_DEPTH parts.
+_TOML_KEY_PART = r"""(?:[A-Za-z0-9_-]+|"[^"\\\n]*"|'[^'\n]*')"""
+_TOML_LONG_KEY = re.compile(
+    r"(?:^|[{,])[ \t]*\[*[ \t]*(?:" + _TOML_KEY_PART + rf"[ \t]*\.[ \t]*){{{TOML_MAX_DEPTH}}}",
+    re.MULTILINE,
+)
 
 
 class ConfigError(ValueError):
@@ -228,18 +268,47 @@ def _decode(data: object, path: str | None) -> str:
         raise ConfigError(path, line, column, "invalid UTF-8") from None
 
 
+def _too_deep(value: Any, limit: int) -> bool:
+    """Whether lists and dicts nest in ``value`` deeper than ``limit`` (``[]`` is depth 1)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
 def _parse_json(text: str, path: str | None) -> Any:
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(path, exc.lineno, exc.colno, exc.msg) from None
     except RecursionError:
         raise ConfigError(path, 1, 1, "nesting too deep") from None
+    except ValueError as exc:  # an integer beyond sys.get_int_max_str_digits()
+        raise ConfigError(path, 1, 1, str(exc)) from None
+    # Deeper than the limit needs more opening brackets than the limit: counted at C speed,
+    # so the walk runs only for documents with that many containers.
+    deep_enough = text.count("[") + text.count("{") > JSON_MAX_DEPTH
+    if deep_enough and isinstance(value, (dict, list)) and _too_deep(value, JSON_MAX_DEPTH):
+        raise ConfigError(path, 1, 1, "nesting too deep")
+    return value
 
 
 def _parse_toml(text: str, path: str | None) -> Any:
+    # tomllib's work and memory grow with the square of a dotted key's parts (10,000 parts:
+    # 2 s, 400 MB); a key of more parts than the depth limit can never be accepted, so it is
+    # refused before tomllib sees it.
+    long_key = _TOML_LONG_KEY.search(text)
+    if long_key is not None:
+        line, column = _position(text, long_key.start())
+        raise ConfigError(path, line, column, "nesting too deep")
     try:
-        return tomllib.loads(text)
+        value = tomllib.loads(text)
+    except RecursionError:
+        raise ConfigError(path, 1, 1, "nesting too deep") from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         found = _TOML_POSITION.search(message)
@@ -251,11 +320,92 @@ def _parse_toml(text: str, path: str | None) -> Any:
         else:
             line, column = int(found.group(1)), int(found.group(2))
         raise ConfigError(path, line, column, reason) from None
+    except ValueError as exc:  # an integer beyond sys.get_int_max_str_digits()
+        raise ConfigError(path, 1, 1, str(exc)) from None
+    if _too_deep(value, TOML_MAX_DEPTH):
+        raise ConfigError(path, 1, 1, "nesting too deep")
+    return value
+
+
+def _check_yaml_graph(root: Any, budget: int, path: str | None) -> None:
+    """Refuses a composed YAML node graph that is recursive, too deep or too aliased.
+
+    PyYAML shares an aliased node, so the graph is a DAG (a cycle for a recursive alias);
+    every limit is about the document with aliases expanded, computed on the DAG in linear
+    time: ``size`` is a node's expanded node count, ``depth`` its expanded nesting. An edge
+    to a node already complete is an alias and adds that node's size to the expansion count.
+    """
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    expanded = 0
+    open_nodes: set[int] = set()
+    # (node, index of the next child to visit); children are visited in document order.
+    stack: list[tuple[Any, list[Any]]] = []
+
+    def children(node: Any) -> list[Any]:
+        if isinstance(node, yaml.SequenceNode):
+            return list(node.value)
+        if isinstance(node, yaml.MappingNode):
+            return [part for pair in node.value for part in pair]
+        return []
+
+    def fail(node: Any, reason: str) -> ConfigError:
+        mark = node.start_mark
+        return ConfigError(path, mark.line + 1, mark.column + 1, reason)
+
+    open_nodes.add(id(root))
+    stack.append((root, children(root)[::-1]))
+    while stack:
+        node, pending = stack[-1]
+        if pending:
+            child = pending.pop()
+            key = id(child)
+            if key in open_nodes:
+                raise fail(child, "recursive alias: a node contains itself")
+            if key in size:
+                expanded += size[key]
+                if expanded > budget:
+                    raise fail(child, f"aliases expand to more than {budget} nodes")
+                continue
+            if len(stack) >= YAML_MAX_DEPTH and isinstance(
+                child, (yaml.SequenceNode, yaml.MappingNode)
+            ):
+                raise fail(child, f"nesting deeper than {YAML_MAX_DEPTH} levels")
+            open_nodes.add(key)
+            stack.append((child, children(child)[::-1]))
+            continue
+        stack.pop()
+        key = id(node)
+        open_nodes.discard(key)
+        parts = children(node)
+        is_container = isinstance(node, (yaml.SequenceNode, yaml.MappingNode))
+        size[key] = 1 + sum(size[id(c)] for c in parts)
+        depth[key] = int(is_container) + max((depth[id(c)] for c in parts), default=0)
+        if depth[key] > YAML_MAX_DEPTH:
+            raise fail(node, f"nesting deeper than {YAML_MAX_DEPTH} levels")
+
+
+def _yaml_alias_budget(text: str) -> int:
+    """Nodes aliases may add to the document ``text`` (see ``YAML_ALIAS_NODES_FLOOR``)."""
+    size = len(text)
+    if size > YAML_ALIAS_NODES_FLOOR:  # a str's length undercounts its UTF-8 bytes
+        size = len(text.encode("utf-8", "surrogatepass"))
+    return min(YAML_ALIAS_NODES_CAP, max(YAML_ALIAS_NODES_FLOOR, size))
 
 
 def _parse_yaml(text: str, path: str | None) -> Any:
+    loader = _YAML_LOADER(text)  # CSafeLoader or SafeLoader
     try:
-        return yaml.load(text, Loader=_YAML_LOADER)  # CSafeLoader or SafeLoader
+        # yaml.load in steps: the node graph is checked before any object is built.
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_yaml_graph(node, _yaml_alias_budget(text), path)
+        return loader.construct_document(node)
+    except ConfigError:
+        raise
+    except RecursionError:  # the pure-Python composer, without libyaml's level limit
+        raise ConfigError(path, 1, 1, f"nesting deeper than {YAML_MAX_DEPTH} levels") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (1, 1) if mark is None else (mark.line + 1, mark.column + 1)
@@ -263,6 +413,10 @@ def _parse_yaml(text: str, path: str | None) -> Any:
         raise ConfigError(path, line, column, reason) from None
     except yaml.YAMLError as exc:
         raise ConfigError(path, 1, 1, str(exc)) from None
+    except ValueError as exc:  # an integer beyond sys.get_int_max_str_digits()
+        raise ConfigError(path, 1, 1, str(exc)) from None
+    finally:
+        loader.dispose()
 
 
 def _parse_ini(text: str, path: str | None) -> dict[str, dict[str, str]]:

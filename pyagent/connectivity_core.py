@@ -23,12 +23,14 @@ forge it; authenticate at another layer). MessagePack and Zstandard are the wire
 agents already speak; a fixed header lets a decoder check magic, version, flags and the
 announced length before it has the payload.
 
-Hostile input never costs more memory than the bytes actually received: the announced length
+Hostile input never costs more memory than the bytes actually received, plus a bounded
+amount: the announced length
 is checked against the decoder's ``max_frame_size`` as soon as the header is complete, a
 compressed payload must declare its decompressed size (Zstandard's content-size field) within
 the same limit and is decompressed into exactly that capacity, and everything malformed (bad
 magic, version, flags or reserved bytes, oversized, checksum mismatch, bad Zstandard or
-MessagePack, trailing data) raises :class:`ProtocolError`. ``rust_core.binary_transport``
+MessagePack, trailing data, more than :data:`FRAME_MAX_OBJECTS` objects in one frame) raises
+:class:`ProtocolError`. ``rust_core.binary_transport``
 raises this very class (it imports it from here), so ``except ProtocolError`` works with
 either backend.
 
@@ -68,6 +70,7 @@ __all__ = [
     "DEFAULT_LEVEL",
     "DEFAULT_MAX_FRAME_SIZE",
     "FLAG_ZSTD",
+    "FRAME_MAX_OBJECTS",
     "HEADER_SIZE",
     "MAGIC",
     "MAX_TIMEOUT",
@@ -95,6 +98,12 @@ MIN_LEVEL, MAX_LEVEL = 1, 22
 #: The largest payload, stored or decompressed, a decoder accepts by default: 64 MiB.
 DEFAULT_MAX_FRAME_SIZE = 64 << 20
 _MAX_PAYLOAD = 0xFFFFFFFF
+#: Objects one frame may decode to: every array counts 1 plus its length, every map 1 plus
+#: twice its entries (once built, repeated keys merged). The decompression cap bounds a
+#: payload's bytes, not what they expand to: one byte of MessagePack (an empty array) is some
+#: 80 bytes of Python objects, so a 300-byte Zstandard frame could become 600 MB. At about 44
+#: bytes per count at worst, a frame's objects stay under ~48 MB. Same number in rust_core.
+FRAME_MAX_OBJECTS = 1 << 20
 
 # magic, version, flags, reserved, stream id, payload length (the CRC follows).
 _HEAD = struct.Struct(">4sBBHII")
@@ -245,9 +254,41 @@ def _decompress(payload: bytes, limit: int) -> bytes:
         raise ProtocolError(f"bad Zstandard payload: {exc}") from exc
 
 
+class _TooManyObjects(ValueError):
+    pass
+
+
 def _unpack(payload: bytes) -> Any:
+    objects = 0
+
+    def count(n: int) -> None:
+        nonlocal objects
+        objects += n
+        if objects > FRAME_MAX_OBJECTS:
+            raise _TooManyObjects(f"frame decodes to more than {FRAME_MAX_OBJECTS} objects")
+
+    def list_hook(items: list[Any]) -> list[Any]:
+        count(1 + len(items))
+        return items
+
+    def object_hook(mapping: dict[Any, Any]) -> dict[Any, Any]:
+        count(1 + 2 * len(mapping))
+        return mapping
+
     try:
-        return msgpack.unpackb(payload, raw=False, strict_map_key=False, use_list=True)
+        return msgpack.unpackb(
+            payload,
+            raw=False,
+            strict_map_key=False,
+            use_list=True,
+            list_hook=list_hook,
+            object_hook=object_hook,
+            # Refused at the header, before a list or dict of that size is made.
+            max_array_len=FRAME_MAX_OBJECTS,
+            max_map_len=FRAME_MAX_OBJECTS // 2,
+        )
+    except _TooManyObjects as exc:
+        raise ProtocolError(str(exc)) from None
     except Exception as exc:  # every malformation msgpack reports (ValueError, TypeError...)
         raise ProtocolError(f"bad MessagePack payload: {exc}") from exc
 

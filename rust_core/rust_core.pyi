@@ -17,6 +17,8 @@ from pyagent.analysis_core import ComplexityReport
 _Floats = Iterable[float] | NDArray[np.floating[Any]] | NDArray[np.integer[Any]]
 
 __version__: str
+#: The hostile-input limits, by the pyagent constant each equals ("module:NAME").
+LIMITS: dict[str, int]
 
 # What `from rust_core import *` gives (PyO3 writes the runtime list; stubtest compares).
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "SchemaValidator",
     "Tokenizer",
     "__version__",
+    "LIMITS",
     "_parse",
     "aggregate_metrics",
     "apply_adapter",

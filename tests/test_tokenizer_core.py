@@ -199,3 +199,19 @@ def test_other_patterns_run_on_fancy_regex() -> None:
     assert tok.encode("ab, c") == tiktoken.Encoding(
         "w", pat_str=r"\w+|\W", mergeable_ranks=RANKS, special_tokens=SPECIALS
     ).encode("ab, c")
+
+
+def test_long_pieces_merge_in_near_linear_time_with_the_same_ids() -> None:
+    # Pieces either side of the length where both backends switch from rescanning to a
+    # heap, and the quadratic inputs (a scaled-down size: the heap merge makes them
+    # O(n log n), and these ids are compared with tiktoken's).
+    import random
+
+    rng = random.Random(17)
+    texts = ["".join(rng.choices("ab_ \u00e9", k=k)) for k in (120, 127, 128, 129, 130, 300)]
+    texts += ["".join(rng.choices("aeinorst", k=k)) for k in (128, 129, 200, 5000)]
+    texts += [" " * 20_000, "ab" * 20_000, "\n" * 20_000, "\u4e2d" * 10_000]
+    tok = Tokenizer(RANKS, PATTERNS["cl100k"], SPECIALS)
+    expected = peer("cl100k")
+    for text in texts:
+        assert tok.encode_ordinary(text) == expected.encode_ordinary(text), text[:20]

@@ -591,6 +591,10 @@ def render_status(
             "killed overall."
         )
     lines.append(f"- **Rust exports** read from {exports.source}.")
+    lines.append(
+        "- **Limits on hostile input** (nesting, alias expansion, objects per frame, sizes): "
+        "[limits](limits.md)."
+    )
     if parity and bench and parity.get("commit") != bench.get("commit"):
         lines += [
             "",

@@ -16,6 +16,10 @@ use crate::numeric::{invalid, InvalidInput};
 /// costs are sums of at most a few times `slots` values, so none can overflow below it.
 pub const MAX_VALUE: f64 = 1e150;
 
+/// Largest solver matrix, `slots * max(bidders, slots + 1)` cells
+/// (`pyagent.auction_core.MAX_CELLS`): 32 MiB of costs, checked before anything is allocated.
+pub const MAX_CELLS: usize = 1 << 22;
+
 /// Below this many slots x bidders the winners are priced on one thread.
 const PARALLEL_MIN: usize = 1 << 14;
 
@@ -135,6 +139,13 @@ pub fn check_values(values: &[f64], bidders: usize, slots: usize) -> Result<(), 
     if bidders == 0 || slots == 0 {
         return invalid(format!(
             "values must have at least one bidder and one slot, got ({bidders}, {slots})"
+        ));
+    }
+    let cols = bidders.max(slots.saturating_add(1));
+    if slots.saturating_mul(cols) > MAX_CELLS {
+        return invalid(format!(
+            "values of shape ({bidders}, {slots}) need a {slots} x {cols} solver matrix, \
+             above MAX_CELLS = {MAX_CELLS}"
         ));
     }
     if values.len() != bidders.saturating_mul(slots) {
@@ -279,6 +290,13 @@ mod tests {
         assert!(vcg_prices(&[1.0, -1.0], 1, 2).is_err());
         assert!(vcg_prices(&[1.0], 1, 2).is_err());
         assert!(vcg_prices(&[1e200, 1.0], 1, 2).is_err());
+        // The solver matrix is slots x max(bidders, slots + 1): refused above MAX_CELLS
+        // before anything of that size exists (the values are not even read).
+        assert!(vcg_prices(&[], 1, 1_000_000).is_err());
+        assert!(vcg_prices(&[], 2, 40_000).is_err());
+        let slots = 2047; // 2047 x 2048 cells, just under
+        assert!(slots * (slots + 1) <= MAX_CELLS && (slots + 1) * (slots + 2) > MAX_CELLS);
+        assert!(vcg_prices(&[], 1, slots + 1).is_err());
     }
 
     #[test]

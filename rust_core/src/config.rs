@@ -20,12 +20,15 @@ use jiter::{Jiter, Peek};
 
 mod toml_doc;
 
+pub use toml_doc::MAX_DEPTH as TOML_MAX_DEPTH;
+
 /// Bytes of JSON parsed between two progress reports.
 pub const PROGRESS_STEP: usize = 16 << 20;
 
-/// Deepest nesting of arrays and objects accepted in JSON (about where `json.loads` stops
-/// under Python's default recursion limit).
-pub const MAX_DEPTH: usize = 1000;
+/// Deepest nesting of arrays and objects accepted in JSON (`[]` is depth 1), as
+/// `pyagent.config_core.JSON_MAX_DEPTH`: well below where `json.loads` stops under Python's
+/// default recursion limit, wherever it is called from.
+pub const MAX_DEPTH: usize = 500;
 
 /// A document that does not parse: the byte offset where the parser stopped and its reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -765,6 +768,14 @@ pub fn parse_json_events<B: Builder>(
 pub fn toml_tree(data: &[u8]) -> Result<TomlTree<'_>, SyntaxError> {
     let text = utf8::<()>(data).map_err(syntax_only)?;
     let shift = data.len() - strip_bom(data).len();
+    // One byte-order mark is skipped; tomllib refuses a second (the toml lexer would skip it).
+    if text.starts_with('\u{feff}') {
+        return Err(SyntaxError {
+            offset: shift,
+            message: "invalid statement".to_owned(),
+            reference_decides: false,
+        });
+    }
     toml_doc::toml_events(text, shift).map(|events| TomlTree { events })
 }
 
@@ -820,54 +831,252 @@ fn yaml_float(text: &str) -> Option<f64> {
     }
 }
 
+/// Deepest nesting of sequences and mappings in a YAML document, aliases expanded
+/// (`pyagent.config_core.YAML_MAX_DEPTH`): libyaml stops at 1000 levels and yaml-rust2 at
+/// 255 flow levels (a u8), so neither parser's own limit decides.
+pub const YAML_MAX_DEPTH: usize = 255;
+/// Nodes aliases may add to a YAML document: its size in bytes, at least this floor
+/// (`pyagent.config_core.YAML_ALIAS_NODES_FLOOR`) ...
+pub const YAML_ALIAS_NODES_FLOOR: u64 = 100_000;
+/// ... and at most this cap (`YAML_ALIAS_NODES_CAP`).
+pub const YAML_ALIAS_NODES_CAP: u64 = 10_000_000;
+
+/// The alias expansion budget of a YAML document of `bytes` bytes (BOM excluded).
+pub fn yaml_alias_budget(bytes: usize) -> u64 {
+    (bytes as u64).clamp(YAML_ALIAS_NODES_FLOOR, YAML_ALIAS_NODES_CAP)
+}
+
+/// A node of a composed YAML document. An alias is not a node: its parent holds the index
+/// of the node it names, which is shared (built once), as PyYAML shares it.
+enum YamlNode {
+    Scalar(yaml_rust2::Yaml),
+    Seq(Vec<usize>),
+    /// Keys and values alternating.
+    Map(Vec<usize>),
+}
+
+/// A composed YAML stream: the node graph and each document's root.
+pub struct YamlGraph {
+    nodes: Vec<YamlNode>,
+    root: Option<usize>,
+}
+
+/// Composes yaml-rust2's events into a [`YamlGraph`], checking the limits as it goes: the
+/// expanded size and depth of every node are known when it ends, so an alias adds its
+/// target's size to the expansion count in O(1) and nothing is ever copied.
+struct Composer {
+    nodes: Vec<YamlNode>,
+    /// Expanded node count and expanded nesting depth of each node.
+    size: Vec<u64>,
+    depth: Vec<usize>,
+    /// Open sequences and mappings: (node, anchor id).
+    open: Vec<(usize, usize)>,
+    /// Anchor id -> node, for anchors whose node has ended (yaml-rust2's loader has the same
+    /// rule: an alias inside its own anchor's node is not resolved).
+    anchors: std::collections::HashMap<usize, usize>,
+    documents: usize,
+    root: Option<usize>,
+    expanded: u64,
+    budget: u64,
+    error: Option<(yaml_rust2::scanner::Marker, String)>,
+}
+
+impl Composer {
+    fn fail(&mut self, mark: yaml_rust2::scanner::Marker, message: String) {
+        if self.error.is_none() {
+            self.error = Some((mark, message));
+        }
+    }
+
+    fn open(&mut self, node: YamlNode, anchor: usize, mark: yaml_rust2::scanner::Marker) {
+        if self.open.len() >= YAML_MAX_DEPTH {
+            return self.fail(mark, format!("nesting deeper than {YAML_MAX_DEPTH} levels"));
+        }
+        self.nodes.push(node);
+        self.size.push(1);
+        self.depth.push(1);
+        self.open.push((self.nodes.len() - 1, anchor));
+    }
+
+    fn close(&mut self, mark: yaml_rust2::scanner::Marker) {
+        let Some((id, anchor)) = self.open.pop() else {
+            return;
+        };
+        let children = match &self.nodes[id] {
+            YamlNode::Seq(items) | YamlNode::Map(items) => items.as_slice(),
+            YamlNode::Scalar(_) => &[],
+        };
+        let mut size: u64 = 1;
+        let mut depth = 0;
+        for &child in children {
+            size = size.saturating_add(self.size[child]);
+            depth = depth.max(self.depth[child]);
+        }
+        self.size[id] = size;
+        self.depth[id] = depth + 1;
+        if depth + 1 > YAML_MAX_DEPTH {
+            return self.fail(mark, format!("nesting deeper than {YAML_MAX_DEPTH} levels"));
+        }
+        self.attach(id, anchor);
+    }
+
+    fn attach(&mut self, id: usize, anchor: usize) {
+        if anchor > 0 {
+            self.anchors.insert(anchor, id);
+        }
+        match self.open.last() {
+            Some(&(parent, _)) => {
+                if let YamlNode::Seq(items) | YamlNode::Map(items) = &mut self.nodes[parent] {
+                    items.push(id);
+                }
+            }
+            None => self.root = Some(id),
+        }
+    }
+
+    fn scalar(
+        &mut self,
+        value: String,
+        style: yaml_rust2::scanner::TScalarStyle,
+        anchor: usize,
+        tag: Option<yaml_rust2::parser::Tag>,
+    ) {
+        use yaml_rust2::Yaml;
+        // yaml-rust2's YamlLoader resolution of a scalar, unchanged.
+        let node = if style != yaml_rust2::scanner::TScalarStyle::Plain {
+            Yaml::String(value)
+        } else if let Some(tag) = tag {
+            if tag.handle == "tag:yaml.org,2002:" {
+                match tag.suffix.as_str() {
+                    "bool" => match value.as_str() {
+                        "true" | "True" | "TRUE" => Yaml::Boolean(true),
+                        "false" | "False" | "FALSE" => Yaml::Boolean(false),
+                        _ => Yaml::BadValue,
+                    },
+                    "int" => match value.parse::<i64>() {
+                        Err(_) => Yaml::BadValue,
+                        Ok(v) => Yaml::Integer(v),
+                    },
+                    "float" => match yaml_float(&value) {
+                        Some(_) if value.bytes().any(|b| b.is_ascii_digit() || b == b'.') => {
+                            Yaml::Real(value)
+                        }
+                        _ => Yaml::BadValue,
+                    },
+                    "null" => match value.as_str() {
+                        "~" | "null" => Yaml::Null,
+                        _ => Yaml::BadValue,
+                    },
+                    _ => Yaml::String(value),
+                }
+            } else {
+                Yaml::String(value)
+            }
+        } else {
+            Yaml::from_str(&value)
+        };
+        self.nodes.push(YamlNode::Scalar(node));
+        self.size.push(1);
+        self.depth.push(0);
+        self.attach(self.nodes.len() - 1, anchor);
+    }
+
+    fn alias(&mut self, anchor: usize, mark: yaml_rust2::scanner::Marker) {
+        let Some(&target) = self.anchors.get(&anchor) else {
+            return self.fail(mark, "recursive alias: a node contains itself".to_owned());
+        };
+        self.expanded = self.expanded.saturating_add(self.size[target]);
+        if self.expanded > self.budget {
+            let budget = self.budget;
+            return self.fail(mark, format!("aliases expand to more than {budget} nodes"));
+        }
+        let depth = self.open.len() + self.depth[target];
+        if depth > YAML_MAX_DEPTH {
+            return self.fail(mark, format!("nesting deeper than {YAML_MAX_DEPTH} levels"));
+        }
+        self.attach(target, 0);
+    }
+}
+
+impl yaml_rust2::parser::MarkedEventReceiver for Composer {
+    fn on_event(&mut self, event: yaml_rust2::Event, mark: yaml_rust2::scanner::Marker) {
+        use yaml_rust2::Event;
+        if self.error.is_some() {
+            return;
+        }
+        match event {
+            Event::SequenceStart(anchor, _) => self.open(YamlNode::Seq(Vec::new()), anchor, mark),
+            Event::MappingStart(anchor, _) => self.open(YamlNode::Map(Vec::new()), anchor, mark),
+            Event::SequenceEnd | Event::MappingEnd => self.close(mark),
+            Event::Scalar(value, style, anchor, tag) => self.scalar(value, style, anchor, tag),
+            Event::Alias(anchor) => self.alias(anchor, mark),
+            Event::DocumentEnd => self.documents += 1,
+            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentStart => {}
+        }
+    }
+}
+
 enum YamlFailure<E> {
     Build(E),
     Unsupported(&'static str),
 }
 
-fn yaml_value<B: Builder>(
-    value: &yaml_rust2::Yaml,
+/// Builds node `id` (and what it holds); a node met again (an alias) is the same value.
+fn yaml_node<B: Builder>(
+    graph: &YamlGraph,
+    id: usize,
+    built: &mut [Option<B::Value>],
     b: &mut B,
-) -> Result<B::Value, YamlFailure<B::Error>> {
+) -> Result<B::Value, YamlFailure<B::Error>>
+where
+    B::Value: Clone,
+{
     use yaml_rust2::Yaml;
-    let built = match value {
-        Yaml::String(s) => b.string(s),
-        Yaml::Integer(i) => b.int(*i),
-        // An integer beyond i64 comes back as Real with its digits: make it a Python int.
-        Yaml::Real(s) if is_decimal_int(s) => b.big_int(s),
-        Yaml::Real(s) => match yaml_float(s) {
-            Some(f) => b.float(f),
-            None => return Err(YamlFailure::Unsupported("invalid float")),
+    if let Some(Some(value)) = built.get(id) {
+        return Ok(value.clone());
+    }
+    let value = match &graph.nodes[id] {
+        YamlNode::Scalar(scalar) => match scalar {
+            Yaml::String(s) => b.string(s),
+            Yaml::Integer(i) => b.int(*i),
+            // An integer beyond i64 comes back as Real with its digits: make it a Python int.
+            Yaml::Real(s) if is_decimal_int(s) => b.big_int(s),
+            Yaml::Real(s) => match yaml_float(s) {
+                Some(f) => b.float(f),
+                None => return Err(YamlFailure::Unsupported("invalid float")),
+            },
+            Yaml::Boolean(v) => b.boolean(*v),
+            Yaml::Null => b.null(),
+            _ => return Err(YamlFailure::Unsupported("unresolved alias or bad value")),
         },
-        Yaml::Boolean(v) => b.boolean(*v),
-        Yaml::Null => b.null(),
-        Yaml::Array(items) => {
+        YamlNode::Seq(items) => {
             let mut out = Vec::with_capacity(items.len());
-            for item in items {
-                out.push(yaml_value(item, b)?);
+            for &item in items {
+                out.push(yaml_node(graph, item, built, b)?);
             }
             b.list(out)
         }
-        Yaml::Hash(hash) => {
+        YamlNode::Map(parts) => {
             let mut map = b.new_map().map_err(YamlFailure::Build)?;
-            for (key, item) in hash {
-                let k = match key {
-                    Yaml::Array(_) | Yaml::Hash(_) => {
+            for pair in parts.chunks_exact(2) {
+                let k = match &graph.nodes[pair[0]] {
+                    YamlNode::Seq(_) | YamlNode::Map(_) => {
                         return Err(YamlFailure::Unsupported("found unhashable key"))
                     }
-                    Yaml::String(s) => b.key(s).map_err(YamlFailure::Build)?,
-                    other => yaml_value(other, b)?,
+                    YamlNode::Scalar(Yaml::String(s)) => b.key(s).map_err(YamlFailure::Build)?,
+                    YamlNode::Scalar(_) => yaml_node(graph, pair[0], built, b)?,
                 };
-                let v = yaml_value(item, b)?;
+                let v = yaml_node(graph, pair[1], built, b)?;
                 b.map_insert(&mut map, k, v).map_err(YamlFailure::Build)?;
             }
             b.finish_map(map)
         }
-        Yaml::Alias(_) | Yaml::BadValue => {
-            return Err(YamlFailure::Unsupported("unresolved alias or bad value"))
-        }
     };
-    built.map_err(YamlFailure::Build)
+    let value = value.map_err(YamlFailure::Build)?;
+    if let Some(slot) = built.get_mut(id) {
+        *slot = Some(value.clone());
+    }
+    Ok(value)
 }
 
 /// The characters a YAML 1.1 stream may hold (PyYAML's `Reader.NON_PRINTABLE`, negated).
@@ -876,11 +1085,16 @@ fn yaml_printable(c: char) -> bool {
         | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
-/// A parsed YAML stream (UTF-8, one leading BOM skipped): its one document, None for an
-/// empty stream; more than one document is an error, as PyYAML's `safe_load` has it.
-pub fn yaml_tree(data: &[u8]) -> Result<Option<yaml_rust2::Yaml>, SyntaxError> {
+/// A composed YAML stream (UTF-8, leading BOMs skipped as libyaml skips them): its one
+/// document, an empty graph for an empty stream; more than one document is an error, as
+/// PyYAML's `safe_load` has it. Nesting, alias expansion and recursive aliases are checked
+/// against the limits above.
+pub fn yaml_tree(data: &[u8]) -> Result<YamlGraph, SyntaxError> {
     let text = utf8::<()>(data).map_err(syntax_only)?;
-    let shift = data.len() - strip_bom(data).len();
+    // libyaml skips a byte-order mark at the start of a line; at the start of the stream
+    // there may be several.
+    let text = text.trim_start_matches('\u{feff}');
+    let shift = data.len() - text.len();
     let byte_offset = |chars: usize| {
         shift
             + text
@@ -896,32 +1110,63 @@ pub fn yaml_tree(data: &[u8]) -> Result<Option<yaml_rust2::Yaml>, SyntaxError> {
             reference_decides: false,
         });
     }
-    let mut docs = yaml_rust2::YamlLoader::load_from_str(text).map_err(|e| SyntaxError {
+    let mut composer = Composer {
+        nodes: Vec::new(),
+        size: Vec::new(),
+        depth: Vec::new(),
+        open: Vec::new(),
+        anchors: std::collections::HashMap::new(),
+        documents: 0,
+        root: None,
+        expanded: 0,
+        budget: yaml_alias_budget(text.len()),
+        error: None,
+    };
+    let mut parser = yaml_rust2::parser::Parser::new_from_str(text);
+    let loaded = parser.load(&mut composer, true);
+    if let Some((mark, message)) = composer.error.take() {
+        return Err(SyntaxError {
+            offset: byte_offset(mark.index()),
+            message,
+            reference_decides: false,
+        });
+    }
+    loaded.map_err(|e| SyntaxError {
         offset: byte_offset(e.marker().index()),
         message: e.info().to_owned(),
         reference_decides: false,
     })?;
-    if docs.len() > 1 {
+    if composer.documents > 1 {
         return Err(SyntaxError {
             offset: shift,
             message: "expected a single document in the stream".to_owned(),
             reference_decides: false,
         });
     }
-    Ok(docs.pop())
+    Ok(YamlGraph {
+        nodes: composer.nodes,
+        root: composer.root,
+    })
 }
 
-/// Reports a YAML document (None: an empty stream, null) to `builder`.
+/// Reports a composed YAML document (no root: an empty stream, null) to `builder`.
 pub fn build_yaml<B: Builder>(
-    doc: Option<&yaml_rust2::Yaml>,
+    graph: &YamlGraph,
     builder: &mut B,
-) -> Result<B::Value, ParseError<B::Error>> {
-    match doc {
+) -> Result<B::Value, ParseError<B::Error>>
+where
+    B::Value: Clone,
+{
+    match graph.root {
         None => builder.null().map_err(ParseError::Build),
-        Some(doc) => yaml_value(doc, builder).map_err(|e| match e {
-            YamlFailure::Build(err) => ParseError::Build(err),
-            YamlFailure::Unsupported(why) => ParseError::syntax(0, why),
-        }),
+        Some(root) => {
+            let mut built: Vec<Option<B::Value>> = Vec::new();
+            built.resize_with(graph.nodes.len(), || None);
+            yaml_node(graph, root, &mut built, builder).map_err(|e| match e {
+                YamlFailure::Build(err) => ParseError::Build(err),
+                YamlFailure::Unsupported(why) => ParseError::syntax(0, why),
+            })
+        }
     }
 }
 
@@ -929,9 +1174,12 @@ pub fn build_yaml<B: Builder>(
 pub fn parse_yaml<B: Builder>(
     data: &[u8],
     builder: &mut B,
-) -> Result<B::Value, ParseError<B::Error>> {
-    let doc = yaml_tree(data).map_err(ParseError::Syntax)?;
-    build_yaml(doc.as_ref(), builder)
+) -> Result<B::Value, ParseError<B::Error>>
+where
+    B::Value: Clone,
+{
+    let graph = yaml_tree(data).map_err(ParseError::Syntax)?;
+    build_yaml(&graph, builder)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1263,6 +1511,51 @@ mod tests {
         assert!(parse_yaml(b"a: [1\n", &mut TreeBuilder::default()).is_err());
         assert!(parse_yaml(b"a\n---\nb\n", &mut TreeBuilder::default()).is_err());
         assert!(parse_yaml(b"a: \x00", &mut TreeBuilder::default()).is_err());
+    }
+
+    #[test]
+    fn yaml_aliases_are_shared_and_budgeted() {
+        let yaml = |doc: &str| parse_yaml(doc.as_bytes(), &mut TreeBuilder::default());
+        let v = yaml("a: &x [1, 2]\nb: *x\n").unwrap();
+        assert_eq!(v.get("a"), v.get("b"));
+        // 9 levels of 9 aliases: 9**9 nodes expanded, refused before anything is built.
+        let mut lol = "l0: &l0 [\"lol\"]\n".to_owned();
+        for i in 1..10 {
+            let aliases = vec![format!("*l{}", i - 1); 9].join(", ");
+            lol.push_str(&format!("l{i}: &l{i} [{aliases}]\n"));
+        }
+        assert!(matches!(yaml(&lol), Err(ParseError::Syntax(e)) if e.message.contains("aliases")));
+        // Within the floor: the alias expansion of 4**4 nodes is fine.
+        let mut small = "l0: &l0 [\"lol\"]\n".to_owned();
+        for i in 1..5 {
+            let aliases = vec![format!("*l{}", i - 1); 4].join(", ");
+            small.push_str(&format!("l{i}: &l{i} [{aliases}]\n"));
+        }
+        assert!(yaml(&small).is_ok());
+        for recursive in ["a: &x [*x]\n", "a: &x {b: [*x]}\n"] {
+            assert!(
+                matches!(yaml(recursive), Err(ParseError::Syntax(e)) if e.message.contains("recursive"))
+            );
+        }
+        assert_eq!(yaml_alias_budget(0), YAML_ALIAS_NODES_FLOOR);
+        assert_eq!(yaml_alias_budget(usize::MAX), YAML_ALIAS_NODES_CAP);
+    }
+
+    #[test]
+    fn yaml_depth_counts_expanded_aliases() {
+        let yaml = |doc: &str| parse_yaml(doc.as_bytes(), &mut TreeBuilder::default());
+        let nest = |d: usize| "[".repeat(d) + &"]".repeat(d);
+        assert!(yaml(&nest(YAML_MAX_DEPTH)).is_ok());
+        assert!(yaml(&nest(YAML_MAX_DEPTH + 1)).is_err());
+        let half = YAML_MAX_DEPTH / 2 + 1;
+        let doc = format!(
+            "a: &a {}\nb: {}*a{}",
+            nest(half),
+            "[".repeat(half),
+            "]".repeat(half)
+        );
+        assert!(matches!(yaml(&doc), Err(ParseError::Syntax(e)) if e.message.contains("nesting")));
+        assert!(yaml("\u{feff}\u{feff}a: 1").is_ok());
     }
 
     #[test]

@@ -240,7 +240,7 @@ impl Bpe {
     /// lowest-ranked pair merged first (leftmost on ties).
     fn merge(&self, piece: &[u8], parts: &mut Vec<(usize, Rank)>, out: &mut Vec<Rank>) {
         if piece.len() > LONG_PIECE {
-            self.merge_long(piece, out);
+            self.merge_long(piece, parts, out);
         } else {
             self.merge_short(piece, parts, out);
         }
@@ -300,20 +300,27 @@ impl Bpe {
     /// (rank, start) instead of rescanned after every merge. Parts are a linked list indexed
     /// by their start byte; a heap entry (rank, start, end) is stale once the part at
     /// `start` is gone or no longer ends its pair at `end` (ends only grow, so a pair never
-    /// comes back), and stale entries are skipped.
-    fn merge_long(&self, piece: &[u8], out: &mut Vec<Rank>) {
-        let n = piece.len();
-        let rank_of = |start: usize, end: usize| -> Rank {
+    /// comes back), and stale entries are skipped. Positions are u32 (a heap entry is 12
+    /// bytes, the lists 4 per byte): the heap of a 10 MB piece is most of the work, and its
+    /// size in cache lines is what its time follows. A piece of 4 GiB or more (which no
+    /// Python str short of 4 GiB can hold) would need wider positions and goes the short way.
+    fn merge_long(&self, piece: &[u8], parts: &mut Vec<(usize, Rank)>, out: &mut Vec<Rank>) {
+        const NONE: u32 = u32::MAX;
+        const DEAD: u32 = NONE - 1;
+        let Some(n) = u32::try_from(piece.len()).ok().filter(|&n| n < DEAD) else {
+            return self.merge_short(piece, parts, out);
+        };
+        let rank_of = |start: u32, end: u32| -> Rank {
             self.encoder
-                .get(&piece[start..end])
+                .get(&piece[start as usize..end as usize])
                 .copied()
                 .unwrap_or(Rank::MAX)
         };
-        // next[i]: the start of the part after the one starting at i (n: the end).
-        let mut next: Vec<usize> = (1..=n).collect();
-        let mut prev: Vec<usize> = (0..n).map(|i| i.wrapping_sub(1)).collect();
-        let mut alive = vec![true; n];
-        let mut heap = BinaryHeap::with_capacity(n);
+        // next[i]: the start of the part after the one starting at i (n: the end); a part
+        // merged into the one before it is marked dead by prev = NONE - 1 (never a start).
+        let mut next: Vec<u32> = (1..=n).collect();
+        let mut prev: Vec<u32> = (0..n).map(|i| i.checked_sub(1).unwrap_or(NONE)).collect();
+        let mut heap = BinaryHeap::with_capacity(piece.len());
         for i in 0..n.saturating_sub(1) {
             let rank = rank_of(i, i + 2);
             if rank != Rank::MAX {
@@ -321,26 +328,26 @@ impl Bpe {
             }
         }
         while let Some(Reverse((_, i, end))) = heap.pop() {
-            if !alive[i] {
+            if prev[i as usize] == DEAD {
                 continue;
             }
-            let j = next[i];
-            if j >= n || next[j] != end {
+            let j = next[i as usize];
+            if j >= n || next[j as usize] != end {
                 continue;
             }
             // Merge the part at j into the part at i.
-            alive[j] = false;
-            next[i] = end;
+            prev[j as usize] = DEAD;
+            next[i as usize] = end;
             if end < n {
-                prev[end] = i;
-                let after = next[end];
+                prev[end as usize] = i;
+                let after = next[end as usize];
                 let rank = rank_of(i, after);
                 if rank != Rank::MAX {
                     heap.push(Reverse((rank, i, after)));
                 }
             }
-            let before = prev[i];
-            if before != usize::MAX {
+            let before = prev[i as usize];
+            if before != NONE {
                 let rank = rank_of(before, end);
                 if rank != Rank::MAX {
                     heap.push(Reverse((rank, before, end)));
@@ -349,8 +356,8 @@ impl Bpe {
         }
         let mut start = 0;
         while start < n {
-            let end = next[start];
-            if let Some(&rank) = self.encoder.get(&piece[start..end]) {
+            let end = next[start as usize];
+            if let Some(&rank) = self.encoder.get(&piece[start as usize..end as usize]) {
                 out.push(rank);
             }
             start = end;
@@ -584,7 +591,7 @@ mod tests {
             let piece: Vec<u8> = (0..len).map(|_| b"abcde"[next() as usize % 5]).collect();
             short.clear();
             long.clear();
-            bpe.merge_long(&piece, &mut long);
+            bpe.merge_long(&piece, &mut parts, &mut long);
             bpe.merge_short(&piece, &mut parts, &mut short);
             assert_eq!(long, short, "piece {:?}", String::from_utf8_lossy(&piece));
             bytes += piece.len();

@@ -44,6 +44,14 @@ pub const MIN_LEVEL: i32 = 1;
 pub const MAX_LEVEL: i32 = 22;
 /// Containers nested deeper than this are refused, as msgpack-python's unpacker does.
 pub const MAX_NESTING: usize = 1024;
+
+/// Objects one frame may decode to (`pyagent.connectivity_core.FRAME_MAX_OBJECTS`): every
+/// array counts 1 plus its length, every map 1 plus twice its entries once built. The
+/// decompression cap bounds a payload's bytes, not what they expand to: one byte of
+/// MessagePack (an empty array) is some 80 bytes of Python objects, so a 300-byte Zstandard
+/// frame would otherwise become 600 MB. At about 44 bytes per count at worst, the objects
+/// of a frame stay under ~48 MB.
+pub const FRAME_MAX_OBJECTS: u64 = 1 << 20;
 /// The largest payload a frame can carry (its length field is a u32).
 pub const MAX_PAYLOAD: u64 = u32::MAX as u64;
 

@@ -34,6 +34,11 @@ use super::{Builder, ParseError, SyntaxError, Temporal};
 /// default, non-`unbounded` build).
 const LIMIT: u32 = 80;
 
+/// Deepest nesting of tables and arrays in a document's value, the root table counting 1
+/// (`pyagent.config_core.TOML_MAX_DEPTH`). Within it the crate's guards above never fire: a
+/// value nested [`LIMIT`] deep, or a key of more than [`LIMIT`] parts, is deeper than this.
+pub const MAX_DEPTH: usize = 80;
+
 /// Entries a table holds before its keys are indexed in a hash map (a linear scan below).
 const INDEX_FROM: usize = 12;
 
@@ -85,8 +90,9 @@ pub fn toml_events(text: &str, shift: usize) -> Result<TomlEvents<'_>, SyntaxErr
 
 /// A table entry's value.
 enum Item<V> {
-    /// Built already: a scalar, an array or an inline table (none can be extended).
-    Value(V),
+    /// Built already: a scalar, an array or an inline table (none can be extended), with
+    /// its nesting height (0 for a scalar).
+    Value(V, usize),
     /// A `[table]`, an implicit table (a header's or dotted key's parent) or a table made by
     /// a dotted key: extended until the end of the document (or of its inline table).
     Table(usize),
@@ -177,6 +183,8 @@ struct Walk<'e, 'i, 'b, B: Builder> {
     /// Items of the arrays being built, and entries of the maps being built (shared stacks).
     items: Vec<B::Value>,
     entries: Vec<(B::Value, B::Value)>,
+    /// Nesting height of the value built last (0 for a scalar, 1 for `[]` or `{}`).
+    height: usize,
 }
 
 impl<'i, B: Builder> Walk<'_, 'i, '_, B> {
@@ -286,6 +294,7 @@ impl<'i, B: Builder> Walk<'_, 'i, '_, B> {
 
     /// `value.rs::on_scalar`, then the number or datetime read as the Python reference has it.
     fn on_scalar(&mut self, event: &Event) -> Step<B::Value, B::Error> {
+        self.height = 0;
         let start = event.span().start();
         let Some(raw) = self.source.get(event) else {
             return Err(Stop::Syntax(start, "invalid value".to_owned()));
@@ -318,6 +327,7 @@ impl<'i, B: Builder> Walk<'_, 'i, '_, B> {
     /// `array.rs::on_array`, after the opening bracket.
     fn on_array(&mut self) -> Step<B::Value, B::Error> {
         let start = self.items.len();
+        let mut height = 0;
         while let Some(event) = self.next() {
             let value = match event.kind() {
                 EventKind::InlineTableOpen => self.on_inline_table()?,
@@ -334,8 +344,10 @@ impl<'i, B: Builder> Walk<'_, 'i, '_, B> {
                 | EventKind::ArrayTableClose => break,
                 _ => continue,
             };
+            height = height.max(self.height);
             self.items.push(value);
         }
+        self.height = height + 1;
         let items = self.items.drain(start..);
         self.b.list_from(items).map_err(Stop::Build)
     }
@@ -400,7 +412,7 @@ impl<'i, B: Builder> Walk<'_, 'i, '_, B> {
                         child
                     }
                     Item::Tables(_) => return cannot_extend(part, "array"),
-                    Item::Value(_) => return duplicate(part),
+                    Item::Value(..) => return duplicate(part),
                 },
             };
         }
@@ -448,7 +460,7 @@ impl<'i, B: Builder> Walk<'_, 'i, '_, B> {
                         }
                         child
                     }
-                    Item::Value(_) => return cannot_extend(part, "value"),
+                    Item::Value(..) => return cannot_extend(part, "value"),
                 },
             };
         }
@@ -517,7 +529,8 @@ impl<'i, B: Builder> Walk<'_, 'i, '_, B> {
         if self.nodes[node].dotted != dotted || self.nodes[node].find(&key.text).is_some() {
             return duplicate(&key);
         }
-        self.nodes[node].push(key.text, Item::Value(value));
+        let height = self.height;
+        self.nodes[node].push(key.text, Item::Value(value, height));
         Ok(())
     }
 
@@ -578,23 +591,35 @@ impl<'i, B: Builder> Walk<'_, 'i, '_, B> {
         let keys = std::mem::take(&mut self.nodes[node].keys);
         let items = std::mem::take(&mut self.nodes[node].items);
         let start = self.entries.len();
+        let mut height = 0;
         for (key, item) in keys.iter().zip(items) {
             let k = self.b.key(key).map_err(Stop::Build)?;
             let v = match item {
-                Item::Value(v) => v,
-                Item::Table(child) => self.build(child)?,
+                Item::Value(v, h) => {
+                    height = height.max(h);
+                    v
+                }
+                Item::Table(child) => {
+                    let table = self.build(child)?;
+                    height = height.max(self.height);
+                    table
+                }
                 Item::Tables(children) => {
                     let first = self.items.len();
+                    let mut tables_height = 0;
                     for child in children {
                         let table = self.build(child)?;
+                        tables_height = tables_height.max(self.height);
                         self.items.push(table);
                     }
+                    height = height.max(tables_height + 1);
                     let tables = self.items.drain(first..);
                     self.b.list_from(tables).map_err(Stop::Build)?
                 }
             };
             self.entries.push((k, v));
         }
+        self.height = height + 1;
         let entries = self.entries.drain(start..);
         self.b.map_from(entries).map_err(Stop::Build)
     }
@@ -614,9 +639,14 @@ pub fn build<B: Builder>(
         nodes: Vec::new(),
         items: Vec::new(),
         entries: Vec::new(),
+        height: 0,
     };
     let shift = parsed.shift;
     let built = walk.document().and_then(|root| walk.build(root));
+    let built = match built {
+        Ok(_) if walk.height > MAX_DEPTH => Err(Stop::Syntax(0, "nesting too deep".to_owned())),
+        other => other,
+    };
     built.map_err(|stop| match stop {
         Stop::Build(e) => ParseError::Build(e),
         Stop::Syntax(offset, message) => ParseError::Syntax(SyntaxError {
@@ -920,15 +950,44 @@ mod tests {
     }
 
     #[test]
-    fn deep_keys_and_nesting_hit_the_crate_limits() {
-        for depth in [70, 79, 80, 81, 100] {
+    fn deep_keys_and_nesting_hit_the_depth_limit() {
+        // Within MAX_DEPTH (the value's nesting, the root table counting 1) the crate
+        // decides; beyond it the document is refused, whatever the crate says.
+        let check = |doc: String, value_depth: usize| {
+            if value_depth <= MAX_DEPTH {
+                same_as_crate(&doc);
+            } else {
+                let parsed = parse_toml(doc.as_bytes(), &mut TreeBuilder::default());
+                assert!(parsed.is_err(), "{doc}");
+            }
+        };
+        for depth in [70, 78, 79, 80, 81, 100] {
             let key = vec!["k"; depth].join(".");
-            same_as_crate(&format!("{key} = 1"));
-            same_as_crate(&format!("[{key}]"));
+            check(format!("{key} = 1"), depth);
+            check(format!("[{key}]"), depth + 1);
             let nested = "[".repeat(depth) + &"]".repeat(depth);
-            same_as_crate(&format!("a = {nested}"));
+            check(format!("a = {nested}"), depth + 1);
             let inline = "{a = ".repeat(depth) + "1" + &"}".repeat(depth);
-            same_as_crate(&format!("a = {inline}"));
+            check(format!("a = {inline}"), depth + 1);
         }
+        // Depth adds up across a header, a dotted key and the value.
+        check(
+            format!(
+                "[{}]\n{} = [[]]",
+                vec!["h"; 40].join("."),
+                vec!["k"; 38].join(".")
+            ),
+            80,
+        );
+        check(
+            format!(
+                "[{}]\n{} = [[]]",
+                vec!["h"; 40].join("."),
+                vec!["k"; 39].join(".")
+            ),
+            81,
+        );
+        check(format!("[[{}]]\nk = 1", vec!["h"; 78].join(".")), 80);
+        check(format!("[[{}]]\nk = []", vec!["h"; 78].join(".")), 81);
     }
 }

@@ -286,8 +286,13 @@ impl<'py> Builder for PyBuilder<'py> {
         Ok(value.into_pyobject(self.py)?.into_any())
     }
     fn big_int(&mut self, digits: &str) -> PyResult<Self::Value> {
-        // int(str), as json.loads does for the same digits (and with the same digit limit).
-        self.py.get_type::<PyInt>().call1((digits,))
+        // int(str), as json.loads does for the same digits (and with the same digit limit,
+        // sys.get_int_max_str_digits(): beyond it the document is refused, located by the
+        // reference parser, which refuses it too).
+        self.py
+            .get_type::<PyInt>()
+            .call1((digits,))
+            .inspect_err(|_| self.invalid = Some("integer too large".to_owned()))
     }
     fn float(&mut self, value: f64) -> PyResult<Self::Value> {
         Ok(PyFloat::new(self.py, value).into_any())
@@ -445,9 +450,9 @@ fn parse_native<'py>(
             built
         }
         "yaml" => {
-            let tree = py.detach(|| config::yaml_tree(data));
-            let doc = tree.map_err(ParseError::Syntax)?;
-            config::build_yaml(doc.as_ref(), builder)
+            let graph = py.detach(|| config::yaml_tree(data));
+            let graph = graph.map_err(ParseError::Syntax)?;
+            config::build_yaml(&graph, builder)
         }
         other => {
             return Err(ParseError::Build(PyValueError::new_err(format!(

@@ -38,10 +38,49 @@ mod tensors;
 mod tokenizer;
 mod transport;
 
+/// The limits hostile input meets (docs/limits.md), by the Python constant each equals:
+/// `"module:NAME" -> value`, so a test checks every one against the reference.
+fn limits(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
+    use crate::{auction, config, transport};
+    let limits = pyo3::types::PyDict::new(py);
+    let entries: [(&str, u64); 7] = [
+        (
+            "pyagent.config_core:JSON_MAX_DEPTH",
+            config::MAX_DEPTH as u64,
+        ),
+        (
+            "pyagent.config_core:TOML_MAX_DEPTH",
+            config::TOML_MAX_DEPTH as u64,
+        ),
+        (
+            "pyagent.config_core:YAML_MAX_DEPTH",
+            config::YAML_MAX_DEPTH as u64,
+        ),
+        (
+            "pyagent.config_core:YAML_ALIAS_NODES_FLOOR",
+            config::YAML_ALIAS_NODES_FLOOR,
+        ),
+        (
+            "pyagent.config_core:YAML_ALIAS_NODES_CAP",
+            config::YAML_ALIAS_NODES_CAP,
+        ),
+        ("pyagent.auction_core:MAX_CELLS", auction::MAX_CELLS as u64),
+        (
+            "pyagent.connectivity_core:FRAME_MAX_OBJECTS",
+            transport::FRAME_MAX_OBJECTS,
+        ),
+    ];
+    for (name, value) in entries {
+        limits.set_item(name, value)?;
+    }
+    Ok(limits)
+}
+
 /// Native hot paths for the PyAgent common cores.
 #[pymodule]
 fn rust_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("LIMITS", limits(m.py())?)?;
     cache::register(m)?;
     knowledge::register(m)?;
     fs::register(m)?;

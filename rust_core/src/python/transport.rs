@@ -33,6 +33,7 @@ use pyo3::types::{
 use pyo3::Borrowed;
 
 use super::buffer::ByteView;
+use crate::transport;
 use crate::transport::{
     check_level, seal_at, FrameBuffer, FrameSpan, Payload, ProtocolError, Reader, Token,
     DEFAULT_COMPRESS_THRESHOLD, DEFAULT_LEVEL, DEFAULT_MAX_FRAME_SIZE, HEADER_LEN, MAX_NESTING,
@@ -502,6 +503,9 @@ fn pack_other(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>, nest_limit: i32) -> PyR
 pub struct KeyCache {
     enabled: bool,
     slots: Vec<Option<KeySlot>>,
+    /// Objects the payload being decoded has counted so far against
+    /// [`transport::FRAME_MAX_OBJECTS`] (reset for each payload).
+    objects: u64,
 }
 
 struct KeySlot {
@@ -545,6 +549,7 @@ impl KeyCache {
         KeyCache {
             enabled: true,
             slots: Vec::new(),
+            objects: 0,
         }
     }
 
@@ -553,7 +558,23 @@ impl KeyCache {
         KeyCache {
             enabled: false,
             slots: Vec::new(),
+            objects: 0,
         }
+    }
+
+    /// Counts `n` more objects of the payload; ProtocolError beyond the frame's budget.
+    fn count(&mut self, py: Python<'_>, n: u64) -> PyResult<()> {
+        self.objects = self.objects.saturating_add(n);
+        if self.objects > transport::FRAME_MAX_OBJECTS {
+            return Err(protocol_error(
+                py,
+                format!(
+                    "frame decodes to more than {} objects",
+                    transport::FRAME_MAX_OBJECTS
+                ),
+            ));
+        }
+        Ok(())
     }
 
     #[inline(always)]
@@ -730,6 +751,9 @@ fn build<'py>(
             if depth >= MAX_NESTING {
                 return Err(protocol_error(py, "MessagePack nesting is too deep"));
             }
+            // Counted before the list is made, so a header announcing millions of items
+            // costs nothing (msgpack-python's max_array_len check in the reference).
+            keys.count(py, 1 + n as u64)?;
             // n was checked against the bytes left (each item takes at least one), so the
             // list's allocation is bounded by the payload actually received.
             let list = owned(py, unsafe { ffi::PyList_New(py_ssize(n)?) })?;
@@ -748,6 +772,12 @@ fn build<'py>(
             if depth >= MAX_NESTING {
                 return Err(protocol_error(py, "MessagePack nesting is too deep"));
             }
+            if n as u64 > transport::FRAME_MAX_OBJECTS / 2 {
+                return Err(protocol_error(
+                    py,
+                    format!("a map of {n} entries is more than a frame may hold"),
+                ));
+            }
             // A dict of more entries than an empty dict's first table holds (5) is made
             // with room for all of them (n is bounded by the payload, as above).
             let dict = if n > 5 {
@@ -764,6 +794,11 @@ fn build<'py>(
                     return Err(protocol_error(py, format!("bad map key: {err}")));
                 }
             }
+            // Counted once built, by its entries after repeated keys merged, as the
+            // reference's object_hook sees it.
+            // SAFETY: a live dict.
+            let entries = unsafe { ffi::PyDict_Size(dict.as_ptr()) };
+            keys.count(py, 1 + 2 * u64::try_from(entries).unwrap_or(0))?;
             dict
         }
         Token::Ext(code, data) => {
@@ -790,6 +825,7 @@ pub fn unpack_payload_with<'py>(
     keys: &mut KeyCache,
 ) -> PyResult<Bound<'py, PyAny>> {
     let mut reader = Reader::new(payload);
+    keys.objects = 0;
     let obj = unpack(py, &mut reader, keys, 0)?;
     reader.finish().map_err(|e| to_py_err(py, e))?;
     Ok(obj)
