@@ -92,18 +92,36 @@ any secret rule) is a ValueError from Rust only.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import importlib
 import math
 import re
-from collections.abc import Iterable, Iterator
+import types
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
+from urllib.parse import urljoin
 
-from jsonschema import Draft7Validator, Draft202012Validator, validators
+import re2
+from jsonschema import (
+    Draft4Validator,
+    Draft6Validator,
+    Draft7Validator,
+    Draft201909Validator,
+    Draft202012Validator,
+    FormatChecker,
+    validators,
+)
+from jsonschema import _keywords as _js_keywords
+from jsonschema import _legacy_keywords as _js_legacy
+from jsonschema import _utils as _js_utils
 from jsonschema import exceptions as _js_exceptions
+from jsonschema.protocols import Validator as _ValidatorProtocol
 from jsonschema_specifications import REGISTRY as _META_SCHEMAS
-from referencing import Resource, Specification
+from referencing import Registry, Resource, Specification
 from referencing import exceptions as _ref_exceptions
-from referencing.jsonschema import DRAFT7, DRAFT202012
+from referencing.jsonschema import DRAFT4, DRAFT6, DRAFT7, DRAFT201909, DRAFT202012
+
+from pyagent import schema_patterns
 
 try:
     import rust_core as rc
@@ -111,9 +129,15 @@ except ImportError:
     rc = None  # type: ignore[assignment, unused-ignore]
 
 __all__ = [
+    "ASSERTED_FORMATS",
+    "DEFAULT_DRAFT",
     "DEFAULT_RULES",
+    "DRAFT4_URI",
+    "DRAFT6_URI",
     "DRAFT7_URI",
+    "DRAFT201909_URI",
     "DRAFT202012_URI",
+    "DRAFTS",
     "MAX_DEPTH",
     "SchemaError",
     "SchemaIssue",
@@ -125,8 +149,17 @@ __all__ = [
     "validate_content",
 ]
 
-DRAFT202012_URI = "https://json-schema.org/draft/2020-12/schema"
+DRAFT4_URI = "http://json-schema.org/draft-04/schema"
+DRAFT6_URI = "http://json-schema.org/draft-06/schema"
 DRAFT7_URI = "http://json-schema.org/draft-07/schema"
+DRAFT201909_URI = "https://json-schema.org/draft/2019-09/schema"
+DRAFT202012_URI = "https://json-schema.org/draft/2020-12/schema"
+#: The meta-schema URIs accepted in ``$schema`` (with or without a trailing ``#``).
+DRAFTS = (DRAFT4_URI, DRAFT6_URI, DRAFT7_URI, DRAFT201909_URI, DRAFT202012_URI)
+#: The draft of a schema without ``$schema``.
+DEFAULT_DRAFT = DRAFT202012_URI
+#: The formats asserted with ``format="assert"``; any other format stays an annotation.
+ASSERTED_FORMATS = ("date", "ipv4", "ipv6", "regex", "uuid")
 #: Deepest nesting of arrays and objects accepted in a schema or an instance (the root
 #: container is depth 1): well inside both engines' recursion limits.
 MAX_DEPTH = 128
@@ -134,17 +167,12 @@ _I64_MIN = -(2**63)
 _U64_END = 2**64
 _FALSE_MARK = "pyagent:false-schema"
 _FALSE_SCHEMA = {"not": {}, "$comment": _FALSE_MARK}
-
-
-#: Draft 2020-12 plus the Draft 7 ``dependencies`` keyword, which the Rust engine keeps in
-#: 2020-12 for compatibility (the suite's optional ``dependencies-compatibility`` cases).
-_Draft202012 = validators.extend(
-    Draft202012Validator, {"dependencies": Draft7Validator.VALIDATORS["dependencies"]}
-)
+_ABSOLUTE_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 
 
 class SchemaError(ValueError):
-    """The schema is not usable: invalid, unknown ``$schema``, or an unresolvable ``$ref``."""
+    """The schema is not usable: invalid, unknown ``$schema``, an unresolvable ``$ref``, a
+    ``pattern`` outside the shared dialect, or a failing ``retrieve`` callable."""
 
 
 class SchemaIssue(NamedTuple):
@@ -153,6 +181,122 @@ class SchemaIssue(NamedTuple):
     instance_path: str
     schema_path: str
     message: str
+
+
+# --- Patterns: RE2 behind the library's own keyword code ------------------------------------
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
+_RE2_OPTIONS.max_mem = 64 << 20
+
+
+@functools.lru_cache(maxsize=4096)
+def _schema_regex(pattern: str) -> Any:
+    """RE2 for a schema pattern in the shared dialect (see pyagent.schema_patterns)."""
+    try:
+        return re2.compile(schema_patterns.translate(pattern), _RE2_OPTIONS)
+    except (ValueError, re2.error) as e:
+        raise SchemaError(f"invalid pattern: {e}") from e
+
+
+class _Re2Search:
+    """Stands in for the ``re`` module inside the library's pattern-matching functions."""
+
+    @staticmethod
+    def search(pattern: str, text: str) -> Any:
+        return _schema_regex(pattern).search(text)
+
+
+def _on_re2(function: Any, **replace: Any) -> Any:
+    """A copy of a library function that matches with RE2 (its globals' ``re`` swapped).
+
+    The library's keyword code stays the engine; only the regex engine under ``pattern``,
+    ``patternProperties``, ``additionalProperties`` and ``unevaluatedProperties`` changes, so
+    matching is linear-time and the dialect is the one rust_core uses.
+    """
+    namespace = {**function.__globals__, "re": _Re2Search, **replace}
+    copy = types.FunctionType(
+        function.__code__, namespace, function.__name__, function.__defaults__
+    )
+    namespace[function.__name__] = copy  # recursive helpers call the copy
+    return copy
+
+
+_evaluated_keys = _on_re2(_js_utils.find_evaluated_property_keys_by_schema)
+_evaluated_keys_2019 = _on_re2(_js_legacy.find_evaluated_property_keys_by_schema)
+_RE2_KEYWORDS = {
+    "pattern": _on_re2(_js_keywords.pattern),
+    "patternProperties": _on_re2(_js_keywords.patternProperties),
+    "additionalProperties": _on_re2(
+        _js_keywords.additionalProperties,
+        find_additional_properties=_on_re2(_js_utils.find_additional_properties),
+    ),
+}
+
+
+def _draft_class(base: Any, extra: Mapping[str, Any]) -> Any:
+    return validators.extend(base, {**_RE2_KEYWORDS, **extra})
+
+
+#: Drafts 2019-09 and 2020-12 also apply Draft 7's ``dependencies`` keyword, which the Rust engine
+#: keeps there for compatibility (the suite's optional ``dependencies-compatibility`` cases).
+_VALIDATORS: dict[str, Any] = {
+    DRAFT4_URI: _draft_class(Draft4Validator, {}),
+    DRAFT6_URI: _draft_class(Draft6Validator, {}),
+    DRAFT7_URI: _draft_class(Draft7Validator, {}),
+    DRAFT201909_URI: _draft_class(
+        Draft201909Validator,
+        {
+            "dependencies": Draft7Validator.VALIDATORS["dependencies"],
+            "unevaluatedProperties": _on_re2(
+                _js_legacy.unevaluatedProperties_draft2019,
+                find_evaluated_property_keys_by_schema=_evaluated_keys_2019,
+            )
+        },
+    ),
+    DRAFT202012_URI: _draft_class(
+        Draft202012Validator,
+        {
+            "dependencies": Draft7Validator.VALIDATORS["dependencies"],
+            "unevaluatedProperties": _on_re2(
+                _js_keywords.unevaluatedProperties,
+                find_evaluated_property_keys_by_schema=_evaluated_keys,
+            ),
+        },
+    ),
+}
+_SPECIFICATIONS: dict[str, Specification[Any]] = {
+    DRAFT4_URI: DRAFT4,
+    DRAFT6_URI: DRAFT6,
+    DRAFT7_URI: DRAFT7,
+    DRAFT201909_URI: DRAFT201909,
+    DRAFT202012_URI: DRAFT202012,
+}
+#: Drafts whose ``items`` may be an array of per-position schemas.
+_TUPLE_ITEMS = frozenset({DRAFT4_URI, DRAFT6_URI, DRAFT7_URI, DRAFT201909_URI})
+
+
+def _check_regex_format(instance: object) -> bool:
+    if not isinstance(instance, str):
+        return True
+    try:
+        schema_patterns.translate(instance)
+    except ValueError:
+        return False
+    return True
+
+
+def _format_checker() -> FormatChecker:
+    """The library's checks for :data:`ASSERTED_FORMATS`, ``regex`` in the shared dialect."""
+    checker = FormatChecker([name for name in ASSERTED_FORMATS if name != "regex"])
+    checker.checks("regex")(_check_regex_format)
+    return checker
+
+
+_FORMAT_CHECKER = _format_checker()
+#: Meta-schema validation checks no formats (the meta-schemas' ``format: regex`` is the
+#: pattern walk's job, in the shared dialect), as the Rust engine.
+_NO_FORMATS = FormatChecker(())
 
 
 def _pointer(parts: Iterable[object]) -> str:
@@ -192,15 +336,30 @@ def _check_json(value: object, what: str, depth: int = 0) -> None:
         raise TypeError(f"{what}: {type(value).__name__} is not a JSON type")
 
 
-def _draft_of(schema: object) -> str:
-    if not isinstance(schema, dict) or "$schema" not in schema:
-        return DRAFT202012_URI
-    uri = schema["$schema"]
+def _known_draft(uri: object) -> str | None:
     if isinstance(uri, str):
         bare = uri[:-1] if uri.endswith("#") else uri
-        if bare in (DRAFT202012_URI, DRAFT7_URI):
+        if bare in DRAFTS:
             return bare
-    raise SchemaError(f"unsupported $schema {uri!r}: Draft 2020-12 or Draft 7 only")
+    return None
+
+
+def _draft_of(schema: object, documents: Mapping[str, Any]) -> str:
+    """The draft named by ``$schema``, directly or through a registered meta-schema."""
+    if not isinstance(schema, dict) or "$schema" not in schema:
+        return DEFAULT_DRAFT
+    uri = schema["$schema"]
+    draft = _known_draft(uri)
+    if draft is None and isinstance(uri, str):
+        meta = documents.get(uri[:-1] if uri.endswith("#") else uri)
+        if isinstance(meta, dict):
+            draft = _known_draft(meta.get("$schema"))
+    if draft is None:
+        raise SchemaError(
+            f"unsupported $schema {uri!r}: one of {', '.join(DRAFTS)}, or a registered "
+            "meta-schema whose own $schema is one of them"
+        )
+    return draft
 
 
 # Keywords whose value is one subschema, a list of them, or a name -> subschema map, per draft,
@@ -217,46 +376,155 @@ _KEEP_FALSE = {
 }
 
 
-def _normalise(schema: Any, draft7: bool) -> Any:
+def _normalise(schema: Any, tuple_items: bool) -> Any:
     if not isinstance(schema, dict):
         return schema
     out: dict[str, Any] = {}
     for key, value in schema.items():
-        if key in _ONE and not (draft7 and key == "items" and isinstance(value, list)):
-            out[key] = _FALSE_SCHEMA if value is False else _normalise(value, draft7)
-        elif (key in _LIST or (draft7 and key == "items")) and isinstance(value, list):
-            out[key] = [_FALSE_SCHEMA if v is False else _normalise(v, draft7) for v in value]
+        if key in _ONE and not (tuple_items and key == "items" and isinstance(value, list)):
+            out[key] = _FALSE_SCHEMA if value is False else _normalise(value, tuple_items)
+        elif (key in _LIST or (tuple_items and key == "items")) and isinstance(value, list):
+            out[key] = [
+                _FALSE_SCHEMA if v is False else _normalise(v, tuple_items) for v in value
+            ]
         elif (key in _MAP or key == "dependencies") and isinstance(value, dict):
             out[key] = {
-                k: _FALSE_SCHEMA if v is False else _normalise(v, draft7) for k, v in value.items()
+                k: _FALSE_SCHEMA if v is False else _normalise(v, tuple_items)
+                for k, v in value.items()
             }
         elif key in _KEEP_FALSE:
-            out[key] = _normalise(value, draft7)
+            out[key] = _normalise(value, tuple_items)
         else:
             out[key] = value
     return out
 
 
-def _check_refs(schema: Any, specification: Specification[Any]) -> None:
-    """SchemaError unless every $ref/$dynamicRef resolves offline, as Rust checks at build."""
+#: Keywords whose value is data, never a schema: the pattern walk does not enter them.
+_DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples"})
+#: Keywords whose value maps names to schemas (the names are not keywords).
+_SCHEMA_MAPS = frozenset(
+    {"properties", "patternProperties", "$defs", "definitions", "dependentSchemas", "dependencies"}
+)
+
+
+def _schema_patterns(schema: Any) -> Iterator[str]:
+    """Every ``pattern`` and ``patternProperties`` name where a schema may sit.
+
+    Everything but data keywords is walked (an unknown keyword's object may be reached by a
+    ``$ref``), the same walk as rust_core's, so both refuse the same schemas.
+    """
+    pending = [schema]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):
+            pending.extend(reversed(node))
+            continue
+        if not isinstance(node, dict):
+            continue
+        children: list[Any] = []
+        for key, value in node.items():
+            if key in _DATA_KEYWORDS:
+                continue
+            if key == "pattern" and isinstance(value, str):
+                yield value
+            elif key in _SCHEMA_MAPS and isinstance(value, dict):
+                if key == "patternProperties":
+                    yield from value
+                children.extend(value.values())
+            else:
+                children.append(value)
+        pending.extend(reversed(children))
+
+
+def _check_patterns(schema: Any) -> None:
+    for pattern in _schema_patterns(schema):
+        _schema_regex(pattern)
+
+
+def _document_registry(
+    documents: Mapping[str, Any],
+    retrieve: Callable[[str], Any] | None,
+    specification: Specification[Any],
+) -> Registry[Any]:
+    """The official meta-schemas, the user's documents and the user's retrieve callable."""
+
+    def resource(contents: Any) -> Resource[Any]:
+        return Resource.from_contents(contents, default_specification=specification)
+
+    def retrieve_checked(uri: str) -> Resource[Any]:
+        if retrieve is None:
+            raise LookupError(f"{uri} is not registered and no retrieve callable was given")
+        contents = retrieve(uri)
+        _check_json(contents, "retrieved schema")
+        return resource(contents)
+
+    registry: Registry[Any] = Registry(retrieve=retrieve_checked)  # type: ignore[call-arg]
+    registry = registry.combine(_META_SCHEMAS)
+    return registry.with_resources((uri, resource(doc)) for uri, doc in documents.items())
+
+
+def _registered(registry: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The user's documents by URI (trailing ``#`` dropped), type-checked like schemas."""
+    if registry is None:
+        return {}
+    if not isinstance(registry, Mapping):
+        raise TypeError("registry must be a mapping of URI -> schema")
+    out: dict[str, Any] = {}
+    for uri, document in registry.items():
+        if not isinstance(uri, str):
+            raise TypeError(f"registry keys must be str, not {type(uri).__name__}")
+        uri.encode()
+        if not _ABSOLUTE_URI.match(uri):
+            raise ValueError(f"registry key {uri!r} is not an absolute URI")
+        _check_json(document, "registered schema")
+        out[uri[:-1] if uri.endswith("#") else uri] = document
+    return out
+
+
+def _check_refs(schema: Any, specification: Specification[Any], registry: Registry[Any]) -> None:
+    """SchemaError unless every reference resolves, in this document and in every document
+    reached (whose patterns are checked too), as rust_core checks when it builds."""
     root: Resource[Any] = specification.create_resource(schema)
-    registry = _META_SCHEMAS.with_resource(root.id() or "", root)
-    resolver = registry.resolver(base_uri=root.id() or "")
-    pending = [(resolver, root)]
+    root_uri = root.id() or ""
+    registry = registry.with_resource(root_uri, root)
+    pending = [(registry.resolver(base_uri=root_uri), root)]
+    documents = {root_uri.partition("#")[0]}
     while pending:
         current, resource = pending.pop()
         contents = resource.contents
         if isinstance(contents, dict):
-            for keyword in ("$ref", "$dynamicRef"):
+            for keyword in ("$ref", "$dynamicRef", "$recursiveRef"):
                 ref = contents.get(keyword)
-                if isinstance(ref, str):
-                    try:
-                        current.lookup(ref)
-                    except (_ref_exceptions.Unresolvable, _ref_exceptions.NoSuchResource) as e:
-                        raise SchemaError(f"{keyword} {ref!r} does not resolve offline") from e
+                if not isinstance(ref, str):
+                    continue
+                try:
+                    current.lookup(ref)
+                    document = urljoin(current._base_uri, ref).partition("#")[0]
+                    if document in documents:
+                        continue
+                    documents.add(document)
+                    reached = current.lookup(document)
+                except _ref_exceptions.Unretrievable as e:
+                    raise SchemaError(f"{keyword} {ref!r} could not be retrieved: {e}") from e
+                except (_ref_exceptions.Unresolvable, _ref_exceptions.NoSuchResource) as e:
+                    raise SchemaError(f"{keyword} {ref!r} does not resolve") from e
+                except TypeError as e:
+                    # referencing's Draft 4 `id` lookup fails on a boolean subschema while
+                    # it crawls registered documents for an anchor.
+                    raise SchemaError(f"{keyword} {ref!r} does not resolve: {e}") from e
+                _check_patterns(reached.contents)
+                pending.append(
+                    (
+                        reached.resolver,
+                        Resource.from_contents(
+                            reached.contents, default_specification=specification
+                        ),
+                    )
+                )
         for sub in resource.subresources():
-            # referencing yields Draft 7's array-valued `dependencies` too: not schemas.
-            if isinstance(sub.contents, (dict, bool)):
+            # Only objects hold references (referencing also yields Draft 7's array-valued
+            # `dependencies`, and Draft 4's `id` lookup fails on booleans).
+            if isinstance(sub.contents, dict):
                 pending.append((current.in_subresource(sub), sub))
 
 
@@ -269,25 +537,52 @@ def _issue(error: _js_exceptions.ValidationError) -> SchemaIssue:
     return SchemaIssue(_pointer(error.absolute_path), _pointer(schema_path), message)
 
 
+def _format_mode(format: str | None) -> bool:  # noqa: A002 - the public keyword's name
+    if format is None:  # as rust_core's omitted keyword
+        return False
+    if format not in ("annotate", "assert"):
+        raise ValueError(f"format must be 'annotate' or 'assert', not {format!r}")
+    return format == "assert"
+
+
 class SchemaValidator:
     """One compiled schema: validate any number of instances against it.
 
     Built by :func:`compile_schema`, which checks the schema once (draft, meta-schema,
-    references); each ``validate`` call then only checks the instance.
+    patterns, references); each ``validate`` call then only checks the instance. See
+    :func:`compile_schema` for the keyword arguments.
     """
 
-    def __init__(self, schema: Any) -> None:
+    def __init__(
+        self,
+        schema: Any,
+        *,
+        registry: Mapping[str, Any] | None = None,
+        retrieve: Callable[[str], Any] | None = None,
+        format: str = "annotate",  # noqa: A002 - the documented keyword
+    ) -> None:
         _check_json(schema, "schema")
-        draft = _draft_of(schema)
-        cls = Draft7Validator if draft == DRAFT7_URI else _Draft202012
+        documents = _registered(registry)
+        if retrieve is not None and not callable(retrieve):
+            raise TypeError("retrieve must be a callable taking a URI")
+        assert_formats = _format_mode(format)
+        draft = _draft_of(schema, documents)
+        cls = _VALIDATORS[draft]
         try:
-            cls.check_schema(schema)
+            cls.check_schema(schema, format_checker=_NO_FORMATS)
         except _js_exceptions.SchemaError as e:
             raise SchemaError(f"invalid schema: {e.message}") from e
-        _check_refs(schema, DRAFT7 if draft == DRAFT7_URI else DRAFT202012)
+        _check_patterns(schema)
+        specification = _SPECIFICATIONS[draft]
+        resolving = _document_registry(documents, retrieve, specification)
+        _check_refs(schema, specification, resolving)
         self.schema = schema
         self.draft = draft
-        self._validator = cls(_normalise(schema, draft == DRAFT7_URI), registry=_META_SCHEMAS)
+        self._validator: _ValidatorProtocol = cls(
+            _normalise(schema, draft in _TUPLE_ITEMS),
+            registry=resolving,
+            format_checker=_FORMAT_CHECKER if assert_formats else None,
+        )
 
     def _errors(self, instance: object) -> Iterator[_js_exceptions.ValidationError]:
         try:
@@ -315,18 +610,42 @@ class SchemaValidator:
         return [self.is_valid(instance) for instance in instances]
 
 
-def compile_schema(schema: Any) -> SchemaValidator:
-    """A validator for ``schema``, checked once; SchemaError if it is not usable."""
+def compile_schema(
+    schema: Any,
+    *,
+    registry: Mapping[str, Any] | None = None,
+    retrieve: Callable[[str], Any] | None = None,
+    format: str = "annotate",  # noqa: A002 - the documented keyword
+) -> SchemaValidator:
+    """A validator for ``schema``, checked once; SchemaError if it is not usable.
+
+    ``registry`` maps absolute URIs to the schema documents a ``$ref`` may reach;
+    ``retrieve(uri)`` is called (at compile time) for any other document a reference
+    reaches and returns it, or raises (a SchemaError follows). Nothing else is ever fetched.
+    ``format="assert"`` asserts the :data:`ASSERTED_FORMATS`; the default ``"annotate"``
+    asserts none. See the module docs.
+    """
     if rc is not None and hasattr(rc, "compile_schema"):
-        return rc.compile_schema(schema)
-    return SchemaValidator(schema)
+        return rc.compile_schema(schema, registry=registry, retrieve=retrieve, format=format)
+    return SchemaValidator(schema, registry=registry, retrieve=retrieve, format=format)
 
 
-def json_schema_validate(instance: Any, schema: Any) -> tuple[bool, list[SchemaIssue]]:
-    """``(valid, errors)`` for ``instance`` against ``schema``; see the module docs."""
+def json_schema_validate(
+    instance: Any,
+    schema: Any,
+    *,
+    registry: Mapping[str, Any] | None = None,
+    retrieve: Callable[[str], Any] | None = None,
+    format: str = "annotate",  # noqa: A002 - the documented keyword
+) -> tuple[bool, list[SchemaIssue]]:
+    """``(valid, errors)`` for ``instance`` against ``schema``; see :func:`compile_schema`."""
     if rc is not None and hasattr(rc, "json_schema_validate"):
-        return rc.json_schema_validate(instance, schema)
-    return SchemaValidator(schema).validate(instance)
+        return rc.json_schema_validate(
+            instance, schema, registry=registry, retrieve=retrieve, format=format
+        )
+    return SchemaValidator(schema, registry=registry, retrieve=retrieve, format=format).validate(
+        instance
+    )
 
 
 # --- Content rules: validate_content ------------------------------------------------------

@@ -132,7 +132,7 @@ def test_compiled_validator_for_many_instances() -> None:
         {"type": 5},
         {"minimum": "x"},
         {"required": "a"},
-        {"$schema": "http://json-schema.org/draft-04/schema#"},
+        {"$schema": "http://json-schema.org/draft-03/schema#"},
         {"$schema": 7},
         {"$ref": "#/$defs/missing"},
         {"$ref": "http://localhost:1234/integer.json"},

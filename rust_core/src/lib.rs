@@ -22,6 +22,7 @@ pub mod numeric;
 pub mod pagerank;
 pub mod pruning;
 pub mod schema;
+pub mod schema_pattern;
 pub mod search;
 pub mod sharding;
 pub mod simd;
