@@ -498,12 +498,13 @@ def _check_refs(schema: Any, specification: Specification[Any], registry: Regist
                 if not isinstance(ref, str):
                     continue
                 try:
-                    current.lookup(ref)
+                    resolved = current.lookup(ref)
                     document = urljoin(current._base_uri, ref).partition("#")[0]
                     if document in documents:
                         continue
                     documents.add(document)
-                    reached = current.lookup(document)
+                    # The resolver of the lookup holds what it retrieved: no second call.
+                    reached = resolved.resolver.lookup(document)
                 except _ref_exceptions.Unretrievable as e:
                     raise SchemaError(f"{keyword} {ref!r} could not be retrieved: {e}") from e
                 except (_ref_exceptions.Unresolvable, _ref_exceptions.NoSuchResource) as e:
@@ -839,8 +840,50 @@ class _Scanner:
             raise self.fail("unbalanced '('")
 
 
-def _check_pattern(pattern: str) -> re.Pattern[bytes]:
-    """The compiled bytes pattern, or ValueError outside the shared subset."""
+#: RE2 reads bytes as Latin-1 here: ``.`` is any byte but newline, and classes, ``\w \d \b``
+#: and ``(?i)`` are ASCII, as in the Rust engine. Its ``\s`` lacks ``\v``, so ``\s``/``\S``
+#: are spelled out (:func:`_re2_bytes_pattern`).
+_CONTENT_RE2 = re2.Options()
+_CONTENT_RE2.encoding = re2.Options.Encoding.LATIN1
+_CONTENT_RE2.log_errors = False
+_CONTENT_RE2.max_mem = 64 << 20
+_RE2_SPACE = {
+    (False, "s"): r"[\t\n\x0b\x0c\r ]",
+    (False, "S"): r"[^\t\n\x0b\x0c\r ]",
+    (True, "s"): r"\t\n\x0b\x0c\r ",
+    (True, "S"): r"\x00-\x08\x0e-\x1f\x21-\xff",
+}
+
+
+def _re2_bytes_pattern(pattern: str) -> bytes:
+    r"""A checked pattern for RE2, ``\s``/``\S`` spelled as the ASCII set Rust and ``re`` use."""
+    out: list[str] = []
+    i = 0
+    in_class = first = False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            escaped = pattern[i + 1]
+            out.append(_RE2_SPACE.get((in_class, escaped), pattern[i : i + 2]))
+            i += 2
+            first = False
+            continue
+        if in_class:
+            in_class = not (c == "]" and not first)
+            first = False
+        elif c == "[":
+            in_class = first = True
+            if pattern[i + 1 : i + 2] == "^":
+                out.append("[^")
+                i += 2
+                continue
+        out.append(c)
+        i += 1
+    return "".join(out).encode("ascii")
+
+
+def _check_pattern(pattern: str) -> Any:
+    """The compiled RE2 pattern (linear time), or ValueError outside the shared subset."""
     if not pattern:
         raise ValueError("pattern must not be empty")
     if not pattern.isascii():
@@ -848,12 +891,15 @@ def _check_pattern(pattern: str) -> re.Pattern[bytes]:
     _Scanner(pattern).check()
     source = pattern.encode("ascii")
     try:
-        compiled = re.compile(source)
+        width = _sre_parser.parse(source).getwidth()[0]
     except re.error as e:
         raise ValueError(f"pattern {pattern!r}: {e}") from e
-    if _sre_parser.parse(source).getwidth()[0] == 0:
+    if width == 0:
         raise ValueError(f"pattern {pattern!r} can match the empty string")
-    return compiled
+    try:
+        return re2.compile(_re2_bytes_pattern(pattern), _CONTENT_RE2)
+    except re2.error as e:
+        raise ValueError(f"pattern {pattern!r}: {e}") from e
 
 
 def _check_glob(glob: str) -> str:
