@@ -200,10 +200,9 @@ impl Retrieve for DocumentRetriever {
             (Some(document), _) => document.clone(),
             (None, Some(retrieve)) => retrieve(key)?,
             (None, None) => {
-                return Err(format!(
-                    "{key} is not registered and no retrieve callable was given"
+                return Err(
+                    format!("{key} is not registered and no retrieve callable was given").into(),
                 )
-                .into())
             }
         };
         rewrite_patterns(&mut document).map_err(|e| e.0)?;
@@ -251,7 +250,9 @@ impl CompiledSchema {
                 }
             }
             engine
-                .with_format("regex", |text: &str| schema_pattern::translate(text).is_ok())
+                .with_format("regex", |text: &str| {
+                    schema_pattern::translate(text).is_ok()
+                })
                 .build(&rewritten)
         }));
         match built {
@@ -351,18 +352,28 @@ mod tests {
         assert_eq!(draft_of(&json!({}), &none), Ok(Draft::Draft202012));
         assert_eq!(draft_of(&json!(true), &none), Ok(Draft::Draft202012));
         assert_eq!(
-            draft_of(&json!({"$schema": "http://json-schema.org/draft-07/schema#"}), &none),
+            draft_of(
+                &json!({"$schema": "http://json-schema.org/draft-07/schema#"}),
+                &none
+            ),
             Ok(Draft::Draft7)
         );
         assert_eq!(
-            draft_of(&json!({"$schema": "http://json-schema.org/draft-04/schema#"}), &none),
+            draft_of(
+                &json!({"$schema": "http://json-schema.org/draft-04/schema#"}),
+                &none
+            ),
             Ok(Draft::Draft4)
         );
         assert_eq!(
             draft_of(&json!({"$schema": DRAFT201909_URI}), &none),
             Ok(Draft::Draft201909)
         );
-        assert!(draft_of(&json!({"$schema": "http://json-schema.org/draft-03/schema#"}), &none).is_err());
+        assert!(draft_of(
+            &json!({"$schema": "http://json-schema.org/draft-03/schema#"}),
+            &none
+        )
+        .is_err());
         assert!(draft_of(&json!({"$schema": 7}), &none).is_err());
         let meta = HashMap::from([(
             "http://example.com/meta".to_owned(),
@@ -433,7 +444,10 @@ mod tests {
             ..SchemaOptions::default()
         };
         let good = json!({"$ref": "http://example.com/int.json"});
-        assert!(CompiledSchema::new(&good, &options).unwrap().is_valid(&json!(3)).unwrap());
+        assert!(CompiledSchema::new(&good, &options)
+            .unwrap()
+            .is_valid(&json!(3))
+            .unwrap());
         let bad = json!({"$ref": "http://example.com/other.json"});
         assert!(CompiledSchema::new(&bad, &options).is_err());
     }

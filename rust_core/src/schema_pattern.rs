@@ -159,7 +159,9 @@ impl Translator<'_> {
     }
 
     fn slice(&self, start: usize, end: usize) -> String {
-        self.p.get(start..end).map_or_else(String::new, |s| s.iter().collect())
+        self.p
+            .get(start..end)
+            .map_or_else(String::new, |s| s.iter().collect())
     }
 
     fn hex_digits(&mut self, count: usize) -> Result<u32, String> {
@@ -173,9 +175,7 @@ impl Translator<'_> {
 
     fn scalar(&self, code: u32) -> Result<u32, String> {
         if code > MAX_CHAR || (SURROGATES.0..=SURROGATES.1).contains(&code) {
-            return Err(
-                self.fail("escapes must name a Unicode scalar value (no lone surrogates)")
-            );
+            return Err(self.fail("escapes must name a Unicode scalar value (no lone surrogates)"));
         }
         Ok(code)
     }
@@ -366,9 +366,9 @@ impl Translator<'_> {
                 let n = parse(low);
                 let m = (!high.is_empty()).then(|| parse(high));
                 if n > MAX_REPEAT || m.is_some_and(|m| m > MAX_REPEAT) {
-                    return Err(self.fail(&format!(
-                        "repetition counts are limited to {MAX_REPEAT}"
-                    )));
+                    return Err(
+                        self.fail(&format!("repetition counts are limited to {MAX_REPEAT}"))
+                    );
                 }
                 if m.is_some_and(|m| m < n) {
                     return Err(self.fail("numbers out of order in {n,m}"));

@@ -171,7 +171,9 @@ fn registered(
         })?
         .bind(py);
     if !registry.is_instance(mapping)? {
-        return Err(PyTypeError::new_err("registry must be a mapping of URI -> schema"));
+        return Err(PyTypeError::new_err(
+            "registry must be a mapping of URI -> schema",
+        ));
     }
     for item in registry.call_method0("items")?.try_iter()? {
         let (uri, document): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item?.extract()?;
@@ -201,7 +203,9 @@ fn retriever(retrieve: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Arc<Retriev
         return Ok(None);
     };
     if !retrieve.is_callable() {
-        return Err(PyTypeError::new_err("retrieve must be a callable taking a URI"));
+        return Err(PyTypeError::new_err(
+            "retrieve must be a callable taking a URI",
+        ));
     }
     let callable = retrieve.clone().unbind();
     Ok(Some(Arc::new(move |uri: &str| {
