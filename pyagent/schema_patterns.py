@@ -175,7 +175,7 @@ class _Translator:
         return code
 
     def property_class(self, negated: bool) -> str:
-        """``\\p{X}`` after the ``p``: the canonical ``\\p{Short}`` / ``\\P{Short}``."""
+        r"""``\p{X}`` after the ``p``: the canonical ``\p{Short}`` / ``\P{Short}``."""
         if self.peek() != "{":
             raise self.fail("\\p needs a {Name}")
         end = self.p.find("}", self.i)

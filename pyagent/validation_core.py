@@ -171,8 +171,11 @@ _ABSOLUTE_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 
 
 class SchemaError(ValueError):
-    """The schema is not usable: invalid, unknown ``$schema``, an unresolvable ``$ref``, a
-    ``pattern`` outside the shared dialect, or a failing ``retrieve`` callable."""
+    """The schema is not usable.
+
+    It is invalid, has an unknown ``$schema``, an unresolvable ``$ref``, a ``pattern`` outside
+    the shared dialect, or a ``retrieve`` callable failed.
+    """
 
 
 class SchemaIssue(NamedTuple):
@@ -251,7 +254,7 @@ _VALIDATORS: dict[str, Any] = {
             "unevaluatedProperties": _on_re2(
                 _js_legacy.unevaluatedProperties_draft2019,
                 find_evaluated_property_keys_by_schema=_evaluated_keys_2019,
-            )
+            ),
         },
     ),
     DRAFT202012_URI: _draft_class(
@@ -384,9 +387,7 @@ def _normalise(schema: Any, tuple_items: bool) -> Any:
         if key in _ONE and not (tuple_items and key == "items" and isinstance(value, list)):
             out[key] = _FALSE_SCHEMA if value is False else _normalise(value, tuple_items)
         elif (key in _LIST or (tuple_items and key == "items")) and isinstance(value, list):
-            out[key] = [
-                _FALSE_SCHEMA if v is False else _normalise(v, tuple_items) for v in value
-            ]
+            out[key] = [_FALSE_SCHEMA if v is False else _normalise(v, tuple_items) for v in value]
         elif (key in _MAP or key == "dependencies") and isinstance(value, dict):
             out[key] = {
                 k: _FALSE_SCHEMA if v is False else _normalise(v, tuple_items)
@@ -482,8 +483,10 @@ def _registered(registry: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def _check_refs(schema: Any, specification: Specification[Any], registry: Registry[Any]) -> None:
-    """SchemaError unless every reference resolves, in this document and in every document
-    reached (whose patterns are checked too), as rust_core checks when it builds."""
+    """SchemaError unless every reference resolves, as rust_core checks when it builds.
+
+    That is in this document and in every document reached (whose patterns are checked too).
+    """
     root: Resource[Any] = specification.create_resource(schema)
     root_uri = root.id() or ""
     registry = registry.with_resource(root_uri, root)
@@ -538,7 +541,7 @@ def _issue(error: _js_exceptions.ValidationError) -> SchemaIssue:
     return SchemaIssue(_pointer(error.absolute_path), _pointer(schema_path), message)
 
 
-def _format_mode(format: str | None) -> bool:  # noqa: A002 - the public keyword's name
+def _format_mode(format: str | None) -> bool:
     if format is None:  # as rust_core's omitted keyword
         return False
     if format not in ("annotate", "assert"):
@@ -560,7 +563,7 @@ class SchemaValidator:
         *,
         registry: Mapping[str, Any] | None = None,
         retrieve: Callable[[str], Any] | None = None,
-        format: str = "annotate",  # noqa: A002 - the documented keyword
+        format: str = "annotate",
     ) -> None:
         _check_json(schema, "schema")
         documents = _registered(registry)
@@ -616,7 +619,7 @@ def compile_schema(
     *,
     registry: Mapping[str, Any] | None = None,
     retrieve: Callable[[str], Any] | None = None,
-    format: str = "annotate",  # noqa: A002 - the documented keyword
+    format: str = "annotate",
 ) -> SchemaValidator:
     """A validator for ``schema``, checked once; SchemaError if it is not usable.
 
@@ -637,7 +640,7 @@ def json_schema_validate(
     *,
     registry: Mapping[str, Any] | None = None,
     retrieve: Callable[[str], Any] | None = None,
-    format: str = "annotate",  # noqa: A002 - the documented keyword
+    format: str = "annotate",
 ) -> tuple[bool, list[SchemaIssue]]:
     """``(valid, errors)`` for ``instance`` against ``schema``; see :func:`compile_schema`."""
     if rc is not None and hasattr(rc, "json_schema_validate"):

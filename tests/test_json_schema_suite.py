@@ -223,7 +223,8 @@ def _reason(test_id: str, backend: str, what: str) -> str:
     if "ecmascript-regex" in rest and "SchemaError" in what:
         return (
             "the pattern is outside the shared linear-time dialect (word boundaries, scripts "
-            f"and other \\p properties, ...: see pyagent.schema_patterns), refused alike (got {what})"
+            "and other \\p properties, ...: see pyagent.schema_patterns), refused alike "
+            f"(got {what})"
         )
     if "format-assertion" in rest:
         return (

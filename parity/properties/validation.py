@@ -342,8 +342,10 @@ class RetrieveFailed(Exception):
 def registry_resolves_alike(
     data: tuple[Any, dict[str, Any]], instances: list[Any], how: st.DataObject
 ) -> None:
-    """Registered documents (a mapping, or a retrieve callable that raises for unknown ones):
-    the same validity and locations, or SchemaError from both."""
+    """Registered documents: the same validity and locations, or SchemaError from both.
+
+    They come as a mapping, or from a retrieve callable that raises for unknown ones.
+    """
     schema, docs = data
 
     def retrieve(uri: str) -> Any:
