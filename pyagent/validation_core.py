@@ -101,6 +101,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import urljoin
 
+import attrs
 import re2
 from jsonschema import (
     Draft4Validator,
@@ -268,8 +269,31 @@ _VALIDATORS: dict[str, Any] = {
         },
     ),
 }
+
+
+def _draft4_id(contents: Any) -> str | None:
+    return None if isinstance(contents, bool) else DRAFT4.id_of(contents)
+
+
+def _draft4_anchors(specification: Specification[Any], contents: Any) -> Iterable[Any]:
+    return [] if isinstance(contents, bool) else DRAFT4.anchors_in(contents)
+
+
+def _draft4_subresources(contents: Any) -> Iterable[Any]:
+    return [] if isinstance(contents, bool) else DRAFT4.subresources_of(contents)
+
+
+#: referencing's Draft 4 `id`, anchor and subresource lookups fail on a boolean subschema,
+#: which a registered document meant for a later draft may hold when an `id` is searched for
+#: across the registry; booleans have neither, as the Rust engine reads them.
+_DRAFT4: Specification[Any] = attrs.evolve(  # type: ignore[misc]
+    DRAFT4,
+    id_of=_draft4_id,
+    anchors_in=_draft4_anchors,
+    subresources_of=_draft4_subresources,
+)
 _SPECIFICATIONS: dict[str, Specification[Any]] = {
-    DRAFT4_URI: DRAFT4,
+    DRAFT4_URI: _DRAFT4,
     DRAFT6_URI: DRAFT6,
     DRAFT7_URI: DRAFT7,
     DRAFT201909_URI: DRAFT201909,
@@ -512,10 +536,6 @@ def _check_refs(schema: Any, specification: Specification[Any], registry: Regist
                     raise SchemaError(f"{keyword} {ref!r} could not be retrieved: {e}") from e
                 except (_ref_exceptions.Unresolvable, _ref_exceptions.NoSuchResource) as e:
                     raise SchemaError(f"{keyword} {ref!r} does not resolve") from e
-                except TypeError as e:
-                    # referencing's Draft 4 `id` lookup fails on a boolean subschema while
-                    # it crawls registered documents for an anchor.
-                    raise SchemaError(f"{keyword} {ref!r} does not resolve: {e}") from e
                 _check_patterns(reached.contents)
                 pending.append(
                     (
