@@ -10,30 +10,54 @@ JSON Schema
 
 Engines (well-kept validators on both sides, not our own):
 
-* Python reference: the ``jsonschema`` library (Draft 2020-12 and Draft 7 validators) with the
-  ``referencing`` registry of the official meta-schemas;
+* Python reference: the ``jsonschema`` library (its Draft 4, 6, 7, 2019-09 and 2020-12
+  validators) with a ``referencing`` registry of the official meta-schemas and the caller's
+  documents, its regex matching moved onto RE2 (``google-re2``);
 * Rust: the ``jsonschema`` crate (``rust_core``), the same engine as the ``jsonschema-rs``
-  Python package.
+  Python package, with the ``regex`` crate for patterns.
 
 Contract, the same on both backends:
 
-* Draft: chosen by the schema's top-level ``$schema``: Draft 2020-12
-  (``https://json-schema.org/draft/2020-12/schema``) or Draft 7
-  (``http://json-schema.org/draft-07/schema``), with or without a trailing ``#``; Draft
-  2020-12 when absent. Any other ``$schema`` (or a non-string one) is a :class:`SchemaError`.
-* The schema must be valid against its draft's meta-schema, and every ``$ref`` /
-  ``$dynamicRef`` must resolve inside the schema or to a bundled meta-schema: nothing is ever
-  fetched (no network, no files), so a remote reference is a :class:`SchemaError` when the
-  schema is compiled, from both backends.
-* ``format`` is an annotation, never asserted (the default of both drafts without the
-  format-assertion vocabulary), so both engines agree whatever their format checkers know;
-  so are ``contentEncoding`` and ``contentMediaType``. Draft 2020-12 also applies Draft 7's
-  ``dependencies`` keyword (the Rust engine keeps it for compatibility).
+* Draft: chosen by the schema's top-level ``$schema``, one of :data:`DRAFTS` (Draft 4, 6, 7,
+  2019-09, 2020-12, with or without a trailing ``#``), or the URI of a *registered*
+  meta-schema whose own ``$schema`` is one of them (its ``$vocabulary`` is not honoured: all
+  of the draft's vocabularies apply). :data:`DEFAULT_DRAFT` (2020-12) when absent. Anything
+  else is a :class:`SchemaError`.
+* The schema must be valid against its draft's meta-schema (the copies the Rust engine
+  bundles: Draft 4's lets ``enum`` be empty or repeat values), every ``pattern`` and
+  ``patternProperties`` name must be in the shared regex dialect, and every ``$ref`` /
+  ``$dynamicRef`` / ``$recursiveRef`` must resolve, else :class:`SchemaError` when the schema
+  is compiled.
+* References resolve inside the schema, to a bundled meta-schema, to a document in
+  ``registry=`` (a mapping from absolute URI to schema), or to what ``retrieve=`` (a callable
+  taking the URI) returns for any other document reached. Nothing is ever fetched from the
+  network or the file system unless that callable does it. Documents are read in the root's
+  draft unless they declare their own ``$schema``; their references and patterns are checked
+  like the root's. Both backends call ``retrieve`` at compile time, for documents reached
+  (transitively) from the root; whatever it raises, or a non-JSON value it returns, is a
+  :class:`SchemaError`. A registry key that is not an absolute URI (``scheme:...``) is a
+  ValueError, a non-str key or a non-mapping registry a TypeError, as is a non-callable
+  ``retrieve``.
+* Patterns: one dialect, a subset of ECMA 262 that a linear-time engine runs (RE2 here, the
+  ``regex`` crate in Rust), checked and rewritten by the same scanner on both sides; see
+  :mod:`pyagent.schema_patterns` for what is accepted (ECMA's ``\d \w \s .``, general
+  category ``\p{..}``, counted repetition up to 1000, a size limit) and refused
+  (lookaround, backreferences, word boundaries, scripts). Every pattern is found by the same
+  walk (every keyword but ``enum``, ``const``, ``default`` and ``examples``), so a pattern in
+  an unused subschema is checked too. Matching time is linear in the text on both sides.
+* ``format``: an annotation by default (``format="annotate"``). With ``format="assert"`` the
+  formats in :data:`ASSERTED_FORMATS` (``date``, ``ipv4``, ``ipv6``, ``regex``, ``uuid``:
+  those whose checks agree between the engines on the official suite) are asserted; every
+  other format stays an annotation on both sides. ``regex`` means the shared dialect.
+  ``contentEncoding`` and ``contentMediaType`` are always annotations. Drafts 2019-09 and
+  2020-12 also apply Draft 7's ``dependencies`` keyword (the Rust engine keeps it for
+  compatibility).
 * Instances and schemas are JSON values as Python builds them: ``dict`` with ``str`` keys,
   ``list``, ``str``, ``int``, ``float``, ``bool``, ``None``. Anything else (a tuple, a set,
   a non-str key) is a TypeError; an integer outside [-2**63, 2**64) or a NaN or infinite float
   is a ValueError (the Rust engine stores numbers as 64-bit), as is nesting deeper than
   :data:`MAX_DEPTH`. Checked depth first, in order, so the first bad value decides the class.
+  Registered and retrieved documents are checked the same way.
 * Result: ``(valid, errors)``. ``errors`` lists :class:`SchemaIssue` records, each with the
   failing instance location and the schema keyword location as JSON pointers (RFC 6901,
   ``""`` for the root) and a message. The two engines word messages differently and may
@@ -50,20 +74,21 @@ Where the engines still differ (documented, not hidden): jsonschema counts a pro
 evaluated by ``additionalProperties`` only when it is valid there, so an instance that already
 fails inside ``additionalProperties`` also gets an ``unevaluatedProperties`` error from the
 reference and not from Rust (same validity, one more location; the parity property leaves
-``unevaluated*`` locations out for this reason). And ``pattern`` and
-``patternProperties`` use Python's ``re`` in the reference and an ECMA 262 dialect in Rust,
-so exotic regex syntax (Unicode classes, lookbehind) may match differently; the official
-test suite's ``optional/ecmascript-regex`` cases show where (see
-``tests/test_json_schema_suite.py``).
+``unevaluated*`` locations out for this reason). A reference cycle that never moves into the
+instance (``{"allOf": [{"$ref": "#"}]}``) is a RecursionError from the reference and valid
+in Rust. The official test suite, all five drafts with its ``remotes/`` registered, runs in
+``tests/test_json_schema_suite.py``; the tests either backend fails are listed, with the
+reason, in ``tests/data/json_schema_suite_known_failures.json``.
 
 Content rules
 -------------
 :func:`validate_content` applies rules ``(name, pattern, severity, glob)`` to many contents
-and returns :class:`Finding` records ``(rule, index, start, end, severity)``. Engines: Python's
-``re`` and the Rust ``regex`` crate (a ``RegexSet`` tells which rules match a content at all,
-then each matching rule's regex finds the spans; contents are scanned in parallel without the
-GIL). Both match bytes: a str content is matched as its UTF-8 encoding and spans are byte
-offsets.
+and returns :class:`Finding` records ``(rule, index, start, end, severity)``. Engines: RE2
+(``google-re2``, bytes read as Latin-1) in the reference and the Rust ``regex`` crate, both
+linear in the text whatever the pattern (``(a|aa)+b`` over 30,000 ``a`` takes
+milliseconds). In Rust a ``RegexSet`` tells which rules match a content at all, then each
+matching rule's regex finds the spans; contents are scanned in parallel without the GIL.
+Both match bytes: a str content is matched as its UTF-8 encoding and spans are byte offsets.
 
 The pattern language is the subset on which the two engines agree, checked by the same small
 scanner on both sides before compiling, so a pattern outside it is a ValueError from both:
@@ -85,8 +110,9 @@ scanner on both sides before compiling, so a pattern outside it is a ValueError 
   Unicode classes (``\p``), POSIX classes, and any pattern that can match the empty string
   (an empty span is no finding).
 
-A pattern whose compiled program exceeds the Rust engine's size limit (64 MiB, far beyond
-any secret rule) is a ValueError from Rust only.
+Nested counted repetitions may multiply to at most 1000 (``((a{10}){10}){10}``; RE2's own
+limit, enforced by the shared scanner). A pattern whose compiled program still exceeds an
+engine's size limit (64 MiB on both sides, far beyond any secret rule) is a ValueError.
 """
 
 from __future__ import annotations
@@ -272,20 +298,20 @@ _VALIDATORS: dict[str, Any] = {
 
 
 def _draft4_id(contents: Any) -> str | None:
-    return None if isinstance(contents, bool) else DRAFT4.id_of(contents)
+    return DRAFT4.id_of(contents) if isinstance(contents, dict) else None
 
 
 def _draft4_anchors(specification: Specification[Any], contents: Any) -> Iterable[Any]:
-    return [] if isinstance(contents, bool) else DRAFT4.anchors_in(contents)
+    return DRAFT4.anchors_in(contents) if isinstance(contents, dict) else []
 
 
 def _draft4_subresources(contents: Any) -> Iterable[Any]:
-    return [] if isinstance(contents, bool) else DRAFT4.subresources_of(contents)
+    return DRAFT4.subresources_of(contents) if isinstance(contents, dict) else []
 
 
-#: referencing's Draft 4 `id`, anchor and subresource lookups fail on a boolean subschema,
-#: which a registered document meant for a later draft may hold when an `id` is searched for
-#: across the registry; booleans have neither, as the Rust engine reads them.
+#: referencing's Draft 4 `id`, anchor and subresource lookups fail on a boolean subschema or
+#: an array-valued `dependencies` entry, which a registered document may hold when an `id` is
+#: searched for across the registry; those have neither, as the Rust engine reads them.
 _DRAFT4: Specification[Any] = attrs.evolve(  # type: ignore[misc]
     DRAFT4,
     id_of=_draft4_id,
@@ -321,9 +347,32 @@ def _format_checker() -> FormatChecker:
 
 
 _FORMAT_CHECKER = _format_checker()
-#: Meta-schema validation checks no formats (the meta-schemas' ``format: regex`` is the
+
+
+def _meta_schema(draft: str) -> dict[str, Any]:
+    """The draft's meta-schema as the Rust engine bundles it.
+
+    Its Draft 4 copy lets ``enum`` be empty or repeat values, and its Draft 7 copy types
+    ``writeOnly`` as a boolean; the reference follows so both accept the same schemas.
+    """
+    meta: dict[str, Any] = dict(_META_SCHEMAS.contents(draft))
+    properties = dict(meta["properties"])
+    if draft == DRAFT4_URI:
+        properties["enum"] = {"type": "array"}
+    if draft == DRAFT7_URI:
+        properties["writeOnly"] = {"type": "boolean", "default": False}
+    meta["properties"] = properties
+    return meta
+
+
+#: Meta-schema validators. They check no formats (the meta-schemas' ``format: regex`` is the
 #: pattern walk's job, in the shared dialect), as the Rust engine.
-_NO_FORMATS = FormatChecker(())
+_META_VALIDATORS: dict[str, Any] = {
+    draft: validators.validator_for(_META_SCHEMAS.contents(draft))(
+        _meta_schema(draft), format_checker=FormatChecker(())
+    )
+    for draft in DRAFTS
+}
 
 
 def _pointer(parts: Iterable[object]) -> str:
@@ -466,6 +515,12 @@ def _check_patterns(schema: Any) -> None:
         _schema_regex(pattern)
 
 
+def _resource(contents: Any, default: Specification[Any]) -> Resource[Any]:
+    """A document as a resource of the draft it declares (our Draft 4 too), else ``default``."""
+    declared = _known_draft(contents.get("$schema")) if isinstance(contents, dict) else None
+    return (_SPECIFICATIONS[declared] if declared else default).create_resource(contents)
+
+
 def _document_registry(
     documents: Mapping[str, Any],
     retrieve: Callable[[str], Any] | None,
@@ -474,7 +529,7 @@ def _document_registry(
     """The official meta-schemas, the user's documents and the user's retrieve callable."""
 
     def resource(contents: Any) -> Resource[Any]:
-        return Resource.from_contents(contents, default_specification=specification)
+        return _resource(contents, specification)
 
     def retrieve_checked(uri: str) -> Resource[Any]:
         if retrieve is None:
@@ -537,14 +592,7 @@ def _check_refs(schema: Any, specification: Specification[Any], registry: Regist
                 except (_ref_exceptions.Unresolvable, _ref_exceptions.NoSuchResource) as e:
                     raise SchemaError(f"{keyword} {ref!r} does not resolve") from e
                 _check_patterns(reached.contents)
-                pending.append(
-                    (
-                        reached.resolver,
-                        Resource.from_contents(
-                            reached.contents, default_specification=specification
-                        ),
-                    )
-                )
+                pending.append((reached.resolver, _resource(reached.contents, specification)))
         for sub in resource.subresources():
             # Only objects hold references (referencing also yields Draft 7's array-valued
             # `dependencies`, and Draft 4's `id` lookup fails on booleans).
@@ -592,10 +640,9 @@ class SchemaValidator:
         assert_formats = _format_mode(format)
         draft = _draft_of(schema, documents)
         cls = _VALIDATORS[draft]
-        try:
-            cls.check_schema(schema, format_checker=_NO_FORMATS)
-        except _js_exceptions.SchemaError as e:
-            raise SchemaError(f"invalid schema: {e.message}") from e
+        error = _js_exceptions.best_match(_META_VALIDATORS[draft].iter_errors(schema))
+        if error is not None:
+            raise SchemaError(f"invalid schema: {error.message}")
         _check_patterns(schema)
         specification = _SPECIFICATIONS[draft]
         resolving = _document_registry(documents, retrieve, specification)
@@ -765,8 +812,11 @@ class _Scanner:
         self.i += 1
         return ord(c)
 
-    def repeat(self) -> None:
-        """``{n}``, ``{n,}`` or ``{n,m}`` (n <= m <= 1000), at self.i (on the brace)."""
+    def repeat(self) -> int:
+        """``{n}``, ``{n,}`` or ``{n,m}`` (n <= m <= 1000), at self.i (on the brace).
+
+        Returns the count RE2 weighs nested repetitions by: m, or n when unbounded.
+        """
         end = self.p.find("}", self.i)
         body = self.p[self.i + 1 : end] if end > 0 else ""
         low, comma, high = body.partition(",")
@@ -778,6 +828,7 @@ class _Scanner:
             raise self.fail("repetition {n,m} needs n <= m")
         del comma
         self.i = end + 1
+        return int(high) if high else int(low)
 
     def group_open(self, at_start: bool) -> bool:
         """Reads a group opener; True if it was the global flags group ``(?ims)``."""
@@ -816,31 +867,47 @@ class _Scanner:
         multiline = False
         depth = 0
         quantifiable = False
+        # Largest product of nested counted repetitions per open group (RE2 refuses more
+        # than _MAX_REPEAT, so both backends do), and that of the last atom.
+        products = [1]
+        last = 1
         while self.i < len(self.p):
             c = self.peek()
             if c == "\\":
                 quantifiable = self.escape(False) is not None or self.p[self.i - 1] in "dDwWsS"
+                last = 1
             elif c == "[":
                 self.char_class()
                 quantifiable = True
+                last = 1
             elif c == "(":
                 if self.group_open(self.i == 0):
                     multiline = "m" in self.p[: self.i]
                     quantifiable = False
                     continue
                 depth += 1
+                products.append(1)
                 quantifiable = False
             elif c == ")":
                 if depth == 0:
                     raise self.fail("unbalanced ')'")
                 depth -= 1
                 self.i += 1
+                last = products.pop()
+                products[-1] = max(products[-1], last)
                 quantifiable = True
+                continue
             elif c in "*+?{":
                 if not quantifiable:
                     raise self.fail("a quantifier must follow a character, class or group")
                 if c == "{":
-                    self.repeat()
+                    count = self.repeat()
+                    last *= max(count, 1)
+                    if last > _MAX_REPEAT:
+                        raise self.fail(
+                            f"nested counted repetitions multiply to more than {_MAX_REPEAT}"
+                        )
+                    products[-1] = max(products[-1], last)
                 else:
                     self.i += 1
                 if self.peek() == "?":
@@ -859,6 +926,7 @@ class _Scanner:
             else:
                 self.i += 1
                 quantifiable = True
+                last = 1
         if depth:
             raise self.fail("unbalanced '('")
 

@@ -220,3 +220,11 @@ def test_backtracking_patterns_run_in_linear_time() -> None:
     assert validate_content(["a" * 30000 + "!"], rules) == []
     found = validate_content(["a" * 30000 + "b"], rules)
     assert [(f.start, f.end) for f in found] == [(0, 30001)]
+
+
+@pytest.mark.parametrize("pattern", ["(a{1000}){2}", "((a{10}){10}){11}", "(?:[a-z]{100}b){11}"])
+def test_nested_counted_repetitions_are_bounded(pattern: str) -> None:
+    """RE2 refuses nested counts multiplying past 1000; the shared scanner does on both."""
+    with pytest.raises(ValueError, match="nested counted repetitions"):
+        validate_content(["x"], [("r", pattern, "high", "*")])
+    assert validate_content(["a" * 1000], [("r", "((a{10}){10}){10}", "high", "*")])
