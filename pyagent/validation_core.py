@@ -10,30 +10,54 @@ JSON Schema
 
 Engines (well-kept validators on both sides, not our own):
 
-* Python reference: the ``jsonschema`` library (Draft 2020-12 and Draft 7 validators) with the
-  ``referencing`` registry of the official meta-schemas;
+* Python reference: the ``jsonschema`` library (its Draft 4, 6, 7, 2019-09 and 2020-12
+  validators) with a ``referencing`` registry of the official meta-schemas and the caller's
+  documents, its regex matching moved onto RE2 (``google-re2``);
 * Rust: the ``jsonschema`` crate (``rust_core``), the same engine as the ``jsonschema-rs``
-  Python package.
+  Python package, with the ``regex`` crate for patterns.
 
 Contract, the same on both backends:
 
-* Draft: chosen by the schema's top-level ``$schema``: Draft 2020-12
-  (``https://json-schema.org/draft/2020-12/schema``) or Draft 7
-  (``http://json-schema.org/draft-07/schema``), with or without a trailing ``#``; Draft
-  2020-12 when absent. Any other ``$schema`` (or a non-string one) is a :class:`SchemaError`.
-* The schema must be valid against its draft's meta-schema, and every ``$ref`` /
-  ``$dynamicRef`` must resolve inside the schema or to a bundled meta-schema: nothing is ever
-  fetched (no network, no files), so a remote reference is a :class:`SchemaError` when the
-  schema is compiled, from both backends.
-* ``format`` is an annotation, never asserted (the default of both drafts without the
-  format-assertion vocabulary), so both engines agree whatever their format checkers know;
-  so are ``contentEncoding`` and ``contentMediaType``. Draft 2020-12 also applies Draft 7's
-  ``dependencies`` keyword (the Rust engine keeps it for compatibility).
+* Draft: chosen by the schema's top-level ``$schema``, one of :data:`DRAFTS` (Draft 4, 6, 7,
+  2019-09, 2020-12, with or without a trailing ``#``), or the URI of a *registered*
+  meta-schema whose own ``$schema`` is one of them (its ``$vocabulary`` is not honoured: all
+  of the draft's vocabularies apply). :data:`DEFAULT_DRAFT` (2020-12) when absent. Anything
+  else is a :class:`SchemaError`.
+* The schema must be valid against its draft's meta-schema (the copies the Rust engine
+  bundles: Draft 4's lets ``enum`` be empty or repeat values), every ``pattern`` and
+  ``patternProperties`` name must be in the shared regex dialect, and every ``$ref`` /
+  ``$dynamicRef`` / ``$recursiveRef`` must resolve, else :class:`SchemaError` when the schema
+  is compiled.
+* References resolve inside the schema, to a bundled meta-schema, to a document in
+  ``registry=`` (a mapping from absolute URI to schema), or to what ``retrieve=`` (a callable
+  taking the URI) returns for any other document reached. Nothing is ever fetched from the
+  network or the file system unless that callable does it. Documents are read in the root's
+  draft unless they declare their own ``$schema``; their references and patterns are checked
+  like the root's. Both backends call ``retrieve`` at compile time, for documents reached
+  (transitively) from the root; whatever it raises, or a non-JSON value it returns, is a
+  :class:`SchemaError`. A registry key that is not an absolute URI (``scheme:...``) is a
+  ValueError, a non-str key or a non-mapping registry a TypeError, as is a non-callable
+  ``retrieve``.
+* Patterns: one dialect, a subset of ECMA 262 that a linear-time engine runs (RE2 here, the
+  ``regex`` crate in Rust), checked and rewritten by the same scanner on both sides; see
+  :mod:`pyagent.schema_patterns` for what is accepted (ECMA's ``\d \w \s .``, general
+  category ``\p{..}``, counted repetition up to 1000, a size limit) and refused
+  (lookaround, backreferences, word boundaries, scripts). Every pattern is found by the same
+  walk (every keyword but ``enum``, ``const``, ``default`` and ``examples``), so a pattern in
+  an unused subschema is checked too. Matching time is linear in the text on both sides.
+* ``format``: an annotation by default (``format="annotate"``). With ``format="assert"`` the
+  formats in :data:`ASSERTED_FORMATS` (``date``, ``ipv4``, ``ipv6``, ``regex``, ``uuid``:
+  those whose checks agree between the engines on the official suite) are asserted; every
+  other format stays an annotation on both sides. ``regex`` means the shared dialect.
+  ``contentEncoding`` and ``contentMediaType`` are always annotations. Drafts 2019-09 and
+  2020-12 also apply Draft 7's ``dependencies`` keyword (the Rust engine keeps it for
+  compatibility).
 * Instances and schemas are JSON values as Python builds them: ``dict`` with ``str`` keys,
   ``list``, ``str``, ``int``, ``float``, ``bool``, ``None``. Anything else (a tuple, a set,
   a non-str key) is a TypeError; an integer outside [-2**63, 2**64) or a NaN or infinite float
   is a ValueError (the Rust engine stores numbers as 64-bit), as is nesting deeper than
   :data:`MAX_DEPTH`. Checked depth first, in order, so the first bad value decides the class.
+  Registered and retrieved documents are checked the same way.
 * Result: ``(valid, errors)``. ``errors`` lists :class:`SchemaIssue` records, each with the
   failing instance location and the schema keyword location as JSON pointers (RFC 6901,
   ``""`` for the root) and a message. The two engines word messages differently and may
@@ -50,20 +74,21 @@ Where the engines still differ (documented, not hidden): jsonschema counts a pro
 evaluated by ``additionalProperties`` only when it is valid there, so an instance that already
 fails inside ``additionalProperties`` also gets an ``unevaluatedProperties`` error from the
 reference and not from Rust (same validity, one more location; the parity property leaves
-``unevaluated*`` locations out for this reason). And ``pattern`` and
-``patternProperties`` use Python's ``re`` in the reference and an ECMA 262 dialect in Rust,
-so exotic regex syntax (Unicode classes, lookbehind) may match differently; the official
-test suite's ``optional/ecmascript-regex`` cases show where (see
-``tests/test_json_schema_suite.py``).
+``unevaluated*`` locations out for this reason). A reference cycle that never moves into the
+instance (``{"allOf": [{"$ref": "#"}]}``) is a RecursionError from the reference and valid
+in Rust. The official test suite, all five drafts with its ``remotes/`` registered, runs in
+``tests/test_json_schema_suite.py``; the tests either backend fails are listed, with the
+reason, in ``tests/data/json_schema_suite_known_failures.json``.
 
 Content rules
 -------------
 :func:`validate_content` applies rules ``(name, pattern, severity, glob)`` to many contents
-and returns :class:`Finding` records ``(rule, index, start, end, severity)``. Engines: Python's
-``re`` and the Rust ``regex`` crate (a ``RegexSet`` tells which rules match a content at all,
-then each matching rule's regex finds the spans; contents are scanned in parallel without the
-GIL). Both match bytes: a str content is matched as its UTF-8 encoding and spans are byte
-offsets.
+and returns :class:`Finding` records ``(rule, index, start, end, severity)``. Engines: RE2
+(``google-re2``, bytes read as Latin-1) in the reference and the Rust ``regex`` crate, both
+linear in the text whatever the pattern (``(a|aa)+b`` over 30,000 ``a`` takes
+milliseconds). In Rust a ``RegexSet`` tells which rules match a content at all, then each
+matching rule's regex finds the spans; contents are scanned in parallel without the GIL.
+Both match bytes: a str content is matched as its UTF-8 encoding and spans are byte offsets.
 
 The pattern language is the subset on which the two engines agree, checked by the same small
 scanner on both sides before compiling, so a pattern outside it is a ValueError from both:
@@ -85,25 +110,45 @@ scanner on both sides before compiling, so a pattern outside it is a ValueError 
   Unicode classes (``\p``), POSIX classes, and any pattern that can match the empty string
   (an empty span is no finding).
 
-A pattern whose compiled program exceeds the Rust engine's size limit (64 MiB, far beyond
-any secret rule) is a ValueError from Rust only.
+Nested counted repetitions may multiply to at most 1000 (``((a{10}){10}){10}``; RE2's own
+limit, enforced by the shared scanner). A pattern whose compiled program still exceeds an
+engine's size limit (64 MiB on both sides, far beyond any secret rule) is a ValueError.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import functools
 import importlib
 import math
 import re
-from collections.abc import Iterable, Iterator
+import types
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
+from urllib.parse import urljoin
 
-from jsonschema import Draft7Validator, Draft202012Validator, validators
+import attrs
+import re2
+from jsonschema import (
+    Draft4Validator,
+    Draft6Validator,
+    Draft7Validator,
+    Draft201909Validator,
+    Draft202012Validator,
+    FormatChecker,
+    validators,
+)
+from jsonschema import _keywords as _js_keywords
+from jsonschema import _legacy_keywords as _js_legacy
+from jsonschema import _utils as _js_utils
 from jsonschema import exceptions as _js_exceptions
+from jsonschema.protocols import Validator as _ValidatorProtocol
 from jsonschema_specifications import REGISTRY as _META_SCHEMAS
-from referencing import Resource, Specification
+from referencing import Registry, Resource, Specification
 from referencing import exceptions as _ref_exceptions
-from referencing.jsonschema import DRAFT7, DRAFT202012
+from referencing.jsonschema import DRAFT4, DRAFT6, DRAFT7, DRAFT201909, DRAFT202012
+
+from pyagent import schema_patterns
 
 try:
     import rust_core as rc
@@ -111,9 +156,15 @@ except ImportError:
     rc = None  # type: ignore[assignment, unused-ignore]
 
 __all__ = [
+    "ASSERTED_FORMATS",
+    "DEFAULT_DRAFT",
     "DEFAULT_RULES",
+    "DRAFT4_URI",
+    "DRAFT6_URI",
     "DRAFT7_URI",
+    "DRAFT201909_URI",
     "DRAFT202012_URI",
+    "DRAFTS",
     "MAX_DEPTH",
     "SchemaError",
     "SchemaIssue",
@@ -125,8 +176,17 @@ __all__ = [
     "validate_content",
 ]
 
-DRAFT202012_URI = "https://json-schema.org/draft/2020-12/schema"
+DRAFT4_URI = "http://json-schema.org/draft-04/schema"
+DRAFT6_URI = "http://json-schema.org/draft-06/schema"
 DRAFT7_URI = "http://json-schema.org/draft-07/schema"
+DRAFT201909_URI = "https://json-schema.org/draft/2019-09/schema"
+DRAFT202012_URI = "https://json-schema.org/draft/2020-12/schema"
+#: The meta-schema URIs accepted in ``$schema`` (with or without a trailing ``#``).
+DRAFTS = (DRAFT4_URI, DRAFT6_URI, DRAFT7_URI, DRAFT201909_URI, DRAFT202012_URI)
+#: The draft of a schema without ``$schema``.
+DEFAULT_DRAFT = DRAFT202012_URI
+#: The formats asserted with ``format="assert"``; any other format stays an annotation.
+ASSERTED_FORMATS = ("date", "ipv4", "ipv6", "regex", "uuid")
 #: Deepest nesting of arrays and objects accepted in a schema or an instance (the root
 #: container is depth 1): well inside both engines' recursion limits.
 MAX_DEPTH = 128
@@ -134,17 +194,15 @@ _I64_MIN = -(2**63)
 _U64_END = 2**64
 _FALSE_MARK = "pyagent:false-schema"
 _FALSE_SCHEMA = {"not": {}, "$comment": _FALSE_MARK}
-
-
-#: Draft 2020-12 plus the Draft 7 ``dependencies`` keyword, which the Rust engine keeps in
-#: 2020-12 for compatibility (the suite's optional ``dependencies-compatibility`` cases).
-_Draft202012 = validators.extend(
-    Draft202012Validator, {"dependencies": Draft7Validator.VALIDATORS["dependencies"]}
-)
+_ABSOLUTE_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 
 
 class SchemaError(ValueError):
-    """The schema is not usable: invalid, unknown ``$schema``, or an unresolvable ``$ref``."""
+    """The schema is not usable.
+
+    It is invalid, has an unknown ``$schema``, an unresolvable ``$ref``, a ``pattern`` outside
+    the shared dialect, or a ``retrieve`` callable failed.
+    """
 
 
 class SchemaIssue(NamedTuple):
@@ -153,6 +211,168 @@ class SchemaIssue(NamedTuple):
     instance_path: str
     schema_path: str
     message: str
+
+
+# --- Patterns: RE2 behind the library's own keyword code ------------------------------------
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
+_RE2_OPTIONS.max_mem = 64 << 20
+
+
+@functools.lru_cache(maxsize=4096)
+def _schema_regex(pattern: str) -> Any:
+    """RE2 for a schema pattern in the shared dialect (see pyagent.schema_patterns)."""
+    try:
+        return re2.compile(schema_patterns.translate(pattern), _RE2_OPTIONS)
+    except (ValueError, re2.error) as e:
+        raise SchemaError(f"invalid pattern: {e}") from e
+
+
+class _Re2Search:
+    """Stands in for the ``re`` module inside the library's pattern-matching functions."""
+
+    @staticmethod
+    def search(pattern: str, text: str) -> Any:
+        return _schema_regex(pattern).search(text)
+
+
+def _on_re2(function: Any, **replace: Any) -> Any:
+    """A copy of a library function that matches with RE2 (its globals' ``re`` swapped).
+
+    The library's keyword code stays the engine; only the regex engine under ``pattern``,
+    ``patternProperties``, ``additionalProperties`` and ``unevaluatedProperties`` changes, so
+    matching is linear-time and the dialect is the one rust_core uses.
+    """
+    namespace = {**function.__globals__, "re": _Re2Search, **replace}
+    copy = types.FunctionType(
+        function.__code__, namespace, function.__name__, function.__defaults__
+    )
+    namespace[function.__name__] = copy  # recursive helpers call the copy
+    return copy
+
+
+_evaluated_keys = _on_re2(_js_utils.find_evaluated_property_keys_by_schema)
+_evaluated_keys_2019 = _on_re2(_js_legacy.find_evaluated_property_keys_by_schema)
+_RE2_KEYWORDS = {
+    "pattern": _on_re2(_js_keywords.pattern),
+    "patternProperties": _on_re2(_js_keywords.patternProperties),
+    "additionalProperties": _on_re2(
+        _js_keywords.additionalProperties,
+        find_additional_properties=_on_re2(_js_utils.find_additional_properties),
+    ),
+}
+
+
+def _draft_class(base: Any, extra: Mapping[str, Any]) -> Any:
+    return validators.extend(base, {**_RE2_KEYWORDS, **extra})
+
+
+#: Drafts 2019-09 and 2020-12 also apply Draft 7's ``dependencies`` keyword, which the Rust engine
+#: keeps there for compatibility (the suite's optional ``dependencies-compatibility`` cases).
+_VALIDATORS: dict[str, Any] = {
+    DRAFT4_URI: _draft_class(Draft4Validator, {}),
+    DRAFT6_URI: _draft_class(Draft6Validator, {}),
+    DRAFT7_URI: _draft_class(Draft7Validator, {}),
+    DRAFT201909_URI: _draft_class(
+        Draft201909Validator,
+        {
+            "dependencies": Draft7Validator.VALIDATORS["dependencies"],
+            "unevaluatedProperties": _on_re2(
+                _js_legacy.unevaluatedProperties_draft2019,
+                find_evaluated_property_keys_by_schema=_evaluated_keys_2019,
+            ),
+        },
+    ),
+    DRAFT202012_URI: _draft_class(
+        Draft202012Validator,
+        {
+            "dependencies": Draft7Validator.VALIDATORS["dependencies"],
+            "unevaluatedProperties": _on_re2(
+                _js_keywords.unevaluatedProperties,
+                find_evaluated_property_keys_by_schema=_evaluated_keys,
+            ),
+        },
+    ),
+}
+
+
+def _draft4_id(contents: Any) -> str | None:
+    return DRAFT4.id_of(contents) if isinstance(contents, dict) else None
+
+
+def _draft4_anchors(specification: Specification[Any], contents: Any) -> Iterable[Any]:
+    return DRAFT4.anchors_in(contents) if isinstance(contents, dict) else []
+
+
+def _draft4_subresources(contents: Any) -> Iterable[Any]:
+    return DRAFT4.subresources_of(contents) if isinstance(contents, dict) else []
+
+
+#: referencing's Draft 4 `id`, anchor and subresource lookups fail on a boolean subschema or
+#: an array-valued `dependencies` entry, which a registered document may hold when an `id` is
+#: searched for across the registry; those have neither, as the Rust engine reads them.
+_DRAFT4: Specification[Any] = attrs.evolve(  # type: ignore[misc]
+    DRAFT4,
+    id_of=_draft4_id,
+    anchors_in=_draft4_anchors,
+    subresources_of=_draft4_subresources,
+)
+_SPECIFICATIONS: dict[str, Specification[Any]] = {
+    DRAFT4_URI: _DRAFT4,
+    DRAFT6_URI: DRAFT6,
+    DRAFT7_URI: DRAFT7,
+    DRAFT201909_URI: DRAFT201909,
+    DRAFT202012_URI: DRAFT202012,
+}
+#: Drafts whose ``items`` may be an array of per-position schemas.
+_TUPLE_ITEMS = frozenset({DRAFT4_URI, DRAFT6_URI, DRAFT7_URI, DRAFT201909_URI})
+
+
+def _check_regex_format(instance: object) -> bool:
+    if not isinstance(instance, str):
+        return True
+    try:
+        schema_patterns.translate(instance)
+    except ValueError:
+        return False
+    return True
+
+
+def _format_checker() -> FormatChecker:
+    """The library's checks for :data:`ASSERTED_FORMATS`, ``regex`` in the shared dialect."""
+    checker = FormatChecker([name for name in ASSERTED_FORMATS if name != "regex"])
+    checker.checks("regex")(_check_regex_format)
+    return checker
+
+
+_FORMAT_CHECKER = _format_checker()
+
+
+def _meta_schema(draft: str) -> dict[str, Any]:
+    """The draft's meta-schema as the Rust engine bundles it.
+
+    Its Draft 4 copy lets ``enum`` be empty or repeat values, and its Draft 7 copy types
+    ``writeOnly`` as a boolean; the reference follows so both accept the same schemas.
+    """
+    meta: dict[str, Any] = dict(_META_SCHEMAS.contents(draft))
+    properties = dict(meta["properties"])
+    if draft == DRAFT4_URI:
+        properties["enum"] = {"type": "array"}
+    if draft == DRAFT7_URI:
+        properties["writeOnly"] = {"type": "boolean", "default": False}
+    meta["properties"] = properties
+    return meta
+
+
+#: Meta-schema validators. They check no formats (the meta-schemas' ``format: regex`` is the
+#: pattern walk's job, in the shared dialect), as the Rust engine.
+_META_VALIDATORS: dict[str, Any] = {
+    draft: validators.validator_for(_META_SCHEMAS.contents(draft))(
+        _meta_schema(draft), format_checker=FormatChecker(())
+    )
+    for draft in DRAFTS
+}
 
 
 def _pointer(parts: Iterable[object]) -> str:
@@ -192,15 +412,30 @@ def _check_json(value: object, what: str, depth: int = 0) -> None:
         raise TypeError(f"{what}: {type(value).__name__} is not a JSON type")
 
 
-def _draft_of(schema: object) -> str:
-    if not isinstance(schema, dict) or "$schema" not in schema:
-        return DRAFT202012_URI
-    uri = schema["$schema"]
+def _known_draft(uri: object) -> str | None:
     if isinstance(uri, str):
         bare = uri[:-1] if uri.endswith("#") else uri
-        if bare in (DRAFT202012_URI, DRAFT7_URI):
+        if bare in DRAFTS:
             return bare
-    raise SchemaError(f"unsupported $schema {uri!r}: Draft 2020-12 or Draft 7 only")
+    return None
+
+
+def _draft_of(schema: object, documents: Mapping[str, Any]) -> str:
+    """The draft named by ``$schema``, directly or through a registered meta-schema."""
+    if not isinstance(schema, dict) or "$schema" not in schema:
+        return DEFAULT_DRAFT
+    uri = schema["$schema"]
+    draft = _known_draft(uri)
+    if draft is None and isinstance(uri, str):
+        meta = documents.get(uri[:-1] if uri.endswith("#") else uri)
+        if isinstance(meta, dict):
+            draft = _known_draft(meta.get("$schema"))
+    if draft is None:
+        raise SchemaError(
+            f"unsupported $schema {uri!r}: one of {', '.join(DRAFTS)}, or a registered "
+            "meta-schema whose own $schema is one of them"
+        )
+    return draft
 
 
 # Keywords whose value is one subschema, a list of them, or a name -> subschema map, per draft,
@@ -217,46 +452,151 @@ _KEEP_FALSE = {
 }
 
 
-def _normalise(schema: Any, draft7: bool) -> Any:
+def _normalise(schema: Any, tuple_items: bool) -> Any:
     if not isinstance(schema, dict):
         return schema
     out: dict[str, Any] = {}
     for key, value in schema.items():
-        if key in _ONE and not (draft7 and key == "items" and isinstance(value, list)):
-            out[key] = _FALSE_SCHEMA if value is False else _normalise(value, draft7)
-        elif (key in _LIST or (draft7 and key == "items")) and isinstance(value, list):
-            out[key] = [_FALSE_SCHEMA if v is False else _normalise(v, draft7) for v in value]
+        if key in _ONE and not (tuple_items and key == "items" and isinstance(value, list)):
+            out[key] = _FALSE_SCHEMA if value is False else _normalise(value, tuple_items)
+        elif (key in _LIST or (tuple_items and key == "items")) and isinstance(value, list):
+            out[key] = [_FALSE_SCHEMA if v is False else _normalise(v, tuple_items) for v in value]
         elif (key in _MAP or key == "dependencies") and isinstance(value, dict):
             out[key] = {
-                k: _FALSE_SCHEMA if v is False else _normalise(v, draft7) for k, v in value.items()
+                k: _FALSE_SCHEMA if v is False else _normalise(v, tuple_items)
+                for k, v in value.items()
             }
         elif key in _KEEP_FALSE:
-            out[key] = _normalise(value, draft7)
+            out[key] = _normalise(value, tuple_items)
         else:
             out[key] = value
     return out
 
 
-def _check_refs(schema: Any, specification: Specification[Any]) -> None:
-    """SchemaError unless every $ref/$dynamicRef resolves offline, as Rust checks at build."""
+#: Keywords whose value is data, never a schema: the pattern walk does not enter them.
+_DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples"})
+#: Keywords whose value maps names to schemas (the names are not keywords).
+_SCHEMA_MAPS = frozenset(
+    {"properties", "patternProperties", "$defs", "definitions", "dependentSchemas", "dependencies"}
+)
+
+
+def _schema_patterns(schema: Any) -> Iterator[str]:
+    """Every ``pattern`` and ``patternProperties`` name where a schema may sit.
+
+    Everything but data keywords is walked (an unknown keyword's object may be reached by a
+    ``$ref``), the same walk as rust_core's, so both refuse the same schemas.
+    """
+    pending = [schema]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):
+            pending.extend(reversed(node))
+            continue
+        if not isinstance(node, dict):
+            continue
+        children: list[Any] = []
+        for key, value in node.items():
+            if key in _DATA_KEYWORDS:
+                continue
+            if key == "pattern" and isinstance(value, str):
+                yield value
+            elif key in _SCHEMA_MAPS and isinstance(value, dict):
+                if key == "patternProperties":
+                    yield from value
+                children.extend(value.values())
+            else:
+                children.append(value)
+        pending.extend(reversed(children))
+
+
+def _check_patterns(schema: Any) -> None:
+    for pattern in _schema_patterns(schema):
+        _schema_regex(pattern)
+
+
+def _resource(contents: Any, default: Specification[Any]) -> Resource[Any]:
+    """A document as a resource of the draft it declares (our Draft 4 too), else ``default``."""
+    declared = _known_draft(contents.get("$schema")) if isinstance(contents, dict) else None
+    return (_SPECIFICATIONS[declared] if declared else default).create_resource(contents)
+
+
+def _document_registry(
+    documents: Mapping[str, Any],
+    retrieve: Callable[[str], Any] | None,
+    specification: Specification[Any],
+) -> Registry[Any]:
+    """The official meta-schemas, the user's documents and the user's retrieve callable."""
+
+    def resource(contents: Any) -> Resource[Any]:
+        return _resource(contents, specification)
+
+    def retrieve_checked(uri: str) -> Resource[Any]:
+        if retrieve is None:
+            raise LookupError(f"{uri} is not registered and no retrieve callable was given")
+        contents = retrieve(uri)
+        _check_json(contents, "retrieved schema")
+        return resource(contents)
+
+    registry: Registry[Any] = Registry(retrieve=retrieve_checked)  # type: ignore[call-arg]
+    registry = registry.combine(_META_SCHEMAS)
+    return registry.with_resources((uri, resource(doc)) for uri, doc in documents.items())
+
+
+def _registered(registry: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The user's documents by URI (trailing ``#`` dropped), type-checked like schemas."""
+    if registry is None:
+        return {}
+    if not isinstance(registry, Mapping):
+        raise TypeError("registry must be a mapping of URI -> schema")
+    out: dict[str, Any] = {}
+    for uri, document in registry.items():
+        if not isinstance(uri, str):
+            raise TypeError(f"registry keys must be str, not {type(uri).__name__}")
+        uri.encode()
+        if not _ABSOLUTE_URI.match(uri):
+            raise ValueError(f"registry key {uri!r} is not an absolute URI")
+        _check_json(document, "registered schema")
+        out[uri[:-1] if uri.endswith("#") else uri] = document
+    return out
+
+
+def _check_refs(schema: Any, specification: Specification[Any], registry: Registry[Any]) -> None:
+    """SchemaError unless every reference resolves, as rust_core checks when it builds.
+
+    That is in this document and in every document reached (whose patterns are checked too).
+    """
     root: Resource[Any] = specification.create_resource(schema)
-    registry = _META_SCHEMAS.with_resource(root.id() or "", root)
-    resolver = registry.resolver(base_uri=root.id() or "")
-    pending = [(resolver, root)]
+    root_uri = root.id() or ""
+    registry = registry.with_resource(root_uri, root)
+    pending = [(registry.resolver(base_uri=root_uri), root)]
+    documents = {root_uri.partition("#")[0]}
     while pending:
         current, resource = pending.pop()
         contents = resource.contents
         if isinstance(contents, dict):
-            for keyword in ("$ref", "$dynamicRef"):
+            for keyword in ("$ref", "$dynamicRef", "$recursiveRef"):
                 ref = contents.get(keyword)
-                if isinstance(ref, str):
-                    try:
-                        current.lookup(ref)
-                    except (_ref_exceptions.Unresolvable, _ref_exceptions.NoSuchResource) as e:
-                        raise SchemaError(f"{keyword} {ref!r} does not resolve offline") from e
+                if not isinstance(ref, str):
+                    continue
+                try:
+                    resolved = current.lookup(ref)
+                    document = urljoin(current._base_uri, ref).partition("#")[0]
+                    if document in documents:
+                        continue
+                    documents.add(document)
+                    # The resolver of the lookup holds what it retrieved: no second call.
+                    reached = resolved.resolver.lookup(document)
+                except _ref_exceptions.Unretrievable as e:
+                    raise SchemaError(f"{keyword} {ref!r} could not be retrieved: {e}") from e
+                except (_ref_exceptions.Unresolvable, _ref_exceptions.NoSuchResource) as e:
+                    raise SchemaError(f"{keyword} {ref!r} does not resolve") from e
+                _check_patterns(reached.contents)
+                pending.append((reached.resolver, _resource(reached.contents, specification)))
         for sub in resource.subresources():
-            # referencing yields Draft 7's array-valued `dependencies` too: not schemas.
-            if isinstance(sub.contents, (dict, bool)):
+            # Only objects hold references (referencing also yields Draft 7's array-valued
+            # `dependencies`, and Draft 4's `id` lookup fails on booleans).
+            if isinstance(sub.contents, dict):
                 pending.append((current.in_subresource(sub), sub))
 
 
@@ -269,33 +609,61 @@ def _issue(error: _js_exceptions.ValidationError) -> SchemaIssue:
     return SchemaIssue(_pointer(error.absolute_path), _pointer(schema_path), message)
 
 
+def _format_mode(format: str | None) -> bool:
+    if format is None:  # as rust_core's omitted keyword
+        return False
+    if format not in ("annotate", "assert"):
+        raise ValueError(f"format must be 'annotate' or 'assert', not {format!r}")
+    return format == "assert"
+
+
 class SchemaValidator:
     """One compiled schema: validate any number of instances against it.
 
     Built by :func:`compile_schema`, which checks the schema once (draft, meta-schema,
-    references); each ``validate`` call then only checks the instance.
+    patterns, references); each ``validate`` call then only checks the instance. See
+    :func:`compile_schema` for the keyword arguments.
 
     Immutable, so one validator may serve any number of threads (the Rust one validates
-    without the GIL). A pickle holds the schema and names :func:`compile_schema`, so it
-    loads on either backend (compiled again there); copy and deepcopy do the same.
+    without the GIL). A pickle holds the schema and the keyword arguments and loads through
+    :func:`compile_schema` on either backend (compiled again there; a ``retrieve`` callable
+    must itself pickle); copy and deepcopy do the same.
     """
 
     def __reduce__(self) -> tuple[Any, ...]:
-        """``(compile_schema, (schema,))``: backend-neutral, as the Rust validator's."""
-        return (compile_schema, (self.schema,))
+        """``(_restore_validator, (schema, keywords))``: backend-neutral, as the Rust one's."""
+        return (_restore_validator, (self.schema, dict(self._keywords)))
 
-    def __init__(self, schema: Any) -> None:
+    def __init__(
+        self,
+        schema: Any,
+        *,
+        registry: Mapping[str, Any] | None = None,
+        retrieve: Callable[[str], Any] | None = None,
+        format: str = "annotate",
+    ) -> None:
         _check_json(schema, "schema")
-        draft = _draft_of(schema)
-        cls = Draft7Validator if draft == DRAFT7_URI else _Draft202012
-        try:
-            cls.check_schema(schema)
-        except _js_exceptions.SchemaError as e:
-            raise SchemaError(f"invalid schema: {e.message}") from e
-        _check_refs(schema, DRAFT7 if draft == DRAFT7_URI else DRAFT202012)
+        documents = _registered(registry)
+        if retrieve is not None and not callable(retrieve):
+            raise TypeError("retrieve must be a callable taking a URI")
+        assert_formats = _format_mode(format)
+        draft = _draft_of(schema, documents)
+        cls = _VALIDATORS[draft]
+        error = _js_exceptions.best_match(_META_VALIDATORS[draft].iter_errors(schema))
+        if error is not None:
+            raise SchemaError(f"invalid schema: {error.message}")
+        _check_patterns(schema)
+        specification = _SPECIFICATIONS[draft]
+        resolving = _document_registry(documents, retrieve, specification)
+        _check_refs(schema, specification, resolving)
         self.schema = schema
         self.draft = draft
-        self._validator = cls(_normalise(schema, draft == DRAFT7_URI), registry=_META_SCHEMAS)
+        self._keywords = {"registry": registry, "retrieve": retrieve, "format": format}
+        self._validator: _ValidatorProtocol = cls(
+            _normalise(schema, draft in _TUPLE_ITEMS),
+            registry=resolving,
+            format_checker=_FORMAT_CHECKER if assert_formats else None,
+        )
 
     def _errors(self, instance: object) -> Iterator[_js_exceptions.ValidationError]:
         try:
@@ -323,18 +691,47 @@ class SchemaValidator:
         return [self.is_valid(instance) for instance in instances]
 
 
-def compile_schema(schema: Any) -> SchemaValidator:
-    """A validator for ``schema``, checked once; SchemaError if it is not usable."""
+def compile_schema(
+    schema: Any,
+    *,
+    registry: Mapping[str, Any] | None = None,
+    retrieve: Callable[[str], Any] | None = None,
+    format: str = "annotate",
+) -> SchemaValidator:
+    """A validator for ``schema``, checked once; SchemaError if it is not usable.
+
+    ``registry`` maps absolute URIs to the schema documents a ``$ref`` may reach;
+    ``retrieve(uri)`` is called (at compile time) for any other document a reference
+    reaches and returns it, or raises (a SchemaError follows). Nothing else is ever fetched.
+    ``format="assert"`` asserts the :data:`ASSERTED_FORMATS`; the default ``"annotate"``
+    asserts none. See the module docs.
+    """
     if rc is not None and hasattr(rc, "compile_schema"):
-        return rc.compile_schema(schema)
-    return SchemaValidator(schema)
+        return rc.compile_schema(schema, registry=registry, retrieve=retrieve, format=format)
+    return SchemaValidator(schema, registry=registry, retrieve=retrieve, format=format)
 
 
-def json_schema_validate(instance: Any, schema: Any) -> tuple[bool, list[SchemaIssue]]:
-    """``(valid, errors)`` for ``instance`` against ``schema``; see the module docs."""
+def _restore_validator(schema: Any, keywords: dict[str, Any]) -> SchemaValidator:
+    """Where a pickled validator loads: :func:`compile_schema` on this process's backend."""
+    return compile_schema(schema, **keywords)
+
+
+def json_schema_validate(
+    instance: Any,
+    schema: Any,
+    *,
+    registry: Mapping[str, Any] | None = None,
+    retrieve: Callable[[str], Any] | None = None,
+    format: str = "annotate",
+) -> tuple[bool, list[SchemaIssue]]:
+    """``(valid, errors)`` for ``instance`` against ``schema``; see :func:`compile_schema`."""
     if rc is not None and hasattr(rc, "json_schema_validate"):
-        return rc.json_schema_validate(instance, schema)
-    return SchemaValidator(schema).validate(instance)
+        return rc.json_schema_validate(
+            instance, schema, registry=registry, retrieve=retrieve, format=format
+        )
+    return SchemaValidator(schema, registry=registry, retrieve=retrieve, format=format).validate(
+        instance
+    )
 
 
 # --- Content rules: validate_content ------------------------------------------------------
@@ -430,8 +827,11 @@ class _Scanner:
         self.i += 1
         return ord(c)
 
-    def repeat(self) -> None:
-        """``{n}``, ``{n,}`` or ``{n,m}`` (n <= m <= 1000), at self.i (on the brace)."""
+    def repeat(self) -> int:
+        """``{n}``, ``{n,}`` or ``{n,m}`` (n <= m <= 1000), at self.i (on the brace).
+
+        Returns the count RE2 weighs nested repetitions by: m, or n when unbounded.
+        """
         end = self.p.find("}", self.i)
         body = self.p[self.i + 1 : end] if end > 0 else ""
         low, comma, high = body.partition(",")
@@ -443,6 +843,7 @@ class _Scanner:
             raise self.fail("repetition {n,m} needs n <= m")
         del comma
         self.i = end + 1
+        return int(high) if high else int(low)
 
     def group_open(self, at_start: bool) -> bool:
         """Reads a group opener; True if it was the global flags group ``(?ims)``."""
@@ -481,31 +882,47 @@ class _Scanner:
         multiline = False
         depth = 0
         quantifiable = False
+        # Largest product of nested counted repetitions per open group (RE2 refuses more
+        # than _MAX_REPEAT, so both backends do), and that of the last atom.
+        products = [1]
+        last = 1
         while self.i < len(self.p):
             c = self.peek()
             if c == "\\":
                 quantifiable = self.escape(False) is not None or self.p[self.i - 1] in "dDwWsS"
+                last = 1
             elif c == "[":
                 self.char_class()
                 quantifiable = True
+                last = 1
             elif c == "(":
                 if self.group_open(self.i == 0):
                     multiline = "m" in self.p[: self.i]
                     quantifiable = False
                     continue
                 depth += 1
+                products.append(1)
                 quantifiable = False
             elif c == ")":
                 if depth == 0:
                     raise self.fail("unbalanced ')'")
                 depth -= 1
                 self.i += 1
+                last = products.pop()
+                products[-1] = max(products[-1], last)
                 quantifiable = True
+                continue
             elif c in "*+?{":
                 if not quantifiable:
                     raise self.fail("a quantifier must follow a character, class or group")
                 if c == "{":
-                    self.repeat()
+                    count = self.repeat()
+                    last *= max(count, 1)
+                    if last > _MAX_REPEAT:
+                        raise self.fail(
+                            f"nested counted repetitions multiply to more than {_MAX_REPEAT}"
+                        )
+                    products[-1] = max(products[-1], last)
                 else:
                     self.i += 1
                 if self.peek() == "?":
@@ -524,12 +941,55 @@ class _Scanner:
             else:
                 self.i += 1
                 quantifiable = True
+                last = 1
         if depth:
             raise self.fail("unbalanced '('")
 
 
-def _check_pattern(pattern: str) -> re.Pattern[bytes]:
-    """The compiled bytes pattern, or ValueError outside the shared subset."""
+#: RE2 reads bytes as Latin-1 here: ``.`` is any byte but newline, and classes, ``\w \d \b``
+#: and ``(?i)`` are ASCII, as in the Rust engine. Its ``\s`` lacks ``\v``, so ``\s``/``\S``
+#: are spelled out (:func:`_re2_bytes_pattern`).
+_CONTENT_RE2 = re2.Options()
+_CONTENT_RE2.encoding = re2.Options.Encoding.LATIN1
+_CONTENT_RE2.log_errors = False
+_CONTENT_RE2.max_mem = 64 << 20
+_RE2_SPACE = {
+    (False, "s"): r"[\t\n\x0b\x0c\r ]",
+    (False, "S"): r"[^\t\n\x0b\x0c\r ]",
+    (True, "s"): r"\t\n\x0b\x0c\r ",
+    (True, "S"): r"\x00-\x08\x0e-\x1f\x21-\xff",
+}
+
+
+def _re2_bytes_pattern(pattern: str) -> bytes:
+    r"""A checked pattern for RE2, ``\s``/``\S`` spelled as the ASCII set Rust and ``re`` use."""
+    out: list[str] = []
+    i = 0
+    in_class = first = False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            escaped = pattern[i + 1]
+            out.append(_RE2_SPACE.get((in_class, escaped), pattern[i : i + 2]))
+            i += 2
+            first = False
+            continue
+        if in_class:
+            in_class = not (c == "]" and not first)
+            first = False
+        elif c == "[":
+            in_class = first = True
+            if pattern[i + 1 : i + 2] == "^":
+                out.append("[^")
+                i += 2
+                continue
+        out.append(c)
+        i += 1
+    return "".join(out).encode("ascii")
+
+
+def _check_pattern(pattern: str) -> Any:
+    """The compiled RE2 pattern (linear time), or ValueError outside the shared subset."""
     if not pattern:
         raise ValueError("pattern must not be empty")
     if not pattern.isascii():
@@ -537,12 +997,15 @@ def _check_pattern(pattern: str) -> re.Pattern[bytes]:
     _Scanner(pattern).check()
     source = pattern.encode("ascii")
     try:
-        compiled = re.compile(source)
+        width = _sre_parser.parse(source).getwidth()[0]
     except re.error as e:
         raise ValueError(f"pattern {pattern!r}: {e}") from e
-    if _sre_parser.parse(source).getwidth()[0] == 0:
+    if width == 0:
         raise ValueError(f"pattern {pattern!r} can match the empty string")
-    return compiled
+    try:
+        return re2.compile(_re2_bytes_pattern(pattern), _CONTENT_RE2)
+    except re2.error as e:
+        raise ValueError(f"pattern {pattern!r}: {e}") from e
 
 
 def _check_glob(glob: str) -> str:

@@ -280,8 +280,22 @@ class SchemaValidator:
     def is_valid_many(self, instances: Iterable[Any]) -> list[bool]: ...
 
 # Any: pyagent.validation_core.compile_schema returns this class or its own SchemaValidator.
-def compile_schema(schema: Any) -> Any: ...
-def json_schema_validate(instance: Any, schema: Any) -> tuple[bool, list[Any]]: ...
+# registry: URI -> schema documents a $ref may reach; retrieve(uri) returns any other one.
+def compile_schema(
+    schema: Any,
+    *,
+    registry: Mapping[str, Any] | None = None,
+    retrieve: Callable[[str], Any] | None = None,
+    format: str | None = None,
+) -> Any: ...
+def json_schema_validate(
+    instance: Any,
+    schema: Any,
+    *,
+    registry: Mapping[str, Any] | None = None,
+    retrieve: Callable[[str], Any] | None = None,
+    format: str | None = None,
+) -> tuple[bool, list[Any]]: ...
 
 # ValidationCore: validate_content (records are pyagent.validation_core.Finding)
 def validate_content_rust(

@@ -212,3 +212,19 @@ def test_large_batch_matches_per_content_calls() -> None:
     assert [f.content_index for f in batch] == list(range(0, 3000, 97))
     single = [f._replace(content_index=i) for i in (0, 97) for f in validate_content([texts[i]])]
     assert batch[:2] == single
+
+
+def test_backtracking_patterns_run_in_linear_time() -> None:
+    """Issue 17: (a|aa)+b over 30,000 a's took > 20 s on Python's re; RE2/regex are linear."""
+    rules = [("r", "(a|aa)+b", "high", "*")]
+    assert validate_content(["a" * 30000 + "!"], rules) == []
+    found = validate_content(["a" * 30000 + "b"], rules)
+    assert [(f.start, f.end) for f in found] == [(0, 30001)]
+
+
+@pytest.mark.parametrize("pattern", ["(a{1000}){2}", "((a{10}){10}){11}", "(?:[a-z]{100}b){11}"])
+def test_nested_counted_repetitions_are_bounded(pattern: str) -> None:
+    """RE2 refuses nested counts multiplying past 1000; the shared scanner does on both."""
+    with pytest.raises(ValueError, match="nested counted repetitions"):
+        validate_content(["x"], [("r", pattern, "high", "*")])
+    assert validate_content(["a" * 1000], [("r", "((a{10}){10}){10}", "high", "*")])

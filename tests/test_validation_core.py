@@ -6,7 +6,12 @@ from __future__ import annotations
 import pytest
 
 from pyagent.validation_core import (
+    ASSERTED_FORMATS,
+    DEFAULT_DRAFT,
+    DRAFT4_URI,
+    DRAFT6_URI,
     DRAFT7_URI,
+    DRAFT201909_URI,
     DRAFT202012_URI,
     MAX_DEPTH,
     SchemaError,
@@ -132,7 +137,7 @@ def test_compiled_validator_for_many_instances() -> None:
         {"type": 5},
         {"minimum": "x"},
         {"required": "a"},
-        {"$schema": "http://json-schema.org/draft-04/schema#"},
+        {"$schema": "http://json-schema.org/draft-03/schema#"},
         {"$schema": 7},
         {"$ref": "#/$defs/missing"},
         {"$ref": "http://localhost:1234/integer.json"},
@@ -198,3 +203,115 @@ def test_non_json_values_are_rejected(instance: object, error: type) -> None:
 
 def test_deepest_accepted_nesting() -> None:
     assert json_schema_validate(_nested(MAX_DEPTH - 1), {})[0]
+
+
+# --- Drafts, registries, the pattern dialect and format assertion (issue 19) ----------------
+
+D4 = "http://json-schema.org/draft-04/schema#"
+D6 = "http://json-schema.org/draft-06/schema#"
+D2019 = "https://json-schema.org/draft/2019-09/schema"
+
+
+@pytest.mark.parametrize(
+    ("draft", "uri"),
+    [(D4, DRAFT4_URI), (D6, DRAFT6_URI), (D7, DRAFT7_URI), (D2019, DRAFT201909_URI)],
+)
+def test_every_draft_is_chosen_by_schema(draft: str, uri: str) -> None:
+    validator = compile_schema(
+        {"$schema": draft, "maximum": 3, "exclusiveMaximum": True}
+        if draft == D4
+        else {"$schema": draft, "exclusiveMaximum": 3}
+    )
+    assert validator.draft == uri
+    assert validator.is_valid(2) and not validator.is_valid(3)
+    assert compile_schema({"maximum": 3}).draft == DEFAULT_DRAFT == DRAFT202012_URI
+
+
+def test_registry_and_retrieve() -> None:
+    registry = {"http://example.com/name.json": {"type": "string", "minLength": 1}}
+    schema = {"properties": {"name": {"$ref": "http://example.com/name.json"}}}
+    assert json_schema_validate({"name": "x"}, schema, registry=registry)[0]
+    assert not json_schema_validate({"name": ""}, schema, registry=registry)[0]
+    with pytest.raises(SchemaError):
+        compile_schema(schema)  # nothing registered, nothing fetched
+    asked: list[str] = []
+
+    def retrieve(uri: str) -> object:
+        asked.append(uri)
+        return {"type": "integer"}
+
+    validator = compile_schema({"$ref": "http://example.com/int.json"}, retrieve=retrieve)
+    assert asked == ["http://example.com/int.json"]
+    assert validator.is_valid(3) and not validator.is_valid("3")
+
+    def broken(uri: str) -> object:
+        raise OSError(f"no {uri}")
+
+    with pytest.raises(SchemaError):
+        compile_schema({"$ref": "http://example.com/int.json"}, retrieve=broken)
+    with pytest.raises(SchemaError):
+        compile_schema({"$ref": "http://example.com/x.json"}, retrieve=lambda uri: {1, 2})
+    with pytest.raises(ValueError):
+        compile_schema({}, registry={"relative.json": {}})
+    with pytest.raises(TypeError):
+        compile_schema({}, registry=[("http://example.com/a", {})])
+    with pytest.raises(TypeError):
+        compile_schema({}, retrieve="not callable")
+
+
+def test_registered_meta_schema_picks_its_draft() -> None:
+    meta = {"http://example.com/meta": {"$schema": D7}}
+    validator = compile_schema({"$schema": "http://example.com/meta#"}, registry=meta)
+    assert validator.draft == DRAFT7_URI
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "matches"),
+    [
+        (r"^\p{Letter}+$", "Émile", True),
+        (r"^\p{Letter}+$", "a1", False),
+        (r"^\d+$", "١٢", False),  # ECMA: \d is ASCII
+        (r"^\s$", "\u3000", True),  # ECMA: \s is Unicode white space
+        (r"^.$", "\r", False),
+        (r"^[^]$", "\n", True),
+        ("^(a+)+$", "a" * 40 + "!", False),  # linear on both backends
+        (r"^\u{1F600}\x41$", "😀A", True),
+        ("^(?<n>ab){2}$", "abab", True),
+    ],
+)
+def test_pattern_dialect(pattern: str, text: str, matches: bool) -> None:
+    assert json_schema_validate(text, {"pattern": pattern})[0] is matches
+    props = {"patternProperties": {pattern: True}, "additionalProperties": False}
+    assert json_schema_validate({text: 1}, props)[0] is matches
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    ["a{1000}{1000}", "(a{1000}){1000}", "(?=a)", r"(a)\1", r"\bx", "(?i)a", r"\p{Greek}", "{"],
+)
+def test_patterns_outside_the_dialect_are_schema_errors(pattern: str) -> None:
+    with pytest.raises(SchemaError):
+        compile_schema({"pattern": pattern})
+    with pytest.raises(SchemaError):
+        compile_schema({"patternProperties": {pattern: {}}})
+    # data keywords are not schemas: their "pattern" is no pattern
+    assert compile_schema({"const": {"pattern": pattern}}).is_valid({"pattern": pattern})
+
+
+def test_format_assertion_is_opt_in_with_one_set() -> None:
+    assert ASSERTED_FORMATS == ("date", "ipv4", "ipv6", "regex", "uuid")
+    bad = {"date": "2024-02-30", "ipv4": "1.2.3", "ipv6": "::g", "regex": "(", "uuid": "x"}
+    good = {
+        "date": "2024-02-29",
+        "ipv4": "10.0.0.1",
+        "ipv6": "::1",
+        "regex": "^a+$",
+        "uuid": "2eb8aa08-aa98-11ea-b4aa-73b441d16380",
+    }
+    for name in ASSERTED_FORMATS:
+        assert json_schema_validate(bad[name], {"format": name})[0]
+        assert not json_schema_validate(bad[name], {"format": name}, format="assert")[0]
+        assert json_schema_validate(good[name], {"format": name}, format="assert")[0]
+    assert json_schema_validate("no email", {"format": "email"}, format="assert")[0]
+    with pytest.raises(ValueError):
+        compile_schema({}, format="strict")

@@ -135,7 +135,9 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    fn repeat(&mut self) -> Result<(), String> {
+    /// `{n}`, `{n,}` or `{n,m}`; the count RE2 weighs nested repetitions by (m, or n when
+    /// unbounded).
+    fn repeat(&mut self) -> Result<u64, String> {
         let rest = &self.source[self.i..];
         let bad = || "'{' must start a counted repetition {n}, {n,} or {n,m}";
         let Some(end) = rest.find('}') else {
@@ -159,7 +161,7 @@ impl<'a> Scanner<'a> {
             return Err(self.fail("repetition {n,m} needs n <= m"));
         }
         self.i += end + 1;
-        Ok(())
+        Ok(if high.is_empty() { lo } else { hi })
     }
 
     /// Reads a group opener; true if it was the global flags group `(?ims)`.
@@ -217,6 +219,10 @@ impl<'a> Scanner<'a> {
         let mut multiline = false;
         let mut depth = 0usize;
         let mut quantifiable = false;
+        // Largest product of nested counted repetitions per open group (RE2, the reference's
+        // engine, refuses more than MAX_REPEAT, so both backends do), and that of the last atom.
+        let mut products: Vec<u64> = vec![1];
+        let mut last: u64 = 1;
         while let Some(c) = self.peek(0) {
             match c {
                 b'\\' => {
@@ -224,10 +230,12 @@ impl<'a> Scanner<'a> {
                     let class =
                         matches!(self.p[self.i - 1], b'd' | b'D' | b'w' | b'W' | b's' | b'S');
                     quantifiable = value.is_some() || class;
+                    last = 1;
                 }
                 b'[' => {
                     self.char_class()?;
                     quantifiable = true;
+                    last = 1;
                 }
                 b'(' => {
                     if self.group_open(self.i == 0)? {
@@ -236,6 +244,7 @@ impl<'a> Scanner<'a> {
                         continue;
                     }
                     depth += 1;
+                    products.push(1);
                     quantifiable = false;
                 }
                 b')' => {
@@ -244,6 +253,10 @@ impl<'a> Scanner<'a> {
                     }
                     depth -= 1;
                     self.i += 1;
+                    last = products.pop().unwrap_or(1);
+                    if let Some(top) = products.last_mut() {
+                        *top = (*top).max(last);
+                    }
                     quantifiable = true;
                 }
                 b'*' | b'+' | b'?' | b'{' => {
@@ -253,7 +266,16 @@ impl<'a> Scanner<'a> {
                         );
                     }
                     if c == b'{' {
-                        self.repeat()?;
+                        let count = self.repeat()?;
+                        last = last.saturating_mul(count.max(1));
+                        if last > u64::from(MAX_REPEAT) {
+                            return Err(self.fail(&format!(
+                                "nested counted repetitions multiply to more than {MAX_REPEAT}"
+                            )));
+                        }
+                        if let Some(top) = products.last_mut() {
+                            *top = (*top).max(last);
+                        }
                     } else {
                         self.i += 1;
                     }
@@ -281,6 +303,7 @@ impl<'a> Scanner<'a> {
                 _ => {
                     self.i += 1;
                     quantifiable = true;
+                    last = 1;
                 }
             }
         }
@@ -453,6 +476,8 @@ mod tests {
             r"[^\x00-\x1f]",
             r"\bAKIA[0-9A-Z]{16}\b",
             r"a\-\{\}\]",
+            r"((a{10}){10}){10}",
+            r"(a{1000})+",
         ] {
             assert_eq!(check_pattern(ok), Ok(()), "{ok}");
         }
@@ -461,6 +486,9 @@ mod tests {
     #[test]
     fn constructs_outside_the_subset_are_rejected() {
         for bad in [
+            r"(a{1000}){2}",
+            r"((a{10}){10}){11}",
+            r"(?:[a-z]{100}b){11}",
             r"(a)\1",
             r"a(?=b)",
             r"a(?!b)",

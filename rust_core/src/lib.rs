@@ -23,6 +23,7 @@ pub mod pagerank;
 pub mod pruning;
 pub mod regular_file;
 pub mod schema;
+pub mod schema_pattern;
 pub mod search;
 pub mod sharding;
 pub mod simd;

@@ -1,24 +1,81 @@
 //! ValidationCore: JSON Schema validation with the `jsonschema` crate.
 //!
 //! The contract is `pyagent/validation_core.py`'s: the draft comes from the top-level
-//! `$schema` (Draft 2020-12 or Draft 7, 2020-12 when absent, anything else is an error),
-//! the schema must be valid against its meta-schema and every reference must resolve
-//! offline (the crate is built without its HTTP and file retrievers), and `format` is an
-//! annotation only, as are `contentEncoding` / `contentMediaType`. Errors carry the instance location and the schema keyword location as
-//! JSON pointers. A panic inside the engine is caught and reported as an error, never
-//! propagated.
+//! `$schema` (Draft 4, 6, 7, 2019-09 or 2020-12, 2020-12 when absent, or a registered
+//! meta-schema whose own `$schema` is one of them; anything else is an error), the schema
+//! must be valid against its meta-schema, every `pattern` must be in the shared dialect
+//! (`schema_pattern`), and every reference must resolve: to the schema itself, a bundled
+//! meta-schema, a document the caller registered, or one the caller's retrieve function
+//! returns (the crate is built without its HTTP and file retrievers). `format` is an
+//! annotation unless the caller asks for assertion of [`ASSERTED_FORMATS`];
+//! `contentEncoding` / `contentMediaType` are annotations. Errors carry the instance
+//! location and the schema keyword location as JSON pointers. A panic inside the engine is
+//! caught and reported as an error, never propagated.
 
+use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 
-use jsonschema::Draft;
+use jsonschema::{Draft, PatternOptions, Retrieve, Uri};
 use rayon::prelude::*;
 use serde_json::Value;
 
-pub const DRAFT202012_URI: &str = "https://json-schema.org/draft/2020-12/schema";
+use crate::schema_pattern;
+
+pub const DRAFT4_URI: &str = "http://json-schema.org/draft-04/schema";
+pub const DRAFT6_URI: &str = "http://json-schema.org/draft-06/schema";
 pub const DRAFT7_URI: &str = "http://json-schema.org/draft-07/schema";
+pub const DRAFT201909_URI: &str = "https://json-schema.org/draft/2019-09/schema";
+pub const DRAFT202012_URI: &str = "https://json-schema.org/draft/2020-12/schema";
+const DRAFTS: [(&str, Draft); 5] = [
+    (DRAFT4_URI, Draft::Draft4),
+    (DRAFT6_URI, Draft::Draft6),
+    (DRAFT7_URI, Draft::Draft7),
+    (DRAFT201909_URI, Draft::Draft201909),
+    (DRAFT202012_URI, Draft::Draft202012),
+];
+/// The formats asserted on request; every other format stays an annotation.
+pub const ASSERTED_FORMATS: [&str; 5] = ["date", "ipv4", "ipv6", "regex", "uuid"];
+/// The formats the crate knows: those outside [`ASSERTED_FORMATS`] are turned off.
+const ENGINE_FORMATS: [&str; 19] = [
+    "date",
+    "date-time",
+    "duration",
+    "email",
+    "hostname",
+    "idn-email",
+    "idn-hostname",
+    "ipv4",
+    "ipv6",
+    "iri",
+    "iri-reference",
+    "json-pointer",
+    "regex",
+    "relative-json-pointer",
+    "time",
+    "uri",
+    "uri-reference",
+    "uri-template",
+    "uuid",
+];
+/// Compiled-program limit per pattern: far above what the dialect's size limit allows.
+const PATTERN_SIZE_LIMIT: usize = 256 << 20;
 
 /// Below this many instances a batch is validated on the calling thread.
 const PARALLEL_MIN: usize = 256;
+
+/// The caller's function for documents a reference reaches that are not registered: the
+/// document, or why it cannot be had.
+pub type RetrieveFn = dyn Fn(&str) -> Result<Value, String> + Send + Sync;
+
+/// What a schema may reach and how formats are treated.
+#[derive(Default, Clone)]
+pub struct SchemaOptions {
+    /// Registered documents by absolute URI (without a trailing `#`).
+    pub documents: HashMap<String, Value>,
+    pub retrieve: Option<Arc<RetrieveFn>>,
+    pub assert_formats: bool,
+}
 
 /// One validation failure: instance location, schema keyword location (JSON pointers) and a
 /// message.
@@ -39,23 +96,118 @@ impl std::fmt::Display for SchemaError {
     }
 }
 
-/// The draft named by the schema's top-level `$schema` (2020-12 when there is none).
-pub fn draft_of(schema: &Value) -> Result<Draft, SchemaError> {
+fn known_draft(uri: &Value) -> Option<Draft> {
+    let text = uri.as_str()?;
+    let bare = text.strip_suffix('#').unwrap_or(text);
+    DRAFTS
+        .iter()
+        .find(|(name, _)| *name == bare)
+        .map(|(_, draft)| *draft)
+}
+
+/// The draft named by the schema's top-level `$schema`, directly or through a registered
+/// meta-schema (2020-12 when there is none).
+pub fn draft_of(schema: &Value, documents: &HashMap<String, Value>) -> Result<Draft, SchemaError> {
     let Some(uri) = schema.as_object().and_then(|object| object.get("$schema")) else {
         return Ok(Draft::Draft202012);
     };
-    if let Some(text) = uri.as_str() {
-        let bare = text.strip_suffix('#').unwrap_or(text);
-        if bare == DRAFT202012_URI {
-            return Ok(Draft::Draft202012);
+    let through_registry = || {
+        let text = uri.as_str()?;
+        let meta = documents.get(text.strip_suffix('#').unwrap_or(text))?;
+        known_draft(meta.as_object()?.get("$schema")?)
+    };
+    known_draft(uri).or_else(through_registry).ok_or_else(|| {
+        SchemaError(format!(
+            "unsupported $schema {uri}: one of {}, or a registered meta-schema whose own \
+             $schema is one of them",
+            DRAFTS.map(|(name, _)| name).join(", ")
+        ))
+    })
+}
+
+/// Keywords whose value is data, never a schema: the pattern walk does not enter them.
+const DATA_KEYWORDS: [&str; 4] = ["enum", "const", "default", "examples"];
+/// Keywords whose value maps names to schemas (the names are not keywords).
+const SCHEMA_MAPS: [&str; 6] = [
+    "properties",
+    "patternProperties",
+    "$defs",
+    "definitions",
+    "dependentSchemas",
+    "dependencies",
+];
+
+/// Rewrites every `pattern` and `patternProperties` name where a schema may sit into the
+/// canonical form of the shared dialect, or says which one is refused. The same walk as the
+/// reference's `_schema_patterns` (everything but data keywords), in the same order.
+pub fn rewrite_patterns(schema: &mut Value) -> Result<(), SchemaError> {
+    let refused = |why: String| SchemaError(format!("invalid pattern: {why}"));
+    let mut pending: Vec<&mut Value> = vec![schema];
+    while let Some(node) = pending.pop() {
+        let mut children: Vec<&mut Value> = Vec::new();
+        match node {
+            Value::Array(items) => children.extend(items.iter_mut()),
+            Value::Object(object) => {
+                for (key, value) in object.iter_mut() {
+                    if DATA_KEYWORDS.contains(&key.as_str()) {
+                        continue;
+                    }
+                    if key == "pattern" {
+                        if let Value::String(text) = value {
+                            *text = schema_pattern::translate(text).map_err(refused)?;
+                            continue;
+                        }
+                    }
+                    if SCHEMA_MAPS.contains(&key.as_str()) && value.is_object() {
+                        if let Value::Object(map) = value {
+                            if key == "patternProperties" {
+                                let old = std::mem::take(map);
+                                for (name, sub) in old {
+                                    let name = schema_pattern::translate(&name).map_err(refused)?;
+                                    map.insert(name, sub);
+                                }
+                            }
+                            children.extend(map.values_mut());
+                        }
+                        continue;
+                    }
+                    children.push(value);
+                }
+            }
+            _ => {}
         }
-        if bare == DRAFT7_URI {
-            return Ok(Draft::Draft7);
-        }
+        children.reverse();
+        pending.extend(children);
     }
-    Err(SchemaError(format!(
-        "unsupported $schema {uri}: Draft 2020-12 or Draft 7 only"
-    )))
+    Ok(())
+}
+
+/// Serves registered documents, then the caller's function; every document served has its
+/// patterns rewritten (or is refused) as the root's are.
+struct DocumentRetriever {
+    documents: HashMap<String, Value>,
+    retrieve: Option<Arc<RetrieveFn>>,
+}
+
+impl Retrieve for DocumentRetriever {
+    fn retrieve(
+        &self,
+        uri: &Uri<String>,
+    ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+        let key = uri.as_str();
+        let key = key.strip_suffix('#').unwrap_or(key);
+        let mut document = match (self.documents.get(key), &self.retrieve) {
+            (Some(document), _) => document.clone(),
+            (None, Some(retrieve)) => retrieve(key)?,
+            (None, None) => {
+                return Err(
+                    format!("{key} is not registered and no retrieve callable was given").into(),
+                )
+            }
+        };
+        rewrite_patterns(&mut document).map_err(|e| e.0)?;
+        Ok(document)
+    }
 }
 
 /// A schema checked and compiled once, for validating many instances.
@@ -74,17 +226,34 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 impl CompiledSchema {
     /// Compiles `schema`, or says why it cannot be used.
-    pub fn new(schema: &Value) -> Result<Self, SchemaError> {
-        let draft = draft_of(schema)?;
+    pub fn new(schema: &Value, options: &SchemaOptions) -> Result<Self, SchemaError> {
+        let draft = draft_of(schema, &options.documents)?;
+        let mut rewritten = schema.clone();
+        rewrite_patterns(&mut rewritten)?;
+        let retriever = DocumentRetriever {
+            documents: options.documents.clone(),
+            retrieve: options.retrieve.clone(),
+        };
         let built = catch_unwind(AssertUnwindSafe(|| {
-            jsonschema::options()
+            let mut engine = jsonschema::options()
                 .with_draft(draft)
-                .should_validate_formats(false)
-                // Draft 7's content keywords are annotations, as in the Python reference.
+                .with_retriever(retriever)
+                .with_pattern_options(PatternOptions::regex().size_limit(PATTERN_SIZE_LIMIT))
+                .should_validate_formats(options.assert_formats)
+                // The content keywords are annotations, as in the Python reference.
                 .without_content_media_type_support("application/json")
                 .without_content_encoding_support("base64")
-                .without_content_encoding_support("base64url")
-                .build(schema)
+                .without_content_encoding_support("base64url");
+            for name in ENGINE_FORMATS {
+                if !ASSERTED_FORMATS.contains(&name) {
+                    engine = engine.with_format(name, |_: &str| true);
+                }
+            }
+            engine
+                .with_format("regex", |text: &str| {
+                    schema_pattern::translate(text).is_ok()
+                })
+                .build(&rewritten)
         }));
         match built {
             Ok(Ok(validator)) => Ok(CompiledSchema { validator, draft }),
@@ -98,11 +267,10 @@ impl CompiledSchema {
 
     /// The draft's meta-schema URI, without a trailing `#`.
     pub fn draft_uri(&self) -> &'static str {
-        if self.draft == Draft::Draft7 {
-            DRAFT7_URI
-        } else {
-            DRAFT202012_URI
-        }
+        DRAFTS
+            .iter()
+            .find(|(_, draft)| *draft == self.draft)
+            .map_or(DRAFT202012_URI, |(name, _)| name)
     }
 
     /// Every error for `instance`, in the engine's order (empty when valid).
@@ -161,8 +329,12 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn compiled(schema: &Value) -> Result<CompiledSchema, SchemaError> {
+        CompiledSchema::new(schema, &SchemaOptions::default())
+    }
+
     fn locations(schema: &Value, instance: &Value) -> Vec<String> {
-        let compiled = CompiledSchema::new(schema).map_err(|e| e.0).unwrap();
+        let compiled = compiled(schema).map_err(|e| e.0).unwrap();
         let mut paths: Vec<String> = compiled
             .validate(instance)
             .unwrap()
@@ -176,18 +348,41 @@ mod tests {
 
     #[test]
     fn draft_selection() {
-        assert_eq!(draft_of(&json!({})), Ok(Draft::Draft202012));
-        assert_eq!(draft_of(&json!(true)), Ok(Draft::Draft202012));
+        let none = HashMap::new();
+        assert_eq!(draft_of(&json!({}), &none), Ok(Draft::Draft202012));
+        assert_eq!(draft_of(&json!(true), &none), Ok(Draft::Draft202012));
         assert_eq!(
-            draft_of(&json!({"$schema": "http://json-schema.org/draft-07/schema#"})),
+            draft_of(
+                &json!({"$schema": "http://json-schema.org/draft-07/schema#"}),
+                &none
+            ),
             Ok(Draft::Draft7)
         );
         assert_eq!(
-            draft_of(&json!({"$schema": DRAFT202012_URI})),
-            Ok(Draft::Draft202012)
+            draft_of(
+                &json!({"$schema": "http://json-schema.org/draft-04/schema#"}),
+                &none
+            ),
+            Ok(Draft::Draft4)
         );
-        assert!(draft_of(&json!({"$schema": "http://json-schema.org/draft-04/schema#"})).is_err());
-        assert!(draft_of(&json!({"$schema": 7})).is_err());
+        assert_eq!(
+            draft_of(&json!({"$schema": DRAFT201909_URI}), &none),
+            Ok(Draft::Draft201909)
+        );
+        assert!(draft_of(
+            &json!({"$schema": "http://json-schema.org/draft-03/schema#"}),
+            &none
+        )
+        .is_err());
+        assert!(draft_of(&json!({"$schema": 7}), &none).is_err());
+        let meta = HashMap::from([(
+            "http://example.com/meta".to_owned(),
+            json!({"$schema": DRAFT6_URI}),
+        )]);
+        assert_eq!(
+            draft_of(&json!({"$schema": "http://example.com/meta#"}), &meta),
+            Ok(Draft::Draft6)
+        );
     }
 
     #[test]
@@ -199,7 +394,7 @@ mod tests {
         });
         let got = locations(&schema, &json!({"a/b": 1, "n": [1, -1]}));
         assert_eq!(got, vec!["", "/a~1b", "/n/1"]);
-        let compiled = CompiledSchema::new(&schema).unwrap();
+        let compiled = compiled(&schema).unwrap();
         assert!(compiled.is_valid(&json!({"z": 0})).unwrap());
         assert_eq!(compiled.draft_uri(), DRAFT202012_URI);
     }
@@ -210,24 +405,72 @@ mod tests {
                         "items": [{"type": "string"}], "additionalItems": false});
         assert_eq!(locations(&d7, &json!([1, 2])), vec!["", "/0"]);
         let unevaluated = json!({"properties": {"a": {}}, "unevaluatedProperties": false});
-        let compiled = CompiledSchema::new(&unevaluated).unwrap();
+        let compiled = compiled(&unevaluated).unwrap();
         assert!(compiled.is_valid(&json!({"a": 1})).unwrap());
         assert!(!compiled.is_valid(&json!({"a": 1, "b": 2})).unwrap());
     }
 
     #[test]
-    fn bad_schemas_and_remote_refs_are_errors() {
-        assert!(CompiledSchema::new(&json!({"type": 5})).is_err());
-        assert!(CompiledSchema::new(&json!({"$ref": "http://localhost:1234/x.json"})).is_err());
-        assert!(CompiledSchema::new(&json!({"$ref": "#/$defs/missing"})).is_err());
-        assert!(CompiledSchema::new(&json!(3)).is_err());
+    fn bad_schemas_and_unregistered_refs_are_errors() {
+        assert!(compiled(&json!({"type": 5})).is_err());
+        assert!(compiled(&json!({"$ref": "http://localhost:1234/x.json"})).is_err());
+        assert!(compiled(&json!({"$ref": "#/$defs/missing"})).is_err());
+        assert!(compiled(&json!(3)).is_err());
+        assert!(compiled(&json!({"pattern": "(?=a)"})).is_err());
         // The bundled meta-schemas resolve without any retrieval.
-        assert!(CompiledSchema::new(&json!({"$ref": DRAFT202012_URI})).is_ok());
+        assert!(compiled(&json!({"$ref": DRAFT202012_URI})).is_ok());
+    }
+
+    #[test]
+    fn registry_and_retrieve() {
+        let uri = "http://example.com/name.json";
+        let options = SchemaOptions {
+            documents: HashMap::from([(uri.to_owned(), json!({"pattern": "^\\p{Lu}"}))]),
+            ..SchemaOptions::default()
+        };
+        let schema = json!({"$ref": uri});
+        let compiled = CompiledSchema::new(&schema, &options).unwrap();
+        assert!(compiled.is_valid(&json!("Émile")).unwrap());
+        assert!(!compiled.is_valid(&json!("émile")).unwrap());
+        let retrieve: Arc<RetrieveFn> = Arc::new(|uri: &str| {
+            if uri.ends_with("/int.json") {
+                Ok(json!({"type": "integer"}))
+            } else {
+                Err(format!("no {uri}"))
+            }
+        });
+        let options = SchemaOptions {
+            retrieve: Some(retrieve),
+            ..SchemaOptions::default()
+        };
+        let good = json!({"$ref": "http://example.com/int.json"});
+        assert!(CompiledSchema::new(&good, &options)
+            .unwrap()
+            .is_valid(&json!(3))
+            .unwrap());
+        let bad = json!({"$ref": "http://example.com/other.json"});
+        assert!(CompiledSchema::new(&bad, &options).is_err());
+    }
+
+    #[test]
+    fn formats_are_asserted_on_request_only() {
+        let schema = json!({"format": "ipv4"});
+        let annotate = compiled(&schema).unwrap();
+        assert!(annotate.is_valid(&json!("x")).unwrap());
+        let options = SchemaOptions {
+            assert_formats: true,
+            ..SchemaOptions::default()
+        };
+        let assert = CompiledSchema::new(&schema, &options).unwrap();
+        assert!(!assert.is_valid(&json!("x")).unwrap());
+        assert!(assert.is_valid(&json!("10.0.0.1")).unwrap());
+        let email = CompiledSchema::new(&json!({"format": "email"}), &options).unwrap();
+        assert!(email.is_valid(&json!("not an email")).unwrap());
     }
 
     #[test]
     fn batches_match_single_calls() {
-        let compiled = CompiledSchema::new(&json!({"type": "integer", "minimum": 10})).unwrap();
+        let compiled = compiled(&json!({"type": "integer", "minimum": 10})).unwrap();
         let instances: Vec<Value> = (0..1000).map(|i| json!(i)).collect();
         let valid = compiled.is_valid_many(&instances).unwrap();
         let full = compiled.validate_many(&instances).unwrap();

@@ -9,6 +9,7 @@
 //! `pyagent.validation_core.SchemaError`, both imported from the Python module so the two
 //! backends share the classes.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -17,13 +18,14 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyType};
 use serde_json::{Map, Number, Value};
 
-use crate::schema::{CompiledSchema, Issue, SchemaError};
+use crate::schema::{CompiledSchema, Issue, RetrieveFn, SchemaError, SchemaOptions};
 
 /// The deepest nesting accepted (the root container is depth 1), as in the reference.
 const MAX_DEPTH: usize = 128;
 
 static ISSUE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static SCHEMA_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static MAPPING: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 fn pyagent_class<'py>(
     py: Python<'py>,
@@ -133,9 +135,126 @@ fn result_to_python(py: Python<'_>, issues: Vec<Issue>) -> PyResult<(bool, Bound
     Ok((valid, issues_to_python(py, issues)?))
 }
 
-fn compile(py: Python<'_>, schema: &Bound<'_, PyAny>) -> PyResult<Arc<CompiledSchema>> {
+/// `scheme:` at the start, as the reference's absolute-URI check.
+fn is_absolute_uri(uri: &str) -> bool {
+    let mut chars = uri.chars();
+    if !chars.next().is_some_and(|c| c.is_ascii_alphabetic()) {
+        return false;
+    }
+    for c in chars {
+        if c == ':' {
+            return true;
+        }
+        if !(c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-')) {
+            return false;
+        }
+    }
+    false
+}
+
+/// The registered documents, checked in the reference's order (see `_registered`).
+fn registered(
+    py: Python<'_>,
+    registry: Option<&Bound<'_, PyAny>>,
+) -> PyResult<HashMap<String, Value>> {
+    let mut documents = HashMap::new();
+    let Some(registry) = registry.filter(|r| !r.is_none()) else {
+        return Ok(documents);
+    };
+    let mapping = MAPPING
+        .get_or_try_init(py, || {
+            py.import("collections.abc")?
+                .getattr("Mapping")?
+                .cast_into::<PyType>()
+                .map(Bound::unbind)
+                .map_err(PyErr::from)
+        })?
+        .bind(py);
+    if !registry.is_instance(mapping)? {
+        return Err(PyTypeError::new_err(
+            "registry must be a mapping of URI -> schema",
+        ));
+    }
+    for item in registry.call_method0("items")?.try_iter()? {
+        let (uri, document): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item?.extract()?;
+        let Ok(uri) = uri.cast::<PyString>() else {
+            return Err(PyTypeError::new_err(format!(
+                "registry keys must be str, not {}",
+                uri.get_type().name()?
+            )));
+        };
+        let uri = uri.to_str()?;
+        if !is_absolute_uri(uri) {
+            return Err(PyValueError::new_err(format!(
+                "registry key {} is not an absolute URI",
+                PyString::new(py, uri).repr()?
+            )));
+        }
+        let document = to_value(&document, "registered schema", 0)?;
+        documents.insert(uri.strip_suffix('#').unwrap_or(uri).to_owned(), document);
+    }
+    Ok(documents)
+}
+
+/// The caller's retrieve callable, run with the GIL re-acquired; any exception it raises or
+/// any non-JSON value it returns makes the compile fail with SchemaError, as in the reference.
+fn retriever(retrieve: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Arc<RetrieveFn>>> {
+    let Some(retrieve) = retrieve.filter(|r| !r.is_none()) else {
+        return Ok(None);
+    };
+    if !retrieve.is_callable() {
+        return Err(PyTypeError::new_err(
+            "retrieve must be a callable taking a URI",
+        ));
+    }
+    let callable = retrieve.clone().unbind();
+    Ok(Some(Arc::new(move |uri: &str| {
+        Python::attach(|py| {
+            let document = callable
+                .bind(py)
+                .call1((uri,))
+                .map_err(|e| format!("retrieve({uri:?}) raised {e}"))?;
+            to_value(&document, "retrieved schema", 0).map_err(|e| e.to_string())
+        })
+    })))
+}
+
+fn format_mode(format: &Bound<'_, PyAny>) -> PyResult<bool> {
+    match format.extract::<String>().ok().as_deref() {
+        Some("annotate") => Ok(false),
+        Some("assert") => Ok(true),
+        _ => Err(PyValueError::new_err(format!(
+            "format must be 'annotate' or 'assert', not {}",
+            format.repr()?
+        ))),
+    }
+}
+
+/// The keyword arguments shared by `compile_schema` and `json_schema_validate`.
+struct Keywords<'a, 'py> {
+    registry: Option<&'a Bound<'py, PyAny>>,
+    retrieve: Option<&'a Bound<'py, PyAny>>,
+    format: Option<&'a Bound<'py, PyAny>>,
+}
+
+fn compile(
+    py: Python<'_>,
+    schema: &Bound<'_, PyAny>,
+    keywords: &Keywords<'_, '_>,
+) -> PyResult<Arc<CompiledSchema>> {
     let value = to_value(schema, "schema", 0)?;
-    py.detach(|| CompiledSchema::new(&value))
+    let documents = registered(py, keywords.registry)?;
+    let retrieve = retriever(keywords.retrieve)?;
+    let assert_formats = match keywords.format {
+        Some(format) => format_mode(format)?,
+        None => false,
+    };
+    let options = SchemaOptions {
+        documents,
+        retrieve,
+        assert_formats,
+    };
+    py.detach(|| CompiledSchema::new(&value, &options))
         .map(Arc::new)
         .map_err(|e| schema_error(py, e))
 }
@@ -153,6 +272,8 @@ fn instances_to_values(instances: &Bound<'_, PyAny>) -> PyResult<Vec<Value>> {
 struct PySchemaValidator {
     inner: Arc<CompiledSchema>,
     schema: Py<PyAny>,
+    /// `{"registry", "retrieve", "format"}` as given, for pickling.
+    keywords: Py<PyDict>,
 }
 
 #[pymethods]
@@ -217,15 +338,16 @@ impl PySchemaValidator {
             .map_err(|e| schema_error(py, e))
     }
 
-    /// `(pyagent.validation_core.compile_schema, (schema,))`: the pickle names the
+    /// `(pyagent.validation_core._restore_validator, (schema, keywords))`: the pickle names the
     /// backend-neutral factory, so it loads with or without rust_core (and recompiles there).
-    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, (Py<PyAny>,))> {
-        static FACTORY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-        let factory = match FACTORY.import(py, "pyagent.validation_core", "compile_schema") {
-            Ok(factory) => factory.clone(),
-            Err(_) => wrap_pyfunction!(compile_schema, py)?.into_any(),
-        };
-        Ok((factory, (self.schema.clone_ref(py),)))
+    fn __reduce__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Py<PyAny>, Bound<'py, PyDict>))> {
+        static RESTORE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let restore = RESTORE.import(py, "pyagent.validation_core", "_restore_validator")?;
+        let keywords = self.keywords.bind(py).copy()?;
+        Ok((restore.clone(), (self.schema.clone_ref(py), keywords)))
     }
 
     fn __repr__(&self) -> String {
@@ -238,23 +360,52 @@ impl PySchemaValidator {
 
 /// A validator for `schema`, checked once.
 #[pyfunction]
-fn compile_schema(py: Python<'_>, schema: &Bound<'_, PyAny>) -> PyResult<PySchemaValidator> {
-    let inner = compile(py, schema)?;
+#[pyo3(signature = (schema, *, registry = None, retrieve = None, format = None))]
+fn compile_schema<'py>(
+    py: Python<'py>,
+    schema: &Bound<'py, PyAny>,
+    registry: Option<&Bound<'py, PyAny>>,
+    retrieve: Option<&Bound<'py, PyAny>>,
+    format: Option<&Bound<'py, PyAny>>,
+) -> PyResult<PySchemaValidator> {
+    let keywords = Keywords {
+        registry,
+        retrieve,
+        format,
+    };
+    let inner = compile(py, schema, &keywords)?;
+    let given = PyDict::new(py);
+    given.set_item("registry", registry)?;
+    given.set_item("retrieve", retrieve)?;
+    match format {
+        Some(format) if !format.is_none() => given.set_item("format", format)?,
+        _ => given.set_item("format", "annotate")?,
+    }
     Ok(PySchemaValidator {
         inner,
         schema: schema.clone().unbind(),
+        keywords: given.unbind(),
     })
 }
 
 /// `(valid, errors)` for `instance` against `schema`.
 #[pyfunction]
+#[pyo3(signature = (instance, schema, *, registry = None, retrieve = None, format = None))]
 fn json_schema_validate<'py>(
     py: Python<'py>,
     instance: &Bound<'py, PyAny>,
     schema: &Bound<'py, PyAny>,
+    registry: Option<&Bound<'py, PyAny>>,
+    retrieve: Option<&Bound<'py, PyAny>>,
+    format: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<(bool, Bound<'py, PyList>)> {
+    let keywords = Keywords {
+        registry,
+        retrieve,
+        format,
+    };
     // Schema first, as the reference compiles before it reads the instance.
-    let compiled = compile(py, schema)?;
+    let compiled = compile(py, schema, &keywords)?;
     let value = to_value(instance, "instance", 0)?;
     let issues = py
         .detach(|| compiled.validate(&value))
