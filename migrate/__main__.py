@@ -30,6 +30,19 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=_FORMATS, default="table", help="report format")
     parser.add_argument("-o", "--output", type=Path, help="write the report here, not stdout")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress or summary line")
+    parser.add_argument(
+        "--include",
+        action="append",
+        metavar="GLOB",
+        help="only files matching GLOB (repeatable; matched against the path, the path under "
+        "PATH, and for a GLOB without '/' each folder name)",
+    )
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        metavar="GLOB",
+        help="skip files matching GLOB (repeatable; e.g. --exclude tests --exclude '*_pb2.py')",
+    )
 
 
 def _rust_options(parser: argparse.ArgumentParser) -> None:
@@ -121,16 +134,59 @@ def _pending(manifest: Path | None) -> frozenset[str]:
     return frozenset(name for h in loaded.hot_paths if not h.migrated for name in h.rust_names)
 
 
+def _resolve_targets(args: argparse.Namespace, targets: TargetSet, files: list[str]) -> list[str]:
+    """Why the targets cannot be used on ``files`` (empty when they can).
+
+    Every ``--hook`` must name exactly one file; a module name matching two files is
+    ambiguous for any source. A manifest may list modules the tree does not have (yet),
+    but not one of them matching is a foreign tree, not a run to do silently.
+    """
+    problems = []
+    for target, found in targets.matched_files(files).items():
+        if len(found) > 1:
+            problems.append(
+                f"{target.label}: {target.module} matches {len(found)} files ("
+                + ", ".join(found)
+                + "); name one by its file path or a longer dotted path"
+            )
+        elif not found and args.hook:
+            problems.append(f"{target.label}: no file under the given paths is {target.module}")
+    if not args.hook and targets.targets and not any(targets.matched_files(files).values()):
+        if args.manifest is None:
+            problems.append(
+                "no --hook given, and no file under the given paths is a module of "
+                "pyagent's manifest (pyagent/hot_paths.toml): name the functions to hook "
+                "with --hook MODULE:FUNCTION[=RUST_NAME], or give --manifest FILE"
+            )
+        else:
+            problems.append(f"no file under the given paths is a module of {args.manifest}")
+    return problems
+
+
 def _insert(args: argparse.Namespace) -> int:
     try:
         if args.hook:
             targets = TargetSet(tuple(parse_hook_spec(spec) for spec in args.hook))
         else:
             targets = targets_from_manifest(args.manifest)
-        files = gather_files(args.paths)
+        files = gather_files(args.paths, include=args.include, exclude=args.exclude)
     except (TargetError, FileNotFoundError, ValueError) as exc:
         print(f"migrate insert: {exc}", file=sys.stderr)
         return 2
+    problems = _resolve_targets(args, targets, files)
+    for problem in problems:
+        print(f"migrate insert: error: {problem}", file=sys.stderr)
+    if problems:
+        return 2
+    if not args.hook and args.manifest is None and not args.quiet:
+        print("migrate insert: hooking the functions of pyagent's manifest", file=sys.stderr)
+    shared = [
+        f"several functions dispatch to rust_core.{rust}: {', '.join(labels)}; "
+        "give each its own RUST_NAME"
+        for rust, labels in sorted(targets.shared_rust_names().items())
+    ]
+    for warning in shared:
+        print(f"migrate insert: warning: {warning}", file=sys.stderr)
     mode = "check" if args.check else ("diff" if args.diff else "write")
     progress = Progress(len(files), enabled=None if not args.quiet else False)
     results, summary = run_files(
@@ -139,23 +195,30 @@ def _insert(args: argparse.Namespace) -> int:
     if mode == "diff":
         for result in results:
             sys.stdout.write(result.diff)
-    document = insert_json(results, summary, mode, targets.unsupported)
+    document = insert_json(results, summary, mode, targets.unsupported, shared)
     report = render_insert(document, args.format)
     if report and (args.format == "json" or mode != "diff" or args.output):
         _emit(report, args.output)
     elif report:
         sys.stderr.write(report)
+    # A --hook names a function that must be there; a manifest may list ones still to come.
+    missing = [f"{r.path}: {name}: no such function" for r in results for name in r.missing]
+    for line in missing:
+        print(f"migrate insert: {'error' if args.hook else 'note'}: {line}", file=sys.stderr)
+    for result in results:
+        for refusal in result.refused:
+            print(f"migrate insert: refused: {result.path}: {refusal}", file=sys.stderr)
     if not args.quiet:
         label = "would change" if mode in ("check", "diff") else "changed"
         print(f"migrate insert: {summary.line(label)}", file=sys.stderr)
-    if summary.failed:
+    if summary.failed or (missing and args.hook):
         return 2
     return 1 if mode == "check" and summary.changed else 0
 
 
 def _audit(args: argparse.Namespace) -> int:
     try:
-        files = gather_files(args.paths)
+        files = gather_files(args.paths, include=args.include, exclude=args.exclude)
         pending = _pending(args.manifest)
     except (FileNotFoundError, ValueError) as exc:
         print(f"migrate audit: {exc}", file=sys.stderr)

@@ -44,6 +44,7 @@ __all__ = [
     "analyze_module",
     "analyze_source",
     "crate_defects",
+    "names_in",
 ]
 
 #: Method names through which a bridge object (variant H) dispatches by Rust name.
@@ -235,12 +236,29 @@ def _is_docstring(node: cst.CSTNode) -> bool:
     )
 
 
-def _names_in(node: cst.CSTNode) -> set[str]:
+def names_in(node: cst.CSTNode, *, variables_only: bool = False) -> set[str]:
+    """Every identifier ``node`` mentions as a :class:`libcst.Name`.
+
+    With ``variables_only`` the attribute names of ``x.name`` and the keywords of
+    ``f(name=...)`` are left out: only names that are variables in some scope remain.
+    """
     found: set[str] = set()
 
     class _Names(cst.CSTVisitor):
         def visit_Name(self, name: cst.Name) -> None:
             found.add(name.value)
+
+        def visit_Attribute(self, attribute: cst.Attribute) -> bool:
+            if variables_only:
+                attribute.value.visit(self)
+                return False
+            return True
+
+        def visit_Arg(self, arg: cst.Arg) -> bool:
+            if variables_only:
+                arg.value.visit(self)
+                return False
+            return True
 
     node.visit(_Names())
     return found
@@ -769,7 +787,7 @@ class _Analysis:
         tested: set[str] = set()
         hasattr_guard = False
         for test in guard.tests:
-            tested |= _names_in(test)
+            tested |= names_in(test)
             if m.findall(test, _HASATTR_CALL):
                 hasattr_guard = True
         flags = set(site.flags) if site else set()
@@ -815,7 +833,7 @@ class _Analysis:
                 if (
                     isinstance(statement, cst.If)
                     and _ends_in_exit(statement.body)
-                    and _names_in(statement.test) & watched
+                    and names_in(statement.test) & watched
                 ):
                     fallback_statements.extend(_body(statement.body))
 
@@ -966,7 +984,7 @@ class _Analysis:
         name = assign.targets[0].target.value
         after = False
         for statement in block.body:
-            if after and isinstance(statement, cst.If) and name in _names_in(statement.test):
+            if after and isinstance(statement, cst.If) and name in names_in(statement.test):
                 return True
             after = after or statement is line
         return False

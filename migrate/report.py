@@ -172,7 +172,11 @@ def render_audit(document: dict[str, Any], fmt: str) -> str:
 
 
 def insert_json(
-    results: Sequence[FileResult], summary: RunSummary, mode: str, unsupported: Sequence[str]
+    results: Sequence[FileResult],
+    summary: RunSummary,
+    mode: str,
+    unsupported: Sequence[str],
+    warnings: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The insert document (schema 1)."""
     return {
@@ -182,6 +186,8 @@ def insert_json(
         "summary": {
             **summary.to_json(),
             "hooks_inserted": sum(len(r.inserted) for r in results),
+            "hooks_refused": sum(len(r.refused) for r in results),
+            "targets_missing": sum(len(r.missing) for r in results),
         },
         "files": [
             {
@@ -190,11 +196,14 @@ def insert_json(
                 "message": r.message,
                 "inserted": list(r.inserted),
                 "warnings": list(r.warnings),
+                "missing": list(r.missing),
+                "refused": list(r.refused),
             }
             for r in results
             if r.status != "unchanged" or r.warnings
         ],
         "unsupported": list(unsupported),
+        "warnings": list(warnings),
     }
 
 

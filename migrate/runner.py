@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import fnmatch
 import os
 import stat
 import sys
@@ -60,6 +61,9 @@ class FileResult:
     warnings: tuple[str, ...] = ()
     inserted: tuple[str, ...] = ()
     audit: ModuleAudit | None = None
+    #: insert: targets with no such function in the file, and targets refused with why.
+    missing: tuple[str, ...] = ()
+    refused: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -114,9 +118,11 @@ def write_atomic(path: Path, data: bytes) -> None:
     """Replaces ``path`` with ``data`` so a reader sees the old or the new file, never half.
 
     The new content goes to a temporary file in the same folder, keeps the original's
-    permission bits, is fsynced and renamed over the target.
+    permission bits and owner (PermissionError when the owner cannot be kept: the file is
+    then left as it was), is fsynced and renamed over the target.
     """
-    mode = stat.S_IMODE(path.stat().st_mode)
+    before = path.stat()
+    mode = stat.S_IMODE(before.st_mode)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".migrate-tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -124,6 +130,9 @@ def write_atomic(path: Path, data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temp, mode)
+        written = os.stat(temp)
+        if (written.st_uid, written.st_gid) != (before.st_uid, before.st_gid):
+            os.chown(temp, before.st_uid, before.st_gid)
         os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -132,6 +141,8 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 def _unified_diff(path: str, old: bytes, new: bytes, encoding: str) -> str:
+    # ``a/`` + an absolute path would read ``a//tmp/...``; patch -p1 wants one slash.
+    path = path.lstrip("/")
     return "".join(
         difflib.unified_diff(
             old.decode(encoding).splitlines(keepends=True),
@@ -175,13 +186,35 @@ class InsertTask:
         try:
             new_tree = command.transform_module(tree)
         except SkipFile as exc:
-            return FileResult(path, "skipped", str(exc), warnings=tuple(context.warnings))
+            return FileResult(
+                path,
+                "skipped",
+                str(exc),
+                warnings=tuple(context.warnings),
+                missing=tuple(command.missing),
+                refused=tuple(command.refused),
+            )
         except Exception as exc:
             return FileResult(path, "failed", f"{type(exc).__name__}: {exc}")
         new = new_tree.bytes
         warnings = tuple(context.warnings)
+        missing, refused = tuple(command.missing), tuple(command.refused)
         if new == old:
-            return FileResult(path, "unchanged", warnings=warnings)
+            return FileResult(
+                path, "unchanged", warnings=warnings, missing=missing, refused=refused
+            )
+        if not os.stat(path).st_mode & stat.S_IWUSR:
+            # A read-only file says "do not edit me"; root could write it anyway, so the
+            # bits are checked rather than trusting the write to fail.
+            read_only = tuple(f"{name}: the file is read-only" for name in command.inserted)
+            return FileResult(
+                path,
+                "skipped",
+                "read-only file: not rewritten (make it writable to hook it)",
+                warnings=warnings,
+                missing=missing,
+                refused=refused + read_only,
+            )
         diff = ""
         if self.mode == "diff":
             diff = _unified_diff(path, old, new, new_tree.encoding)
@@ -191,7 +224,13 @@ class InsertTask:
             except OSError as exc:
                 return FileResult(path, "failed", f"cannot write: {exc}", warnings=warnings)
         return FileResult(
-            path, "changed", diff=diff, warnings=warnings, inserted=tuple(command.inserted)
+            path,
+            "changed",
+            diff=diff,
+            warnings=warnings,
+            inserted=tuple(command.inserted),
+            missing=missing,
+            refused=refused,
         )
 
 
@@ -220,25 +259,59 @@ class AuditTask:
         return FileResult(path, "unchanged", audit=audit)
 
 
-def gather_files(paths: Iterable[str | Path]) -> list[str]:
+def _glob_hit(path: str, relative: str, patterns: Sequence[str]) -> bool:
+    """True when a pattern matches the path, its part under the given root, or a component.
+
+    A pattern without ``/`` is also matched against each folder and file name, so
+    ``tests`` drops every ``tests/`` folder.
+    """
+    parts = Path(relative).parts
+    for pattern in patterns:
+        if fnmatch.fnmatch(path, pattern) or fnmatch.fnmatch(relative, pattern):
+            return True
+        if "/" not in pattern and any(fnmatch.fnmatch(part, pattern) for part in parts):
+            return True
+    return False
+
+
+def gather_files(
+    paths: Iterable[str | Path],
+    *,
+    include: Sequence[str] | None = None,
+    exclude: Sequence[str] | None = None,
+) -> list[str]:
     """Every ``.py`` file under ``paths`` (files are taken as given), sorted, no duplicates.
 
     Hidden folders, ``__pycache__``, virtualenvs and build output are not descended into.
     Paths are kept relative to the cwd when given relative, for readable reports.
+    ``include`` globs keep only the files one matches; ``exclude`` globs drop files (see
+    :func:`_glob_hit` for what a glob is matched against).
     """
+    include, exclude = list(include or ()), list(exclude or ())
     found: set[str] = set()
+
+    def keep(path: str, relative: str) -> bool:
+        if include and not _glob_hit(path, relative, include):
+            return False
+        return not (exclude and _glob_hit(path, relative, exclude))
+
     for raw in paths:
         path = Path(raw)
         if path.is_file():
-            found.add(os.path.normpath(str(path)))
+            normal = os.path.normpath(str(path))
+            if keep(normal, path.name):
+                found.add(normal)
             continue
         if not path.is_dir():
             raise FileNotFoundError(f"no such file or folder: {raw}")
         for folder, dirs, files in os.walk(path):
             dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
-            found.update(
-                os.path.normpath(os.path.join(folder, f)) for f in files if f.endswith(".py")
-            )
+            for name in files:
+                if not name.endswith(".py"):
+                    continue
+                full = os.path.normpath(os.path.join(folder, name))
+                if keep(full, os.path.relpath(full, path)):
+                    found.add(full)
     return sorted(found)
 
 

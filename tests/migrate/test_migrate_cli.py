@@ -114,8 +114,8 @@ def test_diff_prints_unified_diff_and_writes_nothing(tree: Path) -> None:
     result = run("insert", "--diff", str(tree), *HOOKS)
     assert result.returncode == 0, result.stderr
     assert (tree / "core" / "plain.py").read_text() == PLAIN
-    plain = str(tree / "core" / "plain.py")
-    assert f"--- a/{plain}" in result.stdout
+    plain = str(tree / "core" / "plain.py").lstrip("/")
+    assert f"--- a/{plain}\n+++ b/{plain}\n" in result.stdout  # one slash: patch -p1 works
     added = [
         line[1:]
         for line in result.stdout.splitlines()
