@@ -24,6 +24,7 @@ __all__ = [
     "DefectKind",
     "FLAG_SENTINEL_DISAGREE",
     "PANIC_ESCAPES",
+    "OSERROR_SKIPS_PYTHON",
     "RC_UNDEFINED",
     "STUB_FALLBACK",
     "by_code",
@@ -39,6 +40,7 @@ STUB_FALLBACK = "stub-fallback"
 DUPLICATE_REGISTRATION = "duplicate-registration"
 FLAG_SENTINEL_DISAGREE = "flag-sentinel-disagree"
 RC_UNDEFINED = "rc-undefined"
+OSERROR_SKIPS_PYTHON = "oserror-skips-python"
 
 #: The crate the examples are audited against: two registered functions.
 EXAMPLE_RUST = """\
@@ -279,6 +281,28 @@ def sharding_index(key, shard_count):
     return sum(key.encode()) % shard_count
 """,
             ),
+            Example(
+                """\
+try:
+    import rust_core as rc
+except ImportError:
+    rc = None
+
+
+def _try_rust_call(attr, *args, fallback=None):
+    try:
+        return getattr(rc, attr)(*args)
+    except Exception:
+        return fallback() if fallback else None
+
+
+def sharding_index(key, shard_count):
+    return _try_rust_call(
+        "sharding_index", key, shard_count, fallback=lambda: sum(key.encode()) % shard_count
+    )
+""",
+                note="a bridge helper calling rust_core by name, reported once at its clause",
+            ),
         ),
     ),
     DefectKind(
@@ -360,6 +384,73 @@ def sharding_index(key, shard_count):
     return bridge.try_call("sharding_index", key, shard_count, fallback=lambda: 0)
 """,
                 note="bridge call whose fallback lambda is a constant",
+            ),
+            Example(
+                """\
+try:
+    import rust_core as rc
+except ImportError:
+    rc = None
+
+
+def bulk_replace(content, replacements):
+    if rc is not None and hasattr(rc, "bulk_replace"):
+        return rc.bulk_replace(content, replacements)
+    return content
+""",
+                note="the fallback returns its input unchanged",
+            ),
+            Example(
+                """\
+try:
+    import rust_core as rc
+except ImportError:
+    rc = None
+
+
+def sharding_index(key, shard_count):
+    if rc is not None and hasattr(rc, "sharding_index"):
+        return rc.sharding_index(key, shard_count)
+    # Stub until the Python port lands.
+    return len(key) % shard_count
+""",
+                note="the fallback is commented as a stub",
+            ),
+        ),
+    ),
+    DefectKind(
+        code=OSERROR_SKIPS_PYTHON,
+        title="An OSError from Rust skips the Python path",
+        why=(
+            "An except clause that catches `OSError` (or a subclass) around the Rust call and "
+            "returns a value turns 'the Rust side could not read the file' into a made-up "
+            "answer: the Python path, which would read the file or raise the same error, "
+            "never runs."
+        ),
+        fix=(
+            "Let the OSError propagate (the Python path raises it too), or fall through to "
+            "the Python path instead of returning."
+        ),
+        valid=(Example(_CANONICAL),),
+        invalid=(
+            Example(
+                """\
+import hashlib
+
+try:
+    import rust_core as rc
+except ImportError:
+    rc = None
+
+
+def generate_hash(data, algorithm="sha256"):
+    if rc is not None and hasattr(rc, "generate_hash"):
+        try:
+            return rc.generate_hash(data, algorithm)
+        except OSError:
+            return hashlib.new(algorithm).hexdigest()
+    return hashlib.new(algorithm, data).hexdigest()
+""",
             ),
         ),
     ),

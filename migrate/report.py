@@ -102,6 +102,7 @@ def audit_json(
             {"path": r.path, "message": r.message} for r in results if r.status == "failed"
         ],
         "defects": [d.to_json() for d in defects],
+        "bridge_helpers": [h.to_json() for a in audits for h in a.bridge_helpers],
     }
 
 

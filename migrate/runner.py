@@ -15,6 +15,7 @@ import contextlib
 import difflib
 import fnmatch
 import os
+import re
 import stat
 import sys
 import tempfile
@@ -153,12 +154,41 @@ def _unified_diff(path: str, old: bytes, new: bytes, encoding: str) -> str:
     )
 
 
+_PARSER_POSITION_RE = re.compile(r"^(?:parser error: )?error at (\d+):(\d+): ")
+
+
+def syntax_error_message(exc: cst.ParserSyntaxError, data: bytes | None = None) -> str:
+    """``line L, column C: what`` for a file libcst cannot parse.
+
+    libcst's summary (``Syntax Error @ 1:1``) often points at the start of the statement or
+    file; the native parser's own message carries the real position, and when even that is
+    missing Python's compiler is asked (it also says when only libcst rejects the file).
+    """
+    detail = exc.message.strip()
+    line, column = exc.raw_line, exc.raw_column + 1
+    found = _PARSER_POSITION_RE.match(detail)
+    if found:
+        line, column = int(found.group(1)), int(found.group(2)) + 1
+        detail = detail[found.end() :]
+    elif data is not None and (line, column) == (1, 1):
+        try:
+            compile(data, "<file>", "exec", dont_inherit=True)
+            detail = f"{detail} (Python itself compiles the file; only libcst rejects it)"
+        except SyntaxError as err:
+            line, column = err.lineno or line, err.offset or column
+            detail = err.msg
+        except ValueError:
+            pass
+    if len(detail) > 200:
+        detail = detail[:197] + "..."
+    return f"line {line}, column {column}: {detail}"
+
+
 def _parse(path: str, data: bytes) -> cst.Module | FileResult:
     try:
         return cst.parse_module(data)
     except cst.ParserSyntaxError as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
-        return FileResult(path, "failed", f"cannot parse: {message} (line {exc.raw_line})")
+        return FileResult(path, "failed", f"cannot parse: {syntax_error_message(exc, data)}")
     except Exception as exc:  # tokenizer / encoding errors surface as other types
         return FileResult(path, "failed", f"cannot parse: {type(exc).__name__}: {exc}")
 
@@ -246,7 +276,11 @@ class AuditTask:
             data = Path(path).read_bytes()
         except OSError as exc:
             return FileResult(path, "failed", f"cannot read: {exc}")
-        needles = [b"rust_core", *(n.encode() for n in self.config.bridge_methods)]
+        needles = [
+            b"rust_core",
+            *(n.encode() for n in self.config.bridge_methods),
+            *(h.name.encode() for h in self.config.bridge_helpers),
+        ]
         if not any(needle in data for needle in needles):
             return FileResult(path, "unchanged", audit=ModuleAudit(path))
         tree = _parse(path, data)
