@@ -15,10 +15,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from migrate.audit import AuditConfig, crate_defects
-from migrate.report import audit_json, insert_json, render_audit, render_insert
+from migrate.report import (
+    audit_json,
+    fix_json,
+    insert_json,
+    render_audit,
+    render_fix,
+    render_insert,
+)
 from migrate.runner import (
     AuditTask,
     FileResult,
+    FixTask,
     InsertTask,
     Progress,
     RunSummary,
@@ -106,6 +114,18 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--strict", action="store_true", help="exit 1 if any defect is found")
     _rust_options(audit)
     _common(audit)
+
+    fix = sub.add_parser(
+        "fix", help="rewrite the defects that have a mechanical fix (canonical hook, names)"
+    )
+    fix.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    fix_mode = fix.add_mutually_exclusive_group()
+    fix_mode.add_argument("--diff", action="store_true", help="print a unified diff, write nothing")
+    fix_mode.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if a file would change"
+    )
+    _rust_options(fix)
+    _common(fix)
 
     status = sub.add_parser("status", help="the manifest's hot paths: hooked, exported, parity")
     status.add_argument("--root", type=Path, default=Path("."), help="repository root")
@@ -282,6 +302,42 @@ def _audit(args: argparse.Namespace) -> int:
     return 1 if args.strict and document["summary"]["defects"] else 0
 
 
+def _audit_config(args: argparse.Namespace, files: list[str]) -> AuditConfig:
+    """Exports and pending names, plus the bridge helpers of the whole tree (a first pass)."""
+    config = AuditConfig(exports=_exports(args, args.paths), pending=_pending(args.manifest))
+    results, _ = run_files(
+        AuditTask(config), files, jobs=args.jobs, progress=Progress(0, enabled=False)
+    )
+    helpers = tuple(h for r in results if r.audit for h in r.audit.bridge_helpers)
+    return dataclasses.replace(config, bridge_helpers=helpers)
+
+
+def _fix(args: argparse.Namespace) -> int:
+    try:
+        files = gather_files(args.paths, include=args.include, exclude=args.exclude)
+        config = _audit_config(args, files)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"migrate fix: {exc}", file=sys.stderr)
+        return 2
+    mode = "check" if args.check else ("diff" if args.diff else "write")
+    progress = Progress(len(files), enabled=None if not args.quiet else False)
+    results, summary = run_files(FixTask(config, mode), files, jobs=args.jobs, progress=progress)
+    if mode == "diff":
+        for result in results:
+            sys.stdout.write(result.diff)
+    report = render_fix(fix_json(results, summary, mode), args.format)
+    if report and (args.format == "json" or mode != "diff" or args.output):
+        _emit(report, args.output)
+    elif report:
+        sys.stderr.write(report)
+    if not args.quiet:
+        label = "would change" if mode in ("check", "diff") else "changed"
+        print(f"migrate fix: {summary.line(label)}", file=sys.stderr)
+    if summary.failed:
+        return 2
+    return 1 if mode == "check" and summary.changed else 0
+
+
 def _status(args: argparse.Namespace) -> int:
     from migrate.status import render_status, status_json
     from pyagent.manifest import load_manifest
@@ -307,6 +363,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _audit(args)
     if args.command == "status":
         return _status(args)
+    if args.command == "fix":
+        return _fix(args)
     from migrate.defects import render_markdown
 
     sys.stdout.write(render_markdown())

@@ -18,8 +18,10 @@ from migrate.rust_exports import RustExports
 __all__ = [
     "SCHEMA",
     "audit_json",
+    "fix_json",
     "insert_json",
     "render_audit",
+    "render_fix",
     "render_insert",
     "table",
 ]
@@ -225,4 +227,37 @@ def render_insert(document: dict[str, Any], fmt: str) -> str:
     if fmt == "markdown":
         body = markdown_table(headers, rows) if rows else "Nothing to change."
         return "# rust_core hook insertion\n\n" + body + "\n"
+    return (table(headers, rows) + "\n") if rows else ""
+
+
+# --- fix ----------------------------------------------------------------------------------
+
+
+def fix_json(results: Sequence[FileResult], summary: RunSummary, mode: str) -> dict[str, Any]:
+    """The fix document (schema 1): per file, what was rewritten."""
+    return {
+        "schema": SCHEMA,
+        "command": "fix",
+        "mode": mode,
+        "summary": {**summary.to_json(), "fixes": sum(len(r.fixed) for r in results)},
+        "files": [
+            {"path": r.path, "status": r.status, "message": r.message, "fixed": list(r.fixed)}
+            for r in results
+            if r.status != "unchanged"
+        ],
+    }
+
+
+def render_fix(document: dict[str, Any], fmt: str) -> str:
+    """The fix document as ``table``, ``json`` or ``markdown`` (diffs are printed apart)."""
+    if fmt == "json":
+        return json.dumps(document, indent=2) + "\n"
+    rows = [
+        [f["path"], f["status"], "; ".join(f["fixed"]) or f["message"] or "-"]
+        for f in document["files"]
+    ]
+    headers = ["file", "status", "fixes"]
+    if fmt == "markdown":
+        body = markdown_table(headers, rows) if rows else "Nothing to fix."
+        return "# rust_core hook fixes\n\n" + body + "\n"
     return (table(headers, rows) + "\n") if rows else ""

@@ -30,12 +30,14 @@ import libcst as cst
 from libcst.codemod import CodemodContext, SkipFile
 
 from migrate.audit import AuditConfig, ModuleAudit, analyze_module
+from migrate.fix import FixHooksCommand
 from migrate.insert import InsertHooksCommand
 from migrate.targets import TargetSet
 
 __all__ = [
     "AuditTask",
     "FileResult",
+    "FixTask",
     "InsertTask",
     "Progress",
     "RunSummary",
@@ -65,6 +67,8 @@ class FileResult:
     #: insert: targets with no such function in the file, and targets refused with why.
     missing: tuple[str, ...] = ()
     refused: tuple[str, ...] = ()
+    #: fix: one line per rewrite.
+    fixed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -233,35 +237,83 @@ class InsertTask:
             return FileResult(
                 path, "unchanged", warnings=warnings, missing=missing, refused=refused
             )
-        if not os.stat(path).st_mode & stat.S_IWUSR:
-            # A read-only file says "do not edit me"; root could write it anyway, so the
-            # bits are checked rather than trusting the write to fail.
+        status, message, diff = _apply_change(path, old, new, new_tree.encoding, self.mode)
+        read_only = ()
+        if status == "skipped":
             read_only = tuple(f"{name}: the file is read-only" for name in command.inserted)
-            return FileResult(
-                path,
-                "skipped",
-                "read-only file: not rewritten (make it writable to hook it)",
-                warnings=warnings,
-                missing=missing,
-                refused=refused + read_only,
-            )
-        diff = ""
-        if self.mode == "diff":
-            diff = _unified_diff(path, old, new, new_tree.encoding)
-        elif self.mode == "write":
-            try:
-                write_atomic(Path(path), new)
-            except OSError as exc:
-                return FileResult(path, "failed", f"cannot write: {exc}", warnings=warnings)
         return FileResult(
             path,
-            "changed",
+            status,
+            message,
             diff=diff,
             warnings=warnings,
-            inserted=tuple(command.inserted),
+            inserted=tuple(command.inserted) if status == "changed" else (),
             missing=missing,
-            refused=refused,
+            refused=refused + read_only,
         )
+
+
+def _apply_change(
+    path: str, old: bytes, new: bytes, encoding: str, mode: str
+) -> tuple[str, str, str]:
+    """Writes (``write``), diffs (``diff``) or only notes (``check``) a changed file.
+
+    Returns ``(status, message, diff)``: ``changed``, or ``skipped`` for a read-only file
+    (a read-only file says "do not edit me"; root could write it anyway, so the bits are
+    checked rather than trusting the write to fail), or ``failed`` when writing failed.
+    """
+    if not os.stat(path).st_mode & stat.S_IWUSR:
+        return "skipped", "read-only file: not rewritten (make it writable to change it)", ""
+    if mode == "diff":
+        return "changed", "", _unified_diff(path, old, new, encoding)
+    if mode == "write":
+        try:
+            write_atomic(Path(path), new)
+        except OSError as exc:
+            return "failed", f"cannot write: {exc}", ""
+    return "changed", "", ""
+
+
+@dataclass(frozen=True)
+class FixTask:
+    """``migrate fix`` on one file: mode ``write``, ``diff`` or ``check``."""
+
+    config: AuditConfig = field(default_factory=AuditConfig)
+    mode: str = "write"
+
+    def __call__(self, path: str) -> FileResult:
+        """Rewrites the defects of ``path`` that have a mechanical fix."""
+        try:
+            old = Path(path).read_bytes()
+        except OSError as exc:
+            return FileResult(path, "failed", f"cannot read: {exc}")
+        if not any(needle in old for needle in _needles(self.config)):
+            return FileResult(path, "unchanged")
+        if GENERATED_MARKER.encode() in old:
+            return FileResult(path, "skipped", "generated file")
+        tree = _parse(path, old)
+        if isinstance(tree, FileResult):
+            return tree
+        command = FixHooksCommand(CodemodContext(filename=path), self.config)
+        try:
+            new_tree = command.transform_module(tree)
+        except Exception as exc:
+            return FileResult(path, "failed", f"{type(exc).__name__}: {exc}")
+        new = new_tree.bytes
+        if new == old:
+            return FileResult(path, "unchanged")
+        status, message, diff = _apply_change(path, old, new, new_tree.encoding, self.mode)
+        fixed = tuple(command.fixed) if status == "changed" else ()
+        return FileResult(path, status, message, diff=diff, fixed=fixed)
+
+
+def _needles(config: AuditConfig) -> list[bytes]:
+    """Bytes one of which a file must contain to be worth parsing for hooks."""
+    return [
+        b"rust_core",
+        *(n.encode() for n in config.bridge_methods),
+        *(h.name.encode() for h in config.bridge_helpers),
+    ]
 
 
 @dataclass(frozen=True)
@@ -276,12 +328,7 @@ class AuditTask:
             data = Path(path).read_bytes()
         except OSError as exc:
             return FileResult(path, "failed", f"cannot read: {exc}")
-        needles = [
-            b"rust_core",
-            *(n.encode() for n in self.config.bridge_methods),
-            *(h.name.encode() for h in self.config.bridge_helpers),
-        ]
-        if not any(needle in data for needle in needles):
+        if not any(needle in data for needle in _needles(self.config)):
             return FileResult(path, "unchanged", audit=ModuleAudit(path))
         tree = _parse(path, data)
         if isinstance(tree, FileResult):
