@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from migrate.audit import AuditConfig, crate_defects
+from migrate.baseline import load_baseline, mark_baseline, write_baseline
 from migrate.report import (
     audit_json,
     fix_json,
@@ -41,11 +42,11 @@ __all__ = ["main"]
 _FORMATS = ("table", "json", "markdown")
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def _common(parser: argparse.ArgumentParser, formats: Sequence[str] = _FORMATS) -> None:
     parser.add_argument(
         "-j", "--jobs", type=int, default=None, help="worker processes (default: CPU count)"
     )
-    parser.add_argument("--format", choices=_FORMATS, default="table", help="report format")
+    parser.add_argument("--format", choices=formats, default="table", help="report format")
     parser.add_argument("-o", "--output", type=Path, help="write the report here, not stdout")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress or summary line")
     parser.add_argument(
@@ -83,15 +84,84 @@ def _rust_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+_MAIN_EPILOG = """\
+examples:
+  pyagent-migrate audit src/ --rust-core ../rust_core     every hook, its shape and defects
+  pyagent-migrate fix --diff src/                          what fix would rewrite
+  pyagent-migrate insert --hook agent.cache:digest=generate_hash src/
+  pyagent-migrate status                                   pyagent's hot paths
+
+exit status: 0 fine; 1 insert/fix --check would change a file, or audit --strict found a
+(new) defect; 2 usage error, a target not found or ambiguous, or (insert, fix, audit
+--strict) a file that could not be read or parsed.
+"""
+
+_INSERT_EPILOG = """\
+examples:
+  pyagent-migrate insert --diff --hook agent.core.cache:generate_hash src/
+  pyagent-migrate insert --hook src/agent/search.py:find_literal=find_literal_rust src/
+  pyagent-migrate insert --hook agent.seq:Matcher.ratio='ratio(self)' src/   (passes self)
+  pyagent-migrate insert --check pyagent/                  CI: exit 1 if a hook is missing
+
+Each --hook must name exactly one file and an existing function (else exit 2). A function
+that uses the binding name itself, a method that reads self/cls, a read-only file and a
+module reaching rust_core only through a from-import, lazy import or bridge are refused
+with the reason (exit 0). Without --hook or --manifest, pyagent's manifest is used only
+when the tree has one of its modules.
+"""
+
+_AUDIT_EPILOG = """\
+examples:
+  pyagent-migrate audit src/ --strict                      CI: exit 1 on any defect
+  pyagent-migrate audit src/ --select dead-rust-name,arity-mismatch
+  pyagent-migrate audit src/ --exclude tests --format sarif -o migrate.sarif
+  pyagent-migrate audit src/ --write-baseline migrate-baseline.json
+  pyagent-migrate audit src/ --baseline migrate-baseline.json --strict   only new ones fail
+
+Silence one finding with a comment on its line or on the function's def line:
+  return rc.f(x)  # migrate: ignore[panic-escapes]
+  def f(x):  # migrate: ignore
+Defect codes: python -m migrate docs
+"""
+
+_FIX_EPILOG = """\
+examples:
+  pyagent-migrate fix --diff src/                          review the rewrites
+  pyagent-migrate fix src/ && pyagent-migrate audit --strict src/
+  pyagent-migrate fix --check src/                         CI: exit 1 if a fix is pending
+
+Rewrites hooks of any shape whose Rust call is a plain return to the canonical hook
+(dropping swallowing try/except) and dead Rust names to the one exported spelling.
+"""
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pyagent")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
+    raw = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
         prog="pyagent-migrate",
-        description="Insert and audit rust_core fallback hooks in Python agent source trees.",
+        description="Insert, audit and fix rust_core fallback hooks in Python agent source trees.",
+        epilog=_MAIN_EPILOG,
+        formatter_class=raw,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    insert = sub.add_parser("insert", help="add the canonical hook to named functions")
+    insert = sub.add_parser(
+        "insert",
+        help="add the canonical hook to named functions",
+        epilog=_INSERT_EPILOG,
+        formatter_class=raw,
+    )
     insert.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     source = insert.add_mutually_exclusive_group()
     source.add_argument("--manifest", type=Path, help="hot-path manifest (default: pyagent's)")
@@ -100,7 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="MODULE:FUNCTION=RUST_NAME",
-        help="hook this function (repeatable); MODULE is dotted or a file path",
+        help="hook this function (repeatable); MODULE is dotted or a file path; "
+        "RUST_NAME(self) passes a method's self",
     )
     mode = insert.add_mutually_exclusive_group()
     mode.add_argument("--diff", action="store_true", help="print a unified diff, write nothing")
@@ -109,14 +180,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(insert)
 
-    audit = sub.add_parser("audit", help="report every hook, its shape and its defects")
+    audit = sub.add_parser(
+        "audit",
+        help="report every hook, its shape and its defects",
+        epilog=_AUDIT_EPILOG,
+        formatter_class=raw,
+    )
     audit.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    audit.add_argument("--strict", action="store_true", help="exit 1 if any defect is found")
+    audit.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 if a defect (not in the baseline) is found, 2 if a file failed",
+    )
+    audit.add_argument(
+        "--select", action="append", metavar="CODES", help="report only these defect codes"
+    )
+    audit.add_argument(
+        "--ignore", action="append", metavar="CODES", help="do not report these defect codes"
+    )
+    audit.add_argument(
+        "--baseline", type=Path, metavar="FILE", help="defects in FILE are known: not new"
+    )
+    audit.add_argument(
+        "--write-baseline", type=Path, metavar="FILE", help="record today's defects in FILE"
+    )
     _rust_options(audit)
-    _common(audit)
+    _common(audit, (*_FORMATS, "sarif"))
 
     fix = sub.add_parser(
-        "fix", help="rewrite the defects that have a mechanical fix (canonical hook, names)"
+        "fix",
+        help="rewrite the defects that have a mechanical fix (canonical hook, names)",
+        epilog=_FIX_EPILOG,
+        formatter_class=raw,
     )
     fix.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     fix_mode = fix.add_mutually_exclusive_group()
@@ -275,31 +370,56 @@ def _audit_bridge_callers(
     return merged, RunSummary.of(merged, summary.elapsed_s + second.elapsed_s, summary.jobs)
 
 
+def _codes(values: list[str] | None, option: str) -> frozenset[str] | None:
+    """Defect codes of ``--select`` / ``--ignore`` (comma-separated, repeatable)."""
+    if not values:
+        return None
+    from migrate.defects import DEFECT_KINDS
+
+    codes = frozenset(c.strip() for v in values for c in v.split(",") if c.strip())
+    unknown = codes - {k.code for k in DEFECT_KINDS}
+    if unknown:
+        raise ValueError(f"{option}: unknown defect code(s) {', '.join(sorted(unknown))}")
+    return codes
+
+
 def _audit(args: argparse.Namespace) -> int:
     try:
         files = gather_files(args.paths, include=args.include, exclude=args.exclude)
         pending = _pending(args.manifest)
+        select = _codes(args.select, "--select")
+        ignore = _codes(args.ignore, "--ignore") or frozenset()
+        baseline = load_baseline(args.baseline) if args.baseline else None
     except (FileNotFoundError, ValueError) as exc:
         print(f"migrate audit: {exc}", file=sys.stderr)
         return 2
     exports = _exports(args, args.paths)
-    config = AuditConfig(exports=exports, pending=pending)
+    config = AuditConfig(exports=exports, pending=pending, select=select, ignore=ignore)
     progress = Progress(len(files), enabled=None if not args.quiet else False)
     results, summary = run_files(AuditTask(config), files, jobs=args.jobs, progress=progress)
     results, summary = _audit_bridge_callers(config, results, summary, args.jobs)
-    crate = crate_defects(exports)
+    crate = [d for d in crate_defects(exports) if config.wants(d.code)]
     document = audit_json(results, summary, exports, crate)
+    new = document["summary"]["defects"]
+    if baseline is not None:
+        new = mark_baseline(document["defects"], baseline, args.baseline)
+        document["summary"]["defects_new"] = new
+    if args.write_baseline:
+        written = write_baseline(args.write_baseline, document["defects"])
+        print(f"migrate audit: {written} defects written to {args.write_baseline}", file=sys.stderr)
     _emit(render_audit(document, args.format), args.output)
     if not args.quiet:
         s = document["summary"]
+        known = f" ({s['defects'] - new} in the baseline)" if baseline is not None else ""
         print(
-            f"migrate audit: {s['hooks']} hooks, {s['defects']} defects; {summary.line(None)}",
+            f"migrate audit: {s['hooks']} hooks, {s['defects']} defects{known}, "
+            f"{s['suppressed']} suppressed; {summary.line(None)}",
             file=sys.stderr,
         )
     # An unreadable or unparsable file is reported; only --strict makes it fail the run.
     if summary.failed and args.strict:
         return 2
-    return 1 if args.strict and document["summary"]["defects"] else 0
+    return 1 if args.strict and new else 0
 
 
 def _audit_config(args: argparse.Namespace, files: list[str]) -> AuditConfig:

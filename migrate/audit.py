@@ -11,6 +11,7 @@ Results are plain frozen dataclasses so worker processes can send them back.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -111,6 +112,13 @@ class AuditConfig:
     #: Bridge helpers found anywhere in the tree (a first pass), so call sites in other
     #: modules (``get_bridge()._try_rust_call("f_rust", ...)``) resolve.
     bridge_helpers: tuple[BridgeHelper, ...] = ()
+    #: Only these defect codes (None: all), minus ``ignore`` (``--select`` / ``--ignore``).
+    select: frozenset[str] | None = None
+    ignore: frozenset[str] = frozenset()
+
+    def wants(self, code: str) -> bool:
+        """Whether ``--select`` / ``--ignore`` keep defects of ``code``."""
+        return (self.select is None or code in self.select) and code not in self.ignore
 
 
 @dataclass(frozen=True)
@@ -218,6 +226,8 @@ class ModuleAudit:
     #: Functions (qualified names) that already reach Rust in some way.
     hooked_functions: frozenset[str] = frozenset()
     bridge_helpers: tuple[BridgeHelper, ...] = ()
+    #: Defects silenced by ``# migrate: ignore[...]`` comments.
+    suppressed: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON form."""
@@ -376,6 +386,8 @@ class HookCollector(cst.CSTVisitor):
         self.calls: list[tuple[cst.Call, tuple[cst.CSTNode, ...]]] = []
         self.module_assigns: list[tuple[str, cst.BaseExpression, int]] = []
         self.positions: Any = None
+        #: Function qualname -> (first, last + 1) line of its header, for suppressions.
+        self.headers: dict[str, tuple[int, int]] = {}
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         """Pushes ``node`` on the ancestor stack."""
@@ -404,6 +416,17 @@ class HookCollector(cst.CSTVisitor):
             return
         if _is_rust_core_module(_dotted(node.module)):
             self.imports.append((node, tuple(self.stack)))
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        """Records the lines of the function's header (decorators to the colon)."""
+        qualname = ".".join(
+            n.name.value for n in self.stack if isinstance(n, (cst.FunctionDef, cst.ClassDef))
+        )
+        start = self.get_metadata(PositionProvider, node).start.line
+        body = self.get_metadata(PositionProvider, node.body).start.line
+        for decorator in node.decorators:
+            start = min(start, self.get_metadata(PositionProvider, decorator).start.line)
+        self.headers[qualname] = (start, body + 1)
 
     def visit_Call(self, node: cst.Call) -> None:
         """Records a call that may reach Rust; resolved once all bindings are known."""
@@ -1399,7 +1422,63 @@ def analyze_module(module: cst.Module, path: str, config: AuditConfig | None = N
     analysis = _Analysis(path, collector, config)
     analysis.run_imports()
     analysis.run_calls()
-    return analysis.finish()
+    return _apply_suppressions(analysis.finish(), module, collector, config)
+
+
+#: ``# migrate: ignore`` (every code) or ``# migrate: ignore[dead-rust-name, stub-fallback]``.
+SUPPRESSION_RE = re.compile(r"#\s*migrate:\s*ignore\b(?:\[([\w\s,-]*)\])?")
+
+
+def _suppressed_codes(line: str) -> set[str] | None:
+    """The codes a line's suppression comment silences; ``{"*"}`` for all, None if none."""
+    found = SUPPRESSION_RE.search(line)
+    if found is None:
+        return None
+    if found.group(1) is None:
+        return {"*"}
+    return {c.strip() for c in found.group(1).split(",") if c.strip()}
+
+
+def _apply_suppressions(
+    audit: ModuleAudit, module: cst.Module, collector: HookCollector, config: AuditConfig
+) -> ModuleAudit:
+    """Drops silenced defects and those ``--select`` / ``--ignore`` leave out.
+
+    A defect is silenced by a suppression comment on its own line or on its function's
+    header (decorators to the colon). Hooks keep only the codes that remain.
+    """
+    lines = module.code.splitlines()
+
+    def on_line(number: int, code: str) -> bool:
+        if not 0 < number <= len(lines):
+            return False
+        codes = _suppressed_codes(lines[number - 1])
+        return codes is not None and ("*" in codes or code in codes)
+
+    def silenced(line: int, function: str | None, code: str) -> bool:
+        if on_line(line, code):
+            return True
+        header = collector.headers.get(function or "")
+        return header is not None and any(on_line(n, code) for n in range(*header))
+
+    kept = tuple(
+        d
+        for d in audit.defects
+        if config.wants(d.code) and not silenced(d.line, d.function, d.code)
+    )
+    hooks = tuple(
+        dataclasses.replace(
+            h,
+            defects=tuple(
+                c for c in h.defects if config.wants(c) and not silenced(h.line, h.function, c)
+            ),
+        )
+        for h in audit.hooks
+    )
+    suppressed = sum(
+        1 for d in audit.defects if config.wants(d.code) and silenced(d.line, d.function, d.code)
+    )
+    return dataclasses.replace(audit, defects=kept, hooks=hooks, suppressed=suppressed)
 
 
 def analyze_source(

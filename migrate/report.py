@@ -7,6 +7,7 @@ and Markdown are for people. Keys are only ever added within a schema version.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -18,6 +19,7 @@ from migrate.rust_exports import RustExports
 __all__ = [
     "SCHEMA",
     "audit_json",
+    "audit_sarif",
     "fix_json",
     "insert_json",
     "render_audit",
@@ -79,6 +81,7 @@ def audit_json(
             "hooks": len(hooks),
             "defects": len(defects),
             "defects_by_code": dict(sorted(Counter(d.code for d in defects).items())),
+            "suppressed": sum(a.suppressed for a in audits),
             "variants": dict(sorted(Counter(i.variant for a in audits for i in a.imports).items())),
             "shapes": dict(sorted(Counter(h.shape for h in hooks).items())),
         },
@@ -108,10 +111,81 @@ def audit_json(
     }
 
 
+def audit_sarif(document: dict[str, Any]) -> dict[str, Any]:
+    """The audit's defects as SARIF 2.1.0, for code-scanning tools (GitHub, GitLab...).
+
+    Each defect kind is a rule (its title, why and fix from :mod:`migrate.defects`); paths
+    are made relative to the current folder when they are under it. A defect marked by a
+    baseline carries ``baselineState`` ``unchanged`` (else ``new``).
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    from migrate.defects import DEFECT_KINDS
+
+    try:
+        tool_version = version("pyagent")
+    except PackageNotFoundError:
+        tool_version = "0+unknown"
+    rules = [
+        {
+            "id": kind.code,
+            "name": kind.code.replace("-", " ").title().replace(" ", ""),
+            "shortDescription": {"text": kind.title.replace("`", "")},
+            "fullDescription": {"text": kind.why},
+            "help": {"text": f"{kind.fix} Autofix: {kind.autofix}"},
+            "defaultConfiguration": {"level": "error"},
+        }
+        for kind in DEFECT_KINDS
+    ]
+    index = {rule["id"]: i for i, rule in enumerate(rules)}
+
+    def uri(path: str) -> str:
+        relative = os.path.relpath(os.path.abspath(path))
+        return (path if relative.startswith("..") else relative).replace(os.sep, "/")
+
+    results = []
+    for defect in document["defects"]:
+        result: dict[str, Any] = {
+            "ruleId": defect["code"],
+            "ruleIndex": index[defect["code"]],
+            "level": "error",
+            "message": {"text": defect["message"]},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": uri(defect["file"])},
+                        "region": {"startLine": max(1, defect["line"])},
+                    }
+                }
+            ],
+        }
+        if "baseline" in defect:
+            result["baselineState"] = "unchanged" if defect["baseline"] else "new"
+        results.append(result)
+    return {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "pyagent-migrate",
+                        "version": tool_version,
+                        "rules": rules,
+                    }
+                },
+                "results": results,
+            }
+        ],
+    }
+
+
 def render_audit(document: dict[str, Any], fmt: str) -> str:
-    """The audit document as ``table``, ``json`` or ``markdown``."""
+    """The audit document as ``table``, ``json``, ``markdown`` or ``sarif``."""
     if fmt == "json":
         return json.dumps(document, indent=2) + "\n"
+    if fmt == "sarif":
+        return json.dumps(audit_sarif(document), indent=2) + "\n"
     headers = [
         "location",
         "function",
@@ -141,7 +215,12 @@ def render_audit(document: dict[str, Any], fmt: str) -> str:
         for h in f["hooks"]
     ]
     defect_rows = [
-        [f"{d['file']}:{d['line']}", d["code"], d["function"] or "-", d["message"]]
+        [
+            f"{d['file']}:{d['line']}",
+            d["code"] + (" (baseline)" if d.get("baseline") else ""),
+            d["function"] or "-",
+            d["message"],
+        ]
         for d in document["defects"]
     ]
     s = document["summary"]

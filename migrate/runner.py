@@ -416,9 +416,13 @@ class Progress:
         self.last = now
         width = 30
         filled = width * done // max(self.total, 1)
+        elapsed = now - self.started
+        eta = ""
+        if 0 < done < self.total:
+            eta = f", ETA {elapsed / done * (self.total - done):.0f}s"
         self.stream.write(
             f"\r\033[2K[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} files "
-            f"{now - self.started:.1f}s"
+            f"{elapsed:.1f}s{eta}"
         )
         self.stream.flush()
 
