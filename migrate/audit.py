@@ -1125,9 +1125,9 @@ class _Analysis:
             and not (set(scope.class_names) & self.bridge_classes and not helper.file)
             and self._receiver_matches(func, helper, scope)
         ):
-            literal = call.args[helper.name_index].value
-            assert isinstance(literal, cst.SimpleString)
-            value = literal.evaluated_value
+            name_arg = call.args[helper.name_index].value
+            assert isinstance(name_arg, cst.SimpleString)
+            value = name_arg.evaluated_value
             if isinstance(value, str) and all(p.isidentifier() for p in value.split(".")):
                 receiver = _dotted(func.value) if isinstance(func, cst.Attribute) else ""
                 return helper.rust_name(value), receiver or None, None, helper

@@ -188,7 +188,8 @@ class FixHooksCommand(VisitorBasedCodemodCommand):
         sites = [s for s in self.audit.imports if s.scope == "<module>" and s.binding]
         sentinel = [s for s in sites if s.sentinel or s.variant in _SENTINEL_VARIANTS]
         flagged = [s for s in sites if s.flags]
-        self.module_site = (sentinel or flagged or [None])[0]
+        chosen = sentinel or flagged
+        self.module_site = chosen[0] if chosen else None
         return super().transform_module_impl(tree)
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
@@ -235,7 +236,9 @@ class FixHooksCommand(VisitorBasedCodemodCommand):
         body = original_node.body
         if not hooks_here or not isinstance(body, cst.IndentedBlock):
             return updated_node
-        new_body = list(updated_node.body.body)  # type: ignore[union-attr]
+        updated_body = updated_node.body
+        assert isinstance(updated_body, cst.IndentedBlock)
+        new_body = list(updated_body.body)
         changed = False
         for index, statement in enumerate(body.body):
             position = self.get_metadata(PositionProvider, statement)
@@ -249,9 +252,7 @@ class FixHooksCommand(VisitorBasedCodemodCommand):
                     break
         if not changed:
             return updated_node
-        return updated_node.with_changes(
-            body=updated_node.body.with_changes(body=new_body)  # type: ignore[union-attr]
-        )
+        return updated_node.with_changes(body=updated_body.with_changes(body=new_body))
 
     def _fix(
         self, original: cst.BaseStatement, updated: cst.BaseStatement, hook: HookSite
@@ -290,6 +291,7 @@ class FixHooksCommand(VisitorBasedCodemodCommand):
                     f"{hook.line}: {hook.function}: renamed {rename[0]} to {rename[1]}"
                 )
             self.fixed.append(f"{hook.line}: {hook.function}: {hook.shape} hook made canonical")
+            assert isinstance(original, (cst.If, cst.Try))  # what _hook_call accepts
             return statement.with_changes(leading_lines=original.leading_lines)
         if rename is not None:
             self.fixed.append(f"{hook.line}: {hook.function}: renamed {rename[0]} to {rename[1]}")

@@ -238,7 +238,7 @@ class InsertTask:
                 path, "unchanged", warnings=warnings, missing=missing, refused=refused
             )
         status, message, diff = _apply_change(path, old, new, new_tree.encoding, self.mode)
-        read_only = ()
+        read_only: tuple[str, ...] = ()
         if status == "skipped":
             read_only = tuple(f"{name}: the file is read-only" for name in command.inserted)
         return FileResult(

@@ -394,9 +394,9 @@ def parse_rust_source(files: dict[str, str]) -> tuple[list[Registration], dict[s
             found.append((match.start(), Registration(name, ident, "submodule", file, 0)))
         for pos, reg in _declarative(text, file, modules, texts, fns, classes):
             found.append((pos, reg))
-            fn = fns.get(reg.ident)
-            if reg.kind == "function" and fn is not None:
-                signatures[reg.name] = fn.signature
+            declared = fns.get(reg.ident)
+            if reg.kind == "function" and declared is not None:
+                signatures[reg.name] = declared.signature
         for match in _ADD_CLASS_RE.finditer(text):
             ident = match.group(2).rsplit("::", 1)[-1]
             name = in_submodule(match.start()) + qualify(match.group(1), classes.get(ident, ident))
