@@ -388,6 +388,8 @@ class HookCollector(cst.CSTVisitor):
         self.positions: Any = None
         #: Function qualname -> (first, last + 1) line of its header, for suppressions.
         self.headers: dict[str, tuple[int, int]] = {}
+        #: First line of a simple statement -> its last line.
+        self.statement_end: dict[int, int] = {}
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         """Pushes ``node`` on the ancestor stack."""
@@ -435,7 +437,15 @@ class HookCollector(cst.CSTVisitor):
             self.calls.append((node, tuple(self.stack)))
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
-        """Records module-level assignments (flags forced after the import)."""
+        """Records module-level assignments (flags forced after the import) and spans.
+
+        A suppression comment may close a call wrapped over several lines, so each simple
+        statement's last line is kept by its first.
+        """
+        span = self.get_metadata(PositionProvider, node)
+        self.statement_end[span.start.line] = max(
+            span.end.line, self.statement_end.get(span.start.line, 0)
+        )
         # Module-level statements only: stack is [Module, SimpleStatementLine].
         if len(self.stack) == 2:
             for name, value in _assignments([node]):
@@ -1456,7 +1466,8 @@ def _apply_suppressions(
         return codes is not None and ("*" in codes or code in codes)
 
     def silenced(line: int, function: str | None, code: str) -> bool:
-        if on_line(line, code):
+        end = collector.statement_end.get(line, line)
+        if any(on_line(n, code) for n in range(line, end + 1)):
             return True
         header = collector.headers.get(function or "")
         return header is not None and any(on_line(n, code) for n in range(*header))

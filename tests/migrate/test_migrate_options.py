@@ -171,3 +171,15 @@ def test_progress_shows_an_eta() -> None:
     bar.started -= 2.0  # two seconds in, one file of four done
     bar.update(1)
     assert "1/4 files" in stream.getvalue() and "ETA 6s" in stream.getvalue()
+
+
+def test_suppression_at_the_end_of_a_wrapped_call() -> None:
+    source = (
+        "from agent.bridge import bridge\n\n\n"
+        "def f(key, n):\n"
+        "    return bridge.try_call(\n"
+        '        "sharding_index", key, n, fallback=lambda: 0\n'
+        "    )  # migrate: ignore[stub-fallback]\n"
+    )
+    assert codes(source) == []
+    assert codes(source.replace("  # migrate: ignore[stub-fallback]", "")) == ["stub-fallback"]
