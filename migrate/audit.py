@@ -11,6 +11,7 @@ Results are plain frozen dataclasses so worker processes can send them back.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from migrate.defects import (
     EXCEPT_TOO_BROAD,
     EXCEPT_TOO_NARROW,
     FLAG_SENTINEL_DISAGREE,
+    OSERROR_SKIPS_PYTHON,
     PANIC_ESCAPES,
     RC_UNDEFINED,
     STUB_FALLBACK,
@@ -36,6 +38,7 @@ from migrate.rust_exports import RustExports
 
 __all__ = [
     "AuditConfig",
+    "BridgeHelper",
     "Defect",
     "HookCollector",
     "HookSite",
@@ -44,6 +47,7 @@ __all__ = [
     "analyze_module",
     "analyze_source",
     "crate_defects",
+    "names_in",
 ]
 
 #: Method names through which a bridge object (variant H) dispatches by Rust name.
@@ -55,6 +59,49 @@ _HELPER_RE = re.compile(r"^_*try_")
 
 
 @dataclass(frozen=True)
+class BridgeHelper:
+    """A function that calls rust_core by a name it is given (variant H's central helper).
+
+    ``getattr(rc, attr)(*args)`` inside ``_try_rust_call(attr, *args, fallback=...)`` is
+    one; ``execute(self, method_name, params)`` handing ``f"{method_name}_rust"`` to it is
+    another (a forwarder, with a suffix). Call sites pass the Rust name as a string at
+    ``name_index``; the helper's except clause is theirs too.
+    """
+
+    name: str
+    name_index: int  # which positional argument of a call site holds the Rust name
+    suffix: str = ""  # appended to the name by the helper ("_rust")
+    conditional: bool = False  # the suffix is appended only when the name lacks it
+    policy: str = "unknown"  # exception policy of the helper's own try, if any
+    caught: tuple[str, ...] = ()
+    forwards: bool = True  # the call site's other arguments reach Rust unchanged
+    owner: str = ""  # class holding the helper ("" for a module function)
+    file: str = ""  # "" for a helper configured by name (any receiver matches)
+    line: int = 0
+
+    def rust_name(self, literal: str) -> str:
+        """The Rust name a call site passing ``literal`` reaches."""
+        if not self.suffix or (self.conditional and literal.endswith(self.suffix)):
+            return literal
+        return literal + self.suffix
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable JSON form."""
+        return {
+            "name": self.name,
+            "owner": self.owner,
+            "file": self.file,
+            "line": self.line,
+            "name_index": self.name_index,
+            "suffix": self.suffix,
+            "conditional": self.conditional,
+            "exception_policy": self.policy,
+            "caught": list(self.caught),
+            "forwards": self.forwards,
+        }
+
+
+@dataclass(frozen=True)
 class AuditConfig:
     """What the audit compares hooks against; pickled once to each worker."""
 
@@ -62,6 +109,16 @@ class AuditConfig:
     #: Rust names the manifest lists as not migrated yet: a hook may wait for them.
     pending: frozenset[str] = frozenset()
     bridge_methods: frozenset[str] = DEFAULT_BRIDGE_METHODS
+    #: Bridge helpers found anywhere in the tree (a first pass), so call sites in other
+    #: modules (``get_bridge()._try_rust_call("f_rust", ...)``) resolve.
+    bridge_helpers: tuple[BridgeHelper, ...] = ()
+    #: Only these defect codes (None: all), minus ``ignore`` (``--select`` / ``--ignore``).
+    select: frozenset[str] | None = None
+    ignore: frozenset[str] = frozenset()
+
+    def wants(self, code: str) -> bool:
+        """Whether ``--select`` / ``--ignore`` keep defects of ``code``."""
+        return (self.select is None or code in self.select) and code not in self.ignore
 
 
 @dataclass(frozen=True)
@@ -168,6 +225,9 @@ class ModuleAudit:
     defects: tuple[Defect, ...] = ()
     #: Functions (qualified names) that already reach Rust in some way.
     hooked_functions: frozenset[str] = frozenset()
+    bridge_helpers: tuple[BridgeHelper, ...] = ()
+    #: Defects silenced by ``# migrate: ignore[...]`` comments.
+    suppressed: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON form."""
@@ -235,12 +295,29 @@ def _is_docstring(node: cst.CSTNode) -> bool:
     )
 
 
-def _names_in(node: cst.CSTNode) -> set[str]:
+def names_in(node: cst.CSTNode, *, variables_only: bool = False) -> set[str]:
+    """Every identifier ``node`` mentions as a :class:`libcst.Name`.
+
+    With ``variables_only`` the attribute names of ``x.name`` and the keywords of
+    ``f(name=...)`` are left out: only names that are variables in some scope remain.
+    """
     found: set[str] = set()
 
     class _Names(cst.CSTVisitor):
         def visit_Name(self, name: cst.Name) -> None:
             found.add(name.value)
+
+        def visit_Attribute(self, attribute: cst.Attribute) -> bool:
+            if variables_only:
+                attribute.value.visit(self)
+                return False
+            return True
+
+        def visit_Arg(self, arg: cst.Arg) -> bool:
+            if variables_only:
+                arg.value.visit(self)
+                return False
+            return True
 
     node.visit(_Names())
     return found
@@ -309,6 +386,10 @@ class HookCollector(cst.CSTVisitor):
         self.calls: list[tuple[cst.Call, tuple[cst.CSTNode, ...]]] = []
         self.module_assigns: list[tuple[str, cst.BaseExpression, int]] = []
         self.positions: Any = None
+        #: Function qualname -> (first, last + 1) line of its header, for suppressions.
+        self.headers: dict[str, tuple[int, int]] = {}
+        #: First line of a simple statement -> its last line.
+        self.statement_end: dict[int, int] = {}
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         """Pushes ``node`` on the ancestor stack."""
@@ -338,6 +419,17 @@ class HookCollector(cst.CSTVisitor):
         if _is_rust_core_module(_dotted(node.module)):
             self.imports.append((node, tuple(self.stack)))
 
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        """Records the lines of the function's header (decorators to the colon)."""
+        qualname = ".".join(
+            n.name.value for n in self.stack if isinstance(n, (cst.FunctionDef, cst.ClassDef))
+        )
+        start = self.get_metadata(PositionProvider, node).start.line
+        body = self.get_metadata(PositionProvider, node.body).start.line
+        for decorator in node.decorators:
+            start = min(start, self.get_metadata(PositionProvider, decorator).start.line)
+        self.headers[qualname] = (start, body + 1)
+
     def visit_Call(self, node: cst.Call) -> None:
         """Records a call that may reach Rust; resolved once all bindings are known."""
         func = node.func
@@ -345,7 +437,15 @@ class HookCollector(cst.CSTVisitor):
             self.calls.append((node, tuple(self.stack)))
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
-        """Records module-level assignments (flags forced after the import)."""
+        """Records module-level assignments (flags forced after the import) and spans.
+
+        A suppression comment may close a call wrapped over several lines, so each simple
+        statement's last line is kept by its first.
+        """
+        span = self.get_metadata(PositionProvider, node)
+        self.statement_end[span.start.line] = max(
+            span.end.line, self.statement_end.get(span.start.line, 0)
+        )
         # Module-level statements only: stack is [Module, SimpleStatementLine].
         if len(self.stack) == 2:
             for name, value in _assignments([node]):
@@ -394,6 +494,8 @@ class _Guard:
     caught: set[str] = field(default_factory=set)
     handlers: list[cst.ExceptHandler] = field(default_factory=list)
     in_try: bool = False
+    #: The try (or suppress) statements around the call, innermost last.
+    tries: list[cst.CSTNode] = field(default_factory=list)
 
 
 def _guard(stack: Sequence[cst.CSTNode], start: int) -> _Guard:
@@ -407,6 +509,7 @@ def _guard(stack: Sequence[cst.CSTNode], start: int) -> _Guard:
             guard.tests.append(node.left)
         elif isinstance(node, cst.Try) and child is node.body:
             guard.in_try = True
+            guard.tries.append(node)
             for handler in node.handlers:
                 guard.caught |= _caught(handler)
                 guard.handlers.append(handler)
@@ -414,6 +517,7 @@ def _guard(stack: Sequence[cst.CSTNode], start: int) -> _Guard:
             suppressed = _suppressed(node)
             if suppressed:
                 guard.in_try = True
+                guard.tries.append(node)
                 guard.caught |= suppressed
         elif isinstance(node, cst.IndentedBlock) and i > start:
             # Early exits before the statement holding the call guard it too:
@@ -424,6 +528,77 @@ def _guard(stack: Sequence[cst.CSTNode], start: int) -> _Guard:
                 if isinstance(statement, cst.If) and _ends_in_exit(statement.body):
                     guard.tests.append(statement.test)
     return guard
+
+
+_OS_ERRORS = frozenset(
+    {
+        "OSError",
+        "IOError",
+        "EnvironmentError",
+        "FileNotFoundError",
+        "FileExistsError",
+        "PermissionError",
+        "IsADirectoryError",
+        "NotADirectoryError",
+        "TimeoutError",
+    }
+)
+_STUB_COMMENT_RE = re.compile(r"\b(stub|mock)(bed|s)?\b", re.IGNORECASE)
+
+
+def _parameter_names(function: cst.FunctionDef) -> set[str]:
+    params = function.params
+    return {p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)}
+
+
+def _returns_a_parameter(statements: Sequence[cst.CSTNode], function: cst.FunctionDef) -> bool:
+    """``return content``: the fallback hands back its input, computing nothing."""
+    if len(statements) != 1 or not isinstance(statements[0], cst.SimpleStatementLine):
+        return False
+    (small,) = statements[0].body or (None,)
+    return (
+        isinstance(small, cst.Return)
+        and isinstance(small.value, cst.Name)
+        and small.value.value in _parameter_names(function)
+    )
+
+
+def _commented_stub(statements: Sequence[cst.CSTNode]) -> bool:
+    """A comment in (or just above) the fallback calls it a stub or a mock."""
+    for statement in statements:
+        for comment in m.findall(statement, m.Comment()):
+            assert isinstance(comment, cst.Comment)
+            if _STUB_COMMENT_RE.search(comment.value):
+                return True
+    return False
+
+
+def _suffix(expr: cst.BaseExpression) -> tuple[str, bool]:
+    """The suffix ``f"{name}_rust"`` / ``name + "_rust"`` appends, and if only when missing.
+
+    ``name if name.endswith("_rust") else f"{name}_rust"`` appends it only when missing.
+    """
+    conditional = False
+    candidates = [expr]
+    if isinstance(expr, cst.IfExp):
+        conditional = bool(m.findall(expr.test, m.Attribute(attr=m.Name("endswith"))))
+        candidates = [expr.body, expr.orelse]
+    for candidate in candidates:
+        if isinstance(candidate, cst.FormattedString) and len(candidate.parts) >= 2:
+            first, last = candidate.parts[0], candidate.parts[-1]
+            if isinstance(first, cst.FormattedStringExpression) and isinstance(
+                last, cst.FormattedStringText
+            ):
+                return last.value, conditional
+        if (
+            isinstance(candidate, cst.BinaryOperation)
+            and isinstance(candidate.operator, cst.Add)
+            and isinstance(candidate.right, cst.SimpleString)
+        ):
+            value = candidate.right.evaluated_value
+            if isinstance(value, str):
+                return value, conditional
+    return "", False
 
 
 def _ends_in_exit(body: cst.BaseSuite) -> bool:
@@ -463,6 +638,11 @@ class _Analysis:
         self.from_names: dict[tuple[str, str], tuple[str, ImportSite]] = {}
         self.bridge_classes: set[str] = set()
         self.bridge_methods = set(config.bridge_methods)
+        #: Helpers by name: configured, found tree-wide, then this module's own.
+        self.helpers: dict[str, BridgeHelper] = {h.name: h for h in config.bridge_helpers}
+        self.local_helpers: dict[str, BridgeHelper] = {}
+        #: (code, id of the try statement) already reported: one except clause, one report.
+        self.reported_clauses: set[tuple[str, int]] = set()
 
     def defect(
         self, code: str, line: int, function: str | None, rust: str | None, message: str
@@ -692,19 +872,232 @@ class _Analysis:
 
     def run_calls(self) -> None:
         self.bridge_method_names()
+        for name in self.bridge_methods:
+            self.helpers.setdefault(name, BridgeHelper(name, 0))
+        self.find_helpers()
         for call, stack in self.c.calls:
             scope = _scope(stack)
             if scope.function is None:
                 continue
+            if self.is_helper_call(call, scope):
+                self.helper_site(call, stack, scope)
+                continue
             resolved = self.resolve(call, scope)
             if resolved is None:
                 continue
-            rust, binding, site, bridge = resolved
-            self.hook(call, stack, scope, rust, binding, site, bridge)
+            rust, binding, site, helper = resolved
+            self.hook(call, stack, scope, rust, binding, site, helper)
+
+    # bridge helpers --------------------------------------------------------------------
+
+    def _visible_params(self, scope: _Scope) -> list[str]:
+        function = scope.function
+        assert function is not None
+        params = [p.name.value for p in (*function.params.posonly_params, *function.params.params)]
+        if hooks.is_method(function, scope.in_class) and params:
+            params = params[1:]
+        return params
+
+    def _dynamic_name(
+        self, call: cst.Call, scope: _Scope
+    ) -> tuple[cst.BaseExpression, BridgeHelper | None] | None:
+        """The expression naming the Rust function of a by-name call, and the helper used."""
+        func = call.func
+        if (
+            isinstance(func, cst.Call)
+            and m.matches(func.func, m.Name("getattr"))
+            and len(func.args) >= 2
+            and isinstance(func.args[0].value, cst.Name)
+            and not isinstance(func.args[1].value, (cst.SimpleString, cst.ConcatenatedString))
+            and self.visible(self.bindings, func.args[0].value.value, scope.qualname) is not None
+        ):
+            return func.args[1].value, None
+        name = func.attr.value if isinstance(func, cst.Attribute) else _dotted(func)
+        helper = self.helpers.get(name)
+        if helper is not None and len(call.args) > helper.name_index:
+            arg = call.args[helper.name_index]
+            if not arg.star and arg.keyword is None and isinstance(arg.value, cst.Name):
+                return arg.value, helper
+        return None
+
+    def _derive(self, expr: cst.BaseExpression, scope: _Scope) -> tuple[int, str, bool] | None:
+        """(parameter index, suffix, conditional) when ``expr`` comes from a parameter."""
+        params = self._visible_params(scope)
+        if not isinstance(expr, cst.Name):
+            return None
+        if expr.value in params:
+            return params.index(expr.value), "", False
+        assert scope.function is not None
+        for assign in m.findall(
+            scope.function, m.Assign(targets=[m.AssignTarget(target=m.Name(expr.value))])
+        ):
+            assert isinstance(assign, cst.Assign)
+            used = [p for p in params if p in names_in(assign.value)]
+            if used:
+                suffix, conditional = _suffix(assign.value)
+                return params.index(used[0]), suffix, conditional
+        return None
+
+    def _forwards(self, call: cst.Call, scope: _Scope, skip: int | None) -> bool:
+        """True when every other argument is the function's own ``*args``/``**kwargs``."""
+        assert scope.function is not None
+        params = scope.function.params
+        stars = {
+            p.name.value for p in (params.star_arg, params.star_kwarg) if isinstance(p, cst.Param)
+        }
+        for index, arg in enumerate(call.args):
+            if index == skip or (arg.keyword and arg.keyword.value in ("fallback", "default")):
+                continue
+            if not (arg.star and isinstance(arg.value, cst.Name) and arg.value.value in stars):
+                return False
+        return True
+
+    def find_helpers(self) -> None:
+        """Finds the module's bridge helpers, to a fixed point (a forwarder uses a helper)."""
+        changed = True
+        while changed:
+            changed = False
+            for call, stack in self.c.calls:
+                scope = _scope(stack)
+                if scope.function is None or scope.function.name.value in self.local_helpers:
+                    continue
+                found = self._dynamic_name(call, scope)
+                if found is None:
+                    continue
+                expr, inner = found
+                derived = self._derive(expr, scope)
+                if derived is None:
+                    continue
+                index, suffix, conditional = derived
+                guard = _guard(stack, scope.function_index)
+                policy, caught = _policy(guard.caught, guard.in_try), tuple(sorted(guard.caught))
+                if inner is not None and not guard.in_try:
+                    policy, caught = inner.policy, inner.caught
+                if inner is not None and not suffix:
+                    suffix, conditional = inner.suffix, inner.conditional
+                forwards = self._forwards(call, scope, None if inner is None else inner.name_index)
+                if inner is not None:
+                    forwards = forwards and inner.forwards
+                name = scope.function.name.value
+                helper = BridgeHelper(
+                    name=name,
+                    name_index=index,
+                    suffix=suffix,
+                    conditional=conditional,
+                    policy=policy,
+                    caught=caught,
+                    forwards=forwards,
+                    owner=scope.class_names[-1] if scope.in_class else "",
+                    file=self.path,
+                    line=self.c.line(scope.function),
+                )
+                self.local_helpers[name] = helper
+                self.helpers[name] = helper
+                changed = True
+
+    def is_helper_call(self, call: cst.Call, scope: _Scope) -> bool:
+        """True for the by-name Rust call inside a helper (``getattr(rc, attr)(...)``)."""
+        assert scope.function is not None
+        helper = self.local_helpers.get(scope.function.name.value)
+        found = self._dynamic_name(call, scope) if helper is not None else None
+        return found is not None and found[1] is None
+
+    def helper_site(self, call: cst.Call, stack: tuple[cst.CSTNode, ...], scope: _Scope) -> None:
+        """The helper's own Rust call, reported as a hook whose name comes from callers."""
+        assert scope.function is not None
+        helper = self.local_helpers[scope.function.name.value]
+        line = self.c.line(call)
+        qualname = scope.qualname
+        self.hooked.add(qualname)
+        guard = _guard(stack, scope.function_index)
+        codes = self.exception_defects(guard, helper.policy, line, qualname, None)
+        func = call.func
+        assert isinstance(func, cst.Call)
+        binding = _dotted(func.args[0].value)
+        site = self.visible(self.bindings, binding, qualname)
+        self.hooks.append(
+            HookSite(
+                file=self.path,
+                line=line,
+                function=qualname,
+                variant=site.variant if site else "?",
+                shape="bridge-helper",
+                rust_name="*" + helper.suffix,
+                binding=binding,
+                guard=(),
+                exception_policy=helper.policy,
+                caught=helper.caught,
+                fallback="caller",
+                exported=None,
+                exported_source=None,
+                exported_built=None,
+                arity="unknown",
+                defects=tuple(dict.fromkeys(codes)),
+            )
+        )
+
+    def _receiver_matches(
+        self, func: cst.BaseExpression, helper: BridgeHelper, scope: _Scope
+    ) -> bool:
+        """Whether a call of ``helper``'s name really goes to the helper.
+
+        A helper named like any method (``execute``) must not claim ``cursor.execute``:
+        the receiver has to look like the bridge (``get_bridge()``, ``RustBridge``,
+        ``self`` inside the helper's class), unless the name itself says Rust.
+        """
+        if not helper.file or "rust" in helper.name.lower():
+            return True
+        if isinstance(func, cst.Name):
+            return helper.file == self.path and not helper.owner
+        assert isinstance(func, cst.Attribute)
+        receiver = cst.Module(body=[]).code_for_node(func.value)
+        if "bridge" in receiver.lower() or (helper.owner and helper.owner in receiver):
+            return True
+        return receiver in ("self", "cls") and helper.owner in scope.class_names
+
+    def exception_defects(
+        self, guard: _Guard, policy: str, line: int, qualname: str, rust: str | None
+    ) -> list[str]:
+        """Reports the exception policy's defect once per except clause; returns its codes."""
+        found: list[tuple[str, str]] = []
+        if policy == "swallows-all":
+            found.append(
+                (
+                    EXCEPT_TOO_BROAD,
+                    "the except clause around the Rust call swallows every error, panics "
+                    "included, so real Rust bugs vanish",
+                )
+            )
+        elif policy == "swallows-exceptions":
+            found.append(
+                (
+                    PANIC_ESCAPES,
+                    "`except Exception` hides real Rust errors, yet a Rust panic "
+                    "(pyo3_runtime.PanicException, a BaseException) escapes it anyway",
+                )
+            )
+        elif policy == "too-narrow":
+            found.append(
+                (
+                    EXCEPT_TOO_NARROW,
+                    "the except clause catches "
+                    + ", ".join(sorted(guard.caught))
+                    + " but not TypeError/OverflowError from argument conversion",
+                )
+            )
+        codes = []
+        for code, message in found:
+            codes.append(code)
+            key = (code, id(guard.tries[-1]) if guard.tries else line)
+            if key in self.reported_clauses:
+                continue
+            self.reported_clauses.add(key)
+            self.defect(code, line, qualname, rust, message)
+        return codes
 
     def resolve(
         self, call: cst.Call, scope: _Scope
-    ) -> tuple[str, str | None, ImportSite | None, bool] | None:
+    ) -> tuple[str, str | None, ImportSite | None, BridgeHelper | None] | None:
         func = call.func
         if isinstance(func, cst.Attribute):
             # ``rc.f(...)``, or ``rc.sub.f(...)`` for a function of a rust_core submodule.
@@ -716,11 +1109,11 @@ class _Analysis:
             if isinstance(root, cst.Name):
                 site = self.visible(self.bindings, root.value, scope.qualname)
                 if site is not None and site.variant != "H":
-                    return ".".join(parts), root.value, site, False
+                    return ".".join(parts), root.value, site, None
         if isinstance(func, cst.Name):
             hit = self.visible(self.from_names, func.value, scope.qualname)
             if hit is not None:
-                return hit[0], func.value, hit[1], False
+                return hit[0], func.value, hit[1], None
         if (
             isinstance(func, cst.Call)
             and m.matches(func.func, m.Name("getattr"))
@@ -731,17 +1124,23 @@ class _Analysis:
             site = self.visible(self.bindings, func.args[0].value.value, scope.qualname)
             literal = func.args[1].value.evaluated_value
             if site is not None and isinstance(literal, str):
-                return literal, func.args[0].value.value, site, False
+                return literal, func.args[0].value.value, site, None
+        name = func.attr.value if isinstance(func, cst.Attribute) else _dotted(func)
+        helper = self.helpers.get(name)
         if (
-            isinstance(func, cst.Attribute)
-            and func.attr.value in self.bridge_methods
-            and call.args
-            and isinstance(call.args[0].value, cst.SimpleString)
-            and not (set(scope.class_names) & self.bridge_classes)
+            helper is not None
+            and isinstance(func, (cst.Attribute, cst.Name))
+            and len(call.args) > helper.name_index
+            and isinstance(call.args[helper.name_index].value, cst.SimpleString)
+            and not (set(scope.class_names) & self.bridge_classes and not helper.file)
+            and self._receiver_matches(func, helper, scope)
         ):
-            literal = call.args[0].value.evaluated_value
-            if isinstance(literal, str):
-                return literal, _dotted(func.value) or None, None, True
+            name_arg = call.args[helper.name_index].value
+            assert isinstance(name_arg, cst.SimpleString)
+            value = name_arg.evaluated_value
+            if isinstance(value, str) and all(p.isidentifier() for p in value.split(".")):
+                receiver = _dotted(func.value) if isinstance(func, cst.Attribute) else ""
+                return helper.rust_name(value), receiver or None, None, helper
         return None
 
     def hook(
@@ -752,8 +1151,9 @@ class _Analysis:
         rust: str,
         binding: str | None,
         site: ImportSite | None,
-        bridge: bool,
+        helper: BridgeHelper | None,
     ) -> None:
+        bridge = helper is not None
         function = scope.function
         assert function is not None
         qualname = scope.qualname
@@ -769,7 +1169,7 @@ class _Analysis:
         tested: set[str] = set()
         hasattr_guard = False
         for test in guard.tests:
-            tested |= _names_in(test)
+            tested |= names_in(test)
             if m.findall(test, _HASATTR_CALL):
                 hasattr_guard = True
         flags = set(site.flags) if site else set()
@@ -783,7 +1183,13 @@ class _Analysis:
             guard_kinds.append("flag")
 
         policy = _policy(guard.caught, guard.in_try)
-        helper = bool(_HELPER_RE.match(function.name.value))
+        caught = set(guard.caught)
+        # A bridge call site without a try of its own has the helper's except clause.
+        inherited = helper is not None and not guard.in_try and helper.policy != "unknown"
+        if inherited:
+            assert helper is not None
+            policy, caught = helper.policy, set(helper.caught)
+        split = bool(_HELPER_RE.match(function.name.value))
 
         # The statement of the function body that holds the call, and what follows it.
         hook_statement: cst.CSTNode | None = None
@@ -815,7 +1221,7 @@ class _Analysis:
                 if (
                     isinstance(statement, cst.If)
                     and _ends_in_exit(statement.body)
-                    and _names_in(statement.test) & watched
+                    and names_in(statement.test) & watched
                 ):
                     fallback_statements.extend(_body(statement.body))
 
@@ -824,7 +1230,7 @@ class _Analysis:
             shape = "bridge"
         elif site is not None and site.variant == "G":
             shape = "lazy-import"
-        elif helper:
+        elif split:
             shape = "helper-split"
         elif self.result_based(call, stack):
             shape = "result-based"
@@ -838,51 +1244,48 @@ class _Analysis:
             shape = "truthy-try" if policy != "propagates" else "unguarded"
 
         # Fallback quality.
+        stub_why = "is a stub"
+        fallback = ""
         if bridge:
-            fallback = self.bridge_fallback(call)
-        elif helper:
+            fallback, stub_why = self.bridge_fallback(call, function)
+        if fallback and fallback != "none":
+            pass  # the bridge call's own fallback argument decides
+        elif split:
             fallback = "helper"
         elif not fallback_statements:
             fallback = "none"
         elif all(_is_trivial_statement(s) for s in fallback_statements):
             fallback = "stub"
+        elif _returns_a_parameter(fallback_statements, function):
+            fallback, stub_why = "stub", "returns its input unchanged"
+        elif _commented_stub(fallback_statements):
+            fallback, stub_why = "stub", "is commented as a stub or mock"
         else:
             fallback = "python"
         if fallback in ("stub", "none"):
-            what = "is a stub" if fallback == "stub" else "is missing"
+            what = stub_why if fallback == "stub" else "is missing"
             report(STUB_FALLBACK, f"the Python path after the Rust call {what}")
-        elif not helper:
+        elif not split:
             for handler in guard.handlers:
-                if any(
-                    _is_trivial_statement(s) and m.findall(s, m.Return())
-                    for s in _body(handler.body)
-                ):
+                returns = [s for s in _body(handler.body) if m.findall(s, m.Return())]
+                if returns and _caught(handler) <= _OS_ERRORS:
+                    report(
+                        OSERROR_SKIPS_PYTHON,
+                        "the except clause returns when the Rust call raises "
+                        + "/".join(sorted(_caught(handler)))
+                        + ": the Python path is skipped instead of run (or the error raised)",
+                    )
+                    break
+                if any(_is_trivial_statement(s) for s in returns):
                     report(
                         STUB_FALLBACK,
                         "the except clause returns a stub value instead of running the Python path",
                     )
                     break
 
-        # Exception policy.
-        if policy == "swallows-all":
-            report(
-                EXCEPT_TOO_BROAD,
-                "the except clause around the Rust call swallows every error, panics "
-                "included, so real Rust bugs vanish",
-            )
-        elif policy == "swallows-exceptions":
-            report(
-                PANIC_ESCAPES,
-                "`except Exception` hides real Rust errors, yet a Rust panic "
-                "(pyo3_runtime.PanicException, a BaseException) escapes it anyway",
-            )
-        elif policy == "too-narrow":
-            report(
-                EXCEPT_TOO_NARROW,
-                "the except clause catches "
-                + ", ".join(sorted(guard.caught))
-                + " but not TypeError/OverflowError from argument conversion",
-            )
+        # Exception policy: the helper's clause is reported once, at the helper.
+        if not inherited:
+            codes.extend(self.exception_defects(guard, policy, line, qualname, rust))
 
         # Variant C (and unguarded from-imports): the name is unbound when the import
         # failed, so using it without first checking the flag is a NameError.
@@ -908,13 +1311,14 @@ class _Analysis:
             )
         arity = "unknown"
         signature = self.config.exports.signatures.get(rust)
-        if signature is not None:
+        if signature is not None and (helper is None or helper.forwards):
             args = list(call.args)
-            if bridge:
+            if helper is not None:
                 args = [
                     a
-                    for a in args[1:]
-                    if not (a.keyword and a.keyword.value in ("fallback", "default"))
+                    for i, a in enumerate(args)
+                    if i != helper.name_index
+                    and not (a.keyword and a.keyword.value in ("fallback", "default"))
                 ]
             problem = signature.check_call(
                 positional=sum(1 for a in args if a.keyword is None and not a.star),
@@ -940,7 +1344,7 @@ class _Analysis:
                 binding=binding,
                 guard=tuple(guard_kinds),
                 exception_policy=policy,
-                caught=tuple(sorted(guard.caught)),
+                caught=tuple(sorted(caught)),
                 fallback=fallback,
                 exported=exported,
                 exported_source=in_source,
@@ -966,19 +1370,26 @@ class _Analysis:
         name = assign.targets[0].target.value
         after = False
         for statement in block.body:
-            if after and isinstance(statement, cst.If) and name in _names_in(statement.test):
+            if after and isinstance(statement, cst.If) and name in names_in(statement.test):
                 return True
             after = after or statement is line
         return False
 
-    def bridge_fallback(self, call: cst.Call) -> str:
+    def bridge_fallback(self, call: cst.Call, function: cst.FunctionDef) -> tuple[str, str]:
+        """The fallback argument's quality, and why it is a stub."""
         for arg in call.args:
             if arg.keyword is not None and arg.keyword.value in ("fallback", "default"):
                 value = arg.value
                 if isinstance(value, cst.Lambda) and m.matches(value.body, _TRIVIAL_VALUE):
-                    return "stub"
-                return "python"
-        return "none"
+                    return "stub", "is a constant"
+                if (
+                    isinstance(value, cst.Lambda)
+                    and isinstance(value.body, cst.Name)
+                    and value.body.value in _parameter_names(function)
+                ):
+                    return "stub", "returns its input unchanged"
+                return "python", ""
+        return "none", ""
 
     def is_canonical(
         self, statement: cst.CSTNode | None, scope: _Scope, rust: str, binding: str | None
@@ -1001,12 +1412,13 @@ class _Analysis:
             path=self.path,
             imports=tuple(sorted(self.imports, key=lambda s: s.line)),
             hooks=tuple(sorted(self.hooks, key=lambda h: h.line)),
-            defects=tuple(sorted(self.defects, key=lambda d: (d.line, d.code))),
+            defects=tuple(sorted(set(self.defects), key=lambda d: (d.line, d.code, d.message))),
             # A class is hooked when its constructor is (the class-hook shape).
             hooked_functions=frozenset(
                 self.hooked
                 | {q.removesuffix(".__new__") for q in self.hooked if q.endswith(".__new__")}
             ),
+            bridge_helpers=tuple(sorted(self.local_helpers.values(), key=lambda h: h.line)),
         )
 
 
@@ -1020,7 +1432,64 @@ def analyze_module(module: cst.Module, path: str, config: AuditConfig | None = N
     analysis = _Analysis(path, collector, config)
     analysis.run_imports()
     analysis.run_calls()
-    return analysis.finish()
+    return _apply_suppressions(analysis.finish(), module, collector, config)
+
+
+#: ``# migrate: ignore`` (every code) or ``# migrate: ignore[dead-rust-name, stub-fallback]``.
+SUPPRESSION_RE = re.compile(r"#\s*migrate:\s*ignore\b(?:\[([\w\s,-]*)\])?")
+
+
+def _suppressed_codes(line: str) -> set[str] | None:
+    """The codes a line's suppression comment silences; ``{"*"}`` for all, None if none."""
+    found = SUPPRESSION_RE.search(line)
+    if found is None:
+        return None
+    if found.group(1) is None:
+        return {"*"}
+    return {c.strip() for c in found.group(1).split(",") if c.strip()}
+
+
+def _apply_suppressions(
+    audit: ModuleAudit, module: cst.Module, collector: HookCollector, config: AuditConfig
+) -> ModuleAudit:
+    """Drops silenced defects and those ``--select`` / ``--ignore`` leave out.
+
+    A defect is silenced by a suppression comment on its own line or on its function's
+    header (decorators to the colon). Hooks keep only the codes that remain.
+    """
+    lines = module.code.splitlines()
+
+    def on_line(number: int, code: str) -> bool:
+        if not 0 < number <= len(lines):
+            return False
+        codes = _suppressed_codes(lines[number - 1])
+        return codes is not None and ("*" in codes or code in codes)
+
+    def silenced(line: int, function: str | None, code: str) -> bool:
+        end = collector.statement_end.get(line, line)
+        if any(on_line(n, code) for n in range(line, end + 1)):
+            return True
+        header = collector.headers.get(function or "")
+        return header is not None and any(on_line(n, code) for n in range(*header))
+
+    kept = tuple(
+        d
+        for d in audit.defects
+        if config.wants(d.code) and not silenced(d.line, d.function, d.code)
+    )
+    hooks = tuple(
+        dataclasses.replace(
+            h,
+            defects=tuple(
+                c for c in h.defects if config.wants(c) and not silenced(h.line, h.function, c)
+            ),
+        )
+        for h in audit.hooks
+    )
+    suppressed = sum(
+        1 for d in audit.defects if config.wants(d.code) and silenced(d.line, d.function, d.code)
+    )
+    return dataclasses.replace(audit, defects=kept, hooks=hooks, suppressed=suppressed)
 
 
 def analyze_source(

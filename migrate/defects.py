@@ -10,7 +10,7 @@ Rust source (the duplicate-registration kind is about the Rust side).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 __all__ = [
     "ARITY_MISMATCH",
@@ -21,9 +21,11 @@ __all__ = [
     "EXCEPT_TOO_BROAD",
     "EXCEPT_TOO_NARROW",
     "Example",
+    "FixExample",
     "DefectKind",
     "FLAG_SENTINEL_DISAGREE",
     "PANIC_ESCAPES",
+    "OSERROR_SKIPS_PYTHON",
     "RC_UNDEFINED",
     "STUB_FALLBACK",
     "by_code",
@@ -39,6 +41,7 @@ STUB_FALLBACK = "stub-fallback"
 DUPLICATE_REGISTRATION = "duplicate-registration"
 FLAG_SENTINEL_DISAGREE = "flag-sentinel-disagree"
 RC_UNDEFINED = "rc-undefined"
+OSERROR_SKIPS_PYTHON = "oserror-skips-python"
 
 #: The crate the examples are audited against: two registered functions.
 EXAMPLE_RUST = """\
@@ -86,6 +89,16 @@ class Example:
 
 
 @dataclass(frozen=True)
+class FixExample:
+    """A module before and after ``migrate fix`` (audited against ``rust``)."""
+
+    before: str
+    after: str
+    note: str = ""
+    rust: str = EXAMPLE_RUST
+
+
+@dataclass(frozen=True)
 class DefectKind:
     """A defect the audit reports, why it matters, how to fix it, and examples."""
 
@@ -95,6 +108,11 @@ class DefectKind:
     fix: str
     valid: tuple[Example, ...]
     invalid: tuple[Example, ...]
+    #: What ``migrate fix`` does about it, or why it has no mechanical fix.
+    autofix: str = ""
+    #: ``migrate fix`` before/after pairs (tests check each, and that the after is a fixed
+    #: point); empty when the kind has no mechanical fix.
+    fixes: tuple[FixExample, ...] = ()
 
 
 DEFECT_KINDS: tuple[DefectKind, ...] = (
@@ -279,6 +297,28 @@ def sharding_index(key, shard_count):
     return sum(key.encode()) % shard_count
 """,
             ),
+            Example(
+                """\
+try:
+    import rust_core as rc
+except ImportError:
+    rc = None
+
+
+def _try_rust_call(attr, *args, fallback=None):
+    try:
+        return getattr(rc, attr)(*args)
+    except Exception:
+        return fallback() if fallback else None
+
+
+def sharding_index(key, shard_count):
+    return _try_rust_call(
+        "sharding_index", key, shard_count, fallback=lambda: sum(key.encode()) % shard_count
+    )
+""",
+                note="a bridge helper calling rust_core by name, reported once at its clause",
+            ),
         ),
     ),
     DefectKind(
@@ -360,6 +400,73 @@ def sharding_index(key, shard_count):
     return bridge.try_call("sharding_index", key, shard_count, fallback=lambda: 0)
 """,
                 note="bridge call whose fallback lambda is a constant",
+            ),
+            Example(
+                """\
+try:
+    import rust_core as rc
+except ImportError:
+    rc = None
+
+
+def generate_hash(data, algorithm="sha256"):
+    if rc is not None and hasattr(rc, "generate_hash"):
+        return rc.generate_hash(data, algorithm)
+    return data
+""",
+                note="the fallback returns its input unchanged",
+            ),
+            Example(
+                """\
+try:
+    import rust_core as rc
+except ImportError:
+    rc = None
+
+
+def sharding_index(key, shard_count):
+    if rc is not None and hasattr(rc, "sharding_index"):
+        return rc.sharding_index(key, shard_count)
+    # Stub until the Python port lands.
+    return len(key) % shard_count
+""",
+                note="the fallback is commented as a stub",
+            ),
+        ),
+    ),
+    DefectKind(
+        code=OSERROR_SKIPS_PYTHON,
+        title="An OSError from Rust skips the Python path",
+        why=(
+            "An except clause that catches `OSError` (or a subclass) around the Rust call and "
+            "returns a value turns 'the Rust side could not read the file' into a made-up "
+            "answer: the Python path, which would read the file or raise the same error, "
+            "never runs."
+        ),
+        fix=(
+            "Let the OSError propagate (the Python path raises it too), or fall through to "
+            "the Python path instead of returning."
+        ),
+        valid=(Example(_CANONICAL),),
+        invalid=(
+            Example(
+                """\
+import hashlib
+
+try:
+    import rust_core as rc
+except ImportError:
+    rc = None
+
+
+def generate_hash(data, algorithm="sha256"):
+    if rc is not None and hasattr(rc, "generate_hash"):
+        try:
+            return rc.generate_hash(data, algorithm)
+        except OSError:
+            return hashlib.new(algorithm).hexdigest()
+    return hashlib.new(algorithm, data).hexdigest()
+""",
             ),
         ),
     ),
@@ -503,6 +610,227 @@ def sharding_index(key, shard_count):
 )
 
 
+_HEADER_A = """\
+try:
+    import rust_core as rc
+except ImportError:
+    rc = None
+
+
+"""
+
+_SHARD_CANONICAL = (
+    _HEADER_A
+    + """\
+def sharding_index(key, shard_count):
+    if rc is not None and hasattr(rc, "sharding_index"):
+        return rc.sharding_index(key, shard_count)
+    return sum(key.encode()) % shard_count
+"""
+)
+
+_CANONICALIZES = (
+    "`migrate fix` rewrites the hook to the canonical one when its Rust call is a plain "
+    "`return <call>` (under an `if` and/or a `try` whose handlers only pass or log) and the "
+    "Python path follows: the `try` goes, the guard becomes the sentinel (or the flag) and "
+    "`hasattr`, the call stays as written. A bridge helper's clause, a handler that returns, "
+    "or a call whose result is used otherwise needs a person."
+)
+
+_AUTOFIX: dict[str, tuple[str, tuple[FixExample, ...]]] = {
+    DEAD_RUST_NAME: (
+        "`migrate fix` renames the name when exactly one exported name is its evident "
+        "spelling (`f` for `f_rust` or back, or a single close match): in the hasattr guard, "
+        "the call, a bridge call's string and a `from rust_core import` (keeping the local "
+        "name). With no match or several, which function is meant is a decision.",
+        (
+            FixExample(
+                _HEADER_A
+                + """\
+def sharding_index(key, shard_count):
+    if rc is not None and hasattr(rc, "sharding_indx"):
+        return rc.sharding_indx(key, shard_count)
+    return sum(key.encode()) % shard_count
+""",
+                _SHARD_CANONICAL,
+                note="a typo",
+            ),
+            FixExample(
+                """\
+try:
+    from rust_core import sharding_index_rust
+    HAS_SHARDING = True
+except ImportError:
+    HAS_SHARDING = False
+
+
+def sharding_index(key, shard_count):
+    if HAS_SHARDING:
+        return sharding_index_rust(key, shard_count)
+    return sum(key.encode()) % shard_count
+""",
+                """\
+try:
+    from rust_core import sharding_index as sharding_index_rust
+    HAS_SHARDING = True
+except ImportError:
+    HAS_SHARDING = False
+
+
+def sharding_index(key, shard_count):
+    if HAS_SHARDING:
+        return sharding_index_rust(key, shard_count)
+    return sum(key.encode()) % shard_count
+""",
+                note="a from-import keeps its local name",
+            ),
+        ),
+    ),
+    ARITY_MISMATCH: (
+        "No mechanical fix: which arguments the Rust function should get is a decision "
+        "(the Rust signature may be the wrong side).",
+        (),
+    ),
+    EXCEPT_TOO_BROAD: (
+        _CANONICALIZES,
+        (
+            FixExample(
+                _HEADER_A
+                + """\
+def sharding_index(key, shard_count):
+    if rc and hasattr(rc, "sharding_index"):
+        try:
+            return rc.sharding_index(key, shard_count)
+        except:  # noqa: E722
+            pass
+    return sum(key.encode()) % shard_count
+""",
+                _SHARD_CANONICAL,
+            ),
+        ),
+    ),
+    EXCEPT_TOO_NARROW: (
+        _CANONICALIZES,
+        (
+            FixExample(
+                _HEADER_A
+                + """\
+def sharding_index(key, shard_count):
+    # Rust first.
+    if rc:
+        try:
+            return rc.sharding_index(key, shard_count)
+        except AttributeError:
+            pass
+    return sum(key.encode()) % shard_count
+""",
+                _HEADER_A
+                + """\
+def sharding_index(key, shard_count):
+    # Rust first.
+    if rc is not None and hasattr(rc, "sharding_index"):
+        return rc.sharding_index(key, shard_count)
+    return sum(key.encode()) % shard_count
+""",
+                note="comments above the hook stay",
+            ),
+        ),
+    ),
+    PANIC_ESCAPES: (
+        _CANONICALIZES,
+        (
+            FixExample(
+                """\
+try:
+    import rust_core as rc
+    RUST_AVAILABLE = True
+except ImportError:
+    rc = None
+    RUST_AVAILABLE = False
+
+
+def sharding_index(key, shard_count):
+    try:
+        return rc.sharding_index(key, shard_count)
+    except Exception as exc:
+        log.debug("rust failed: %s", exc)
+    return sum(key.encode()) % shard_count
+""",
+                """\
+try:
+    import rust_core as rc
+    RUST_AVAILABLE = True
+except ImportError:
+    rc = None
+    RUST_AVAILABLE = False
+
+
+def sharding_index(key, shard_count):
+    if rc is not None and hasattr(rc, "sharding_index"):
+        return rc.sharding_index(key, shard_count)
+    return sum(key.encode()) % shard_count
+""",
+                note="a bare try whose handler only logs",
+            ),
+        ),
+    ),
+    STUB_FALLBACK: ("No mechanical fix: the Python implementation has to be written.", ()),
+    DUPLICATE_REGISTRATION: (
+        "No mechanical fix: which of the two Rust functions is meant is decided in the crate.",
+        (),
+    ),
+    FLAG_SENTINEL_DISAGREE: (
+        "No mechanical fix: derive the flag from the sentinel by hand "
+        "(`RUST_AVAILABLE = rc is not None`); a flag forced True may be meant for tests.",
+        (),
+    ),
+    RC_UNDEFINED: (
+        _CANONICALIZES,
+        (
+            FixExample(
+                """\
+try:
+    import rust_core as rc
+    HAS_RUST = True
+except ImportError:
+    HAS_RUST = False
+
+
+def sharding_index(key, shard_count):
+    if rc and hasattr(rc, "sharding_index"):
+        return rc.sharding_index(key, shard_count)
+    return sum(key.encode()) % shard_count
+""",
+                """\
+try:
+    import rust_core as rc
+    HAS_RUST = True
+except ImportError:
+    HAS_RUST = False
+
+
+def sharding_index(key, shard_count):
+    if HAS_RUST and hasattr(rc, "sharding_index"):
+        return rc.sharding_index(key, shard_count)
+    return sum(key.encode()) % shard_count
+""",
+                note="a flag-only import checks the flag",
+            ),
+        ),
+    ),
+    OSERROR_SKIPS_PYTHON: (
+        "No mechanical fix: whether the OSError should propagate or the Python path run is "
+        "the author's decision.",
+        (),
+    ),
+}
+
+DEFECT_KINDS = tuple(
+    replace(kind, autofix=_AUTOFIX[kind.code][0], fixes=_AUTOFIX[kind.code][1])
+    for kind in DEFECT_KINDS
+)
+
+
 def by_code(code: str) -> DefectKind:
     """The defect kind with ``code``; KeyError if there is none."""
     for kind in DEFECT_KINDS:
@@ -516,10 +844,22 @@ def render_markdown() -> str:
     lines: list[str] = []
     for kind in DEFECT_KINDS:
         lines += [f"### `{kind.code}`: {kind.title}", "", kind.why, "", f"Fix: {kind.fix}", ""]
+        lines += [f"Autofix: {kind.autofix}", ""]
         for label, examples in (("Reported", kind.invalid), ("Not reported", kind.valid)):
             for example in examples:
                 note = f" ({example.note})" if example.note else ""
                 lines += [f"{label}{note}:", "", "```python", example.python.rstrip(), "```", ""]
                 if example.rust is not EXAMPLE_RUST:
                     lines += ["with the crate:", "", "```rust", example.rust.rstrip(), "```", ""]
+        for fix in kind.fixes:
+            note = f" ({fix.note})" if fix.note else ""
+            lines += [
+                f"`migrate fix`{note}, before:",
+                "",
+                "```python",
+                fix.before.rstrip(),
+                "```",
+                "",
+            ]
+            lines += ["after:", "", "```python", fix.after.rstrip(), "```", ""]
     return "\n".join(lines).rstrip() + "\n"

@@ -27,7 +27,9 @@ from __future__ import annotations
 import libcst as cst
 
 __all__ = [
+    "BINDING_CANDIDATES",
     "IMPORT_TEMPLATE",
+    "PASS_SELF_SUFFIX",
     "DISPATCH_TEMPLATE",
     "CONSTRUCTOR_TEMPLATE",
     "constructor_statement",
@@ -66,9 +68,24 @@ CONSTRUCTOR_TEMPLATE = (
 )
 
 
-def import_statement() -> cst.Try:
-    """The canonical import block as a node."""
-    statement = cst.parse_statement(IMPORT_TEMPLATE)
+#: Names ``insert`` binds the module to, in order of preference: the first one that no
+#: statement of the module uses is taken, so a module's own ``rc`` (a global, a parameter, a
+#: local like ``colorsys.rgb_to_hsv``'s) is never shadowed or overwritten.
+BINDING_CANDIDATES = ("rc", "_rc", "_rust_core", "_rust_core_ext", "rust_core_ext")
+
+#: A hook target whose Rust name ends with this forwards the method's ``self``/``cls`` too
+#: (``--hook mod:Class.ratio=ratio(self)``): the Rust function then gets the object.
+PASS_SELF_SUFFIX = "(self)"
+
+
+def import_statement(binding: str = "rc") -> cst.Try:
+    """The canonical import block as a node, binding the module to ``binding``."""
+    source = IMPORT_TEMPLATE
+    if binding != "rc":
+        source = source.replace("as rc\n", f"as {binding}\n").replace(
+            "    rc = None", f"    {binding} = None"
+        )
+    statement = cst.parse_statement(source)
     assert isinstance(statement, cst.Try)
     return statement
 
@@ -115,10 +132,14 @@ def dispatch_source(
     in_class: bool,
     binding: str = "rc",
     flag: str | None = None,
+    pass_self: bool = False,
 ) -> str:
-    """The dispatch statement for ``func`` calling ``rust_core.<rust_name>``, as source."""
+    """The dispatch statement for ``func`` calling ``rust_core.<rust_name>``, as source.
+
+    ``pass_self`` forwards a method's ``self``/``cls`` as the first argument.
+    """
     guard = flag if flag is not None else f"{binding} is not None"
-    args = forwarded_arguments(func.params, is_method(func, in_class))
+    args = forwarded_arguments(func.params, is_method(func, in_class) and not pass_self)
     head = rust_name.split(".", 1)[0]
     return DISPATCH_TEMPLATE.format(
         guard=guard, binding=binding, head=head, rust=rust_name, args=args
@@ -132,10 +153,13 @@ def dispatch_statement(
     in_class: bool,
     binding: str = "rc",
     flag: str | None = None,
+    pass_self: bool = False,
 ) -> cst.If:
     """The dispatch statement as a node, ready to put first in ``func``'s body."""
     statement = cst.parse_statement(
-        dispatch_source(func, rust_name, in_class=in_class, binding=binding, flag=flag)
+        dispatch_source(
+            func, rust_name, in_class=in_class, binding=binding, flag=flag, pass_self=pass_self
+        )
     )
     assert isinstance(statement, cst.If)
     return statement

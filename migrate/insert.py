@@ -19,7 +19,7 @@ import libcst as cst
 from libcst.codemod import CodemodContext, SkipFile, VisitorBasedCodemodCommand
 
 from migrate import hooks
-from migrate.audit import ModuleAudit, analyze_module
+from migrate.audit import ModuleAudit, analyze_module, names_in
 
 __all__ = ["InsertHooksCommand", "import_index"]
 
@@ -67,11 +67,37 @@ def _is_docstring(statement: cst.CSTNode) -> bool:
     )
 
 
+def _is_dunder_assignment(statement: cst.CSTNode) -> bool:
+    """``__all__ = [...]``, ``__version__ = "1"``...: module metadata kept with the imports."""
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return False
+    for small in statement.body:
+        targets: list[cst.BaseExpression]
+        if isinstance(small, cst.Assign):
+            targets = [t.target for t in small.targets]
+        elif isinstance(small, (cst.AnnAssign, cst.AugAssign)):
+            targets = [small.target]
+        else:
+            return False
+        if not all(
+            isinstance(t, cst.Name) and t.value.startswith("__") and t.value.endswith("__")
+            for t in targets
+        ):
+            return False
+    return True
+
+
 def import_index(body: Sequence[cst.CSTNode]) -> int:
-    """Where the import goes: after the docstring and the leading run of import blocks."""
+    """Where the import goes: after the docstring and the leading run of import blocks.
+
+    ``__all__`` and other dunder assignments among the leading imports (``asyncio/tasks.py``
+    puts ``__all__`` before its imports) belong to that run too.
+    """
     index = 1 if body and _is_docstring(body[0]) else 0
     last_import = index
-    while index < len(body) and _is_import_block(body[index]):
+    while index < len(body) and (
+        _is_import_block(body[index]) or _is_dunder_assignment(body[index])
+    ):
         index += 1
         last_import = index
     return last_import
@@ -118,6 +144,9 @@ class InsertHooksCommand(VisitorBasedCodemodCommand):
         self.needs_import = True
         self.blocked: str | None = None
         self.future_annotations = False
+        #: Targets not found in the module, and targets refused with the reason.
+        self.missing: list[str] = []
+        self.refused: list[str] = []
 
     @staticmethod
     def add_args(arg_parser: argparse.ArgumentParser) -> None:
@@ -161,8 +190,11 @@ class InsertHooksCommand(VisitorBasedCodemodCommand):
             for small in statement.body
         )
         self._choose_binding(self.audit)
+        if self.needs_import:
+            self._choose_free_binding(tree)
         updated = super().transform_module_impl(tree)
         for name in sorted(set(self.targets) - self.found):
+            self.missing.append(name)
             self.warn(f"{name}: no such function in this module")
         if self.inserted and self.needs_import:
             updated = self._add_import(updated)
@@ -171,10 +203,29 @@ class InsertHooksCommand(VisitorBasedCodemodCommand):
             raise SkipFile(self.blocked)
         return updated
 
+    def _choose_free_binding(self, tree: cst.Module) -> None:
+        """Binds the new import to the first candidate name the module never uses."""
+        used = names_in(tree, variables_only=True)
+        free = [name for name in hooks.BINDING_CANDIDATES if name not in used]
+        if free:
+            self.binding = free[0]
+        else:
+            self.blocked = (
+                "every binding name insert may use ("
+                + ", ".join(hooks.BINDING_CANDIDATES)
+                + ") is taken in this module"
+            )
+            self.needs_import = False
+
+    def refuse(self, qualname: str, reason: str) -> None:
+        """Records a target that is not hooked, with the reason (also a codemod warning)."""
+        self.refused.append(f"{qualname}: {reason}")
+        self.warn(f"{qualname}: not hooked: {reason}")
+
     def _add_import(self, module: cst.Module) -> cst.Module:
         body = list(module.body)
         index = import_index(body)
-        block = hooks.import_statement()
+        block = hooks.import_statement(self.binding)
         if index > 0:
             block = block.with_changes(leading_lines=[cst.EmptyLine()])
         if index < len(body):
@@ -214,7 +265,7 @@ class InsertHooksCommand(VisitorBasedCodemodCommand):
         if any(isinstance(s, cst.FunctionDef) and s.name.value == "__new__" for s in statements):
             return updated_node
         if self.blocked is not None:
-            self.warn(f"{qualname}: not hooked: {self.blocked}")
+            self.refuse(qualname, self.blocked)
             return updated_node
         constructor = hooks.constructor_statement(
             updated_node,
@@ -241,6 +292,35 @@ class InsertHooksCommand(VisitorBasedCodemodCommand):
         self.inserted.append(f"{qualname}.__new__")
         return updated_node.with_changes(body=body.with_changes(body=statements))
 
+    def _unsafe(self, func: cst.FunctionDef, in_class: bool, pass_self: bool) -> str | None:
+        """Why dispatching ``func`` would break it, or None when it is safe.
+
+        The dispatch reads the module binding (and flag) by name, so a function that uses
+        that name itself (a parameter or local ``rc``) would shadow it: UnboundLocalError or
+        a wrong object. A method whose body reads ``self``/``cls`` needs that state, which a
+        dispatch without it would silently drop.
+        """
+        used = names_in(func, variables_only=True)
+        for name in (self.binding, self.flag):
+            if name is not None and name in used:
+                return (
+                    f"the function uses the name {name!r} itself, which is the module's "
+                    "rust_core binding here; rename it first"
+                )
+        # A class hook's ``__new__`` builds the Rust object instead of an instance: its
+        # ``cls`` only serves the Python path.
+        if hooks.is_method(func, in_class) and not pass_self and func.name.value != "__new__":
+            params = [*func.params.posonly_params, *func.params.params]
+            if params:
+                first = params[0].name.value
+                body_names = names_in(func.body, variables_only=True)
+                if first in body_names:
+                    return (
+                        f"the method uses {first!r}, which the dispatch would not pass; "
+                        f"name the target RUST_NAME{hooks.PASS_SELF_SUFFIX} to pass it"
+                    )
+        return None
+
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         """Enters a function scope."""
         self.scope.append((node.name.value, False))
@@ -263,7 +343,7 @@ class InsertHooksCommand(VisitorBasedCodemodCommand):
         if qualname in self.audit.hooked_functions:
             return updated_node
         if self.blocked is not None:
-            self.warn(f"{qualname}: not hooked: {self.blocked}")
+            self.refuse(qualname, self.blocked)
             return updated_node
         body = updated_node.body
         if not isinstance(body, cst.IndentedBlock):
@@ -274,8 +354,19 @@ class InsertHooksCommand(VisitorBasedCodemodCommand):
         if finder.found:
             self.warn(f"{qualname}: generator; `return rc.f(...)` would not work, not hooked")
             return updated_node
+        pass_self = rust.endswith(hooks.PASS_SELF_SUFFIX)
+        rust = rust.removesuffix(hooks.PASS_SELF_SUFFIX)
+        reason = self._unsafe(original_node, in_class, pass_self)
+        if reason is not None:
+            self.refuse(qualname, reason)
+            return updated_node
         dispatch = hooks.dispatch_statement(
-            original_node, rust, in_class=in_class, binding=self.binding, flag=self.flag
+            original_node,
+            rust,
+            in_class=in_class,
+            binding=self.binding,
+            flag=self.flag,
+            pass_self=pass_self,
         )
         statements = list(body.body)
         at = 1 if statements and _is_docstring(statements[0]) else 0

@@ -7,6 +7,7 @@ and Markdown are for people. Keys are only ever added within a schema version.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -18,8 +19,11 @@ from migrate.rust_exports import RustExports
 __all__ = [
     "SCHEMA",
     "audit_json",
+    "audit_sarif",
+    "fix_json",
     "insert_json",
     "render_audit",
+    "render_fix",
     "render_insert",
     "table",
 ]
@@ -77,6 +81,7 @@ def audit_json(
             "hooks": len(hooks),
             "defects": len(defects),
             "defects_by_code": dict(sorted(Counter(d.code for d in defects).items())),
+            "suppressed": sum(a.suppressed for a in audits),
             "variants": dict(sorted(Counter(i.variant for a in audits for i in a.imports).items())),
             "shapes": dict(sorted(Counter(h.shape for h in hooks).items())),
         },
@@ -102,13 +107,85 @@ def audit_json(
             {"path": r.path, "message": r.message} for r in results if r.status == "failed"
         ],
         "defects": [d.to_json() for d in defects],
+        "bridge_helpers": [h.to_json() for a in audits for h in a.bridge_helpers],
+    }
+
+
+def audit_sarif(document: dict[str, Any]) -> dict[str, Any]:
+    """The audit's defects as SARIF 2.1.0, for code-scanning tools (GitHub, GitLab...).
+
+    Each defect kind is a rule (its title, why and fix from :mod:`migrate.defects`); paths
+    are made relative to the current folder when they are under it. A defect marked by a
+    baseline carries ``baselineState`` ``unchanged`` (else ``new``).
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    from migrate.defects import DEFECT_KINDS
+
+    try:
+        tool_version = version("pyagent")
+    except PackageNotFoundError:
+        tool_version = "0+unknown"
+    rules = [
+        {
+            "id": kind.code,
+            "name": kind.code.replace("-", " ").title().replace(" ", ""),
+            "shortDescription": {"text": kind.title.replace("`", "")},
+            "fullDescription": {"text": kind.why},
+            "help": {"text": f"{kind.fix} Autofix: {kind.autofix}"},
+            "defaultConfiguration": {"level": "error"},
+        }
+        for kind in DEFECT_KINDS
+    ]
+    index = {rule["id"]: i for i, rule in enumerate(rules)}
+
+    def uri(path: str) -> str:
+        relative = os.path.relpath(os.path.abspath(path))
+        return (path if relative.startswith("..") else relative).replace(os.sep, "/")
+
+    results = []
+    for defect in document["defects"]:
+        result: dict[str, Any] = {
+            "ruleId": defect["code"],
+            "ruleIndex": index[defect["code"]],
+            "level": "error",
+            "message": {"text": defect["message"]},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": uri(defect["file"])},
+                        "region": {"startLine": max(1, defect["line"])},
+                    }
+                }
+            ],
+        }
+        if "baseline" in defect:
+            result["baselineState"] = "unchanged" if defect["baseline"] else "new"
+        results.append(result)
+    return {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "pyagent-migrate",
+                        "version": tool_version,
+                        "rules": rules,
+                    }
+                },
+                "results": results,
+            }
+        ],
     }
 
 
 def render_audit(document: dict[str, Any], fmt: str) -> str:
-    """The audit document as ``table``, ``json`` or ``markdown``."""
+    """The audit document as ``table``, ``json``, ``markdown`` or ``sarif``."""
     if fmt == "json":
         return json.dumps(document, indent=2) + "\n"
+    if fmt == "sarif":
+        return json.dumps(audit_sarif(document), indent=2) + "\n"
     headers = [
         "location",
         "function",
@@ -138,7 +215,12 @@ def render_audit(document: dict[str, Any], fmt: str) -> str:
         for h in f["hooks"]
     ]
     defect_rows = [
-        [f"{d['file']}:{d['line']}", d["code"], d["function"] or "-", d["message"]]
+        [
+            f"{d['file']}:{d['line']}",
+            d["code"] + (" (baseline)" if d.get("baseline") else ""),
+            d["function"] or "-",
+            d["message"],
+        ]
         for d in document["defects"]
     ]
     s = document["summary"]
@@ -172,7 +254,11 @@ def render_audit(document: dict[str, Any], fmt: str) -> str:
 
 
 def insert_json(
-    results: Sequence[FileResult], summary: RunSummary, mode: str, unsupported: Sequence[str]
+    results: Sequence[FileResult],
+    summary: RunSummary,
+    mode: str,
+    unsupported: Sequence[str],
+    warnings: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The insert document (schema 1)."""
     return {
@@ -182,6 +268,8 @@ def insert_json(
         "summary": {
             **summary.to_json(),
             "hooks_inserted": sum(len(r.inserted) for r in results),
+            "hooks_refused": sum(len(r.refused) for r in results),
+            "targets_missing": sum(len(r.missing) for r in results),
         },
         "files": [
             {
@@ -190,11 +278,14 @@ def insert_json(
                 "message": r.message,
                 "inserted": list(r.inserted),
                 "warnings": list(r.warnings),
+                "missing": list(r.missing),
+                "refused": list(r.refused),
             }
             for r in results
             if r.status != "unchanged" or r.warnings
         ],
         "unsupported": list(unsupported),
+        "warnings": list(warnings),
     }
 
 
@@ -215,4 +306,37 @@ def render_insert(document: dict[str, Any], fmt: str) -> str:
     if fmt == "markdown":
         body = markdown_table(headers, rows) if rows else "Nothing to change."
         return "# rust_core hook insertion\n\n" + body + "\n"
+    return (table(headers, rows) + "\n") if rows else ""
+
+
+# --- fix ----------------------------------------------------------------------------------
+
+
+def fix_json(results: Sequence[FileResult], summary: RunSummary, mode: str) -> dict[str, Any]:
+    """The fix document (schema 1): per file, what was rewritten."""
+    return {
+        "schema": SCHEMA,
+        "command": "fix",
+        "mode": mode,
+        "summary": {**summary.to_json(), "fixes": sum(len(r.fixed) for r in results)},
+        "files": [
+            {"path": r.path, "status": r.status, "message": r.message, "fixed": list(r.fixed)}
+            for r in results
+            if r.status != "unchanged"
+        ],
+    }
+
+
+def render_fix(document: dict[str, Any], fmt: str) -> str:
+    """The fix document as ``table``, ``json`` or ``markdown`` (diffs are printed apart)."""
+    if fmt == "json":
+        return json.dumps(document, indent=2) + "\n"
+    rows = [
+        [f["path"], f["status"], "; ".join(f["fixed"]) or f["message"] or "-"]
+        for f in document["files"]
+    ]
+    headers = ["file", "status", "fixes"]
+    if fmt == "markdown":
+        body = markdown_table(headers, rows) if rows else "Nothing to fix."
+        return "# rust_core hook fixes\n\n" + body + "\n"
     return (table(headers, rows) + "\n") if rows else ""

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import fnmatch
 import os
+import re
 import stat
 import sys
 import tempfile
@@ -28,12 +30,14 @@ import libcst as cst
 from libcst.codemod import CodemodContext, SkipFile
 
 from migrate.audit import AuditConfig, ModuleAudit, analyze_module
+from migrate.fix import FixHooksCommand
 from migrate.insert import InsertHooksCommand
 from migrate.targets import TargetSet
 
 __all__ = [
     "AuditTask",
     "FileResult",
+    "FixTask",
     "InsertTask",
     "Progress",
     "RunSummary",
@@ -60,6 +64,11 @@ class FileResult:
     warnings: tuple[str, ...] = ()
     inserted: tuple[str, ...] = ()
     audit: ModuleAudit | None = None
+    #: insert: targets with no such function in the file, and targets refused with why.
+    missing: tuple[str, ...] = ()
+    refused: tuple[str, ...] = ()
+    #: fix: one line per rewrite.
+    fixed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -114,9 +123,11 @@ def write_atomic(path: Path, data: bytes) -> None:
     """Replaces ``path`` with ``data`` so a reader sees the old or the new file, never half.
 
     The new content goes to a temporary file in the same folder, keeps the original's
-    permission bits, is fsynced and renamed over the target.
+    permission bits and owner (PermissionError when the owner cannot be kept: the file is
+    then left as it was), is fsynced and renamed over the target.
     """
-    mode = stat.S_IMODE(path.stat().st_mode)
+    before = path.stat()
+    mode = stat.S_IMODE(before.st_mode)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".migrate-tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -124,6 +135,9 @@ def write_atomic(path: Path, data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temp, mode)
+        written = os.stat(temp)
+        if (written.st_uid, written.st_gid) != (before.st_uid, before.st_gid):
+            os.chown(temp, before.st_uid, before.st_gid)
         os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -132,6 +146,8 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 def _unified_diff(path: str, old: bytes, new: bytes, encoding: str) -> str:
+    # ``a/`` + an absolute path would read ``a//tmp/...``; patch -p1 wants one slash.
+    path = path.lstrip("/")
     return "".join(
         difflib.unified_diff(
             old.decode(encoding).splitlines(keepends=True),
@@ -142,12 +158,41 @@ def _unified_diff(path: str, old: bytes, new: bytes, encoding: str) -> str:
     )
 
 
+_PARSER_POSITION_RE = re.compile(r"^(?:parser error: )?error at (\d+):(\d+): ")
+
+
+def syntax_error_message(exc: cst.ParserSyntaxError, data: bytes | None = None) -> str:
+    """``line L, column C: what`` for a file libcst cannot parse.
+
+    libcst's summary (``Syntax Error @ 1:1``) often points at the start of the statement or
+    file; the native parser's own message carries the real position, and when even that is
+    missing Python's compiler is asked (it also says when only libcst rejects the file).
+    """
+    detail = exc.message.strip()
+    line, column = exc.raw_line, exc.raw_column + 1
+    found = _PARSER_POSITION_RE.match(detail)
+    if found:
+        line, column = int(found.group(1)), int(found.group(2)) + 1
+        detail = detail[found.end() :]
+    elif data is not None and (line, column) == (1, 1):
+        try:
+            compile(data, "<file>", "exec", dont_inherit=True)
+            detail = f"{detail} (Python itself compiles the file; only libcst rejects it)"
+        except SyntaxError as err:
+            line, column = err.lineno or line, err.offset or column
+            detail = err.msg
+        except ValueError:
+            pass
+    if len(detail) > 200:
+        detail = detail[:197] + "..."
+    return f"line {line}, column {column}: {detail}"
+
+
 def _parse(path: str, data: bytes) -> cst.Module | FileResult:
     try:
         return cst.parse_module(data)
     except cst.ParserSyntaxError as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
-        return FileResult(path, "failed", f"cannot parse: {message} (line {exc.raw_line})")
+        return FileResult(path, "failed", f"cannot parse: {syntax_error_message(exc, data)}")
     except Exception as exc:  # tokenizer / encoding errors surface as other types
         return FileResult(path, "failed", f"cannot parse: {type(exc).__name__}: {exc}")
 
@@ -175,24 +220,100 @@ class InsertTask:
         try:
             new_tree = command.transform_module(tree)
         except SkipFile as exc:
-            return FileResult(path, "skipped", str(exc), warnings=tuple(context.warnings))
+            return FileResult(
+                path,
+                "skipped",
+                str(exc),
+                warnings=tuple(context.warnings),
+                missing=tuple(command.missing),
+                refused=tuple(command.refused),
+            )
         except Exception as exc:
             return FileResult(path, "failed", f"{type(exc).__name__}: {exc}")
         new = new_tree.bytes
         warnings = tuple(context.warnings)
+        missing, refused = tuple(command.missing), tuple(command.refused)
         if new == old:
-            return FileResult(path, "unchanged", warnings=warnings)
-        diff = ""
-        if self.mode == "diff":
-            diff = _unified_diff(path, old, new, new_tree.encoding)
-        elif self.mode == "write":
-            try:
-                write_atomic(Path(path), new)
-            except OSError as exc:
-                return FileResult(path, "failed", f"cannot write: {exc}", warnings=warnings)
+            return FileResult(
+                path, "unchanged", warnings=warnings, missing=missing, refused=refused
+            )
+        status, message, diff = _apply_change(path, old, new, new_tree.encoding, self.mode)
+        read_only: tuple[str, ...] = ()
+        if status == "skipped":
+            read_only = tuple(f"{name}: the file is read-only" for name in command.inserted)
         return FileResult(
-            path, "changed", diff=diff, warnings=warnings, inserted=tuple(command.inserted)
+            path,
+            status,
+            message,
+            diff=diff,
+            warnings=warnings,
+            inserted=tuple(command.inserted) if status == "changed" else (),
+            missing=missing,
+            refused=refused + read_only,
         )
+
+
+def _apply_change(
+    path: str, old: bytes, new: bytes, encoding: str, mode: str
+) -> tuple[str, str, str]:
+    """Writes (``write``), diffs (``diff``) or only notes (``check``) a changed file.
+
+    Returns ``(status, message, diff)``: ``changed``, or ``skipped`` for a read-only file
+    (a read-only file says "do not edit me"; root could write it anyway, so the bits are
+    checked rather than trusting the write to fail), or ``failed`` when writing failed.
+    """
+    if not os.stat(path).st_mode & stat.S_IWUSR:
+        return "skipped", "read-only file: not rewritten (make it writable to change it)", ""
+    if mode == "diff":
+        return "changed", "", _unified_diff(path, old, new, encoding)
+    if mode == "write":
+        try:
+            write_atomic(Path(path), new)
+        except OSError as exc:
+            return "failed", f"cannot write: {exc}", ""
+    return "changed", "", ""
+
+
+@dataclass(frozen=True)
+class FixTask:
+    """``migrate fix`` on one file: mode ``write``, ``diff`` or ``check``."""
+
+    config: AuditConfig = field(default_factory=AuditConfig)
+    mode: str = "write"
+
+    def __call__(self, path: str) -> FileResult:
+        """Rewrites the defects of ``path`` that have a mechanical fix."""
+        try:
+            old = Path(path).read_bytes()
+        except OSError as exc:
+            return FileResult(path, "failed", f"cannot read: {exc}")
+        if not any(needle in old for needle in _needles(self.config)):
+            return FileResult(path, "unchanged")
+        if GENERATED_MARKER.encode() in old:
+            return FileResult(path, "skipped", "generated file")
+        tree = _parse(path, old)
+        if isinstance(tree, FileResult):
+            return tree
+        command = FixHooksCommand(CodemodContext(filename=path), self.config)
+        try:
+            new_tree = command.transform_module(tree)
+        except Exception as exc:
+            return FileResult(path, "failed", f"{type(exc).__name__}: {exc}")
+        new = new_tree.bytes
+        if new == old:
+            return FileResult(path, "unchanged")
+        status, message, diff = _apply_change(path, old, new, new_tree.encoding, self.mode)
+        fixed = tuple(command.fixed) if status == "changed" else ()
+        return FileResult(path, status, message, diff=diff, fixed=fixed)
+
+
+def _needles(config: AuditConfig) -> list[bytes]:
+    """Bytes one of which a file must contain to be worth parsing for hooks."""
+    return [
+        b"rust_core",
+        *(n.encode() for n in config.bridge_methods),
+        *(h.name.encode() for h in config.bridge_helpers),
+    ]
 
 
 @dataclass(frozen=True)
@@ -207,8 +328,7 @@ class AuditTask:
             data = Path(path).read_bytes()
         except OSError as exc:
             return FileResult(path, "failed", f"cannot read: {exc}")
-        needles = [b"rust_core", *(n.encode() for n in self.config.bridge_methods)]
-        if not any(needle in data for needle in needles):
+        if not any(needle in data for needle in _needles(self.config)):
             return FileResult(path, "unchanged", audit=ModuleAudit(path))
         tree = _parse(path, data)
         if isinstance(tree, FileResult):
@@ -220,25 +340,59 @@ class AuditTask:
         return FileResult(path, "unchanged", audit=audit)
 
 
-def gather_files(paths: Iterable[str | Path]) -> list[str]:
+def _glob_hit(path: str, relative: str, patterns: Sequence[str]) -> bool:
+    """True when a pattern matches the path, its part under the given root, or a component.
+
+    A pattern without ``/`` is also matched against each folder and file name, so
+    ``tests`` drops every ``tests/`` folder.
+    """
+    parts = Path(relative).parts
+    for pattern in patterns:
+        if fnmatch.fnmatch(path, pattern) or fnmatch.fnmatch(relative, pattern):
+            return True
+        if "/" not in pattern and any(fnmatch.fnmatch(part, pattern) for part in parts):
+            return True
+    return False
+
+
+def gather_files(
+    paths: Iterable[str | Path],
+    *,
+    include: Sequence[str] | None = None,
+    exclude: Sequence[str] | None = None,
+) -> list[str]:
     """Every ``.py`` file under ``paths`` (files are taken as given), sorted, no duplicates.
 
     Hidden folders, ``__pycache__``, virtualenvs and build output are not descended into.
     Paths are kept relative to the cwd when given relative, for readable reports.
+    ``include`` globs keep only the files one matches; ``exclude`` globs drop files (see
+    :func:`_glob_hit` for what a glob is matched against).
     """
+    include, exclude = list(include or ()), list(exclude or ())
     found: set[str] = set()
+
+    def keep(path: str, relative: str) -> bool:
+        if include and not _glob_hit(path, relative, include):
+            return False
+        return not (exclude and _glob_hit(path, relative, exclude))
+
     for raw in paths:
         path = Path(raw)
         if path.is_file():
-            found.add(os.path.normpath(str(path)))
+            normal = os.path.normpath(str(path))
+            if keep(normal, path.name):
+                found.add(normal)
             continue
         if not path.is_dir():
             raise FileNotFoundError(f"no such file or folder: {raw}")
         for folder, dirs, files in os.walk(path):
             dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
-            found.update(
-                os.path.normpath(os.path.join(folder, f)) for f in files if f.endswith(".py")
-            )
+            for name in files:
+                if not name.endswith(".py"):
+                    continue
+                full = os.path.normpath(os.path.join(folder, name))
+                if keep(full, os.path.relpath(full, path)):
+                    found.add(full)
     return sorted(found)
 
 
@@ -262,9 +416,13 @@ class Progress:
         self.last = now
         width = 30
         filled = width * done // max(self.total, 1)
+        elapsed = now - self.started
+        eta = ""
+        if 0 < done < self.total:
+            eta = f", ETA {elapsed / done * (self.total - done):.0f}s"
         self.stream.write(
             f"\r\033[2K[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} files "
-            f"{now - self.started:.1f}s"
+            f"{elapsed:.1f}s{eta}"
         )
         self.stream.flush()
 

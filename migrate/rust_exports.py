@@ -163,8 +163,25 @@ _ATTR_RE = re.compile(r"#\[(pyo3|pyfunction)\s*(\(.*?\))?\s*\]", re.DOTALL)
 # `signature = (...)`, not `text_signature = "(...)"` (the text PyO3 shows, `$self` included).
 _SIGNATURE_RE = re.compile(r"\bsignature\s*=\s*\(")
 _ATTR_NAME_RE = re.compile(r"\bname\s*=\s*\"([^\"]+)\"")
-_ADD_FUNCTION_RE = re.compile(
-    r"(\w+)\s*\.\s*add_(?:function|wrapped)\s*\(\s*(?:&\s*)?wrap_pyfunction!\s*\(\s*([\w:]+)"
+# `wrap_pyfunction!(f, m)`, path-qualified (`pyo3::wrap_pyfunction!(formula::f, m)`) or
+# the `_bound` spelling; the receiver is read before it (`m.add_function(`) or through a
+# `let f = wrap_pyfunction!(...)?;` later handed to `m.add_function(f)`.
+_WRAP_FN_RE = re.compile(r"(?:\w+::)*wrap_pyfunction(?:_bound)?!\s*\(\s*([\w:]+)")
+_ADD_BEFORE_RE = re.compile(r"(\w+)\s*\.\s*add_(?:function|wrapped)\s*\(\s*(?:&\s*)?$")
+_LET_BEFORE_RE = re.compile(r"let\s+(?:mut\s+)?(\w+)(?:\s*:[^=;]+)?\s*=\s*(?:&\s*)?$")
+_WRAP_MODULE_RE = re.compile(
+    r"(\w+)\s*\.\s*add_wrapped\s*\(\s*(?:&\s*)?(?:\w+::)*wrap_pymodule!\s*\(\s*([\w:]+)"
+)
+_PYMODULE_ITEM_RE = re.compile(
+    r"#\[pymodule\b[^\]]*\]\s*(?:#\[[^\]]*\]\s*)*(?:pub(?:\([^)]*\))?\s+)?(fn|mod)\s+(\w+)"
+)
+_EXPORT_USE_RE = re.compile(r"#\[pymodule_export\]\s*(?:pub(?:\([^)]*\))?\s+)?use\s+([^;]+);")
+_EXPORT_CONST_RE = re.compile(
+    r"#\[pymodule_export\]\s*(?:pub(?:\([^)]*\))?\s+)?(?:const|static)\s+(\w+)"
+)
+_DECL_FN_RE = re.compile(
+    r"#\[pyfunction\b[^\]]*\]\s*(?:#\[(?:[^\[\]]|\[[^\]]*\])*\]\s*)*"
+    r"(?:pub(?:\([^)]*\))?\s+)?fn\s+(\w+)"
 )
 _ADD_CLASS_RE = re.compile(r"(\w+)\s*\.\s*add_class\s*::\s*<\s*([\w:]+)\s*>")
 _ADD_ATTR_RE = re.compile(r"(\w+)\s*\.\s*add\s*\(\s*\"([^\"]+)\"")
@@ -343,16 +360,46 @@ def parse_rust_source(files: dict[str, str]) -> tuple[list[Registration], dict[s
             return text.count("\n", 0, pos) + 1
 
         found: list[tuple[int, Registration]] = []
-        for match in _ADD_FUNCTION_RE.finditer(text):
-            ident = match.group(2).rsplit("::", 1)[-1]
+        modules = _pymodule_items(text)
+        wrapped = {
+            m.group(2).rsplit("::", 1)[-1]
+            for t in texts.values()
+            for m in _WRAP_MODULE_RE.finditer(t)
+        }
+
+        def in_submodule(
+            pos: int,
+            modules: list[tuple[str, str, int, int]] = modules,
+            wrapped: set[str] = wrapped,
+        ) -> str:
+            # Inside `#[pymodule] fn sub(m)` that another module adds with wrap_pymodule!.
+            for kind, ident, start, end in modules:
+                if kind == "fn" and start <= pos < end and ident in wrapped:
+                    return ident + "."
+            return ""
+
+        for match in _WRAP_FN_RE.finditer(text):
+            receiver = _receiver(text, match.start(), match.end())
+            if receiver is None:
+                continue
+            ident = match.group(1).rsplit("::", 1)[-1]
             fn = file_fns[file].get(ident) or fns.get(ident)
-            name = qualify(match.group(1), fn.python_name if fn else ident)
+            name = in_submodule(match.start()) + qualify(receiver, fn.python_name if fn else ident)
             found.append((match.start(), Registration(name, ident, "function", file, 0)))
             if fn is not None:
                 signatures[name] = fn.signature
+        for match in _WRAP_MODULE_RE.finditer(text):
+            ident = match.group(2).rsplit("::", 1)[-1]
+            name = in_submodule(match.start()) + qualify(match.group(1), ident)
+            found.append((match.start(), Registration(name, ident, "submodule", file, 0)))
+        for pos, reg in _declarative(text, file, modules, texts, fns, classes):
+            found.append((pos, reg))
+            declared = fns.get(reg.ident)
+            if reg.kind == "function" and declared is not None:
+                signatures[reg.name] = declared.signature
         for match in _ADD_CLASS_RE.finditer(text):
             ident = match.group(2).rsplit("::", 1)[-1]
-            name = qualify(match.group(1), classes.get(ident, ident))
+            name = in_submodule(match.start()) + qualify(match.group(1), classes.get(ident, ident))
             found.append((match.start(), Registration(name, ident, "class", file, 0)))
         for match in _ADD_ATTR_RE.finditer(text):
             name = qualify(match.group(1), match.group(2))
@@ -366,6 +413,127 @@ def parse_rust_source(files: dict[str, str]) -> tuple[list[Registration], dict[s
                 Registration(reg.name, reg.ident, reg.kind, reg.file, line_of(pos))
             )
     return registrations, signatures
+
+
+def _receiver(text: str, start: int, end: int) -> str | None:
+    """The module a ``wrap_pyfunction!`` at ``start`` is added to, or None if to none."""
+    before = _ADD_BEFORE_RE.search(text[max(0, start - 200) : start])
+    if before:
+        return before.group(1)
+    let = _LET_BEFORE_RE.search(text[max(0, start - 200) : start])
+    if let:
+        later = re.compile(
+            r"(\w+)\s*\.\s*add_(?:function|wrapped)\s*\(\s*(?:&\s*)?"
+            + re.escape(let.group(1))
+            + r"\b"
+        ).search(text, end)
+        if later:
+            return later.group(1)
+    return None
+
+
+def _pymodule_items(text: str) -> list[tuple[str, str, int, int]]:
+    """``(fn|mod, ident, body start, body end)`` of each ``#[pymodule]`` item."""
+    items = []
+    for match in _PYMODULE_ITEM_RE.finditer(text):
+        brace = text.find("{", match.end())
+        if brace == -1:
+            continue
+        _, end = _balanced(text, brace)
+        items.append((match.group(1), match.group(2), brace, end))
+    return items
+
+
+def _use_names(tree: str) -> list[tuple[str, str]]:
+    """``(ident, exported name)`` of a ``use`` tree: ``a::{b, c as d}`` gives b and d."""
+    tree = " ".join(tree.split())
+    items = [tree]
+    if "{" in tree:
+        items = _split_top(tree.partition("{")[2].rstrip().removesuffix("}"))
+    found = []
+    for item in items:
+        path, _, alias = item.partition(" as ")
+        ident = path.replace(" ", "").rsplit("::", 1)[-1]
+        if ident and ident != "self":
+            found.append((ident, alias.strip() or ident))
+    return found
+
+
+def _declarative(
+    text: str,
+    file: str,
+    modules: list[tuple[str, str, int, int]],
+    texts: dict[str, str],
+    fns: dict[str, _RustFn],
+    classes: dict[str, str],
+) -> list[tuple[int, Registration]]:
+    """Names of declarative ``#[pymodule] mod m { ... }`` modules (PyO3 0.22+).
+
+    ``#[pymodule_export] use path::{f, g};`` and ``const``s export what they name; a
+    ``#[pyfunction]`` or ``#[pyclass]`` declared in the body is exported too. A nested
+    ``#[pymodule] mod`` (or one exported by another module's ``use``) is a submodule whose
+    names are dotted.
+    """
+    mods = [(ident, start, end) for kind, ident, start, end in modules if kind == "mod"]
+    exported_mods = {
+        alias
+        for t in texts.values()
+        for use in _EXPORT_USE_RE.finditer(t)
+        for _, alias in _use_names(use.group(1))
+    }
+    module_idents = {ident for t in texts.values() for _, ident, _, _ in _pymodule_items(t)}
+
+    def prefix_of(pos: int) -> str:
+        # The chain of enclosing declarative modules; the outermost is the extension itself
+        # unless another module exports it.
+        chain = [ident for ident, start, end in mods if start <= pos < end]
+        if chain and chain[0] not in exported_mods:
+            chain = chain[1:]
+        return "".join(f"{c}." for c in chain)
+
+    def innermost(pos: int) -> tuple[str, int, int] | None:
+        inside = [(i, s, e) for i, s, e in mods if s <= pos < e]
+        return min(inside, key=lambda m: m[2] - m[1]) if inside else None
+
+    found: list[tuple[int, Registration]] = []
+    for ident, start, end in mods:
+        enclosing = [i for i, s, e in mods if s < start < e]
+        if enclosing:
+            # A module declared inside another is its submodule.
+            name = prefix_of(start - 1) + ident
+            found.append((start, Registration(name, ident, "submodule", file, 0)))
+        body = text[start:end]
+        for use in _EXPORT_USE_RE.finditer(body):
+            pos = start + use.start()
+            if innermost(pos) != (ident, start, end):
+                continue
+            for item, alias in _use_names(use.group(1)):
+                if item in module_idents:
+                    kind, name = "submodule", alias
+                elif item in fns and fns[item].is_pyfunction:
+                    kind, name = "function", fns[item].python_name if alias == item else alias
+                elif item in classes:
+                    kind, name = "class", classes[item] if alias == item else alias
+                else:
+                    kind, name = "attribute", alias
+                found.append((pos, Registration(prefix_of(pos) + name, item, kind, file, 0)))
+        for const in _EXPORT_CONST_RE.finditer(body):
+            pos = start + const.start()
+            if innermost(pos) == (ident, start, end):
+                name = prefix_of(pos) + const.group(1)
+                found.append((pos, Registration(name, const.group(1), "attribute", file, 0)))
+        for decl in _DECL_FN_RE.finditer(body):
+            pos = start + decl.start()
+            fn = fns.get(decl.group(1))
+            if innermost(pos) == (ident, start, end) and fn is not None:
+                name = prefix_of(pos) + fn.python_name
+                found.append((pos, Registration(name, fn.ident, "function", file, 0)))
+        for decl in _PYCLASS_RE.finditer(body):
+            pos = start + decl.start()
+            if innermost(pos) == (ident, start, end):
+                name = prefix_of(pos) + classes.get(decl.group(2), decl.group(2))
+                found.append((pos, Registration(name, decl.group(2), "class", file, 0)))
+    return found
 
 
 def find_rust_core_dir(start: Iterable[Path]) -> Path | None:

@@ -7,10 +7,19 @@ file, a function (``name`` or ``Class.method``) and the ``rust_core`` name it di
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["HookTarget", "TargetSet", "TargetError", "parse_hook_spec", "targets_from_manifest"]
+from migrate.hooks import PASS_SELF_SUFFIX
+
+__all__ = [
+    "HookTarget",
+    "TargetError",
+    "TargetSet",
+    "parse_hook_spec",
+    "targets_from_manifest",
+]
 
 
 class TargetError(ValueError):
@@ -25,6 +34,11 @@ class HookTarget:
     file: str | None  # resolved file path, or None when matched by module
     function: str  # "name", "Class" or "Class.method"
     rust: str
+
+    @property
+    def label(self) -> str:
+        """``module:function`` as the user wrote it."""
+        return f"{self.module or self.file}:{self.function}"
 
     def matches(self, path: Path, dotted: tuple[str, ...]) -> bool:
         """True when this target is about the file at ``path`` (module parts ``dotted``)."""
@@ -61,6 +75,23 @@ class TargetSet:
         dotted = module_parts(file)
         return {t.function: t.rust for t in self.targets if t.matches(file, dotted)}
 
+    def matched_files(self, files: Iterable[str]) -> dict[HookTarget, list[str]]:
+        """For each target, the files among ``files`` it names (none, one, or ambiguous)."""
+        parts = [(f, module_parts(Path(f))) for f in files]
+        return {t: [f for f, dotted in parts if t.matches(Path(f), dotted)] for t in self.targets}
+
+    def shared_rust_names(self) -> dict[str, list[str]]:
+        """Rust names that several targets dispatch to.
+
+        ``ntpath.join`` and ``shlex.join`` both to ``rc.join``: one Rust function cannot be
+        both, so this is worth a warning.
+        """
+        by_rust: dict[str, list[str]] = {}
+        for target in self.targets:
+            rust = target.rust.removesuffix(PASS_SELF_SUFFIX)
+            by_rust.setdefault(rust, []).append(target.label)
+        return {rust: labels for rust, labels in by_rust.items() if len(set(labels)) > 1}
+
 
 def parse_hook_spec(spec: str) -> HookTarget:
     """Parses ``module:function=rust_name`` (``=rust_name`` defaults to the function name).
@@ -72,7 +103,8 @@ def parse_hook_spec(spec: str) -> HookTarget:
     if not sep or not module or not function:
         raise TargetError(f"--hook {spec!r}: expected module:function=rust_name")
     rust = rust.strip() or function.rsplit(".", 1)[-1]
-    if not all(p.isidentifier() for p in (*rust.split("."), *function.split("."))):
+    bare = rust.removesuffix(PASS_SELF_SUFFIX)
+    if not all(p.isidentifier() for p in (*bare.split("."), *function.split("."))):
         raise TargetError(f"--hook {spec!r}: function and rust name must be (dotted) identifiers")
     if "/" in module or module.endswith(".py"):
         return HookTarget(None, str(Path(module).resolve()), function, rust)

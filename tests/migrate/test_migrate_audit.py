@@ -48,6 +48,7 @@ def test_every_defect_of_the_variants_file_has_examples() -> None:
         "duplicate-registration",
         "flag-sentinel-disagree",
         "rc-undefined",
+        "oserror-skips-python",
     }
     assert {k.code for k in DEFECT_KINDS} == expected
     for kind in DEFECT_KINDS:
@@ -488,7 +489,7 @@ class BlockManager:
 def encode_frame(obj, stream_id=0, *, level=3):
     if rc is not None and hasattr(rc, "binary_transport"):
         return rc.binary_transport.encode_frame(obj, stream_id, level=level)
-    return obj
+    return _encode(obj, stream_id, level)
 """
     audit = analyze_source(source, "m.py")
     found = {(h.function, h.rust_name, h.shape, h.fallback) for h in audit.hooks}
@@ -532,7 +533,7 @@ def encode_frame(obj, stream_id=0, *, compress_threshold=1024, level=3):
         return rc.binary_transport.encode_frame(
             obj, stream_id, compress_threshold=compress_threshold, level=level
         )
-    return obj
+    return _encode(obj, stream_id, compress_threshold, level)
 """
     exports = RustExports(source_names=frozenset(names))
     audit = analyze_source(source, "m.py", AuditConfig(exports=exports))

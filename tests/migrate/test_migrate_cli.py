@@ -114,8 +114,8 @@ def test_diff_prints_unified_diff_and_writes_nothing(tree: Path) -> None:
     result = run("insert", "--diff", str(tree), *HOOKS)
     assert result.returncode == 0, result.stderr
     assert (tree / "core" / "plain.py").read_text() == PLAIN
-    plain = str(tree / "core" / "plain.py")
-    assert f"--- a/{plain}" in result.stdout
+    plain = str(tree / "core" / "plain.py").lstrip("/")
+    assert f"--- a/{plain}\n+++ b/{plain}\n" in result.stdout  # one slash: patch -p1 works
     added = [
         line[1:]
         for line in result.stdout.splitlines()
@@ -176,7 +176,9 @@ def test_audit_json_schema_and_strict(tmp_path: Path) -> None:
     assert clean.returncode == 0, clean.stdout + clean.stderr
     document = json.loads(clean.stdout)
     assert document["schema"] == 1 and document["command"] == "audit"
-    assert set(document) == {"schema", "command", "summary", "rust", "files", "failures", "defects"}
+    assert set(document) == {
+        "schema", "command", "summary", "rust", "files", "failures", "defects", "bridge_helpers",
+    }  # fmt: skip
     assert document["rust"]["source_dir"] == str(tmp_path / "rust_core")
     assert document["rust"]["source_exports"] == ["generate_hash", "sharding_index"]
     (hook,) = document["files"][0]["hooks"]
@@ -372,3 +374,20 @@ def test_progress_bar_draws_only_when_enabled() -> None:
     quiet = io.StringIO()
     Progress(3, stream=quiet).update(3)  # StringIO is not a terminal
     assert quiet.getvalue() == ""
+
+
+def test_parse_errors_carry_the_real_position_and_fail_only_strict(tmp_path: Path) -> None:
+    write_crate(tmp_path)
+    agent = tmp_path / "agent"
+    agent.mkdir()
+    (agent / "good.py").write_text(HOOKED)
+    # libcst's summary says "@ 1:1" for this one; the error is on line 4.
+    (agent / "legacy.py").write_text("import rust_core\n\n\nx = 0777\n")
+    (agent / "broken.py").write_text("import rust_core\n\n\ndef f(:\n    pass\n")
+    result = run("audit", "--no-built", "--format", "json", str(agent))
+    assert result.returncode == 0, result.stderr  # not --strict: reported, not fatal
+    failures = {Path(f["path"]).name: f["message"] for f in json.loads(result.stdout)["failures"]}
+    assert failures["legacy.py"].startswith("cannot parse: line 4, column ")
+    assert "leading zeros" in failures["legacy.py"]
+    assert failures["broken.py"].startswith("cannot parse: line 5, column 5: expected one of")
+    assert run("audit", "--no-built", "--strict", str(agent)).returncode == 2

@@ -81,7 +81,10 @@ def test_insert_then_check_is_clean_on_a_mixed_tree(tmp_path: Path) -> None:
     hooks = []
     for path in sorted(tree.rglob("*.py")):
         for function in ("sharding_index", "generate_hash", "generate_hash_batch"):
-            hooks += ["--hook", f"{path}:{function}"]
+            # A --hook naming a function the file lacks is an error (exit 2): name only
+            # the ones there.
+            if f"def {function}(" in path.read_text():
+                hooks += ["--hook", f"{path}:{function}"]
     before = {p: p.read_text() for p in tree.rglob("*.py")}
     assert main(["insert", "-q", str(tree), *hooks]) == 0
     changed = {p for p in before if p.read_text() != before[p]}
