@@ -29,7 +29,8 @@ is checked against the decoder's ``max_frame_size`` as soon as the header is com
 compressed payload must declare its decompressed size (Zstandard's content-size field) within
 the same limit and is decompressed into exactly that capacity, and everything malformed (bad
 magic, version, flags or reserved bytes, oversized, checksum mismatch, bad Zstandard or
-MessagePack, trailing data, more than :data:`FRAME_MAX_OBJECTS` objects in one frame) raises
+MessagePack, trailing data, more objects in one frame than its budget, see
+:data:`FRAME_OBJECTS_BASE`) raises
 :class:`ProtocolError`. ``rust_core.binary_transport``
 raises this very class (it imports it from here), so ``except ProtocolError`` works with
 either backend.
@@ -70,7 +71,8 @@ __all__ = [
     "DEFAULT_LEVEL",
     "DEFAULT_MAX_FRAME_SIZE",
     "FLAG_ZSTD",
-    "FRAME_MAX_OBJECTS",
+    "FRAME_OBJECTS_BASE",
+    "FRAME_OBJECTS_PER_BYTE",
     "HEADER_SIZE",
     "MAGIC",
     "MAX_TIMEOUT",
@@ -98,12 +100,16 @@ MIN_LEVEL, MAX_LEVEL = 1, 22
 #: The largest payload, stored or decompressed, a decoder accepts by default: 64 MiB.
 DEFAULT_MAX_FRAME_SIZE = 64 << 20
 _MAX_PAYLOAD = 0xFFFFFFFF
-#: Objects one frame may decode to: every array counts 1 plus its length, every map 1 plus
-#: twice its entries (once built, repeated keys merged). The decompression cap bounds a
-#: payload's bytes, not what they expand to: one byte of MessagePack (an empty array) is some
-#: 80 bytes of Python objects, so a 300-byte Zstandard frame could become 600 MB. At about 44
-#: bytes per count at worst, a frame's objects stay under ~48 MB. Same number in rust_core.
-FRAME_MAX_OBJECTS = 1 << 20
+#: Objects a frame may decode to, counted as every array 1 plus its length and every map 1
+#: plus twice its entries (once built, repeated keys merged): ``FRAME_OBJECTS_BASE`` plus
+#: ``FRAME_OBJECTS_PER_BYTE`` per payload byte received (compressed or not). The
+#: decompression cap bounds a payload's bytes, not what they expand to: one byte of
+#: MessagePack (an empty array) is some 80 bytes of Python objects, so a 300-byte Zstandard
+#: frame became 600 MB. An uncompressed payload never reaches the budget (no item is shorter
+#: than a byte, and a count covers at most two items); a compressed one may expand 4 counts
+#: per byte received, past a floor of about a million. The same numbers in rust_core.
+FRAME_OBJECTS_BASE = 1 << 20
+FRAME_OBJECTS_PER_BYTE = 4
 
 # magic, version, flags, reserved, stream id, payload length (the CRC follows).
 _HEAD = struct.Struct(">4sBBHII")
@@ -258,14 +264,16 @@ class _TooManyObjects(ValueError):
     pass
 
 
-def _unpack(payload: bytes) -> Any:
+def _unpack(payload: bytes, wire_len: int) -> Any:
+    """The object of one MessagePack payload that took ``wire_len`` bytes in its frame."""
     objects = 0
+    budget = FRAME_OBJECTS_BASE + FRAME_OBJECTS_PER_BYTE * wire_len
 
     def count(n: int) -> None:
         nonlocal objects
         objects += n
-        if objects > FRAME_MAX_OBJECTS:
-            raise _TooManyObjects(f"frame decodes to more than {FRAME_MAX_OBJECTS} objects")
+        if objects > budget:
+            raise _TooManyObjects(f"frame decodes to more than {budget} objects")
 
     def list_hook(items: list[Any]) -> list[Any]:
         count(1 + len(items))
@@ -284,8 +292,8 @@ def _unpack(payload: bytes) -> Any:
             list_hook=list_hook,
             object_hook=object_hook,
             # Refused at the header, before a list or dict of that size is made.
-            max_array_len=FRAME_MAX_OBJECTS,
-            max_map_len=FRAME_MAX_OBJECTS // 2,
+            max_array_len=budget,
+            max_map_len=budget // 2,
         )
     except _TooManyObjects as exc:
         raise ProtocolError(str(exc)) from None
@@ -399,7 +407,7 @@ class FrameDecoder:
                     raise ProtocolError("frame checksum mismatch")
                 if flags & FLAG_ZSTD:
                     payload = _decompress(payload, self._max)
-                out.append((stream_id, _unpack(payload)))
+                out.append((stream_id, _unpack(payload, length)))
                 pos = end
         except ProtocolError as exc:
             raise self._fail(exc) from exc.__cause__

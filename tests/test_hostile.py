@@ -16,6 +16,7 @@ import sys
 import zlib
 from typing import Any
 
+import msgpack
 import pytest
 import zstandard
 
@@ -121,28 +122,36 @@ def _cases() -> list[Case]:
     cases.append(("toml", b"\xef\xbb\xbf\xef\xbb\xbfa = 1\n", "ConfigError"))
     cases.append(("toml", b"\xef\xbb\xbfa = 1\n\xef\xbb\xbf", "ConfigError"))
     cases.append(("toml", "a = " + "1" * 5001, "ConfigError"))
-    # Frames: Zstandard bombs of empty arrays, nils, maps; legitimate frames at the limit.
-    budget = connectivity_core.FRAME_MAX_OBJECTS
-    for n in (8_000_000, budget, budget // 2):
-        cases.append(("frame", _frame(_array_header(n) + b"\x90" * n), "ProtocolError"))
-    for n in (8_000_000, budget + 1):
-        cases.append(("frame", _frame(_array_header(n) + b"\xc0" * n), "ProtocolError"))
-    cases.append(("frame", _frame(_array_header(budget - 1) + b"\xc0" * (budget - 1)), "ok"))
+    # Frames: Zstandard bombs of empty arrays, nils, maps, either side of the object budget
+    # (FRAME_OBJECTS_BASE + FRAME_OBJECTS_PER_BYTE per payload byte received).
+    base = connectivity_core.FRAME_OBJECTS_BASE
+
+    def frame_case(payload: bytes, counts: int, compress: bool = True) -> Case:
+        frame = _frame(payload, compress)
+        budget = base + connectivity_core.FRAME_OBJECTS_PER_BYTE * (len(frame) - 20)
+        return ("frame", frame, "ok" if counts <= budget else "ProtocolError")
+
+    for n in (8_000_000, base, base // 2, base // 2 - 1):
+        cases.append(frame_case(_array_header(n) + b"\x90" * n, 1 + 2 * n))
+    for n in (8_000_000, base + 1, base - 1):
+        cases.append(frame_case(_array_header(n) + b"\xc0" * n, 1 + n))
+    # A map header larger than half the budget is refused before the dict is made.
+    entries = base // 2 + 1
     cases.append(
-        ("frame", _frame(_array_header(budget // 2 - 1) + b"\x90" * (budget // 2 - 1)), "ok")
+        ("frame", _frame(b"\xdf" + entries.to_bytes(4, "big") + b"\xc0\xc0"), "ProtocolError")
     )
-    cases.append(
-        ("frame", _frame(_array_header(budget // 2) + b"\x90" * (budget // 2)), "ProtocolError")
-    )
-    maps = b"\xdf" + (budget // 2 + 1).to_bytes(4, "big")
-    cases.append(("frame", _frame(maps + b"\xc0\xc0" * (budget // 2 + 1)), "ProtocolError"))
     # Each entry: an int key and an empty map, 3 counts; the outer map counts 1.
-    for entries, outcome in [(budget // 3, "ok"), (budget // 3 + 1, "ProtocolError")]:
-        maps = b"\xdf" + entries.to_bytes(4, "big")
+    for entries in (base // 3 - 1000, base // 3 + 1000):
         body = b"".join(b"\xce" + i.to_bytes(4, "big") + b"\x80" for i in range(entries))
-        cases.append(("frame", _frame(maps + body), outcome))
-    nested = b"\x91" * 2000 + b"\xc0"
-    cases.append(("frame", _frame(nested), "ProtocolError"))
+        cases.append(frame_case(b"\xdf" + entries.to_bytes(4, "big") + body, 1 + 3 * entries))
+    # Uncompressed payloads never reach the budget; neither do ordinary records.
+    n = 600_000  # 1.2M counts, over the floor
+    cases.append(frame_case(_array_header(n) + b"\x90" * n, 1 + 2 * n, compress=False))
+    records = msgpack.packb(
+        [{"id": i, "name": "agent", "tags": ["x", "y"]} for i in range(110_000)]
+    )
+    cases.append(frame_case(records, 1 + 110_000 * (1 + 6 + 3)))
+    cases.append(("frame", _frame(b"\x91" * 2000 + b"\xc0"), "ProtocolError"))
     cases.append(("frame", _frame(b"\x91" * 100 + b"\xc0", compress=False), "ok"))
     cases.append(("frame", _frame(_array_header(3) + b"\x90" * 3 + b"\xc0"), "ProtocolError"))
     # Auctions whose solver matrix would dwarf the input.
@@ -179,7 +188,7 @@ NAMED_OUTCOMES = {
 
 
 CHILD = r"""
-import json, resource, sys
+import json, sys
 import numpy as np
 import pyagent
 from pyagent import auction_core, config_core, connectivity_core
@@ -244,7 +253,11 @@ for kind, arg, _ in cases:
         out.append("ok")
     except Exception as exc:
         out.append(type(exc).__name__)
-print(json.dumps({"outcomes": out, "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+# VmHWM is this process image's own peak: ru_maxrss would also hold the parent's RSS at
+# fork time (Linux keeps the larger of the two across exec).
+with open("/proc/self/status") as status:
+    peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+print(json.dumps({"outcomes": out, "peak_kib": peak}))
 """
 
 

@@ -59,6 +59,25 @@ def _validator() -> Any:
     return compile_schema(SCHEMA)
 
 
+#: A registered document behind a $ref, and format assertion on: keywords a pickle must keep.
+REGISTERED = {"https://example.com/name": {"type": "string", "format": "email"}}
+SCHEMA_WITH_KEYWORDS = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "properties": {"who": {"$ref": "https://example.com/name"}},
+}
+
+
+def _validator_with_keywords() -> Any:
+    return compile_schema(SCHEMA_WITH_KEYWORDS, registry=REGISTERED, format="assert")
+
+
+def _keyword_behaviour(validator: Any) -> Any:
+    return [
+        validator.draft,
+        validator.is_valid_many([{"who": "a@example.com"}, {"who": "not an email"}, {"who": 3}]),
+    ]
+
+
 def _manager_behaviour(manager: Any) -> Any:
     """Everything observable, then what further calls do (errors included)."""
     seen: list[Any] = [manager.__getstate__(), manager.num_free_blocks, len(manager)]
@@ -99,6 +118,7 @@ CLASSES: dict[str, tuple[Callable[[], Any], Callable[[Any], Any]]] = {
     "FrameDecoder": (_decoder, _decoder_behaviour),
     "Tokenizer": (_tokenizer, _tokenizer_behaviour),
     "SchemaValidator": (_validator, _validator_behaviour),
+    "SchemaValidator+registry": (_validator_with_keywords, _keyword_behaviour),
 }
 
 

@@ -75,9 +75,17 @@ enum End {
     Protocol(String),
 }
 
+/// A message received: its MessagePack payload and the bytes it took on the wire (its
+/// decode budget, `transport::frame_object_budget`, is counted from those).
+#[derive(Debug)]
+pub struct Received {
+    pub payload: Vec<u8>,
+    pub wire_len: usize,
+}
+
 #[derive(Default)]
 struct Inbox {
-    streams: HashMap<u32, VecDeque<Vec<u8>>>,
+    streams: HashMap<u32, VecDeque<Received>>,
     order: VecDeque<u32>,
     skip: HashMap<u32, usize>,
     pongs: HashSet<u64>,
@@ -222,7 +230,7 @@ impl Connection {
     }
 
     /// The next message of any stream, in arrival order.
-    pub fn recv(&self, timeout: Option<Duration>) -> Result<(u32, Vec<u8>), ConnError> {
+    pub fn recv(&self, timeout: Option<Duration>) -> Result<(u32, Received), ConnError> {
         self.check_open()?;
         let until = deadline(timeout);
         let mut inbox = self.shared.lock();
@@ -243,7 +251,7 @@ impl Connection {
     }
 
     /// The next message of stream `id`.
-    pub fn recv_stream(&self, id: u32, timeout: Option<Duration>) -> Result<Vec<u8>, ConnError> {
+    pub fn recv_stream(&self, id: u32, timeout: Option<Duration>) -> Result<Received, ConnError> {
         self.check_open()?;
         let until = deadline(timeout);
         let mut inbox = self.shared.lock();
@@ -447,7 +455,7 @@ fn read_loop(
             shared.finish(End::Protocol(err.0));
             return;
         }
-        let mut batch: Vec<(u32, Vec<u8>)> = Vec::new();
+        let mut batch: Vec<(u32, Received)> = Vec::new();
         let mut pongs: Vec<u64> = Vec::new();
         let mut peer_closed = false;
         let mut failure = None;
@@ -468,7 +476,13 @@ fn read_loop(
                         }
                     }
                 }
-                Ok(Some(frame)) => batch.push((frame.stream_id, frame.payload)),
+                Ok(Some(frame)) => batch.push((
+                    frame.stream_id,
+                    Received {
+                        payload: frame.payload,
+                        wire_len: frame.wire_len,
+                    },
+                )),
                 Err(err) => {
                     failure = Some(err.0);
                     break;
@@ -781,11 +795,15 @@ mod tests {
             .accept(Some(Duration::from_secs(5)), DEFAULT_MAX_FRAME_SIZE)
             .unwrap();
         let client = client.join().unwrap();
-        let first = server.recv_stream(2, Some(Duration::from_secs(5))).unwrap();
+        let first = server
+            .recv_stream(2, Some(Duration::from_secs(5)))
+            .unwrap()
+            .payload;
         assert_eq!(first, vec![2]);
         let mut seen = vec![first[0]];
         for _ in 0..99 {
-            let (id, payload) = server.recv(Some(Duration::from_secs(5))).unwrap();
+            let (id, received) = server.recv(Some(Duration::from_secs(5))).unwrap();
+            let payload = received.payload;
             assert_eq!(u32::from(payload[0] % 3), id);
             seen.push(payload[0]);
         }

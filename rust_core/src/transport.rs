@@ -45,13 +45,23 @@ pub const MAX_LEVEL: i32 = 22;
 /// Containers nested deeper than this are refused, as msgpack-python's unpacker does.
 pub const MAX_NESTING: usize = 1024;
 
-/// Objects one frame may decode to (`pyagent.connectivity_core.FRAME_MAX_OBJECTS`): every
-/// array counts 1 plus its length, every map 1 plus twice its entries once built. The
-/// decompression cap bounds a payload's bytes, not what they expand to: one byte of
-/// MessagePack (an empty array) is some 80 bytes of Python objects, so a 300-byte Zstandard
-/// frame would otherwise become 600 MB. At about 44 bytes per count at worst, the objects
-/// of a frame stay under ~48 MB.
-pub const FRAME_MAX_OBJECTS: u64 = 1 << 20;
+/// Objects a frame may decode to, counted as every array 1 plus its length and every map 1
+/// plus twice its entries once built: [`FRAME_OBJECTS_BASE`] plus
+/// [`FRAME_OBJECTS_PER_BYTE`] per payload byte received (compressed or not), as
+/// `pyagent.connectivity_core`'s constants of the same names. The decompression cap bounds
+/// a payload's bytes, not what they expand to: one byte of MessagePack (an empty array) is
+/// some 80 bytes of Python objects, so a 300-byte Zstandard frame became 600 MB. An
+/// uncompressed payload never reaches the budget (no item is shorter than a byte, and a
+/// count covers at most two items); a compressed one may expand 4 counts per byte received,
+/// past a floor of about a million.
+pub const FRAME_OBJECTS_BASE: u64 = 1 << 20;
+/// See [`FRAME_OBJECTS_BASE`].
+pub const FRAME_OBJECTS_PER_BYTE: u64 = 4;
+
+/// The object budget of a frame whose payload took `wire_len` bytes on the wire.
+pub fn frame_object_budget(wire_len: usize) -> u64 {
+    FRAME_OBJECTS_BASE.saturating_add(FRAME_OBJECTS_PER_BYTE.saturating_mul(wire_len as u64))
+}
 /// The largest payload a frame can carry (its length field is a u32).
 pub const MAX_PAYLOAD: u64 = u32::MAX as u64;
 
@@ -503,6 +513,9 @@ fn write_header(frame: &mut [u8], flags: u8, stream_id: u32) -> Result<(), Proto
 pub struct Frame {
     pub stream_id: u32,
     pub payload: Vec<u8>,
+    /// Bytes the payload took in the frame (before decompression): what its object budget
+    /// ([`frame_object_budget`]) is counted from.
+    pub wire_len: usize,
 }
 
 /// Where a checked frame's payload is in the decoder's buffer (not copied): MessagePack, or
@@ -581,14 +594,18 @@ impl FrameBuffer {
         let Some(span) = self.next_span()? else {
             return Ok(None);
         };
-        let payload = match &span.payload {
-            Payload::Buffered(range) => Ok(self.buf[range.clone()].to_vec()),
-            Payload::Compressed(range) => decompress(&self.buf[range.clone()], self.max_frame_size),
+        let (payload, wire_len) = match &span.payload {
+            Payload::Buffered(range) => (Ok(self.buf[range.clone()].to_vec()), range.len()),
+            Payload::Compressed(range) => (
+                decompress(&self.buf[range.clone()], self.max_frame_size),
+                range.len(),
+            ),
         };
         match payload {
             Ok(payload) => Ok(Some(Frame {
                 stream_id: span.stream_id,
                 payload,
+                wire_len,
             })),
             Err(err) => self.fail(err),
         }

@@ -185,10 +185,13 @@ impl PyConnection {
     ) -> PyResult<(u32, Bound<'py, PyAny>)> {
         let timeout = timeout_arg(timeout)?;
         let inner = &self.inner;
-        let (id, payload) = py
+        let (id, received) = py
             .detach(|| inner.recv(timeout))
             .map_err(|e| to_py(py, e))?;
-        Ok((id, unpack_payload(py, &payload)?))
+        Ok((
+            id,
+            unpack_payload(py, &received.payload, received.wire_len)?,
+        ))
     }
 
     /// The next message of stream `stream_id`.
@@ -202,10 +205,10 @@ impl PyConnection {
         let id = stream_arg(stream_id)?;
         let timeout = timeout_arg(timeout)?;
         let inner = &self.inner;
-        let payload = py
+        let received = py
             .detach(|| inner.recv_stream(id, timeout))
             .map_err(|e| to_py(py, e))?;
-        unpack_payload(py, &payload)
+        unpack_payload(py, &received.payload, received.wire_len)
     }
 
     /// A real round trip to the peer; the seconds it took.

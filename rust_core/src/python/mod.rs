@@ -43,7 +43,7 @@ mod transport;
 fn limits(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
     use crate::{auction, config, transport};
     let limits = pyo3::types::PyDict::new(py);
-    let entries: [(&str, u64); 7] = [
+    let entries: [(&str, u64); 8] = [
         (
             "pyagent.config_core:JSON_MAX_DEPTH",
             config::MAX_DEPTH as u64,
@@ -66,8 +66,12 @@ fn limits(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
         ),
         ("pyagent.auction_core:MAX_CELLS", auction::MAX_CELLS as u64),
         (
-            "pyagent.connectivity_core:FRAME_MAX_OBJECTS",
-            transport::FRAME_MAX_OBJECTS,
+            "pyagent.connectivity_core:FRAME_OBJECTS_BASE",
+            transport::FRAME_OBJECTS_BASE,
+        ),
+        (
+            "pyagent.connectivity_core:FRAME_OBJECTS_PER_BYTE",
+            transport::FRAME_OBJECTS_PER_BYTE,
         ),
     ];
     for (name, value) in entries {

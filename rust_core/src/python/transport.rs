@@ -503,9 +503,10 @@ fn pack_other(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>, nest_limit: i32) -> PyR
 pub struct KeyCache {
     enabled: bool,
     slots: Vec<Option<KeySlot>>,
-    /// Objects the payload being decoded has counted so far against
-    /// [`transport::FRAME_MAX_OBJECTS`] (reset for each payload).
+    /// Objects the payload being decoded has counted so far, and its budget
+    /// ([`transport::frame_object_budget`]); both set for each payload.
     objects: u64,
+    budget: u64,
 }
 
 struct KeySlot {
@@ -550,6 +551,7 @@ impl KeyCache {
             enabled: true,
             slots: Vec::new(),
             objects: 0,
+            budget: 0,
         }
     }
 
@@ -559,19 +561,18 @@ impl KeyCache {
             enabled: false,
             slots: Vec::new(),
             objects: 0,
+            budget: 0,
         }
     }
 
     /// Counts `n` more objects of the payload; ProtocolError beyond the frame's budget.
     fn count(&mut self, py: Python<'_>, n: u64) -> PyResult<()> {
         self.objects = self.objects.saturating_add(n);
-        if self.objects > transport::FRAME_MAX_OBJECTS {
+        if self.objects > self.budget {
+            let budget = self.budget;
             return Err(protocol_error(
                 py,
-                format!(
-                    "frame decodes to more than {} objects",
-                    transport::FRAME_MAX_OBJECTS
-                ),
+                format!("frame decodes to more than {budget} objects"),
             ));
         }
         Ok(())
@@ -772,7 +773,7 @@ fn build<'py>(
             if depth >= MAX_NESTING {
                 return Err(protocol_error(py, "MessagePack nesting is too deep"));
             }
-            if n as u64 > transport::FRAME_MAX_OBJECTS / 2 {
+            if n as u64 > keys.budget / 2 {
                 return Err(protocol_error(
                     py,
                     format!("a map of {n} entries is more than a frame may hold"),
@@ -814,18 +815,25 @@ fn build<'py>(
 }
 
 /// The Python object of one whole MessagePack payload.
-pub fn unpack_payload<'py>(py: Python<'py>, payload: &[u8]) -> PyResult<Bound<'py, PyAny>> {
-    unpack_payload_with(py, payload, &mut KeyCache::disabled())
+/// `wire_len` is the bytes the payload took in its frame (its object budget).
+pub fn unpack_payload<'py>(
+    py: Python<'py>,
+    payload: &[u8],
+    wire_len: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    unpack_payload_with(py, payload, wire_len, &mut KeyCache::disabled())
 }
 
 /// [`unpack_payload`] with map keys from (and into) `keys`.
 pub fn unpack_payload_with<'py>(
     py: Python<'py>,
     payload: &[u8],
+    wire_len: usize,
     keys: &mut KeyCache,
 ) -> PyResult<Bound<'py, PyAny>> {
     let mut reader = Reader::new(payload);
     keys.objects = 0;
+    keys.budget = transport::frame_object_budget(wire_len);
     let obj = unpack(py, &mut reader, keys, 0)?;
     reader.finish().map_err(|e| to_py_err(py, e))?;
     Ok(obj)
@@ -1153,13 +1161,16 @@ fn frames_to_list<'py>(
     let list = owned(py, unsafe { ffi::PyList_New(py_ssize(spans.len())?) })?;
     for (i, span) in spans.iter().enumerate() {
         let large = matches!(&span.payload, Payload::Compressed(r) if r.len() >= DETACH_BYTES);
+        let wire_len = match &span.payload {
+            Payload::Buffered(range) | Payload::Compressed(range) => range.len(),
+        };
         let payload = if large {
             py.detach(|| inner.payload(span, scratch))
         } else {
             inner.payload(span, scratch)
         };
         let payload = payload.map_err(|e| to_py_err(py, e))?;
-        let obj = unpack_payload_with(py, payload, keys)?;
+        let obj = unpack_payload_with(py, payload, wire_len, keys)?;
         let stream_id = owned(py, unsafe {
             ffi::PyLong_FromUnsignedLongLong(u64::from(span.stream_id))
         })?;
