@@ -544,6 +544,9 @@ def _document_registry(
     def resource(contents: Any) -> Resource[Any]:
         return _resource(contents, specification)
 
+    # Once per URI: the walk at compile time and the library's own lookups when validating
+    # meet the same documents, and the caller's function is called once for each, as in Rust.
+    @functools.cache
     def retrieve_checked(uri: str) -> Resource[Any]:
         if retrieve is None:
             raise LookupError(f"{uri} is not registered and no retrieve callable was given")
