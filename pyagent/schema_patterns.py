@@ -74,7 +74,8 @@ _CONTROL_ESCAPES = {"t": 9, "n": 10, "v": 11, "f": 12, "r": 13}
 _HEX = frozenset("0123456789abcdefABCDEF")
 _DIGITS = frozenset("0123456789")
 _GROUP_NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
-_CATEGORIES = {
+#: The general categories of the dialect: short name -> long name.
+CATEGORIES = {
     "L": "Letter",
     "Lu": "Uppercase_Letter",
     "Ll": "Lowercase_Letter",
@@ -110,7 +111,7 @@ _CATEGORIES = {
     "Cf": "Format",
     "Co": "Private_Use",
 }
-_CATEGORY_BY_NAME = {**{k: k for k in _CATEGORIES}, **{v: k for k, v in _CATEGORIES.items()}}
+_CATEGORY_BY_NAME = {**{k: k for k in CATEGORIES}, **{v: k for k, v in CATEGORIES.items()}}
 
 
 def _complement(ranges: Ranges) -> Ranges:

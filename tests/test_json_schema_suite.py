@@ -35,7 +35,7 @@ import pytest
 from referencing import Registry, Resource
 from referencing.jsonschema import specification_with
 
-from pyagent.validation_core import SchemaValidator
+from pyagent.validation_core import ASSERTED_FORMATS, SchemaValidator
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data" / "json-schema-test-suite"
@@ -200,6 +200,29 @@ def test_suite_passes_except_the_listed_failures(backend: str, draft: str) -> No
         f"{backend} {draft}: {passed} required tests pass, jsonschema passes "
         f"{library_passes(draft)}"
     )
+
+
+@pytest.mark.parametrize("draft", list(DRAFTS))
+@pytest.mark.parametrize(
+    "backend", ["python", pytest.param("rust", marks=pytest.mark.requires_rust)]
+)
+def test_asserted_formats_pass_the_suite(backend: str, draft: str) -> None:
+    """format="assert": every ``optional/format`` test of the asserted formats passes."""
+    compile_schema = _backends()[backend]
+    checked = 0
+    for name in ASSERTED_FORMATS:
+        path = SUITE / draft / "optional" / "format" / f"{name}.json"
+        if not path.exists():  # the format is younger than the draft
+            continue
+        for case in json.loads(path.read_text(encoding="utf-8")):
+            schema = case["schema"]
+            if isinstance(schema, dict) and "$schema" not in schema:
+                schema = {"$schema": DRAFTS[draft], **schema}
+            validator = compile_schema(schema, format="assert")
+            for test in case["tests"]:
+                checked += 1
+                assert validator.is_valid(test["data"]) is test["valid"], (name, test)
+    assert checked >= 50
 
 
 def test_every_known_failure_has_a_reason_and_exists() -> None:

@@ -182,6 +182,47 @@ pub fn rewrite_patterns(schema: &mut Value) -> Result<(), SchemaError> {
     Ok(())
 }
 
+/// `YYYY-MM-DD`, a real day of year 1 or later: the reference's check (a regex, then
+/// `datetime.date.fromisoformat`), here for every draft, as the crate knows `date` from Draft 7.
+fn is_date(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+        return false;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<u32> {
+        let digits = &bytes[range];
+        digits
+            .iter()
+            .all(u8::is_ascii_digit)
+            .then(|| digits.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0')))
+    };
+    let (Some(year), Some(month), Some(day)) = (number(0..4), number(5..7), number(8..10)) else {
+        return false;
+    };
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    year >= 1 && (1..=days).contains(&day)
+}
+
+/// The hyphenated RFC 9562 form (`8-4-4-4-12` hex digits), for every draft.
+fn is_uuid(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() == 36
+        && bytes.iter().enumerate().all(|(i, b)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                *b == b'-'
+            } else {
+                b.is_ascii_hexdigit()
+            }
+        })
+}
+
 /// Serves registered documents, then the caller's function; every document served has its
 /// patterns rewritten (or is refused) as the root's are.
 struct DocumentRetriever {
@@ -253,6 +294,8 @@ impl CompiledSchema {
                 .with_format("regex", |text: &str| {
                     schema_pattern::translate(text).is_ok()
                 })
+                .with_format("date", is_date)
+                .with_format("uuid", is_uuid)
                 .build(&rewritten)
         }));
         match built {
@@ -464,6 +507,10 @@ mod tests {
         let assert = CompiledSchema::new(&schema, &options).unwrap();
         assert!(!assert.is_valid(&json!("x")).unwrap());
         assert!(assert.is_valid(&json!("10.0.0.1")).unwrap());
+        assert!(is_date("2024-02-29") && !is_date("2023-02-29") && !is_date("0000-01-01"));
+        assert!(!is_date("2024-1-01") && !is_date("2024-01-01\n"));
+        assert!(is_uuid("2EB8AA08-aa98-11ea-b4aa-73b441d16380"));
+        assert!(!is_uuid("2eb8aa08aa9811eab4aa73b441d16380"));
         let email = CompiledSchema::new(&json!({"format": "email"}), &options).unwrap();
         assert!(email.is_valid(&json!("not an email")).unwrap());
     }

@@ -2,10 +2,10 @@
 //!
 //! A port of `pyagent/schema_patterns.py` (see its docs for the accepted subset of ECMA 262):
 //! the same scanner, the same refusals, and the same canonical output, except that characters
-//! are escaped `\u{..}` here and `\x{..}` for RE2.
-//! The output uses only literals, `\u{..}` escapes, explicit classes, `\p{..}` general
-//! categories, non-capturing groups, quantifiers and `^`/`$`, which the `jsonschema` crate's own
-//! ECMA 262 translation leaves as they are.
+//! are escaped `\u{..}` here and `\x{..}` for RE2, and general categories are spelled out from
+//! RE2's tables. The output uses only literals, `\u{..}` escapes, explicit classes,
+//! non-capturing groups, quantifiers and `^`/`$`, which the `jsonschema` crate's own ECMA 262
+//! translation leaves as they are.
 
 /// Largest count in `{n}` / `{n,m}`.
 pub const MAX_REPEAT: u64 = 1000;
@@ -14,6 +14,8 @@ pub const MAX_PATTERN_SIZE: u64 = 10_000;
 const PROPERTY_SIZE: u64 = 100;
 const MAX_CHAR: u32 = 0x10FFFF;
 const SURROGATES: (u32, u32) = (0xD800, 0xDFFF);
+
+use std::collections::HashMap;
 
 type Ranges = Vec<(u32, u32)>;
 
@@ -71,6 +73,20 @@ const CATEGORIES: &[(&str, &str)] = &[
     ("Cf", "Format"),
     ("Co", "Private_Use"),
 ];
+
+/// The general categories as RE2 (the reference's engine) has them, generated from
+/// google-re2 by `tests/test_schema_patterns.py`, which also checks they still agree: the
+/// `regex` crate's own tables follow a newer Unicode, so `\p{..}` is spelled out from these.
+const CATEGORY_TABLE: &str = include_str!("unicode_categories.json");
+
+fn category(short: &str) -> Option<&'static [(u32, u32)]> {
+    static TABLE: std::sync::OnceLock<Option<HashMap<String, Ranges>>> = std::sync::OnceLock::new();
+    TABLE
+        .get_or_init(|| serde_json::from_str(CATEGORY_TABLE).ok())
+        .as_ref()?
+        .get(short)
+        .map(Vec::as_slice)
+}
 
 /// Every Unicode scalar value not in `ranges` (sorted, disjoint), surrogates left out.
 fn complement(ranges: &[(u32, u32)]) -> Ranges {
@@ -180,7 +196,8 @@ impl Translator<'_> {
         Ok(code)
     }
 
-    fn property_class(&mut self, negated: bool) -> Result<String, String> {
+    /// `\p{X}` after the `p`: the category's ranges (or their complement), as RE2 has them.
+    fn property_class(&mut self, negated: bool) -> Result<Ranges, String> {
         if self.peek(0) != Some('{') {
             return Err(self.fail("\\p needs a {Name}"));
         }
@@ -203,7 +220,13 @@ impl Translator<'_> {
             )));
         };
         self.i = end + 1;
-        Ok(format!("\\{}{{{short}}}", if negated { 'P' } else { 'p' }))
+        let ranges =
+            category(short).ok_or_else(|| self.fail("Unicode category table unavailable"))?;
+        Ok(if negated {
+            complement(ranges)
+        } else {
+            ranges.to_vec()
+        })
     }
 
     /// The code point of a character escape after its backslash (`c` consumed).
@@ -266,7 +289,9 @@ impl Translator<'_> {
             return Ok((text, ranges.len() as u64, None));
         }
         if c == 'p' || c == 'P' {
-            return Ok((self.property_class(c == 'P')?, PROPERTY_SIZE, None));
+            let body = range_text(&self.property_class(c == 'P')?);
+            let text = if in_class { body } else { format!("[{body}]") };
+            return Ok((text, PROPERTY_SIZE, None));
         }
         if in_class && c == 'b' {
             return Ok((hex(8), 1, Some(8)));
