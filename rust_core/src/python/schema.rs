@@ -15,7 +15,7 @@ use std::sync::Arc;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyType};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 use serde_json::{Map, Number, Value};
 
 use crate::schema::{CompiledSchema, Issue, RetrieveFn, SchemaError, SchemaOptions};
@@ -340,14 +340,11 @@ impl PySchemaValidator {
 
     /// `(pyagent.validation_core._restore_validator, (schema, keywords))`: the pickle names the
     /// backend-neutral factory, so it loads with or without rust_core (and recompiles there).
-    fn __reduce__<'py>(
-        &self,
-        py: Python<'py>,
-    ) -> PyResult<(Bound<'py, PyAny>, (Py<PyAny>, Bound<'py, PyDict>))> {
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         static RESTORE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
         let restore = RESTORE.import(py, "pyagent.validation_core", "_restore_validator")?;
         let keywords = self.keywords.bind(py).copy()?;
-        Ok((restore.clone(), (self.schema.clone_ref(py), keywords)))
+        (restore.clone(), (self.schema.clone_ref(py), keywords)).into_pyobject(py)
     }
 
     fn __repr__(&self) -> String {
