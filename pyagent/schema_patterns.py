@@ -149,19 +149,29 @@ def _range_text(ranges: Iterable[tuple[int, int]]) -> str:
     return "".join(_hex(a) if a == b else f"{_hex(a)}-{_hex(b)}" for a, b in ranges)
 
 
-class _Translator:
-    """One pass over a pattern; ValueError at the first construct outside the subset."""
+class PatternCursor:
+    """A position in a pattern being scanned, and the error for what is found there.
+
+    Shared by this module's translator and validation_core's content-rule scanner, which
+    both read a pattern in one pass and refuse at the first construct outside their subset.
+    """
 
     def __init__(self, pattern: str) -> None:
         self.p = pattern
         self.i = 0
 
     def fail(self, why: str) -> ValueError:
+        """The ValueError for ``why`` at the current offset."""
         return ValueError(f"pattern {self.p!r}: {why} at offset {self.i}")
 
     def peek(self, ahead: int = 0) -> str:
+        """The character ``ahead`` of the cursor, or "" past the end."""
         j = self.i + ahead
         return self.p[j] if j < len(self.p) else ""
+
+
+class _Translator(PatternCursor):
+    """One pass over a pattern; ValueError at the first construct outside the subset."""
 
     def hex_digits(self, count: int) -> int:
         digits = self.p[self.i : self.i + count]

@@ -768,19 +768,8 @@ _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _MAX_REPEAT = 1000
 
 
-class _Scanner:
+class _Scanner(schema_patterns.PatternCursor):
     """One pass over a pattern; ValueError at the first construct outside the subset."""
-
-    def __init__(self, pattern: str) -> None:
-        self.p = pattern
-        self.i = 0
-
-    def fail(self, why: str) -> ValueError:
-        return ValueError(f"pattern {self.p!r}: {why} at offset {self.i}")
-
-    def peek(self, ahead: int = 0) -> str:
-        j = self.i + ahead
-        return self.p[j] if j < len(self.p) else ""
 
     def escape(self, in_class: bool) -> int | None:
         r"""Reads ``\x``; the byte it stands for, or None for a class/assertion escape."""
