@@ -159,7 +159,7 @@ def parity(session: nox.Session) -> None:
     session.run(
         "python",
         "-m",
-        "parity",
+        "pyagent.parity",
         "--json",
         str(STATUS / "parity.json"),
         *session.posargs,
@@ -212,8 +212,8 @@ def lint(session: nox.Session) -> None:
     session.run(cargo, "test", *manifest, external=True)
     session.run(cargo, "test", *manifest, "--no-default-features", external=True)
     # Dogfooding: pyagent's hooks are exactly what the codemod writes, and defect-free.
-    session.run("python", "-m", "migrate", "insert", "--check", "pyagent/")
-    session.run("python", "-m", "migrate", "audit", "--strict", "pyagent/")
+    session.run("python", "-m", "pyagent.migrate", "insert", "--check", "pyagent/")
+    session.run("python", "-m", "pyagent.migrate", "audit", "--strict", "pyagent/")
 
 
 @nox.session(python=PYTHON)
@@ -289,4 +289,4 @@ def docs(session: nox.Session) -> None:
 def mutants(session: nox.Session) -> None:
     """Mutation score of the parity properties: `-- --only NAME`, `-- --sample N` (0: all)."""
     prepare(session, "test")
-    session.run("python", "-m", "parity.mutants", *session.posargs)
+    session.run("python", "-m", "pyagent.parity.mutants", *session.posargs)

@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from parity.results import write_results
 from pyagent.manifest import load_manifest
+from pyagent.parity.results import write_results
 
 
 def _machine(raw: dict[str, Any]) -> dict[str, Any]:

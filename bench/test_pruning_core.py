@@ -3,7 +3,8 @@
 Workload: 5,000,000 synapses (weights uniform in [0, 1), ages uniform in [0, 10 h)), half-life
 1 h, floor 0.05, as float64 arrays. Peer: the numpy one-liner
 ``np.maximum(w * np.exp(-ln2 * a / h), floor)``. Every result is checked against it within
-1e-12 relative (the libm/numpy ``exp`` may differ by an ulp; see parity/properties/pruning.py).
+1e-12 relative (the libm/numpy ``exp`` may differ by an ulp; see
+``pyagent/parity/properties/pruning.py``).
 """
 
 from __future__ import annotations

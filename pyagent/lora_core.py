@@ -20,7 +20,7 @@ would double the memory traffic of a memory-bound merge.
 
 This module is the reference implementation and it is numpy: the products are BLAS calls,
 which is the clearest correct form. Results of the two backends differ only by rounding
-(summation order and fused multiply-add); see ``parity/properties/lora.py`` for the bound.
+(summation order and fused multiply-add); see ``pyagent/parity/properties/lora.py`` for the bound.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ This module is the reference and it is numpy: one matrix product (BLAS, float32)
 exact selection (``numpy.partition`` for the k-th best score, then a lexicographic sort of
 the candidates by score and index). ``rust_core`` computes the same scores in one pass over
 the matrix with per-thread bounded heaps; scores differ from BLAS by float32 summation-order
-rounding only (see ``parity/properties/memory.py``).
+rounding only (see ``pyagent/parity/properties/memory.py``).
 
 :class:`MemoryCore` keeps an in-memory store of vectors with ids on top of it.
 """

@@ -133,7 +133,7 @@ def run_tests(python: str, lib: Path, modules: Sequence[str], report: Path) -> d
 
 def insert_hooks(python: str, lib: Path, modules: Sequence[str]) -> dict[str, object]:
     """``migrate insert`` of every function of :data:`HOOKS` for ``modules``; its JSON."""
-    args = [python, "-m", "migrate", "insert", "-q", "--format", "json"]
+    args = [python, "-m", "pyagent.migrate", "insert", "-q", "--format", "json"]
     paths = []
     for module in modules:
         path = lib / f"{module}.py"

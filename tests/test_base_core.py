@@ -212,7 +212,7 @@ def test_unwritable_folder_is_a_permission_error(unwritable_dir: Path) -> None:
 
 @pytest.mark.requires_rust
 def test_unwritable_folder_same_class_from_both_backends(unwritable_dir: Path) -> None:
-    from parity.compare import call_both, same_outcome
+    from pyagent.parity.compare import call_both, same_outcome
 
     rust, python = call_both(save_atomic, unwritable_dir / "state.json", {"k": 1})
     same_outcome(rust, python)
@@ -357,7 +357,7 @@ def test_a_non_contiguous_array_is_a_buffer_error(tmp_path: Path) -> None:
 def test_both_backends_agree_on_hostile_paths_and_buffers(tmp_path: Path) -> None:
     import numpy
 
-    from parity.compare import call_both, same_outcome
+    from pyagent.parity.compare import call_both, same_outcome
 
     (tmp_path / "loop").symlink_to("loop")
     cases: list[tuple[str, object]] = [

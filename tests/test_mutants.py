@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from parity.mutants import PACKAGE, load_equivalents, mutants_of, run_mutant
 from pyagent.manifest import load_manifest
+from pyagent.parity.mutants import PACKAGE, load_equivalents, mutants_of, run_mutant
 
 
 def _source(module: str) -> str:

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from parity.compare import Outcome, same, same_outcome
-from parity.profiles import load_profile
-from parity.registry import parity_property, registered, run_property
 from pyagent.manifest import load_manifest
+from pyagent.parity.compare import Outcome, same, same_outcome
+from pyagent.parity.profiles import load_profile
+from pyagent.parity.registry import parity_property, registered, run_property
 
 load_profile()
 
@@ -63,7 +63,7 @@ def test_same_detects_a_wrong_value_and_a_wrong_exception_class(monkeypatch) -> 
 
     module = _fake_module(lambda x: 2 * x + (x == 3))
     monkeypatch.setattr(backend, "forced_python", _swap(module), raising=True)
-    import parity.compare as compare
+    import pyagent.parity.compare as compare
 
     monkeypatch.setattr(compare, "forced_python", _swap(module))
     assert same(module.double, 2).value == 4
@@ -104,7 +104,7 @@ def test_a_falsified_property_is_reported_as_failed() -> None:
     def always_fails(x: int) -> None:
         assert x != x
 
-    from parity import registry
+    from pyagent.parity import registry
 
     # Registered, for the duration of the test, as the only property of a real hot path.
     name = "sharding_index"
@@ -123,9 +123,9 @@ def test_a_falsified_property_is_reported_as_failed() -> None:
 def test_cli_prints_the_table_and_saves_json(tmp_path: Path, capsys, monkeypatch) -> None:
     import dataclasses
 
-    import parity.__main__ as cli
-    from parity.__main__ import main
+    import pyagent.parity.__main__ as cli
     from pyagent.manifest import HookedFunction, load_manifest
+    from pyagent.parity.__main__ import main
 
     # A manifest in which one hot path is not migrated and has no Rust function yet, as
     # every hot path was before its issue landed.
@@ -156,7 +156,7 @@ def test_cli_prints_the_table_and_saves_json(tmp_path: Path, capsys, monkeypatch
 def test_numpy_arrays_compare_by_dtype_shape_and_values() -> None:
     import numpy as np
 
-    from parity.compare import _equal
+    from pyagent.parity.compare import _equal
 
     a = np.array([1.0, np.nan, 3.0])
     assert _equal(a, a.copy(), 0)
@@ -173,7 +173,7 @@ def test_numpy_arrays_compare_by_dtype_shape_and_values() -> None:
 _CRASHING_PROPERTIES = """
 import os, time
 from hypothesis import given, strategies as st
-from parity.registry import parity_property
+from pyagent.parity.registry import parity_property
 
 @parity_property("page_copy")
 @given(st.integers())
@@ -202,7 +202,7 @@ def test_a_crashing_or_hanging_row_fails_alone(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "parity",
+            "pyagent.parity",
             "--json",
             str(out),
             "--timeout",
@@ -234,7 +234,7 @@ def test_a_crashing_or_hanging_row_fails_alone(tmp_path: Path) -> None:
 
 
 def test_a_partial_run_updates_its_rows_of_the_saved_result(tmp_path: Path) -> None:
-    from parity.__main__ import _merge
+    from pyagent.parity.__main__ import _merge
 
     saved = tmp_path / "parity.json"
     full = [{"name": n, "status": "passed", "examples": 150} for n in ("a", "b", "c")]

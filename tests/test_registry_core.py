@@ -10,8 +10,8 @@ from collections.abc import Hashable, Sequence
 import networkx as nx
 import pytest
 
-from parity.compare import same
 from pyagent import registry_core
+from pyagent.parity.compare import same
 from pyagent.registry_core import CycleError, RegistryCore, detect_cycles, topo_sort
 
 

@@ -4,7 +4,7 @@ import json
 import re
 from pathlib import Path
 
-from parity.results import SCHEMA, write_results
+from pyagent.parity.results import SCHEMA, write_results
 
 
 def test_results_carry_the_envelope_and_the_rows(tmp_path: Path) -> None:

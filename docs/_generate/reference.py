@@ -39,10 +39,12 @@ def reference_modules() -> list[str]:
         if hot_path.module not in modules and _exists(hot_path.module):
             modules.append(hot_path.module)
     modules += [m for m in FIXED if m not in modules and _exists(m)]
-    if _exists("parity"):
-        modules.append("parity")
+    if _exists("pyagent.parity"):
+        modules.append("pyagent.parity")
         modules += sorted(
-            f"parity.{p.stem}" for p in (ROOT / "parity").glob("*.py") if not p.stem.startswith("_")
+            f"pyagent.parity.{p.stem}"
+            for p in (ROOT / "pyagent" / "parity").glob("*.py")
+            if not p.stem.startswith("_")
         )
     return modules
 
@@ -83,7 +85,7 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
 MIGRATE_PLACEHOLDER = """# The migrate codemod
 
 The codemod's own documentation (`docs/migrate.md`) is not in this checkout yet. Meanwhile,
-`python -m migrate --help` lists its commands: `insert`, `audit`, `status` and `docs`.
+`python -m pyagent.migrate --help` lists its commands: `insert`, `audit`, `status` and `docs`.
 """
 
 

@@ -230,7 +230,7 @@ def test_api_reference_has_every_existing_core(browser: Browser, base_url: str) 
         if (ROOT.joinpath(*h["module"].split(".")).with_suffix(".py")).is_file()
     }
     assert modules, "no core module exists"
-    for module in sorted(modules | {"pyagent.backend", "pyagent.manifest", "parity"}):
+    for module in sorted(modules | {"pyagent.backend", "pyagent.manifest", "pyagent.parity"}):
         browser.goto(f"{base_url}reference/{module}/")
         count = browser.evaluate("document.querySelectorAll('article .doc-object').length")
         assert count > 0, f"no documented objects on the {module} page"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from migrate.defects import DEFECT_KINDS, EXAMPLE_RUST
+from pyagent.migrate.defects import DEFECT_KINDS, EXAMPLE_RUST
 
 CLEAN_TEMPLATES: dict[str, tuple[str, str]] = {
     "A": (

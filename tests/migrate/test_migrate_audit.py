@@ -6,9 +6,9 @@ import textwrap
 
 import pytest
 
-from migrate.audit import AuditConfig, analyze_source, crate_defects
-from migrate.defects import DEFECT_KINDS, EXAMPLE_RUST, by_code, render_markdown
-from migrate.rust_exports import RustExports, merge_exports, parse_rust_source
+from pyagent.migrate.audit import AuditConfig, analyze_source, crate_defects
+from pyagent.migrate.defects import DEFECT_KINDS, EXAMPLE_RUST, by_code, render_markdown
+from pyagent.migrate.rust_exports import RustExports, merge_exports, parse_rust_source
 
 
 def config_for(rust: str = EXAMPLE_RUST, pending: frozenset[str] = frozenset()) -> AuditConfig:
@@ -64,7 +64,7 @@ def test_docs_carry_the_generated_defect_reference() -> None:
     start = text.index("<!-- defects:start -->") + len("<!-- defects:start -->\n")
     end = text.index("<!-- defects:end -->")
     assert text[start:end].strip() == render_markdown().strip(), (
-        "docs/migrate.md is stale: regenerate with `python -m migrate docs`"
+        "docs/migrate.md is stale: regenerate with `python -m pyagent.migrate docs`"
     )
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import write_crate
 
-from migrate.__main__ import main
+from pyagent.migrate.__main__ import main
 
 CRATE = """
 #[pyfunction]
@@ -221,7 +221,7 @@ def test_defects_each_reported_once(audit: dict) -> None:
 
 
 def test_one_except_clause_one_report() -> None:
-    from migrate.audit import analyze_source
+    from pyagent.migrate.audit import analyze_source
 
     source = """
 try:
@@ -302,7 +302,7 @@ mod declared {
 
 
 def test_rust_reader_accepts_every_registration_form() -> None:
-    from migrate.rust_exports import parse_rust_source
+    from pyagent.migrate.rust_exports import parse_rust_source
 
     registrations, signatures = parse_rust_source({"lib.rs": RUST_FORMS})
     names = {r.name: r.kind for r in registrations}

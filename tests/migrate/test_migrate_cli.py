@@ -1,4 +1,4 @@
-"""``python -m migrate`` end to end through a subprocess, and the runner's guarantees."""
+"""``python -m pyagent.migrate`` end to end through a subprocess, and the runner's guarantees."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from conftest import write_crate
 
-from migrate.__main__ import main
-from migrate.runner import InsertTask, gather_files, run_files, write_atomic
-from migrate.targets import TargetSet, module_parts, parse_hook_spec, targets_from_manifest
 from pyagent.manifest import load_manifest
+from pyagent.migrate.__main__ import main
+from pyagent.migrate.runner import InsertTask, gather_files, run_files, write_atomic
+from pyagent.migrate.targets import TargetSet, module_parts, parse_hook_spec, targets_from_manifest
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -67,7 +67,7 @@ def sharding_index(key, shard_count):
 def run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run(
-        [sys.executable, "-m", "migrate", *args],
+        [sys.executable, "-m", "pyagent.migrate", *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -364,7 +364,7 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
 def test_progress_bar_draws_only_when_enabled() -> None:
     import io
 
-    from migrate.runner import Progress
+    from pyagent.migrate.runner import Progress
 
     stream = io.StringIO()
     bar = Progress(3, stream=stream, enabled=True)

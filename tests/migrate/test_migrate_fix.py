@@ -14,10 +14,10 @@ import pytest
 from conftest import templates, write_crate
 from libcst.codemod import CodemodContext
 
-from migrate.audit import AuditConfig, analyze_source
-from migrate.defects import DEFECT_KINDS, FixExample
-from migrate.fix import FixHooksCommand, exported_spelling
-from migrate.rust_exports import merge_exports, parse_rust_source
+from pyagent.migrate.audit import AuditConfig, analyze_source
+from pyagent.migrate.defects import DEFECT_KINDS, FixExample
+from pyagent.migrate.fix import FixHooksCommand, exported_spelling
+from pyagent.migrate.rust_exports import merge_exports, parse_rust_source
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -102,7 +102,7 @@ def test_hooks_that_need_a_person_are_left_alone() -> None:
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run(
-        [sys.executable, "-m", "migrate", *args],
+        [sys.executable, "-m", "pyagent.migrate", *args],
         cwd=REPO,
         env=env,
         capture_output=True,

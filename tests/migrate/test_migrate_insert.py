@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from libcst.codemod import CodemodTest
 
-from migrate.insert import InsertHooksCommand
+from pyagent.migrate.insert import InsertHooksCommand
 
 IMPORT = """\
 try:

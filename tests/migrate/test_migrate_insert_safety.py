@@ -18,7 +18,7 @@ import libcst as cst
 import pytest
 from libcst.codemod import CodemodContext
 
-from migrate.insert import InsertHooksCommand
+from pyagent.migrate.insert import InsertHooksCommand
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -40,7 +40,7 @@ def load(source: str) -> types.ModuleType:
 def run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run(
-        [sys.executable, "-m", "migrate", *args],
+        [sys.executable, "-m", "pyagent.migrate", *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -99,7 +99,7 @@ def test_module_global_rc_is_not_overwritten() -> None:
 def test_every_candidate_taken_refuses_the_file() -> None:
     from libcst.codemod import SkipFile
 
-    from migrate.hooks import BINDING_CANDIDATES
+    from pyagent.migrate.hooks import BINDING_CANDIDATES
 
     source = "".join(f"{name} = 1\n" for name in BINDING_CANDIDATES) + "def f(x):\n    return x\n"
     with pytest.raises(SkipFile, match="every binding name"):
@@ -273,7 +273,7 @@ def test_several_functions_to_one_rust_name_warn(tree: Path) -> None:
 
 
 def test_include_and_exclude_globs(tree: Path) -> None:
-    from migrate.runner import gather_files
+    from pyagent.migrate.runner import gather_files
 
     everything = gather_files([tree])
     assert len(everything) == 3

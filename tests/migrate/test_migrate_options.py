@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from conftest import write_crate
 
-from migrate.__main__ import main
-from migrate.audit import AuditConfig, analyze_source
-from migrate.runner import Progress
+from pyagent.migrate.__main__ import main
+from pyagent.migrate.audit import AuditConfig, analyze_source
+from pyagent.migrate.runner import Progress
 
 HEADER = """\
 try:
@@ -38,8 +38,8 @@ def f(key, n):
 
 
 def codes(source: str, config: AuditConfig | None = None) -> list[str]:
-    from migrate.defects import EXAMPLE_RUST
-    from migrate.rust_exports import merge_exports, parse_rust_source
+    from pyagent.migrate.defects import EXAMPLE_RUST
+    from pyagent.migrate.rust_exports import merge_exports, parse_rust_source
 
     registrations, signatures = parse_rust_source({"lib.rs": EXAMPLE_RUST})
     exports = merge_exports("crate", registrations, signatures, (None, None, {}))

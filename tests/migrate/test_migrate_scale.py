@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from conftest import make_tree, templates, write_crate
 
-from migrate.audit import AuditConfig, analyze_source
-from migrate.defects import EXAMPLE_RUST
-from migrate.rust_exports import merge_exports, parse_rust_source
+from pyagent.migrate.audit import AuditConfig, analyze_source
+from pyagent.migrate.defects import EXAMPLE_RUST
+from pyagent.migrate.rust_exports import merge_exports, parse_rust_source
 
 REPO = Path(__file__).resolve().parents[2]
 MODULES = 2000
-ARGS = [sys.executable, "-m", "migrate", "audit"]
+ARGS = [sys.executable, "-m", "pyagent.migrate", "audit"]
 
 
 def expected_per_template() -> dict[str, tuple[int, Counter[str]]]:
@@ -74,7 +74,7 @@ def test_audit_2000_modules_in_parallel(tmp_path: Path) -> None:
 
 
 def test_insert_then_check_is_clean_on_a_mixed_tree(tmp_path: Path) -> None:
-    from migrate.__main__ import main
+    from pyagent.migrate.__main__ import main
 
     write_crate(tmp_path)
     tree, planted = make_tree(tmp_path, 2 * len(templates()))

@@ -1,0 +1,179 @@
+"""AnalysisCore parity: calculate_complexity (and its batch form) on generated Python source.
+
+Programs are generated from a small grammar that covers every construct radon counts (``if``
+/``elif``/``else``, loops with ``else``, ``try`` with handlers, ``try``/``except*``,
+``match`` with irrefutable cases, ``assert``, ``with``, boolean chains, conditional
+expressions, comprehensions, lambdas, f-strings, decorators) and the scopes it scores
+(functions, async functions, closures, methods under ``if`` blocks, nested classes), so
+each property exercises the native parser and walker against :mod:`ast` plus the Python
+walker. Exact equality: complexity numbers are integers and positions are byte offsets.
+
+Bad input rides along: programs with a character deleted or a token inserted (mostly
+syntax errors, so both backends must raise the same class), non-UTF-8 bytes, NUL, and
+objects that are not source at all.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pyagent import analysis_core
+from pyagent.parity.compare import call_both, same, same_outcome
+from pyagent.parity.registry import parity_property
+
+NAMES = st.sampled_from(["a", "b", "x", "y", "items", "self"])
+
+
+@st.composite
+def expressions(draw: st.DrawFn, depth: int = 0) -> str:
+    """A Python expression; nested up to three levels."""
+    leaf = draw(st.one_of(NAMES, st.sampled_from(["1", "None", "'s'", "f(a)", "a.b[0]"])))
+    if depth >= 3 or draw(st.integers(0, 3)) == 0:
+        return leaf
+    sub = [draw(expressions(depth + 1)) for _ in range(3)]
+    form = draw(st.integers(0, 10))
+    return [
+        f"{sub[0]} and {sub[1]}",
+        f"{sub[0]} or {sub[1]} and {sub[2]}",
+        f"({sub[0]} if {sub[1]} else {sub[2]})",
+        f"[{sub[0]} for a in {sub[1]} if {sub[2]}]",
+        f"{{k: {sub[0]} for k in {sub[1]} for b in k if b if {sub[2]}}}",
+        f"(lambda q=({sub[0]}): {sub[1]})",
+        f"f'{{{sub[0]}}} and {{{sub[1]}!r:>{{{sub[2]}}}}}'",
+        f"not {sub[0]}",
+        f"(n := {sub[0]})",
+        f"sum(x for x in {sub[0]} if x)",
+        f"g({sub[0]}, *{sub[1]}, key={sub[2]})",
+    ][form]
+
+
+@st.composite
+def blocks(draw: st.DrawFn, indent: int, depth: int, in_class: bool = False) -> str:
+    """A non-empty block of statements at ``indent`` spaces."""
+    pad = " " * indent
+    lines = [draw(statements(indent, depth, in_class)) for _ in range(draw(st.integers(1, 3)))]
+    text = "".join(lines)
+    return text if text.strip() else f"{pad}pass\n"
+
+
+@st.composite
+def statements(draw: st.DrawFn, indent: int, depth: int, in_class: bool = False) -> str:
+    """One statement (simple or compound) at ``indent`` spaces."""
+    pad = " " * indent
+    e = draw(expressions())
+    simple = [
+        f"{pad}pass\n",
+        f"{pad}x = {e}\n",
+        f"{pad}assert {e}, {draw(expressions())}\n",
+        f"{pad}return {e}\n",
+        f"{pad}{e}\n",
+    ]
+    if depth >= 3:
+        return draw(st.sampled_from(simple))
+    inner = indent + 4
+    body = blocks(inner, depth + 1)
+
+    def block() -> str:
+        return draw(body)
+
+    kind = draw(st.integers(0, 14))
+    if kind <= 3:
+        return simple[kind]
+    if kind == 4:
+        elifs = "".join(
+            f"{pad}elif {draw(expressions())}:\n{block()}" for _ in range(draw(st.integers(0, 2)))
+        )
+        tail = f"{pad}else:\n{block()}" if draw(st.booleans()) else ""
+        return f"{pad}if {e}:\n{block()}{elifs}{tail}"
+    if kind == 5:
+        loop = draw(st.sampled_from(["for a in items", "while x", "async for a in items"]))
+        tail = f"{pad}else:\n{block()}" if draw(st.booleans()) else ""
+        return f"{pad}{loop}:\n{block()}{tail}"
+    if kind == 6:
+        star = draw(st.booleans())
+        handlers = "".join(
+            f"{pad}except{'*' if star else ''} E{i}:\n{block()}"
+            for i in range(draw(st.integers(1, 3)))
+        )
+        tail = f"{pad}else:\n{block()}" if draw(st.booleans()) else ""
+        final = f"{pad}finally:\n{block()}" if draw(st.booleans()) else ""
+        return f"{pad}try:\n{block()}{handlers}{tail}{final}"
+    if kind == 7:
+        patterns = draw(
+            st.lists(
+                st.sampled_from(["1", "[a, b]", "{'k': v}", "P(x=0) | P(y=0)", "'s'"]), max_size=3
+            )
+        )
+        cases = "".join(
+            f"{pad}    case {p} if {draw(expressions())}:\n{draw(blocks(inner + 4, depth + 1))}"
+            for p in patterns
+        )
+        last = draw(st.sampled_from(["", "_", "other"]))
+        if last or not cases:
+            cases += f"{pad}    case {last or '_'}:\n{draw(blocks(inner + 4, depth + 1))}"
+        return f"{pad}match {e}:\n{cases}"
+    if kind == 8:
+        return f"{pad}with open({e}) as fh, lock:\n{block()}"
+    if kind in (9, 10):
+        decorator = f"{pad}@dec({draw(expressions())})\n" if draw(st.booleans()) else ""
+        prefix = draw(st.sampled_from(["def", "def", "async def"]))
+        params = "self, a=1 if x else 2" if in_class else "a, b=(x or y)"
+        return f"{decorator}{pad}{prefix} fn{depth}_{kind}({params}):\n{block()}"
+    if kind in (11, 12):
+        members = draw(blocks(inner, depth + 1, in_class=True))
+        return f"{pad}class C{depth}_{kind}(Base):\n{members}"
+    if kind == 13 and in_class:
+        return f"{pad}if flag:\n{pad}    def method(self):\n{draw(blocks(inner + 4, depth + 1))}"
+    return f"{pad}{e}\n"
+
+
+programs = st.builds("".join, st.lists(statements(0, 0), min_size=1, max_size=4))
+
+
+@st.composite
+def broken_programs(draw: st.DrawFn) -> str:
+    """A generated program with one character deleted or one token inserted."""
+    source = draw(programs)
+    at = draw(st.integers(0, len(source)))
+    if draw(st.booleans()) and at < len(source):
+        return source[:at] + source[at + 1 :]
+    token = draw(
+        st.sampled_from(["(", ")", ":", "\n", " ", "    ", "if", "else", "=", ",", "'", "\\"])
+    )
+    return source[:at] + token + source[at:]
+
+
+@parity_property("calculate_complexity_rust")
+@given(source=programs, as_bytes=st.booleans())
+def calculate_complexity_agrees(source: str, as_bytes: bool) -> None:
+    """Same blocks, scores, positions and total for every generated program."""
+    same(analysis_core.calculate_complexity, source.encode() if as_bytes else source)
+
+
+@parity_property("calculate_complexity_rust")
+@given(
+    source=st.one_of(
+        broken_programs(),
+        programs.map(lambda s: s.encode() + b"\xff"),
+        programs.map(lambda s: s + "\0"),
+        programs.map(lambda s: "\ufeff" + s),
+        programs.map(lambda s: b"\xef\xbb\xbf" + s.encode()),
+        st.sampled_from([None, 3, 1.5, ["x = 1"], bytearray(b"x = 1")]),
+    )
+)
+def calculate_complexity_rejects_the_same(source: object) -> None:
+    """Broken programs, bad bytes, NUL, BOMs and non-source: same outcome and class."""
+    same(analysis_core.calculate_complexity, source)
+
+
+@parity_property("calculate_complexity_rust")
+@given(
+    sources=st.lists(st.one_of(programs, programs.map(str.encode), broken_programs()), max_size=5)
+)
+def calculate_complexity_batch_agrees(sources: list[str | bytes]) -> None:
+    """Same list of reports, or the same error naming the same first bad index."""
+    rust, python = call_both(analysis_core.calculate_complexity_batch, sources)
+    same_outcome(rust, python)
+    if rust.error is not None:
+        assert rust.message.split(":")[0] == python.message.split(":")[0], (rust, python)

@@ -1,0 +1,107 @@
+"""BaseCore parity: save_atomic writes the same bytes and mode, or fails the same way."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+
+import numpy
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pyagent import base_core
+from pyagent.parity.compare import call_both, call_python, call_rust, same_outcome
+from pyagent.parity.properties.strategies import any_text, bytes_like
+from pyagent.parity.registry import parity_property
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+payloads = st.one_of(
+    bytes_like, any_text, json_values, st.just({1, 2}), st.builds(object), st.just(math.nan)
+)
+#: Buffers that are not C-contiguous: BufferError from both backends, whatever the exporter.
+strided = st.sampled_from(
+    [
+        numpy.arange(12, dtype=numpy.uint8)[::2],
+        numpy.zeros((3, 4)).T,
+        memoryview(b"abcdef")[::2],
+    ]
+)
+payloads = st.one_of(payloads, strided)
+#: Where the target goes inside a fresh folder: valid names (the longest, not UTF-8, links
+#: written through), and every way to fail (NUL, one byte too long, a link loop).
+targets = st.one_of(
+    st.sampled_from(["state.json", "a b.txt", "ünï.bin", ".hidden", "n" * 240, "n" * 255]),
+    st.sampled_from([os.fsdecode(b"\xff-not-utf8.bin"), "link", "dangling", "chain"]),
+    st.sampled_from(["missing/state.json", "afile/state.json", "adir", "", ".", "..", "x/"]),
+    st.sampled_from(["a\0b", "n" * 256, "loop", "link-to-dir"]),
+)
+
+
+def _prepare(root: Path, existing_mode: int | None) -> None:
+    (root / "afile").write_bytes(b"not a folder")
+    (root / "adir").mkdir()
+    (root / "link").symlink_to("state.json")
+    (root / "chain").symlink_to("link")
+    (root / "dangling").symlink_to("adir/created.json")
+    (root / "loop").symlink_to("loop")
+    (root / "link-to-dir").symlink_to("adir")
+    if existing_mode is not None:
+        for name in ("state.json", "a b.txt"):
+            (root / name).write_bytes(b"old content")
+            (root / name).chmod(existing_mode)
+
+
+def _snapshot(root: Path) -> dict[str, tuple[bytes | None, str | None, int]]:
+    """Every entry under root with its bytes and mode: catches stray temp files too."""
+    return {
+        str(entry.relative_to(root)): (
+            entry.read_bytes() if entry.is_file() else None,
+            os.readlink(entry) if entry.is_symlink() else None,
+            stat.S_IMODE(entry.lstat().st_mode),
+        )
+        for entry in sorted(root.rglob("*"))
+    }
+
+
+@parity_property("save_atomic")
+@given(
+    data=payloads,
+    target=targets,
+    existing_mode=st.sampled_from([None, 0o600, 0o644, 0o755]),
+    as_path=st.booleans(),
+)
+def save_atomic_agrees(data: object, target: str, existing_mode: int | None, as_path: bool) -> None:
+    """Same outcome class, and byte-identical folders (content, modes, no temp files)."""
+    rust_root, python_root = (Path(tempfile.mkdtemp(prefix="parity-save-")) for _ in range(2))
+    try:
+        for root in (rust_root, python_root):
+            _prepare(root, existing_mode)
+
+        def argument(root: Path) -> object:
+            path = os.path.join(root, target)
+            return Path(path) if as_path and target not in ("", "x/") else path
+
+        rust = call_rust(base_core.save_atomic, argument(rust_root), data)
+        python = call_python(base_core.save_atomic, argument(python_root), data)
+        same_outcome(rust, python)
+        assert _snapshot(rust_root) == _snapshot(python_root)
+    finally:
+        shutil.rmtree(rust_root, ignore_errors=True)
+        shutil.rmtree(python_root, ignore_errors=True)
+
+
+@parity_property("save_atomic")
+@given(data=st.one_of(st.binary(), any_text, st.integers(), st.none()))
+def save_atomic_rejects_bytes_paths(data: object) -> None:
+    """Bytes paths are a TypeError from both backends, before any write."""
+    rust, python = call_both(base_core.save_atomic, b"/nonexistent/parity-bytes-path", data)
+    same_outcome(rust, python)
+    assert rust.error is TypeError

@@ -1,0 +1,89 @@
+"""CacheCore parity: generate_hash and verify_integrity, single and batch."""
+
+from __future__ import annotations
+
+import hashlib
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pyagent import cache_core
+from pyagent.parity.compare import same
+from pyagent.parity.properties.strategies import any_text, bytes_like, not_data
+from pyagent.parity.registry import parity_property
+
+algorithms = st.one_of(
+    st.sampled_from(cache_core.ALGORITHMS),
+    st.sampled_from(["MD5", "Sha256", "SHA512", "sha-256", "", "blake2b", "\ud800"]),
+    st.text(max_size=8),
+    st.none(),
+    st.integers(),
+)
+data = st.one_of(bytes_like, any_text, not_data)
+
+
+expected_digests = st.one_of(
+    st.text(alphabet="0123456789abcdefABCDEF", max_size=130),
+    any_text,
+    st.binary(max_size=8),
+    st.none(),
+)
+
+
+@parity_property("generate_hash")
+@given(data=data, algorithm=algorithms)
+def generate_hash_agrees(data: object, algorithm: object) -> None:
+    """Same digest (equal to hashlib) or the same error class, for any data and name."""
+    outcome = same(cache_core.generate_hash, data, algorithm)
+    if outcome.error is None and isinstance(data, bytes) and isinstance(algorithm, str):
+        assert outcome.value == hashlib.new(algorithm.lower(), data).hexdigest()
+
+
+@parity_property("generate_hash")
+@given(
+    items=st.one_of(st.lists(data, max_size=6), st.tuples(data, data), data),
+    algorithm=algorithms,
+)
+def generate_hash_batch_agrees(items: object, algorithm: object) -> None:
+    """Batch digests agree, including bad items and non-iterables."""
+    same(cache_core.generate_hash_batch, items, algorithm)
+
+
+@parity_property("verify_integrity")
+@given(data=data, algorithm=algorithms, expected=expected_digests, use_true=st.booleans())
+def verify_integrity_agrees(
+    data: object, algorithm: object, expected: object, use_true: bool
+) -> None:
+    """Same verdict for true, case-changed, wrong and wrong-typed digests."""
+    if use_true:
+        try:
+            expected = cache_core.generate_hash(data, algorithm)  # type: ignore[arg-type]
+            expected = expected.upper() if len(expected) % 3 == 0 else expected
+        except Exception:
+            pass
+    outcome = same(cache_core.verify_integrity, data, expected, algorithm)
+    if use_true and outcome.error is None and isinstance(expected, str):
+        assert outcome.value is True
+
+
+@parity_property("verify_integrity")
+@given(
+    items=st.lists(st.one_of(st.binary(), any_text), max_size=6),
+    algorithm=algorithms,
+    tamper=st.lists(st.integers(0, 5), max_size=3),
+    extra=st.one_of(st.none(), expected_digests),
+)
+def verify_integrity_batch_agrees(
+    items: list[object], algorithm: object, tamper: list[int], extra: object
+) -> None:
+    """Batch verdicts agree, with tampered digests and length mismatches."""
+    try:
+        digests: list[object] = list(cache_core.generate_hash_batch(items, algorithm))  # type: ignore[arg-type]
+    except Exception:
+        digests = ["0" * 64 for _ in items]
+    for index in tamper:
+        if index < len(digests):
+            digests[index] = "f" * 64
+    if extra is not None:
+        digests.append(extra)  # a length mismatch, or a wrong-typed digest
+    same(cache_core.verify_integrity_batch, items, digests, algorithm)

@@ -1,0 +1,453 @@
+"""ConnectivityCore parity: binary_transport frames and establish_native_rust connections.
+
+No tolerance: frames must be byte-identical (same MessagePack encodings, same libzstd
+1.5.7 output at the same level) and decoded objects equal exactly, NaN payloads included.
+The decoder is fuzzed with random bytes, mutated valid frames, and frames whose header and
+CRC are valid around random (optionally "compressed") payloads, so the MessagePack and
+Zstandard readers see hostile input too; both backends must give the same messages and then
+the same exception class (ProtocolError for anything malformed).
+
+Connections: a Rust-backend peer and a Python-backend peer exchange Hypothesis-generated
+messages over loopback in both directions (equal per stream, in order), and bad connection
+arguments (or a refused port) raise the same exception class from both backends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import itertools
+import pickle
+import socket
+import struct
+import threading
+import zlib
+from typing import Any
+
+import msgpack
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pyagent import connectivity_core as cc
+from pyagent.backend import forced_python
+from pyagent.parity.compare import call_python, outcome_of, same, same_outcome
+from pyagent.parity.registry import parity_property
+
+
+def _nested(depth: int) -> Any:
+    obj: Any = 1
+    for _ in range(depth):
+        obj = [obj]
+    return obj
+
+
+_INT = st.integers(min_value=-(2**63), max_value=2**64 - 1)
+_keys = st.one_of(
+    st.none(),
+    st.booleans(),
+    _INT,
+    st.floats(allow_nan=False),
+    st.text(max_size=12),
+    st.binary(max_size=12),
+)
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    _INT,
+    st.floats(),
+    st.text(max_size=40),
+    st.binary(max_size=40),
+    st.binary(max_size=8).map(bytearray),
+    st.binary(max_size=8).map(memoryview),
+    st.builds(msgpack.ExtType, st.integers(0, 127), st.binary(max_size=20)),
+    st.builds(msgpack.Timestamp, st.integers(-(2**40), 2**40), st.integers(0, 999_999_999)),
+)
+messages = st.recursive(
+    _scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=6),
+        st.tuples(inner, inner),
+        st.dictionaries(_keys, inner, max_size=6),
+    ),
+    max_leaves=40,
+)
+#: Objects msgpack refuses: same exception class expected (TypeError, OverflowError...).
+unpackable = st.one_of(
+    st.integers(min_value=2**64, max_value=2**70),
+    st.integers(min_value=-(2**70), max_value=-(2**63) - 1),
+    st.sets(st.integers(), max_size=3),
+    st.just(object()),
+    st.just(complex(1, 2)),
+    st.text(alphabet=st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), min_size=1),
+    st.integers(1020, 1030).map(_nested),
+)
+thresholds = st.one_of(st.integers(0, 64), st.just(cc.DEFAULT_COMPRESS_THRESHOLD))
+levels = st.integers(1, 6)
+bad_ints = st.one_of(
+    st.integers(-(2**70), -1),
+    st.integers(2**32, 2**70),
+    st.integers(23, 100),
+    st.none(),
+    st.floats(allow_nan=False),
+    st.text(max_size=3),
+)
+
+
+def _both(function: Any, *args: Any, **kwargs: Any) -> None:
+    """Rust outcome vs forced-Python outcome of a helper that goes through the hooks."""
+    assert cc.rc is not None, "rust_core is not active in pyagent.connectivity_core"
+    rust = outcome_of(lambda: function(*args, **kwargs))
+    python = call_python(function, *args, **kwargs)
+    same_outcome(rust, python, rel_tol=0)
+
+
+def _decode(chunks: list[bytes], max_frame_size: int) -> list[Any]:
+    """Feeds every chunk, then finish(); the messages, then the error as a last item."""
+    decoder = cc.FrameDecoder(max_frame_size)
+    out: list[Any] = []
+    for chunk in chunks:
+        out.extend(decoder.feed(chunk))
+    decoder.finish()
+    out.append(("pending", decoder.pending))
+    return out
+
+
+def _chunked(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
+    return [data[a:b] for a, b in itertools.pairwise(points)]
+
+
+def _frame(payload: bytes, stream_id: int = 0, flags: int = 0) -> bytes:
+    head = struct.pack(">4sBBHII", cc.MAGIC, cc.VERSION, flags, 0, stream_id, len(payload))
+    return head + struct.pack(">I", zlib.crc32(payload, zlib.crc32(head))) + payload
+
+
+@parity_property("binary_transport")
+@given(obj=messages, stream_id=st.integers(0, 2**32 - 1), threshold=thresholds, level=levels)
+def encode_frame_is_byte_identical(obj: Any, stream_id: int, threshold: int, level: int) -> None:
+    """The same frame bytes for any msgpack-able object, stream id, threshold and level."""
+    out = same(
+        cc.encode_frame, obj, stream_id, compress_threshold=threshold, level=level, rel_tol=0
+    )
+    assert out.error is None, out.describe()
+
+
+@parity_property("binary_transport")
+@given(
+    obj=st.one_of(messages, unpackable),
+    stream_id=st.one_of(st.integers(0, 2**32 - 1), bad_ints),
+    threshold=st.one_of(thresholds, bad_ints),
+    level=st.one_of(levels, bad_ints),
+)
+def encode_frame_rejects_the_same(obj: Any, stream_id: Any, threshold: Any, level: Any) -> None:
+    """Bad objects and arguments: the same exception class from both backends."""
+    same(cc.encode_frame, obj, stream_id, compress_threshold=threshold, level=level, rel_tol=0)
+
+
+@parity_property("binary_transport")
+@given(
+    objs=st.lists(st.tuples(st.integers(0, 2**32 - 1), messages), max_size=8),
+    threshold=thresholds,
+    level=levels,
+)
+def encode_frames_is_the_joined_frames(
+    objs: list[tuple[int, Any]], threshold: int, level: int
+) -> None:
+    """The batch encoder: the same bytes from both backends, and exactly the joined frames."""
+    out = same(cc.encode_frames, objs, compress_threshold=threshold, level=level, rel_tol=0)
+    assert out.error is None, out.describe()
+    joined = b"".join(
+        cc.encode_frame(o, sid, compress_threshold=threshold, level=level) for sid, o in objs
+    )
+    assert out.value == joined
+
+
+_bad_items = st.one_of(
+    st.tuples(st.one_of(st.integers(0, 2**32 - 1), bad_ints), st.one_of(messages, unpackable)),
+    st.lists(st.integers(0, 5), max_size=4),
+    st.tuples(st.integers(0, 5)),
+    st.tuples(st.integers(0, 5), st.none(), st.none()),
+    st.integers(),
+    st.none(),
+    st.text(max_size=3),
+    st.binary(max_size=3),
+)
+
+
+@parity_property("binary_transport")
+@given(
+    items=st.lists(st.one_of(st.tuples(st.integers(0, 9), messages), _bad_items), max_size=5),
+    threshold=st.one_of(thresholds, bad_ints),
+    level=st.one_of(levels, bad_ints),
+    as_iterator=st.booleans(),
+)
+def encode_frames_rejects_the_same(
+    items: list[Any], threshold: Any, level: Any, as_iterator: bool
+) -> None:
+    """Bad items (not a pair, bad stream id, unpackable object) and arguments: same class."""
+
+    def encode(batch: list[Any]) -> bytes:
+        return cc.encode_frames(
+            iter(batch) if as_iterator else batch, compress_threshold=threshold, level=level
+        )
+
+    _both(encode, items)
+    same(cc.encode_frames, 5, rel_tol=0)
+
+
+@parity_property("binary_transport")
+@given(
+    objs=st.lists(st.tuples(st.integers(0, 2**32 - 1), messages), max_size=6),
+    cuts=st.lists(st.integers(0, 10_000), max_size=12),
+    threshold=thresholds,
+)
+def decoder_agrees_on_any_chunking(
+    objs: list[tuple[int, Any]], cuts: list[int], threshold: int
+) -> None:
+    """Valid streams cut anywhere decode to the same messages on both backends."""
+    stream = b"".join(
+        cc.encode_frame(o, sid, compress_threshold=threshold, level=1) for sid, o in objs
+    )
+    _both(_decode, _chunked(stream, cuts), cc.DEFAULT_MAX_FRAME_SIZE)
+
+
+@parity_property("binary_transport")
+@given(
+    data=st.data(),
+    objs=st.lists(messages, min_size=1, max_size=3),
+    threshold=thresholds,
+    cuts=st.lists(st.integers(0, 10_000), max_size=6),
+    max_frame_size=st.one_of(st.integers(1, 300), st.just(cc.DEFAULT_MAX_FRAME_SIZE)),
+)
+def decoder_fuzz_mutated_frames(
+    data: st.DataObject, objs: list[Any], threshold: int, cuts: list[int], max_frame_size: int
+) -> None:
+    """Flipped, dropped, inserted bytes and truncations: same messages, same error class."""
+    stream = bytearray(
+        b"".join(cc.encode_frame(o, i, compress_threshold=threshold) for i, o in enumerate(objs))
+    )
+    for _ in range(data.draw(st.integers(0, 3))):
+        kind = data.draw(st.sampled_from(["flip", "drop", "insert", "truncate"]))
+        at = data.draw(st.integers(0, max(len(stream) - 1, 0)))
+        if kind == "flip" and stream:
+            stream[at] ^= data.draw(st.integers(1, 255))
+        elif kind == "drop" and stream:
+            del stream[at]
+        elif kind == "insert":
+            stream[at:at] = data.draw(st.binary(min_size=1, max_size=4))
+        else:
+            del stream[at:]
+    _both(_decode, _chunked(bytes(stream), cuts), max_frame_size)
+
+
+@parity_property("binary_transport")
+@given(
+    junk=st.binary(max_size=200),
+    payload=st.one_of(
+        st.binary(max_size=60),
+        messages.map(lambda o: msgpack.packb(o, use_bin_type=True)[:-1]),
+        st.lists(
+            st.sampled_from([b"\x91", b"\x81", b"\xc1", b"\xdd\xff\xff\xff\xff"]), max_size=1100
+        ).map(b"".join),
+    ),
+    compressed=st.booleans(),
+    extra=st.binary(max_size=3),
+    max_frame_size=st.one_of(st.integers(1, 100), st.just(cc.DEFAULT_MAX_FRAME_SIZE)),
+)
+def decoder_fuzz_hostile_payloads(
+    junk: bytes, payload: bytes, compressed: bool, extra: bytes, max_frame_size: int
+) -> None:
+    """Random bytes, and valid-CRC frames around hostile MessagePack or Zstandard."""
+    _both(_decode, [junk], max_frame_size)
+    if compressed:
+        import zstandard
+
+        body = zstandard.ZstdCompressor(level=1).compress(payload) + extra
+        stream = _frame(body, 1, cc.FLAG_ZSTD)
+    else:
+        stream = _frame(payload + extra, 1)
+    _both(_decode, [stream], max_frame_size)
+    _both(_decode, [stream[:5], stream[5:]], max_frame_size)
+
+
+@contextlib.contextmanager
+def _rust_restored() -> Any:
+    """Inside :func:`forced_python`, makes this module's hook see rust_core again."""
+    import rust_core
+
+    saved, cc.rc = cc.rc, rust_core
+    try:
+        yield
+    finally:
+        cc.rc = saved
+
+
+def _decode_across(chunks: list[bytes], split: int, max_frame_size: int, how: str) -> list[Any]:
+    """Feeds some chunks, moves the decoder to the *other* backend, feeds the rest there.
+
+    The move is a pickle or a copy. Returns the messages, the states along the way, then the
+    error.
+    """
+    decoder = cc.FrameDecoder(max_frame_size)
+    out: list[Any] = []
+    try:
+        for chunk in chunks[:split]:
+            out.extend(decoder.feed(chunk))
+    except cc.ProtocolError as exc:
+        out.append(("error", type(exc).__name__))
+    out.append(("state", decoder.__getstate__()))
+    moved_to_rust = cc.rc is None  # this run is the forced-Python one
+    with contextlib.ExitStack() as stack:
+        if moved_to_rust:
+            stack.enter_context(_rust_restored())
+        else:
+            stack.enter_context(forced_python())
+        if how == "pickle":
+            moved = pickle.loads(pickle.dumps(decoder))
+        else:
+            moved = (copy.copy if how == "copy" else copy.deepcopy)(decoder)
+    assert (type(moved).__module__ == "rust_core.binary_transport") is moved_to_rust
+    out.append(("state", moved.__getstate__(), moved.max_frame_size, moved.pending))
+    for chunk in chunks[split:]:
+        out.extend(moved.feed(chunk))
+    moved.finish()
+    out.append(("pending", moved.pending))
+    return out
+
+
+@parity_property("binary_transport")
+@given(
+    objs=st.lists(st.tuples(st.integers(0, 2**32 - 1), messages), max_size=5),
+    cuts=st.lists(st.integers(0, 10_000), max_size=10),
+    split=st.integers(0, 10),
+    corrupt=st.one_of(st.none(), st.integers(0, 10_000)),
+    how=st.sampled_from(["pickle", "pickle", "copy", "deepcopy"]),
+)
+def decoder_moves_between_backends(
+    objs: list[tuple[int, Any]], cuts: list[int], split: int, corrupt: int | None, how: str
+) -> None:
+    """A decoder moved mid-stream goes on on the other backend as the original would have.
+
+    Moved by pickle or copy, even mid-frame or after an error closed it.
+    """
+    stream = bytearray(b"".join(cc.encode_frame(o, sid, level=1) for sid, o in objs))
+    if corrupt is not None and stream:
+        stream[corrupt % len(stream)] ^= 0x55
+    _both(_decode_across, _chunked(bytes(stream), cuts), split, 1 << 20, how)
+
+
+@parity_property("binary_transport")
+@given(
+    state=st.one_of(
+        st.fixed_dictionaries(
+            {
+                "pending": st.one_of(st.binary(max_size=40), st.text(max_size=3), st.none()),
+                "failed": st.one_of(st.none(), st.text(max_size=5), st.binary(max_size=3)),
+            }
+        ),
+        st.dictionaries(st.sampled_from(["pending", "failed", "x"]), st.none(), max_size=3),
+        st.sampled_from([None, [], (b"", None), "state"]),
+    ),
+    head=st.binary(max_size=30),
+)
+def decoder_rejects_forged_states(state: Any, head: bytes) -> None:
+    """A forged pickled state: both backends accept it or raise the same class, unchanged."""
+
+    def restore() -> Any:
+        decoder = cc.FrameDecoder()
+        with contextlib.suppress(cc.ProtocolError):
+            decoder.feed(head)
+        before = decoder.__getstate__()
+        try:
+            decoder.__setstate__(state)
+        except ValueError:
+            assert decoder.__getstate__() == before, "a refused state changed the decoder"
+            raise
+        return decoder.__getstate__(), decoder.pending
+
+    _both(restore)
+
+
+# --- establish_native_rust: a Rust peer and a Python peer on one loopback connection ---------
+
+
+def _closed_port() -> int:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
+    sock.close()
+    return port
+
+
+def _connected(server_python: bool) -> tuple[Any, Any, Any]:
+    """(listener, server side, client side); the client is on the other backend."""
+    with forced_python() if server_python else contextlib.nullcontext():
+        listener = cc.Listener()
+    accepted: list[Any] = []
+    thread = threading.Thread(target=lambda: accepted.append(listener.accept(10)))
+    thread.start()
+    with contextlib.nullcontext() if server_python else forced_python():
+        client = cc.establish_connection("127.0.0.1", listener.port, 10)
+    thread.join(10)
+    return listener, accepted[0], client
+
+
+@parity_property("establish_native_rust")
+@given(
+    messages=st.lists(st.tuples(st.integers(0, 2**32 - 2), messages), max_size=12),
+    server_python=st.booleans(),
+)
+def rust_and_python_peers_exchange(messages: list[tuple[int, Any]], server_python: bool) -> None:
+    """Whatever one backend sends, the other receives: per stream, in order, both ways."""
+    assert cc.rc is not None, "rust_core is not active in pyagent.connectivity_core"
+    listener, server, client = _connected(server_python)
+    try:
+        # Compared as MessagePack bytes: NaN payloads must arrive too, and nan != nan.
+        expected = [(sid, msgpack.packb(o)) for sid, o in messages]
+        for a, b in ((client, server), (server, client)):
+            for sid, obj in messages:
+                a.send(sid, obj)
+            got = [(sid, msgpack.packb(o)) for sid, o in (b.recv(10) for _ in messages)]
+            for sid in {s for s, _ in messages}:
+                assert [o for s, o in got if s == sid] == [o for s, o in expected if s == sid]
+            assert sorted(s for s, _ in got) == sorted(s for s, _ in expected)
+        assert client.ping(10) >= 0 and server.ping(10) >= 0
+    finally:
+        client.close()
+        server.close()
+        listener.close()
+
+
+#: Hosts every check and the resolver refuse: empty or NUL (ValueError), lone surrogates and
+#: over-long labels (UnicodeError from IDNA), a name that does not resolve (socket.gaierror).
+_BAD_HOSTS = ["", "a\0b", "\udcff", "host\udcff.example", "x" * 300, "nonexistent.invalid"]
+#: Timeouts beyond what a socket or a thread can wait: no limit, never an OverflowError.
+_HUGE_TIMEOUTS = [float("inf"), 2**64, 10**400, 1e300, -(10**400)]
+
+
+@parity_property("establish_native_rust")
+@given(
+    host=st.sampled_from(["127.0.0.1", None, 5, b"127.0.0.1", *_BAD_HOSTS]),
+    port=st.one_of(st.just("refused"), st.sampled_from(["80", -1, 70000, 1.5, None])),
+    timeout=st.sampled_from([None, 5, 2.5, 0, -1.0, float("nan"), "1", True, *_HUGE_TIMEOUTS]),
+)
+def establish_connection_rejects_the_same(host: Any, port: Any, timeout: Any) -> None:
+    """Bad hosts, ports and timeouts, and a refused port: the same exception class."""
+    real_port = _closed_port() if port == "refused" else port
+    same(cc.establish_connection, host, real_port, timeout, rel_tol=0)
+
+
+@parity_property("establish_native_rust")
+@given(host=st.sampled_from(["127.0.0.1", "localhost", "::1", None, *_BAD_HOSTS]))
+def listener_accepts_and_refuses_the_same_hosts(host: Any) -> None:
+    """Listener(host): both bind (to the same kind of address) or both raise one class."""
+    rust = outcome_of(lambda: cc.Listener(host))
+    python = call_python(cc.Listener, host)
+    try:
+        assert rust.error is python.error, f"Rust {rust.describe()}\nPython {python.describe()}"
+        if rust.error is None:
+            assert rust.value.host == python.value.host
+    finally:
+        for outcome in (rust, python):
+            if outcome.error is None:
+                outcome.value.close()

@@ -1,0 +1,223 @@
+"""LoRACore and InferenceCore parity: merge_weights, apply_adapter, apply_lora_rust.
+
+Tolerance, per element, from the standard float32 error bound of a dot product: a sum of
+``n`` products computed in float32 (any order, with or without fused multiply-add) is within
+``n * eps`` of the exact value relative to ``sum |products|`` (Higham, *Accuracy and Stability
+of Numerical Algorithms*, 3.1). numpy sums ``B @ A`` in BLAS order and then scales and adds;
+rust_core folds the scale into ``B`` and accumulates the rank-r sum with FMA onto the base
+value. Each is therefore within ``(r + 3) * eps * bound`` of the exact merge, where
+``bound = |W| + |s| * (|B| @ |A|)`` (the 3 covers the scale, the add and the final rounding),
+and the two backends within twice that: ``2 * (r + 3) * eps * bound`` (+ a few float32
+subnormals absolute). For several adapters on one module the ranks add up and each
+sequential add of the reference rounds once more: ``2 * (sum r + 2 * adapters + 3)``.
+For the adapter delta the sums have ``in`` and then ``r`` terms:
+``2 * (in + r + 3) * eps * |s| * (|x| @ |A|^T) @ |B|^T``. A real bug (a wrong row, a missing
+term, the wrong scale) is off by the size of a term, far above this.
+
+Outcomes are compared per backend on separate copies of the arguments (in-place calls
+mutate them): the same exception class, or results within the bound; for ``inplace`` the
+result must be the very array passed in, and on error no argument may have changed. The base
+weight is not checked for NaN (see pyagent.lora_core): a NaN or infinity in it must come out
+unchanged from both backends.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pyagent import inference_core, lora_core
+from pyagent.parity.compare import call_python, call_rust
+from pyagent.parity.properties.strategies_tensor import (
+    EPS32,
+    F32,
+    corrupt,
+    matrices,
+    run_both,
+    same_error,
+)
+from pyagent.parity.registry import parity_property
+
+TINY = 8 * float(np.finfo(F32).smallest_subnormal)
+
+scalings = st.one_of(
+    st.floats(-4, 4, allow_nan=False),
+    st.sampled_from([0.0, -0.0, 0.5, 1e-3, 1e39, math.nan, math.inf, True, None, "1", 2]),
+)
+
+
+def _close(got: Any, want: Any, bound: np.ndarray, factor: float) -> None:
+    assert isinstance(got, np.ndarray) and isinstance(want, np.ndarray)
+    assert got.dtype == want.dtype == F32 and got.shape == want.shape, (got, want)
+    # A NaN or infinity already in the (unchecked) base weight passes through unchanged.
+    finite = np.isfinite(want)
+    assert np.array_equal(got[~finite], want[~finite], equal_nan=True), (got, want)
+    diff = np.abs(got[finite].astype(np.float64) - want[finite].astype(np.float64))
+    limit = factor * EPS32 * bound[finite] + TINY
+    assert np.all(diff <= limit), f"max excess {np.max(diff - limit)}\nRust {got}\nPython {want}"
+
+
+def _unchanged(before: tuple[Any, ...], after: tuple[Any, ...]) -> None:
+    for b, a in zip(before, after, strict=True):
+        if isinstance(b, np.ndarray) and b.dtype.kind == "f":
+            np.testing.assert_array_equal(a, b)
+
+
+@st.composite
+def merge_cases(draw: st.DrawFn) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """merge_weights arguments: mostly valid, else one argument corrupted or misfitting."""
+    out, inner, rank = draw(st.integers(0, 9)), draw(st.integers(0, 40)), draw(st.integers(0, 6))
+    base = draw(matrices(out, inner))
+    a = draw(matrices(rank, inner))
+    b = draw(matrices(out, rank))
+    scaling = draw(scalings)
+    inplace = draw(st.sampled_from([False, True, True, 0, None]))
+    args: list[Any] = [base, a, b, scaling]
+    which = draw(st.integers(0, 6))
+    if which < 3:  # one argument corrupted
+        args[which] = draw(corrupt(args[which]))
+    elif which == 3 and out and inner and rank:  # a shape that does not fit
+        args[draw(st.integers(1, 2))] = draw(matrices(rank + 1, inner + 1))
+    alias = which == 4 and out > rank and inner > 0  # lora_a becomes a view of base
+    return tuple(args), {"inplace": inplace, "alias": alias}
+
+
+@parity_property("merge_weights")
+@given(case=merge_cases())
+def merge_weights_agrees(case: tuple[tuple[Any, ...], dict[str, Any]]) -> None:
+    """Same merged weight within the float32 bound (in place or not), or same error class."""
+    args, options = case
+    kwargs = {"inplace": options["inplace"]}
+    if options["alias"]:
+        args = (args[0], args[0][: args[1].shape[0]], *args[2:])
+    rust, rust_args, python, python_args = run_both(
+        lora_core.merge_weights, args, kwargs, alias=options["alias"]
+    )
+    if same_error(rust, python):
+        _unchanged(args, rust_args)
+        _unchanged(args, python_args)
+        return
+    base, a, b, scaling = python_args
+    s = abs(float(np.float32(scaling)))
+    bound = np.abs(base.astype(np.float64)) + s * (np.abs(b.astype(np.float64)) @ np.abs(a))
+    _close(rust.value, python.value, bound, 2 * (a.shape[0] + 3))
+    if kwargs["inplace"] is True:
+        assert rust.value is rust_args[0] and python.value is python_args[0]
+        _close(rust_args[0], python_args[0], bound, 2 * (a.shape[0] + 3))
+
+
+@st.composite
+def adapter_cases(draw: st.DrawFn) -> tuple[Any, ...]:
+    """apply_adapter arguments: mostly valid, else one argument corrupted or misfitting."""
+    batch, inner = draw(st.integers(0, 6)), draw(st.integers(0, 40))
+    out, rank = draw(st.integers(0, 9)), draw(st.integers(0, 6))
+    args: list[Any] = [
+        draw(matrices(batch, inner)),
+        draw(matrices(rank, inner)),
+        draw(matrices(out, rank)),
+        draw(scalings),
+    ]
+    which = draw(st.integers(0, 4))
+    if which < 3:
+        args[which] = draw(corrupt(args[which]))
+    elif which == 3 and inner and rank:
+        args[1] = draw(matrices(rank, inner + 1))
+    return tuple(args)
+
+
+@parity_property("apply_adapter")
+@given(args=adapter_cases())
+def apply_adapter_agrees(args: tuple[Any, ...]) -> None:
+    """Same forward delta within the float32 bound, or same error class."""
+    rust, _, python, _ = run_both(lora_core.apply_adapter, args, {})
+    if same_error(rust, python):
+        return
+    x, a, b, scaling = args
+    s = abs(float(np.float32(scaling)))
+    bound = s * (np.abs(x.astype(np.float64)) @ np.abs(a).T) @ np.abs(b).T
+    _close(rust.value, python.value, bound, 2 * (x.shape[1] + a.shape[0] + 3))
+
+
+@st.composite
+def lora_cases(draw: st.DrawFn) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """A small model, up to four adapters (some with one bad field), aliases, inplace."""
+    inner = draw(st.integers(1, 24))
+    shapes = {"q": draw(st.integers(1, 8)), "v": draw(st.integers(1, 8))}
+    weights: dict[Any, Any] = {name: draw(matrices(rows, inner)) for name, rows in shapes.items()}
+    weights["bias"] = np.arange(3.0)
+    adapters = []
+    for _ in range(draw(st.integers(0, 4))):
+        module = draw(st.sampled_from(["q", "v", "q"]))
+        rank = draw(st.integers(1, 4))
+        fields: dict[str, Any] = {
+            "module": module,
+            "lora_a": draw(matrices(rank, inner)),
+            "lora_b": draw(matrices(shapes[module], rank)),
+            "alpha": draw(st.floats(-16, 16, allow_nan=False)),
+            "rank": rank,
+            "use_rslora": draw(st.booleans()),
+        }
+        if draw(st.integers(0, 5)) == 0:  # one field made wrong
+            key = draw(st.sampled_from(sorted(fields)))
+            fields[key] = draw(
+                {
+                    "module": st.sampled_from(["k", "bias", 3, None]),
+                    "lora_a": corrupt(fields["lora_a"]),
+                    "lora_b": corrupt(fields["lora_b"]),
+                    "alpha": st.sampled_from([math.nan, math.inf, "1", None, 1e300]),
+                    "rank": st.sampled_from([0, -1, rank + 1, 2.0, True, None]),
+                    "use_rslora": st.sampled_from([1, None, "yes"]),
+                }[key]
+            )
+        adapters.append(inference_core.LoRAAdapter(**fields))
+    if draw(st.integers(0, 6)) == 0:  # two names for one array
+        weights["v"] = weights["q"]
+    container = draw(st.sampled_from([list, tuple]))
+    inplace = draw(st.sampled_from([False, True, 1]))
+    return (weights, container(adapters)), {"inplace": inplace}
+
+
+def _dict_copy(weights: dict[Any, Any]) -> dict[Any, Any]:
+    def copy(x: Any) -> Any:
+        if isinstance(x, np.ndarray):
+            fresh = np.empty_like(x)
+            fresh[...] = x
+            fresh.flags.writeable = x.flags.writeable
+            return fresh
+        return x
+
+    copies: dict[int, Any] = {}
+    return {k: copies.setdefault(id(v), copy(v)) for k, v in weights.items()}
+
+
+@parity_property("apply_lora_rust")
+@given(case=lora_cases())
+def apply_lora_agrees(case: tuple[tuple[Any, ...], dict[str, Any]]) -> None:
+    """Same merged dict (targets within the bound, the rest the very same objects) or error."""
+    (weights, adapters), kwargs = case
+    rust_w, python_w = _dict_copy(weights), _dict_copy(weights)
+    rust = call_rust(inference_core.apply_lora, rust_w, adapters, **kwargs)
+    python = call_python(inference_core.apply_lora, python_w, adapters, **kwargs)
+    if same_error(rust, python):
+        for key, value in weights.items():
+            np.testing.assert_array_equal(rust_w[key], value)
+            np.testing.assert_array_equal(python_w[key], value)
+        return
+    assert list(rust.value) == list(python.value) == list(weights)
+    for key in weights:
+        targets = [ad for ad in adapters if ad.module == key]
+        if not targets:
+            assert rust.value[key] is rust_w[key] and python.value[key] is python_w[key]
+            continue
+        bound = np.abs(weights[key].astype(np.float64))
+        for ad in targets:
+            s = abs(inference_core.lora_scale(ad.alpha, ad.rank, ad.use_rslora))
+            bound = bound + s * (np.abs(ad.lora_b.astype(np.float64)) @ np.abs(ad.lora_a))
+        factor = 2 * (sum(ad.rank for ad in targets) + 2 * len(targets) + 3)
+        _close(rust.value[key], python.value[key], bound, factor)
+        if kwargs["inplace"] is True:
+            assert rust.value[key] is rust_w[key] and python.value[key] is python_w[key]

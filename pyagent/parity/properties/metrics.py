@@ -1,0 +1,85 @@
+"""MetricsCore parity: rolling_avg and aggregate_metrics.
+
+Tolerance: rel_tol=0 for both. rolling_avg's window sums are exact and rounded once (the
+``math.fsum`` rounding), then divided by the count: a unique result whatever the order of
+operations. aggregate_metrics performs the same IEEE operations in the same order on both
+backends (Welford, Neumaier, no fused multiply-add), so any difference at all is a bug.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pyagent import metrics_core
+from pyagent.parity.compare import same
+from pyagent.parity.properties.strategies_numeric import bad_vectors, finite, vectors
+from pyagent.parity.registry import parity_property
+
+windows = st.one_of(
+    st.integers(1, 50),
+    st.integers(-2, 2),
+    st.sampled_from([2**70, -(2**70), True, 1.0, None, "3", np.int64(4)]),
+)
+#: Values spanning every magnitude, so cancellation between large and small happens.
+wide = st.floats(min_value=-1e300, max_value=1e300, allow_nan=False, allow_infinity=False)
+
+
+@parity_property("rolling_avg")
+@given(values=st.one_of(vectors(), vectors(wide), bad_vectors), window=windows)
+def rolling_avg_agrees(values: object, window: object) -> None:
+    """Bit-identical averages, or the same error class, for any data and window."""
+    outcome = same(metrics_core.rolling_avg, values, window, rel_tol=0)
+    if outcome.error is None and isinstance(values, list) and isinstance(window, int):
+        size = int(window)
+        for i in range(len(values)):
+            chunk = values[max(0, i - size + 1) : i + 1]
+            assert outcome.value[i] == math.fsum(chunk) / len(chunk)
+
+
+@parity_property("rolling_avg")
+@given(
+    values=st.lists(
+        st.sampled_from([1e16, -1e16, 1.0, -1.0, 0.5, 1e-16, 3.0, 1e300, -1e300]), max_size=60
+    ),
+    window=st.integers(1, 8),
+)
+def rolling_avg_survives_cancellation(values: list[float], window: int) -> None:
+    """Huge values entering and leaving the window leave no trace on later averages."""
+    same(metrics_core.rolling_avg, values, window, rel_tol=0)
+
+
+names = st.sampled_from(["cpu", "mem", "latency", "ünï", "\ud800", ""])
+
+
+@parity_property("aggregate_metrics")
+@given(data=st.data(), n=st.integers(0, 60), big=st.booleans())
+def aggregate_metrics_agrees(data: st.DataObject, n: int, big: bool) -> None:
+    """Identical per-name summaries for every container type and magnitude."""
+    labels = data.draw(st.lists(names, min_size=n, max_size=n))
+    values = data.draw(
+        st.lists(finite if not big else st.floats(-1e150, 1e150), min_size=n, max_size=n)
+    )
+    shape = data.draw(st.sampled_from(["list", "tuple", "array"]))
+    labels_in: object = tuple(labels) if shape == "tuple" else labels
+    values_in: object = np.array(values) if shape == "array" else values
+    same(metrics_core.aggregate_metrics, labels_in, values_in, rel_tol=0)
+
+
+@parity_property("aggregate_metrics")
+@given(
+    labels=st.one_of(
+        st.lists(names, max_size=4),
+        st.lists(st.one_of(names, st.integers(), st.none(), st.binary()), max_size=4),
+        st.just("cpu"),
+        st.none(),
+        st.integers(),
+    ),
+    values=st.one_of(vectors(max_size=4), bad_vectors),
+)
+def aggregate_metrics_rejects_the_same(labels: object, values: object) -> None:
+    """Bad names, bad values, length mismatches: the same error class from both."""
+    same(metrics_core.aggregate_metrics, labels, values, rel_tol=0)

@@ -1,0 +1,110 @@
+"""PriorityCore parity: calculate_weights (weighted PageRank) on random small graphs.
+
+Tolerance: none (``rel_tol=0``). Both backends build the same in-edge lists in edge order and
+run the same additions, multiplications and divisions in the same order (rust_core only
+splits the per-node gathers across threads, each node's sum unchanged; its sequential sums
+are the reference's loops), with no transcendental functions, so results are identical to
+the last bit, and so is the iteration at which the L1 stopping test first passes.
+
+Graphs are drawn over a small pool of nodes so duplicate nodes, parallel edges, self-loops,
+dangling nodes and zero weights are common; small ``max_iter`` values make the
+no-convergence error common too. Bad inputs ride along: unknown nodes, malformed edges,
+unhashable nodes, bad weights, parameters and personalization/dangling dicts.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pyagent import priority_core
+from pyagent.parity.compare import call_both, same_outcome
+from pyagent.parity.properties.strategies_numeric import parameters
+from pyagent.parity.registry import parity_property
+
+small = st.integers(min_value=0, max_value=7)
+odd_nodes = st.sampled_from([1.0, True, "a", None, ("t", 1), -0.0])
+node = st.one_of(small, small, small, odd_nodes)
+bad_edge = st.one_of(
+    st.tuples(node, node, node),
+    st.just("ab"),
+    st.none(),
+    st.tuples(node, st.just(["unhashable"])),
+    st.tuples(st.integers(min_value=100, max_value=102), node),
+)
+good_weight = st.one_of(st.floats(min_value=0, max_value=1e6), st.sampled_from([0.0, 1.0, 2.0]))
+bad_weight = st.sampled_from([-1.0, math.nan, math.inf, 1e308])  # 1e308: sums overflow
+alphas = st.one_of(st.floats(min_value=0, max_value=1), st.sampled_from([0.85, 1.0]), parameters)
+tols = st.one_of(st.floats(min_value=1e-12, max_value=1e-2), parameters)
+max_iters = st.one_of(
+    st.integers(min_value=1, max_value=300),
+    st.integers(min_value=-2, max_value=3),
+    st.sampled_from([True, 2.0, None, np.int64(50), 10**30]),
+)
+
+
+@st.composite
+def graphs(draw: st.DrawFn) -> dict[str, Any]:
+    """Keyword arguments of one calculate_weights call, mostly valid."""
+    nodes = draw(st.lists(node, min_size=0, max_size=10))
+    pool = nodes or [0]
+    edge = st.tuples(st.sampled_from(pool), st.sampled_from(pool))
+    edge_forms = st.one_of(edge, edge, edge, edge.map(list), bad_edge)
+    edges = draw(st.one_of(st.lists(edge, max_size=30), st.lists(edge_forms, max_size=12)))
+    n = len(edges)
+    weights = draw(
+        st.one_of(
+            st.none(),
+            st.lists(good_weight, min_size=n, max_size=n),
+            st.lists(good_weight, min_size=n, max_size=n).map(np.array),
+            st.lists(st.integers(0, 5), min_size=n, max_size=n).map(np.array),
+            st.lists(st.one_of(good_weight, bad_weight), min_size=n, max_size=n),
+            st.lists(good_weight, max_size=5),
+            st.sampled_from([["x"] * n, np.zeros((n, 1)), 3.0]),
+        )
+    )
+    dist_key = st.one_of(st.sampled_from(pool), node)
+    dist_value = st.one_of(good_weight, good_weight, bad_weight, st.sampled_from(["1", True]))
+    dists = st.one_of(
+        st.none(),
+        st.none(),
+        st.dictionaries(st.sampled_from(pool), good_weight, max_size=5),
+        st.dictionaries(dist_key, dist_value, max_size=4),
+        st.sampled_from([[1.0], "ab"]),
+    )
+    return {
+        "nodes": nodes,
+        "edges": edges,
+        "weights": weights,
+        "alpha": draw(alphas),
+        "personalization": draw(dists),
+        "max_iter": draw(max_iters),
+        "tol": draw(tols),
+        "dangling": draw(dists),
+    }
+
+
+@parity_property("calculate_weights")
+@given(args=graphs())
+def calculate_weights_agrees(args: dict[str, Any]) -> None:
+    """Same weights to the last bit, or the same error class (no convergence included)."""
+    rust, python = call_both(priority_core.calculate_weights, **args)
+    same_outcome(rust, python, rel_tol=0)
+    if rust.error is None:
+        assert list(rust.value) == list(python.value)  # keys in node order, same objects
+
+
+@parity_property("calculate_weights")
+@given(
+    nodes=st.one_of(st.integers(), st.lists(st.just([1]), min_size=1, max_size=2), st.just([])),
+    edges=st.one_of(st.integers(), st.just([]), st.just([(0, 0)])),
+)
+def calculate_weights_rejects_bad_graphs(nodes: object, edges: object) -> None:
+    """Non-iterable, unhashable or empty nodes, non-iterable edges: the same error class."""
+    rust, python = call_both(priority_core.calculate_weights, nodes, edges)
+    same_outcome(rust, python, rel_tol=0)
+    assert rust.error is not None
