@@ -75,8 +75,12 @@ evaluated by ``additionalProperties`` only when it is valid there, so an instanc
 fails inside ``additionalProperties`` also gets an ``unevaluatedProperties`` error from the
 reference and not from Rust (same validity, one more location; the parity property leaves
 ``unevaluated*`` locations out for this reason). A reference cycle that never moves into the
-instance (``{"allOf": [{"$ref": "#"}]}``) is a RecursionError from the reference and valid
-in Rust. The official test suite, all five drafts with its ``remotes/`` registered, runs in
+instance (``{"allOf": [{"$ref": "#"}]}``, or documents referring to each other) passes where
+it closes, in both engines: the same reference met again for the same instance, while it is
+being followed, adds no assertion. A cycle that negates itself (``{"not": {"$ref": "#"}}``,
+the schema "I am invalid") has no meaning; the two engines answer it differently (Rust
+False, the reference True) and the parity properties do not generate one.
+The official test suite, all five drafts with its ``remotes/`` registered, runs in
 ``tests/test_json_schema_suite.py``; the tests either backend fails are listed, with the
 reason, in ``tests/data/json_schema_suite_known_failures.json``.
 
@@ -122,6 +126,7 @@ import functools
 import importlib
 import math
 import re
+import threading
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
@@ -264,8 +269,63 @@ _RE2_KEYWORDS = {
 }
 
 
+#: The (schema, instance) pairs whose reference is being followed on this thread.
+_FOLLOWING = threading.local()
+
+
+def _stops_reference_cycles(keyword: Any) -> Any:
+    """``keyword`` (``$ref`` and kin), made to stop where a cycle never moves into the instance.
+
+    ``{"allOf": [{"$ref": "#"}]}`` applies the root to the same instance again and again: the
+    library recurses until RecursionError. The Rust engine (jsonschema-rs) treats a reference
+    it is already following for the same instance as passing, which the spec allows (such a
+    cycle can add no assertion), so the reference does the same. A JSON instance cannot
+    contain itself, so the same (schema object, instance object) pair met again on the stack
+    is exactly a cycle that made no progress into the instance.
+    """
+
+    def guarded(validator: Any, ref: Any, instance: Any, schema: Any) -> Iterator[Any]:
+        following: set[tuple[int, int]] | None = getattr(_FOLLOWING, "pairs", None)
+        if following is None:
+            following = _FOLLOWING.pairs = set()
+        key = (id(schema), id(instance))
+        if key in following:
+            return
+        following.add(key)
+        try:
+            yield from keyword(validator, ref, instance, schema)
+        finally:
+            following.discard(key)
+
+    return guarded
+
+
+def _evolve(self: Any, **changes: Any) -> Any:
+    """The library's ``evolve``, choosing among *our* draft classes when a subschema names one.
+
+    The library's own picks its stock class for a subschema declaring ``$schema`` (a root
+    reached again through ``$ref``, a registered document), which would drop the RE2 keywords
+    and the cycle guard there; an unknown ``$schema`` keeps the current class, as it does.
+    """
+    schema = changes.setdefault("schema", self.schema)
+    cls = self.__class__
+    declared = _known_draft(schema.get("$schema")) if isinstance(schema, dict) else None
+    new_class = _VALIDATORS.get(declared, cls) if declared else cls
+    for field in attrs.fields(cls):
+        if field.init and field.alias not in changes:
+            changes[field.alias] = getattr(self, field.name)
+    return new_class(**changes)
+
+
 def _draft_class(base: Any, extra: Mapping[str, Any]) -> Any:
-    return validators.extend(base, {**_RE2_KEYWORDS, **extra})
+    references = {
+        name: _stops_reference_cycles(base.VALIDATORS[name])
+        for name in ("$ref", "$dynamicRef", "$recursiveRef")
+        if name in base.VALIDATORS
+    }
+    cls = validators.extend(base, {**_RE2_KEYWORDS, **references, **extra})
+    cls.evolve = _evolve
+    return cls
 
 
 #: Drafts 2019-09 and 2020-12 also apply Draft 7's ``dependencies`` keyword, which the Rust engine
@@ -297,33 +357,41 @@ _VALIDATORS: dict[str, Any] = {
 }
 
 
-def _draft4_id(contents: Any) -> str | None:
-    return DRAFT4.id_of(contents) if isinstance(contents, dict) else None
+def _only_on_objects(specification: Specification[Any]) -> Specification[Any]:
+    """``specification`` whose `id`, anchor and subresource lookups skip non-object contents.
+
+    referencing's lookups fail (AttributeError) on an array-valued ``dependencies`` entry
+    (``{"dependencies": {"a": {}, "b": []}}``: Draft 6/7 walk every value once the first is a
+    schema) and, in Draft 4, on a boolean subschema, either of which a registered document may
+    hold when an `id` is searched for across the registry. Those have no id, anchor or
+    subschema, as the Rust engine reads them.
+    """
+
+    def id_of(contents: Any) -> str | None:
+        return specification.id_of(contents) if isinstance(contents, dict) else None
+
+    # Called with the tolerant specification, so the anchors' resources are tolerant too.
+    anchors_of = specification._anchors_in
+
+    def anchors_in(spec: Specification[Any], contents: Any) -> Iterable[Any]:
+        return anchors_of(spec, contents) if isinstance(contents, dict) else []
+
+    def subresources_of(contents: Any) -> Iterable[Any]:
+        if not isinstance(contents, dict):
+            return []
+        return [c for c in specification.subresources_of(contents) if isinstance(c, dict | bool)]
+
+    return attrs.evolve(  # type: ignore[misc]
+        specification, id_of=id_of, anchors_in=anchors_in, subresources_of=subresources_of
+    )
 
 
-def _draft4_anchors(specification: Specification[Any], contents: Any) -> Iterable[Any]:
-    return DRAFT4.anchors_in(contents) if isinstance(contents, dict) else []
-
-
-def _draft4_subresources(contents: Any) -> Iterable[Any]:
-    return DRAFT4.subresources_of(contents) if isinstance(contents, dict) else []
-
-
-#: referencing's Draft 4 `id`, anchor and subresource lookups fail on a boolean subschema or
-#: an array-valued `dependencies` entry, which a registered document may hold when an `id` is
-#: searched for across the registry; those have neither, as the Rust engine reads them.
-_DRAFT4: Specification[Any] = attrs.evolve(  # type: ignore[misc]
-    DRAFT4,
-    id_of=_draft4_id,
-    anchors_in=_draft4_anchors,
-    subresources_of=_draft4_subresources,
-)
 _SPECIFICATIONS: dict[str, Specification[Any]] = {
-    DRAFT4_URI: _DRAFT4,
-    DRAFT6_URI: DRAFT6,
-    DRAFT7_URI: DRAFT7,
-    DRAFT201909_URI: DRAFT201909,
-    DRAFT202012_URI: DRAFT202012,
+    DRAFT4_URI: _only_on_objects(DRAFT4),
+    DRAFT6_URI: _only_on_objects(DRAFT6),
+    DRAFT7_URI: _only_on_objects(DRAFT7),
+    DRAFT201909_URI: _only_on_objects(DRAFT201909),
+    DRAFT202012_URI: _only_on_objects(DRAFT202012),
 }
 #: Drafts whose ``items`` may be an array of per-position schemas.
 _TUPLE_ITEMS = frozenset({DRAFT4_URI, DRAFT6_URI, DRAFT7_URI, DRAFT201909_URI})

@@ -316,3 +316,54 @@ def test_format_assertion_is_opt_in_with_one_set() -> None:
     assert json_schema_validate("no email", {"format": "email"}, format="assert")[0]
     with pytest.raises(ValueError):
         compile_schema({}, format="strict")
+
+
+DRAFT7 = "http://json-schema.org/draft-07/schema#"
+
+
+@pytest.mark.parametrize(
+    ("schema", "valid", "invalid"),
+    [
+        ({"allOf": [{"$ref": "#"}]}, [1, "a", {}], []),
+        ({"allOf": [{"$ref": "#"}], "type": "string"}, ["a"], [1]),
+        ({"$schema": DRAFT7, "anyOf": [{"$ref": "#"}], "minimum": 2}, [3, "a"], [1]),
+        (
+            {
+                "$defs": {"a": {"$ref": "#/$defs/b", "minimum": 5}, "b": {"$ref": "#/$defs/a"}},
+                "$ref": "#/$defs/a",
+            },
+            [7],
+            [1],
+        ),
+    ],
+)
+def test_reference_cycles_without_progress_pass_where_they_close(
+    schema: dict, valid: list, invalid: list
+) -> None:
+    for instance in valid:
+        assert json_schema_validate(instance, schema)[0] is True, instance
+    for instance in invalid:
+        assert json_schema_validate(instance, schema)[0] is False, instance
+
+
+def test_a_root_declaring_its_draft_keeps_the_re2_dialect_when_reentered() -> None:
+    # Re-entering a root with `$schema` through `$ref` once switched to the library's stock
+    # class (Python `re`): `\d` then matched Arabic-Indic digits, which RE2 and Rust do not.
+    schema = {
+        "$schema": DRAFT7,
+        "properties": {"n": {"pattern": "^\\d+$"}, "again": {"$ref": "#"}},
+    }
+    assert json_schema_validate({"again": {"n": "\u0661\u0662"}}, schema)[0] is False
+    assert json_schema_validate({"again": {"n": "12"}}, schema)[0] is True
+
+
+def test_registered_draft7_document_with_an_array_dependency() -> None:
+    document = {
+        "$schema": DRAFT7,
+        "dependencies": {"a": {}, "b": []},
+        "definitions": {"q": {"$id": "#foo", "type": "integer"}},
+    }
+    schema = {"$schema": DRAFT7, "$ref": "http://x.test/a.json#foo"}
+    registry = {"http://x.test/a.json": document}
+    assert json_schema_validate(3, schema, registry=registry)[0] is True
+    assert json_schema_validate("3", schema, registry=registry)[0] is False

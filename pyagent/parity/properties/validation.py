@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pyagent import validation_core
@@ -279,6 +279,21 @@ def json_schema_validate_agrees(schema: Any, instances: list[Any]) -> None:
 
 @parity_property("json_schema_validate")
 @given(schema=documents(), instances=st.lists(json_values, max_size=8))
+# Reference cycles that never move into the instance pass where they close (the reference
+# recursed until RecursionError), also when the root declares its draft: re-entering it
+# through `$ref` kept the library's stock class, without RE2 or the cycle guard.
+@example(schema={"allOf": [{"$ref": "#"}]}, instances=[1, "a", {"a": [1]}])
+@example(
+    schema={"$schema": "http://json-schema.org/draft-07/schema#", "anyOf": [{"$ref": "#"}]},
+    instances=[1, None],
+)
+@example(
+    schema={
+        "$defs": {"a": {"$ref": "#/$defs/b", "minimum": 5}, "b": {"$ref": "#/$defs/a"}},
+        "$ref": "#/$defs/a",
+    },
+    instances=[1, 7],
+)
 def compiled_schema_agrees(schema: Any, instances: list[Any]) -> None:
     """The compiled form: validate, is_valid and the batch forms agree across backends."""
     rust, python = call_both(validation_core.compile_schema, schema)
@@ -314,15 +329,10 @@ def registries(draw: st.DrawFn) -> tuple[Any, dict[str, Any]]:
         if draw(st.booleans()):
             body = draw(documents())
             if isinstance(body, dict) and draw(st.booleans()):
-                # Never a reference cycle: the reference's jsonschema recurses without end on
-                # one (RecursionError) where the Rust engine stops (open, as for a local
-                # `{"allOf": [{"$ref": "#"}]}`).
-                later = {
-                    "a.json": ["b.json", "sub/c.json", "missing.json"],
-                    "b.json": ["sub/c.json", "missing.json"],
-                    "sub/c.json": ["missing.json"],
-                }[name]
-                body = {**body, "allOf": [{"$ref": REMOTE + draw(st.sampled_from(later))}]}
+                # Documents may reach each other in a cycle, themselves included: a cycle
+                # that never moves into the instance passes where it closes, in both engines.
+                target = draw(st.sampled_from(["a.json", "b.json", "sub/c.json", "missing.json"]))
+                body = {**body, "allOf": [{"$ref": REMOTE + target}]}
             docs[REMOTE + name] = body
     refs = draw(st.lists(remote_names, min_size=1, max_size=2))
     schema = {"anyOf": [{"$ref": REMOTE + name} for name in refs]}
@@ -333,10 +343,45 @@ class RetrieveFailed(Exception):
     """What the test's retrieve callable raises for an unknown document."""
 
 
+_DRAFT7 = "http://json-schema.org/draft-07/schema#"
+
+
 @parity_property("json_schema_validate")
-@given(data=registries(), instances=st.lists(json_values, min_size=1, max_size=4), how=st.data())
+@given(
+    data=registries(),
+    instances=st.lists(json_values, min_size=1, max_size=4),
+    how=st.sampled_from(["registry", "retrieve", "empty registry"]),
+)
+# A registered Draft 7 document whose `dependencies` holds a schema then an array: the
+# reference's id lookup raised AttributeError on the array (Rust: valid).
+@example(
+    data=(
+        {"$schema": _DRAFT7, "$ref": REMOTE + "a.json#foo"},
+        {
+            REMOTE + "a.json": {
+                "$schema": _DRAFT7,
+                "dependencies": {"a": {}, "b": []},
+                "definitions": {"q": {"$id": "#foo", "type": "integer"}},
+            }
+        },
+    ),
+    instances=[{"b": 1}, 3],
+    how="registry",
+).via("regression: Draft 7 dependencies array in a registered document")
+# A cycle through two documents that never moves into the instance.
+@example(
+    data=(
+        {"anyOf": [{"$ref": REMOTE + "a.json"}]},
+        {
+            REMOTE + "a.json": {"allOf": [{"$ref": REMOTE + "b.json"}], "type": "integer"},
+            REMOTE + "b.json": {"$schema": _DRAFT7, "allOf": [{"$ref": REMOTE + "a.json"}]},
+        },
+    ),
+    instances=[1, "x"],
+    how="retrieve",
+).via("regression: reference cycle across documents (RecursionError in the reference)")
 def registry_resolves_alike(
-    data: tuple[Any, dict[str, Any]], instances: list[Any], how: st.DataObject
+    data: tuple[Any, dict[str, Any]], instances: list[Any], how: str
 ) -> None:
     """Registered documents: the same validity and locations, or SchemaError from both.
 
@@ -349,9 +394,11 @@ def registry_resolves_alike(
             return docs[uri]
         raise RetrieveFailed(uri)
 
-    kwargs = how.draw(
-        st.sampled_from([{"registry": docs}, {"retrieve": retrieve}, {"registry": {}}])
-    )
+    kwargs = {
+        "registry": {"registry": docs},
+        "retrieve": {"retrieve": retrieve},
+        "empty registry": {"registry": {}},
+    }[how]
     for instance in instances:
         rust, python = call_both(validation_core.json_schema_validate, instance, schema, **kwargs)
         if rust.error is not None or python.error is not None:
