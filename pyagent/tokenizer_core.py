@@ -253,42 +253,59 @@ class Tokenizer:
 
         Rescanning every adjacent pair after each merge is quadratic (100,000 spaces: over
         40 s). The same merges happen in the same order (lowest rank first, leftmost on
-        ties) with the pairs in a min-heap keyed by (rank, start): parts form a linked list
-        indexed by their start byte, and a heap entry (rank, start, end) is stale once the
-        part at ``start`` is gone or no longer ends its pair at ``end`` (ends only grow, so
-        a pair never comes back); stale entries are skipped.
+        ties): parts form a linked list indexed by their start byte, and a pending pair
+        (start, end) is stale once the part at ``start`` is gone or no longer ends its pair at
+        ``end`` (ends only grow, so a pair never comes back); stale pairs are skipped.
+
+        Pending pairs wait in one bucket per rank, with a min-heap of the ranks that have
+        one; a bucket is sorted by start when taken and swept in order. All pairs of a rank
+        are the same bytes and merges only make longer pairs, so none of the rank being swept
+        arrives during its sweep; a vocabulary whose merges are not in rank order can make a
+        lower (or equal) rank, and the sweep then stops and puts the rest of its bucket back,
+        so the order stays exactly (rank, start).
         """
         encoder = self._encoder
         n = len(piece)
         nxt = list(range(1, n + 1))
         prev = list(range(-1, n - 1))
         alive = [True] * n
-        heap = []
+        buckets: dict[int, list[tuple[int, int]]] = {}
+        ranks: list[int] = []
+
+        def push(rank: int | None, start: int, end: int) -> None:
+            if rank is None:
+                return
+            bucket = buckets.get(rank)
+            if bucket is None:
+                buckets[rank] = [(start, end)]
+                heapq.heappush(ranks, rank)
+            else:
+                bucket.append((start, end))
+
         for i in range(n - 1):
-            rank = encoder.get(piece[i : i + 2])
-            if rank is not None:
-                heap.append((rank, i, i + 2))
-        heapq.heapify(heap)
-        while heap:
-            _, i, end = heapq.heappop(heap)
-            if not alive[i]:
-                continue
-            j = nxt[i]
-            if j >= n or nxt[j] != end:
-                continue
-            alive[j] = False
-            nxt[i] = end
-            if end < n:
-                prev[end] = i
-                after = nxt[end]
-                rank = encoder.get(piece[i:after])
-                if rank is not None:
-                    heapq.heappush(heap, (rank, i, after))
-            before = prev[i]
-            if before >= 0:
-                rank = encoder.get(piece[before:end])
-                if rank is not None:
-                    heapq.heappush(heap, (rank, before, end))
+            push(encoder.get(piece[i : i + 2]), i, i + 2)
+        while ranks:
+            rank = heapq.heappop(ranks)
+            sweep = sorted(buckets.pop(rank))
+            for at, (i, end) in enumerate(sweep):
+                if not alive[i]:
+                    continue
+                j = nxt[i]
+                if j >= n or nxt[j] != end:
+                    continue
+                alive[j] = False
+                nxt[i] = end
+                if end < n:
+                    prev[end] = i
+                    after = nxt[end]
+                    push(encoder.get(piece[i:after]), i, after)
+                before = prev[i]
+                if before >= 0:
+                    push(encoder.get(piece[before:end]), before, end)
+                if ranks and ranks[0] <= rank:
+                    for start, stop in sweep[at + 1 :]:
+                        push(rank, start, stop)
+                    break
         start = 0
         while start < n:
             end = nxt[start]
