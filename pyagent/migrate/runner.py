@@ -2,8 +2,9 @@
 
 Like libcst's own parallel runner (``libcst.codemod._cli``) each file is one task whose
 outcome is a value (changed, unchanged, skipped, failed) summed into a final summary; unlike
-it, writes are atomic (temp file + ``os.replace``), a file that fails to parse is reported
-and left untouched, and the audit's findings travel back to the parent as data.
+it, writes are atomic (:func:`pyagent.base_core.save_atomic`, owner kept), a file that
+fails to parse is reported and left untouched, and the audit's findings travel back to the
+parent as data.
 
 Tasks are module-level classes holding only picklable data, handed to each worker once by
 the pool initializer.
@@ -11,14 +12,13 @@ the pool initializer.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
+import errno
 import fnmatch
 import os
 import re
 import stat
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -29,6 +29,7 @@ from typing import Any, Protocol, TextIO
 import libcst as cst
 from libcst.codemod import CodemodContext, SkipFile
 
+from pyagent.base_core import save_atomic
 from pyagent.migrate.audit import AuditConfig, ModuleAudit, analyze_module
 from pyagent.migrate.fix import FixHooksCommand
 from pyagent.migrate.insert import InsertHooksCommand
@@ -122,27 +123,29 @@ class Task(Protocol):
 def write_atomic(path: Path, data: bytes) -> None:
     """Replaces ``path`` with ``data`` so a reader sees the old or the new file, never half.
 
-    The new content goes to a temporary file in the same folder, keeps the original's
-    permission bits and owner (PermissionError when the owner cannot be kept: the file is
-    then left as it was), is fsynced and renamed over the target.
+    The write is :func:`pyagent.base_core.save_atomic` (temporary file in the same folder,
+    fsynced, renamed over the target, the folder fsynced; a symbolic link is written
+    through; leftovers of killed writers are cleaned up). What a codemod needs on top: the
+    rewritten source keeps its owner and group. save_atomic leaves the new file to the
+    writer (right for state files), so when the owner differs it is given back afterwards
+    (``os.chown``); when that cannot work (not root, and the file is not ours or its group
+    is not one of ours) a PermissionError is raised before anything is written, so the
+    file is left as it was. Permission bits are kept by save_atomic (setuid and setgid
+    dropped, as any write by a non-root user drops them).
     """
     before = path.stat()
-    mode = stat.S_IMODE(before.st_mode)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".migrate-tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, mode)
-        written = os.stat(temp)
-        if (written.st_uid, written.st_gid) != (before.st_uid, before.st_gid):
-            os.chown(temp, before.st_uid, before.st_gid)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
+    owner = (before.st_uid, before.st_gid)
+    euid = os.geteuid()
+    if euid != 0 and (
+        before.st_uid != euid or before.st_gid not in {os.getegid(), *os.getgroups()}
+    ):
+        raise PermissionError(
+            errno.EPERM, "cannot keep the file's owner and group after rewriting it", str(path)
+        )
+    save_atomic(path, data)
+    after = path.stat()
+    if (after.st_uid, after.st_gid) != owner:
+        os.chown(path, *owner)
 
 
 def _unified_diff(path: str, old: bytes, new: bytes, encoding: str) -> str:
