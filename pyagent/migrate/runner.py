@@ -206,6 +206,8 @@ class InsertTask:
 
     targets: TargetSet
     mode: str = "write"
+    #: The extension module the hooks import (``--extension NAME``).
+    extension: str = "rust_core"
 
     def __call__(self, path: str) -> FileResult:
         """Hooks the target functions of ``path``; writes only in ``write`` mode."""
@@ -219,7 +221,7 @@ class InsertTask:
         if isinstance(tree, FileResult):
             return tree
         context = CodemodContext(filename=path)
-        command = InsertHooksCommand(context, targets)
+        command = InsertHooksCommand(context, targets, self.extension)
         try:
             new_tree = command.transform_module(tree)
         except SkipFile as exc:
@@ -313,7 +315,8 @@ class FixTask:
 def _needles(config: AuditConfig) -> list[bytes]:
     """Bytes one of which a file must contain to be worth parsing for hooks."""
     return [
-        b"rust_core",
+        # The last component: ``pkg._native`` may be imported as ``from pkg import _native``.
+        config.extension.rpartition(".")[2].encode(),
         *(n.encode() for n in config.bridge_methods),
         *(h.name.encode() for h in config.bridge_helpers),
     ]
@@ -326,7 +329,7 @@ class AuditTask:
     config: AuditConfig = field(default_factory=AuditConfig)
 
     def __call__(self, path: str) -> FileResult:
-        """Audits ``path``; files never mentioning rust_core or a bridge are not parsed."""
+        """Audits ``path``; files never naming the extension or a bridge are not parsed."""
         try:
             data = Path(path).read_bytes()
         except OSError as exc:
