@@ -27,7 +27,9 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 import libcst as cst
+import rich.progress
 from libcst.codemod import CodemodContext, SkipFile
+from rich.console import Console
 
 from pyagent.base_core import save_atomic
 from pyagent.migrate.audit import AuditConfig, ModuleAudit, analyze_module
@@ -403,7 +405,11 @@ def gather_files(
 
 
 class Progress:
-    """A one-line progress counter on stderr, shown only when stderr is a terminal."""
+    """A progress bar (rich) on stderr with files done, time and ETA; only on a terminal.
+
+    Piped or redirected, nothing is drawn, so reports and logs stay plain text. The bar is
+    transient: :meth:`clear` removes it before the summary line is printed.
+    """
 
     def __init__(self, total: int, stream: TextIO | None = None, enabled: bool | None = None):
         self.stream = stream or sys.stderr
@@ -411,32 +417,49 @@ class Progress:
         self.enabled = self.stream.isatty() if enabled is None else enabled
         self.started = time.monotonic()
         self.last = 0.0
+        self._bar: rich.progress.Progress | None = None
+        self._task: rich.progress.TaskID | None = None
+
+    def _start(self) -> rich.progress.Progress:
+        console = Console(file=self.stream, force_terminal=True, highlight=False)
+        bar = rich.progress.Progress(
+            rich.progress.TextColumn("[bold]migrate[/]"),
+            rich.progress.BarColumn(bar_width=30),
+            rich.progress.TextColumn("{task.fields[line]}"),
+            console=console,
+            transient=True,
+            auto_refresh=False,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
+        self._task = bar.add_task("files", total=max(self.total, 1), line="")
+        bar.start()
+        self._bar = bar
+        return bar
 
     def update(self, done: int) -> None:
-        """Redraws the line at most ten times a second, and always for the last file."""
+        """Redraws the bar at most ten times a second, and always for the last file."""
         if not self.enabled:
             return
         now = time.monotonic()
         if done < self.total and now - self.last < 0.1:
             return
         self.last = now
-        width = 30
-        filled = width * done // max(self.total, 1)
         elapsed = now - self.started
         eta = ""
         if 0 < done < self.total:
             eta = f", ETA {elapsed / done * (self.total - done):.0f}s"
-        self.stream.write(
-            f"\r\033[2K[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} files "
-            f"{elapsed:.1f}s{eta}"
-        )
-        self.stream.flush()
+        bar = self._bar or self._start()
+        assert self._task is not None
+        line = f"{done}/{self.total} files {elapsed:.1f}s{eta}"
+        bar.update(self._task, completed=done, line=line)
+        bar.refresh()
 
     def clear(self) -> None:
-        """Erases the progress line."""
-        if self.enabled:
-            self.stream.write("\r\033[2K")
-            self.stream.flush()
+        """Erases the progress bar."""
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
 
 
 _TASK: Callable[[str], FileResult] | None = None
