@@ -163,6 +163,39 @@ def test_cli_prints_totals_and_json(backend_name: str) -> None:
     assert report["totals"].get(expected, 0) == len(load_manifest().migrated)
 
 
+def test_cli_with_an_invalid_backend_is_a_clean_error() -> None:
+    code = (
+        "import subprocess, sys\n"
+        "done = subprocess.run([sys.executable, '-m', 'pyagent'], capture_output=True, text=True)\n"
+        "print(done.returncode); print(done.stderr, end='')\n"
+    )
+    result = run_python(code, env={"PYAGENT_BACKEND": "bogus"})
+    code_line, *err = result.stdout.splitlines()
+    assert code_line == "2"
+    assert err == [
+        "python -m pyagent: error: PYAGENT_BACKEND='bogus' is not one of: auto, python, rust"
+    ]
+    # Imported as a library, the same value is still a ValueError.
+    library = run_python("import pyagent", env={"PYAGENT_BACKEND": "bogus"})
+    assert library.returncode == 1
+    assert "ValueError: PYAGENT_BACKEND='bogus'" in library.stderr
+
+
+def test_cli_on_a_terminal_draws_a_rich_table() -> None:
+    code = (
+        "import rich.console\n"
+        "rich.console.Console.is_terminal = property(lambda self: True)\n"
+        "from pyagent.__main__ import main; main([])\n"
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert "\x1b[" in result.stdout  # styled
+    text = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)
+    assert "┃ hot path" in text
+    assert re.search(r"│ sharding_index\s+│ (rust|python) ", text)
+    assert re.search(r"^\d+ hot paths: \d+ ", text, re.MULTILINE)
+
+
 def test_cli_into_a_closed_pipe_ends_quietly() -> None:
     """`python -m pyagent | head` must not end in a BrokenPipeError traceback."""
     code = (
