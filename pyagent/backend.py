@@ -104,6 +104,16 @@ def configure(environ: Mapping[str, str] | None = None) -> Backend:
         return backend
     try:
         import rust_core
+
+        if getattr(rust_core, "__file__", None) is None:
+            # A folder named rust_core on sys.path (the crate's, when run from a checkout)
+            # imports as a namespace package: it is not the extension, so it is hidden like
+            # a missing one rather than reported as a version mismatch.
+            _block_rust_core()
+            raise ImportError(
+                f"rust_core is only a folder ({', '.join(rust_core.__path__)}), "
+                "not the built extension"
+            )
     except ImportError as exc:
         if backend is Backend.RUST:
             raise ImportError(

@@ -163,6 +163,31 @@ def test_cli_prints_totals_and_json(backend_name: str) -> None:
     assert report["totals"].get(expected, 0) == len(load_manifest().migrated)
 
 
+def test_a_rust_core_folder_is_not_taken_for_the_extension(tmp_path) -> None:
+    """A checkout's rust_core/ folder on sys.path is a namespace package, not a build."""
+    (tmp_path / "rust_core").mkdir()
+    code = (
+        "import importlib.machinery, sys, warnings\n"
+        # rust_core resolves to the folder only (any installed extension is out of reach).
+        "class OnlyFolder:\n"
+        "    @staticmethod\n"
+        "    def find_spec(name, path=None, target=None):\n"
+        "        if name == 'rust_core':\n"
+        f"            return importlib.machinery.PathFinder.find_spec(name, [{str(tmp_path)!r}])\n"
+        "sys.meta_path.insert(0, OnlyFolder)\n"
+        "warnings.simplefilter('error')\n"
+        "import pyagent\n"
+        "from pyagent import cache_core\n"
+        "print(cache_core.rc, pyagent.backend_report()[0].backend)\n"
+    )
+    auto = run_python(code)
+    assert auto.returncode == 0, auto.stderr
+    assert auto.stdout.split()[0] == "None"
+    forced = run_python(code, env={"PYAGENT_BACKEND": "rust"})
+    assert forced.returncode == 1
+    assert "rust_core is only a folder" in forced.stderr
+
+
 def test_cli_with_an_invalid_backend_is_a_clean_error() -> None:
     code = (
         "import subprocess, sys\n"
