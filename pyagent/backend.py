@@ -113,8 +113,7 @@ def configure(environ: Mapping[str, str] | None = None) -> Backend:
             # a missing one rather than reported as a version mismatch.
             _block_rust_core()
             raise ImportError(
-                f"rust_core is only a folder ({', '.join(locations)}), "
-                "not the built extension"
+                f"rust_core is only a folder ({', '.join(locations)}), not the built extension"
             )
     except ImportError as exc:
         if backend is Backend.RUST:
