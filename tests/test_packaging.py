@@ -298,3 +298,10 @@ def test_import_check_catches_an_undeclared_import(unpacked: Path) -> None:
     finally:
         extra.unlink()
     assert "hypothesis" in result["failures"]["pyagent._undeclared_probe"]
+
+
+def test_subpackages_without_their_extra_say_which_extra(unpacked: Path) -> None:
+    allowed = _allowed_modules(_wheel_requirements(unpacked), set()) | {"pyagent"}
+    result = _import_all(allowed, unpacked, ["pyagent.migrate", "pyagent.parity"])
+    assert "pip install 'pyagent[migrate]'" in result["failures"]["pyagent.migrate"]
+    assert "pip install 'pyagent[parity]'" in result["failures"]["pyagent.parity"]
