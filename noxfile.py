@@ -9,7 +9,9 @@ and parity, ``release`` for benchmarks), built once and reused until a source ch
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import nox
@@ -22,7 +24,10 @@ ROOT = Path(__file__).parent
 CRATE = ROOT / "rust_core"
 WHEELS = ROOT / "build" / "wheels"
 STATUS = ROOT / "build" / "status"
+DIST = ROOT / "build" / "dist"
 PYTHON = "3.11"
+#: The CPythons requires-python admits and the project is tested on (`nox -s wheels`).
+SUPPORTED = ("3.11", "3.12", "3.13")
 
 
 def _requirements(session: nox.Session, *names: str) -> None:
@@ -36,13 +41,22 @@ def _requirements(session: nox.Session, *names: str) -> None:
 FAST, RELEASE = "fastbuild", "release"
 
 
-def _source_hash(session: nox.Session, profile: str) -> str:
+def _cache_tag(session: nox.Session, interpreter: str) -> str:
+    """``cpython-311`` for a CPython 3.11 ``interpreter``."""
+    tag = session.run(
+        interpreter,
+        "-c",
+        "import sys; print(sys.implementation.cache_tag)",
+        silent=True,
+        external=True,
+    )
+    return str(tag).strip()
+
+
+def _source_hash(session: nox.Session, profile: str, interpreter: str = "python") -> str:
     """Hash of everything the wheel is built from, the profile and the interpreter."""
     digest = hashlib.sha256(profile.encode())
-    interpreter = session.run(
-        "python", "-c", "import sys; print(sys.implementation.cache_tag)", silent=True
-    )
-    digest.update(str(interpreter).encode())
+    digest.update(_cache_tag(session, interpreter).encode())
     files = [CRATE / "Cargo.toml", CRATE / "Cargo.lock", CRATE / "pyproject.toml"]
     files += sorted((CRATE / "src").rglob("*.rs"))
     for path in files:
@@ -51,21 +65,27 @@ def _source_hash(session: nox.Session, profile: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def build_rust_core(session: nox.Session, profile: str = RELEASE) -> Path:
+def build_rust_core(
+    session: nox.Session, profile: str = RELEASE, interpreter: str = "python"
+) -> Path:
     """The rust_core wheel of the current sources for ``profile``, built at most once.
 
     Wheels are kept in build/wheels/<profile>-<source hash>/, so every session of a run (and
     of later runs, until a source file changes) reuses the same wheel; older wheels of the
-    profile are removed so a stale build can never be installed.
+    profile for the same interpreter are removed so a stale build can never be installed
+    (other interpreters' wheels, e.g. those of `nox -s wheels`, stay).
     """
     _requirements(session, "build")
-    out = WHEELS / f"{profile}-{_source_hash(session, profile)}"
+    out = WHEELS / f"{profile}-{_source_hash(session, profile, interpreter)}"
     wheels = sorted(out.glob("rust_core-*.whl"))
     if len(wheels) == 1:
         session.log(f"reusing {wheels[0]} (sources unchanged)")
         return wheels[0]
+    abi = "cp" + _cache_tag(session, interpreter).removeprefix("cpython-")
     for stale in WHEELS.glob(f"{profile}-*"):
-        shutil.rmtree(stale)
+        found = list(stale.glob("rust_core-*.whl"))
+        if not found or any(f"-{abi}-" in w.name for w in found):
+            shutil.rmtree(stale)
     session.run(
         "maturin",
         "build",
@@ -76,7 +96,7 @@ def build_rust_core(session: nox.Session, profile: str = RELEASE) -> Path:
         "--out",
         str(out),
         "--interpreter",
-        "python",
+        interpreter,
     )
     wheels = sorted(out.glob("rust_core-*.whl"))
     if len(wheels) != 1:
@@ -109,6 +129,66 @@ def prepare(
 def build(session: nox.Session) -> None:
     """Release wheel of rust_core (lto, codegen-units = 1) in build/wheels."""
     session.log(f"built {build_rust_core(session)}")
+
+
+def _installed_pythons(versions: tuple[str, ...]) -> dict[str, str]:
+    """{version: interpreter path} of the given CPythons that actually run here.
+
+    A name on PATH may be a pyenv shim for a version that is not selected (it fails when
+    run), so each candidate, on PATH or under $PYENV_ROOT/versions, is run once.
+    """
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    found = {}
+    for version in versions:
+        candidates = [shutil.which(f"python{version}")]
+        candidates += sorted(str(p) for p in root.glob(f"versions/{version}.*/bin/python{version}"))
+        probe = f"import sys; assert sys.version_info[:2] == ({version.replace('.', ', ')})"
+        for candidate in filter(None, candidates):
+            done = subprocess.run([candidate, "-c", probe], capture_output=True, check=False)
+            if done.returncode == 0:
+                found[version] = candidate
+                break
+    return found
+
+
+@nox.session(python=PYTHON)
+def wheels(session: nox.Session) -> None:
+    """sdists and wheels of both distributions in build/dist, checked with `twine check`.
+
+    pyagent: one sdist and one pure-Python wheel. rust_core: an sdist and a release wheel
+    (cached like `build`'s) for every supported CPython that runs here; the ones missing
+    are named. Built without build isolation, from the pins in requirements/, so it works
+    offline once those are installed.
+    """
+    _requirements(session, "wheels", "build")
+    pythons = _installed_pythons(SUPPORTED)
+    missing = [v for v in SUPPORTED if v not in pythons]
+    if DIST.exists():
+        shutil.rmtree(DIST)
+    DIST.mkdir(parents=True)
+    session.run(
+        "python",
+        "-m",
+        "build",
+        "--no-isolation",
+        "--sdist",
+        "--wheel",
+        "--outdir",
+        str(DIST),
+        str(ROOT),
+    )
+    session.run(
+        "maturin", "sdist", "--manifest-path", str(CRATE / "Cargo.toml"), "--out", str(DIST)
+    )
+    for version, interpreter in pythons.items():
+        wheel = build_rust_core(session, RELEASE, interpreter)
+        shutil.copy2(wheel, DIST / wheel.name)
+        session.log(f"rust_core for CPython {version}: {wheel.name}")
+    artifacts = sorted(str(p) for p in DIST.iterdir())
+    session.run("twine", "check", "--strict", *artifacts)
+    session.log("built and checked:\n  " + "\n  ".join(Path(a).name for a in artifacts))
+    if missing:
+        session.warn(f"no CPython {', '.join(missing)} here: no rust_core wheel for it")
 
 
 @nox.session(python=PYTHON)

@@ -1,8 +1,9 @@
 """``python -m pyagent``: print which backend serves each hot path.
 
 A header (versions and the ``PYAGENT_BACKEND`` in force), one row per hot path of the
-manifest, and totals; ``--json`` prints the same as one JSON object for scripts. Piping into
-``head`` ends quietly.
+manifest, and totals; ``--json`` prints the same as one JSON object for scripts. On a
+terminal the table is drawn with rich (backends coloured); piped, it is plain text, and
+piping into ``head`` ends quietly.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict
 
-from pyagent import __version__, backend_report
+from rich.console import Console
+from rich.table import Table
+
+from pyagent import HotPathBackend, __version__, backend_report
 from pyagent.backend import active_backend
 
 
@@ -25,6 +29,22 @@ def _rust_core_version() -> str | None:
     except ImportError:
         return None
     return getattr(rust_core, "__version__", None)
+
+
+#: Colour of each backend on a terminal.
+_BACKEND_STYLE = {"rust": "green", "python": "yellow", "pending": "dim"}
+
+
+def _print_rich(console: Console, title: str, rows: Sequence[HotPathBackend], footer: str) -> None:
+    """The report as a rich table (terminal only): backend coloured, totals as caption."""
+    table = Table(title=title, caption=footer, title_justify="left", caption_justify="left")
+    table.add_column("hot path", no_wrap=True)
+    table.add_column("backend", no_wrap=True)
+    table.add_column("why")
+    for row in rows:
+        style = _BACKEND_STYLE.get(row.backend, "")
+        table.add_row(row.name, f"[{style}]{row.backend}[/]" if style else row.backend, row.reason)
+    console.print(table)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,16 +64,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             payload = {**header, "totals": dict(totals), "hot_paths": [asdict(r) for r in rows]}
             print(json.dumps(payload, indent=2))
             return 0
-        print(
+        title = (
             f"pyagent {__version__}, rust_core {header['rust_core'] or 'not installed'}, "
             f"PYAGENT_BACKEND={header['PYAGENT_BACKEND']}"
         )
-        width = max(len(r.name) for r in rows)
-        print(f"  {'hot path':<{width}}  {'backend':<7}  why")
-        for row in rows:
-            print(f"  {row.name:<{width}}  {row.backend:<7}  {row.reason}")
         counts = ", ".join(f"{count} {name}" for name, count in sorted(totals.items()))
-        print(f"{len(rows)} hot paths: {counts}")
+        footer = f"{len(rows)} hot paths: {counts}"
+        console = Console(highlight=False)
+        if console.is_terminal:
+            _print_rich(console, title, rows, footer)
+        else:
+            # Piped: plain, stable text for scripts and tests (no escape codes, no wrapping).
+            print(title)
+            width = max(len(r.name) for r in rows)
+            print(f"  {'hot path':<{width}}  {'backend':<7}  why")
+            for row in rows:
+                print(f"  {row.name:<{width}}  {row.backend:<7}  {row.reason}")
+            print(footer)
         sys.stdout.flush()
     except BrokenPipeError:
         # The reader (head, less) has gone: not an error. Point stdout at /dev/null so the

@@ -104,6 +104,17 @@ def configure(environ: Mapping[str, str] | None = None) -> Backend:
         return backend
     try:
         import rust_core
+
+        spec = getattr(rust_core, "__spec__", None)
+        locations = getattr(spec, "submodule_search_locations", None)
+        if spec is not None and spec.origin in (None, "namespace") and locations:
+            # A folder named rust_core on sys.path (the crate's, when run from a checkout)
+            # imports as a namespace package: it is not the extension, so it is hidden like
+            # a missing one rather than reported as a version mismatch.
+            _block_rust_core()
+            raise ImportError(
+                f"rust_core is only a folder ({', '.join(locations)}), not the built extension"
+            )
     except ImportError as exc:
         if backend is Backend.RUST:
             raise ImportError(

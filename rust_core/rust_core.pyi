@@ -4,13 +4,18 @@ Each function mirrors the pyagent function that dispatches to it (same parameter
 exceptions); pyagent's docstrings are the reference documentation.
 """
 
+import sys
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from os import PathLike
 from typing import Any, TypedDict, final
 
 import numpy as np
 from numpy.typing import NDArray
-from typing_extensions import Buffer
+
+if sys.version_info >= (3, 12):
+    from collections.abc import Buffer
+else:
+    from typing_extensions import Buffer
 
 from pyagent.analysis_core import ComplexityReport
 

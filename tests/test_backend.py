@@ -163,6 +163,64 @@ def test_cli_prints_totals_and_json(backend_name: str) -> None:
     assert report["totals"].get(expected, 0) == len(load_manifest().migrated)
 
 
+def test_a_rust_core_folder_is_not_taken_for_the_extension(tmp_path) -> None:
+    """A checkout's rust_core/ folder on sys.path is a namespace package, not a build."""
+    (tmp_path / "rust_core").mkdir()
+    code = (
+        "import importlib.machinery, sys, warnings\n"
+        # rust_core resolves to the folder only (any installed extension is out of reach).
+        "class OnlyFolder:\n"
+        "    @staticmethod\n"
+        "    def find_spec(name, path=None, target=None):\n"
+        "        if name == 'rust_core':\n"
+        f"            return importlib.machinery.PathFinder.find_spec(name, [{str(tmp_path)!r}])\n"
+        "sys.meta_path.insert(0, OnlyFolder)\n"
+        "warnings.simplefilter('error')\n"
+        "import pyagent\n"
+        "from pyagent import cache_core\n"
+        "print(cache_core.rc, pyagent.backend_report()[0].backend)\n"
+    )
+    auto = run_python(code)
+    assert auto.returncode == 0, auto.stderr
+    assert auto.stdout.split()[0] == "None"
+    forced = run_python(code, env={"PYAGENT_BACKEND": "rust"})
+    assert forced.returncode == 1
+    assert "rust_core is only a folder" in forced.stderr
+
+
+def test_cli_with_an_invalid_backend_is_a_clean_error() -> None:
+    code = (
+        "import subprocess, sys\n"
+        "done = subprocess.run([sys.executable, '-m', 'pyagent'], capture_output=True, text=True)\n"
+        "print(done.returncode); print(done.stderr, end='')\n"
+    )
+    result = run_python(code, env={"PYAGENT_BACKEND": "bogus"})
+    code_line, *err = result.stdout.splitlines()
+    assert code_line == "2"
+    assert err == [
+        "python -m pyagent: error: PYAGENT_BACKEND='bogus' is not one of: auto, python, rust"
+    ]
+    # Imported as a library, the same value is still a ValueError.
+    library = run_python("import pyagent", env={"PYAGENT_BACKEND": "bogus"})
+    assert library.returncode == 1
+    assert "ValueError: PYAGENT_BACKEND='bogus'" in library.stderr
+
+
+def test_cli_on_a_terminal_draws_a_rich_table() -> None:
+    code = (
+        "import rich.console\n"
+        "rich.console.Console.is_terminal = property(lambda self: True)\n"
+        "from pyagent.__main__ import main; main([])\n"
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert "\x1b[" in result.stdout  # styled
+    text = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)
+    assert "┃ hot path" in text
+    assert re.search(r"│ sharding_index\s+│ (rust|python) ", text)
+    assert re.search(r"^\d+ hot paths: \d+ ", text, re.MULTILINE)
+
+
 def test_cli_into_a_closed_pipe_ends_quietly() -> None:
     """`python -m pyagent | head` must not end in a BrokenPipeError traceback."""
     code = (

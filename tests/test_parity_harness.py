@@ -243,3 +243,55 @@ def test_a_partial_run_updates_its_rows_of_the_saved_result(tmp_path: Path) -> N
     assert [r["name"] for r in merged] == ["a", "b", "c"]
     assert merged[0] == full[0] and merged[2] == full[2]
     assert merged[1]["status"] == "failed" and "partial_run" in merged[1]
+
+
+def _table_output(force_terminal: bool) -> str:
+    import io
+
+    from rich.console import Console
+
+    from pyagent.parity.__main__ import _Table
+
+    stream = io.StringIO()
+    console = Console(file=stream, force_terminal=force_terminal, color_system="standard")
+    table = _Table(2, console=console)
+    table.line("parity (quick profile), rust_core 0.1.0", style="bold")
+    base = {"examples": 0, "seconds": 0.0, "peak_mib": None, "detail": ""}
+    table.row(
+        {
+            **base,
+            "name": "topo_sort",
+            "status": "passed",
+            "examples": 150,
+            "seconds": 1.25,
+            "peak_mib": 61.0,
+        },
+        12,
+    )
+    table.row(
+        {
+            **base,
+            "name": "page_copy",
+            "status": "failed",
+            "seconds": 2.0,
+            "detail": "child killed by SIGABRT",
+        },
+        12,
+    )
+    return stream.getvalue()
+
+
+def test_table_is_plain_text_when_piped() -> None:
+    assert _table_output(force_terminal=False) == (
+        "parity (quick profile), rust_core 0.1.0\n"
+        "topo_sort          150      1.2        61  passed\n"
+        "page_copy                   2.0            failed  (child killed by SIGABRT)\n"
+    )
+
+
+def test_table_is_coloured_on_a_terminal_with_the_same_text() -> None:
+    import re
+
+    coloured = _table_output(force_terminal=True)
+    assert "\x1b[" in coloured
+    assert re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", coloured) == _table_output(force_terminal=False)

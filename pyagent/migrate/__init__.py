@@ -6,6 +6,15 @@ is built on ``libcst.codemod``: :class:`InsertHooksCommand` writes the canonical
 ``hook-variants.md`` and the defects of :mod:`migrate.defects`. See ``docs/migrate.md``.
 """
 
+try:
+    import libcst  # noqa: F401  (the extra this subpackage needs)
+except ImportError as _missing:
+    raise ImportError(
+        f"{__name__} needs libcst, which pyagent installs only with the extra: "
+        "pip install 'pyagent[migrate]'",
+        name=_missing.name,
+    ) from _missing
+
 from pyagent.migrate.audit import (
     AuditConfig,
     Defect,

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pyagent.migrate.audit import AuditConfig, crate_defects
 from pyagent.migrate.baseline import load_baseline, mark_baseline, write_baseline
+from pyagent.migrate.hooks import DEFAULT_EXTENSION, valid_extension
 from pyagent.migrate.report import (
     audit_json,
     fix_json,
@@ -64,11 +65,29 @@ def _common(parser: argparse.ArgumentParser, formats: Sequence[str] = _FORMATS) 
     )
 
 
+def _extension_name(value: str) -> str:
+    if not valid_extension(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a module name (dotted identifiers)")
+    return value
+
+
+def _extension_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--extension",
+        type=_extension_name,
+        default=DEFAULT_EXTENSION,
+        metavar="NAME",
+        help=f"the extension module the hooks import (default: {DEFAULT_EXTENSION}); e.g. "
+        "myagent._native to hook an agent's own extension under its own name",
+    )
+
+
 def _rust_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rust-core",
         type=Path,
-        help="the rust_core crate (default: a rust_core/ beside or above the paths)",
+        help="the extension's crate (default: a folder named like the extension's last "
+        "component, e.g. rust_core/, beside or above the paths)",
     )
     parser.add_argument(
         "--no-rust-source", action="store_true", help="do not read the crate's Rust source"
@@ -178,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if a file would change"
     )
+    _extension_option(insert)
     _common(insert)
 
     audit = sub.add_parser(
@@ -204,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument(
         "--write-baseline", type=Path, metavar="FILE", help="record today's defects in FILE"
     )
+    _extension_option(audit)
     _rust_options(audit)
     _common(audit, (*_FORMATS, "sarif"))
 
@@ -219,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     fix_mode.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if a file would change"
     )
+    _extension_option(fix)
     _rust_options(fix)
     _common(fix)
 
@@ -246,10 +268,11 @@ def _emit(text: str, output: Path | None) -> None:
 
 
 def _exports(args: argparse.Namespace, paths: Sequence[Path]) -> RustExports:
+    extension = getattr(args, "extension", DEFAULT_EXTENSION)
     rust_dir = None
     if not args.no_rust_source:
-        rust_dir = args.rust_core or find_rust_core_dir(paths)
-    return read_rust_exports(rust_dir, use_built=not args.no_built)
+        rust_dir = args.rust_core or find_rust_core_dir(paths, extension.rpartition(".")[2])
+    return read_rust_exports(rust_dir, use_built=not args.no_built, module_name=extension)
 
 
 def _pending(manifest: Path | None) -> frozenset[str]:
@@ -315,7 +338,7 @@ def _insert(args: argparse.Namespace) -> int:
     mode = "check" if args.check else ("diff" if args.diff else "write")
     progress = Progress(len(files), enabled=None if not args.quiet else False)
     results, summary = run_files(
-        InsertTask(targets, mode), files, jobs=args.jobs, progress=progress
+        InsertTask(targets, mode, args.extension), files, jobs=args.jobs, progress=progress
     )
     if mode == "diff":
         for result in results:
@@ -394,7 +417,9 @@ def _audit(args: argparse.Namespace) -> int:
         print(f"migrate audit: {exc}", file=sys.stderr)
         return 2
     exports = _exports(args, args.paths)
-    config = AuditConfig(exports=exports, pending=pending, select=select, ignore=ignore)
+    config = AuditConfig(
+        exports=exports, pending=pending, select=select, ignore=ignore, extension=args.extension
+    )
     progress = Progress(len(files), enabled=None if not args.quiet else False)
     results, summary = run_files(AuditTask(config), files, jobs=args.jobs, progress=progress)
     results, summary = _audit_bridge_callers(config, results, summary, args.jobs)
@@ -424,7 +449,11 @@ def _audit(args: argparse.Namespace) -> int:
 
 def _audit_config(args: argparse.Namespace, files: list[str]) -> AuditConfig:
     """Exports and pending names, plus the bridge helpers of the whole tree (a first pass)."""
-    config = AuditConfig(exports=_exports(args, args.paths), pending=_pending(args.manifest))
+    config = AuditConfig(
+        exports=_exports(args, args.paths),
+        pending=_pending(args.manifest),
+        extension=args.extension,
+    )
     results, _ = run_files(
         AuditTask(config), files, jobs=args.jobs, progress=Progress(0, enabled=False)
     )

@@ -115,6 +115,8 @@ class AuditConfig:
     #: Only these defect codes (None: all), minus ``ignore`` (``--select`` / ``--ignore``).
     select: frozenset[str] | None = None
     ignore: frozenset[str] = frozenset()
+    #: The extension module whose imports and calls are hooks (``--extension NAME``).
+    extension: str = "rust_core"
 
     def wants(self, code: str) -> bool:
         """Whether ``--select`` / ``--ignore`` keep defects of ``code``."""
@@ -242,8 +244,8 @@ class ModuleAudit:
 # --- matchers (module-level named functions only: they must pickle) --------------------
 
 
-def _is_rust_core_module(name: str) -> bool:
-    return name == "rust_core" or name.startswith("rust_core.")
+def _is_rust_core_module(name: str, extension: str = "rust_core") -> bool:
+    return name == extension or name.startswith(extension + ".")
 
 
 def _dotted(node: cst.BaseExpression | None) -> str:
@@ -379,8 +381,9 @@ class HookCollector(cst.CSTVisitor):
 
     METADATA_DEPENDENCIES = (PositionProvider,)
 
-    def __init__(self) -> None:
+    def __init__(self, extension: str = "rust_core") -> None:
         super().__init__()
+        self.extension = extension
         self.stack: list[cst.CSTNode] = []
         self.imports: list[tuple[cst.Import | cst.ImportFrom, tuple[cst.CSTNode, ...]]] = []
         self.calls: list[tuple[cst.Call, tuple[cst.CSTNode, ...]]] = []
@@ -409,14 +412,19 @@ class HookCollector(cst.CSTVisitor):
 
     def visit_Import(self, node: cst.Import) -> None:
         """Records ``import rust_core`` in any form."""
-        if any(_is_rust_core_module(_dotted(a.name)) for a in node.names):
+        if any(_is_rust_core_module(_dotted(a.name), self.extension) for a in node.names):
             self.imports.append((node, tuple(self.stack)))
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         """Records ``from rust_core import ...``."""
         if node.relative or node.module is None:
             return
-        if _is_rust_core_module(_dotted(node.module)):
+        module = _dotted(node.module)
+        # ``from pkg import _native`` imports a dotted extension ``pkg._native`` itself.
+        if _is_rust_core_module(module, self.extension) or (
+            not isinstance(node.names, cst.ImportStar)
+            and any(f"{module}.{_dotted(a.name)}" == self.extension for a in node.names)
+        ):
             self.imports.append((node, tuple(self.stack)))
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
@@ -679,26 +687,29 @@ class _Analysis:
                 break
             if isinstance(candidate, (cst.FunctionDef, cst.ClassDef)):
                 break
+        extension = self.config.extension
         binding: str | None = None
         names: list[tuple[str, str]] = []
         is_submodule = False
         if isinstance(node, cst.Import):
             for alias in node.names:
                 dotted = _dotted(alias.name)
-                if not _is_rust_core_module(dotted):
+                if not _is_rust_core_module(dotted, extension):
                     continue
                 if alias.asname is not None:
                     binding = _dotted(alias.asname.name)
                 else:
                     binding = dotted.split(".")[0]
-                is_submodule = "." in dotted and alias.asname is not None
+                is_submodule = dotted != extension and alias.asname is not None
         elif isinstance(node.names, cst.ImportStar):
             names.append(("*", "*"))
         else:
             for alias in node.names:
                 imported = _dotted(alias.name)
                 local = _dotted(alias.asname.name) if alias.asname else imported
-                if imported == "rust_core" or _dotted(node.module) != "rust_core":
+                if f"{_dotted(node.module)}.{imported}" == extension:
+                    binding = local  # the extension itself: ``from pkg import _native``
+                elif imported == extension or _dotted(node.module) != extension:
                     binding = local
                     is_submodule = True
                 else:
@@ -748,7 +759,7 @@ class _Analysis:
         elif is_submodule:
             variant = "F"
         elif sentinel:
-            variant = "D" if binding == "rust_core" else ("B" if flags else "A")
+            variant = "D" if binding == extension else ("B" if flags else "A")
         else:
             variant = "C"
         site = ImportSite(
@@ -840,8 +851,9 @@ class _Analysis:
                     site.line,
                     None if site.scope == "<module>" else site.scope,
                     rust,
-                    f"`from rust_core import {rust}` names a function the crate does not "
-                    "export: the whole import fails and every hook of this block falls back",
+                    f"`from {self.config.extension} import {rust}` names a function the crate "
+                    "does not export: the whole import fails and every hook of this block falls "
+                    "back",
                 )
 
     # calls -----------------------------------------------------------------------------
@@ -1311,7 +1323,7 @@ class _Analysis:
         if exported is False and rust not in self.config.pending:
             report(
                 DEAD_RUST_NAME,
-                f"rust_core does not export {rust!r}: this hook always falls back",
+                f"{self.config.extension} does not export {rust!r}: this hook always falls back",
             )
         arity = "unknown"
         signature = self.config.exports.signatures.get(rust)
@@ -1430,7 +1442,7 @@ def analyze_module(module: cst.Module, path: str, config: AuditConfig | None = N
     """Audits a parsed module; ``path`` is only used to label the findings."""
     config = config or AuditConfig()
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    collector = HookCollector()
+    collector = HookCollector(config.extension)
     wrapper.visit(collector)
     collector.positions = wrapper.resolve(PositionProvider)
     analysis = _Analysis(path, collector, config)

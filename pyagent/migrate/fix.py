@@ -214,7 +214,9 @@ class FixHooksCommand(VisitorBasedCodemodCommand):
         line = self.get_metadata(PositionProvider, original_node).start.line
         if line in self.renames:
             old, new = self.renames[line]
-            self.fixed.append(f"{line}: from rust_core import {old}: renamed to {new}")
+            self.fixed.append(
+                f"{line}: from {self.config.extension} import {old}: renamed to {new}"
+            )
             return updated_node.visit(_Rename(old, new, None))  # type: ignore[return-value]
         return updated_node
 

@@ -20,9 +20,15 @@ the signature declares them so the two paths can never see different arguments.
 In a module that already imports ``rust_core`` another way, the dispatch reuses that binding
 (``rust_core is not None`` for a bare-name sentinel, the flag for a flag-only import) instead
 of adding a second import.
+
+The extension's name is ``rust_core`` unless the command is given another
+(``--extension NAME``, e.g. an agent's own ``myagent._native``): the import then reads
+``import myagent._native as rc`` and everything else is the same.
 """
 
 from __future__ import annotations
+
+import keyword
 
 import libcst as cst
 
@@ -32,13 +38,18 @@ __all__ = [
     "PASS_SELF_SUFFIX",
     "DISPATCH_TEMPLATE",
     "CONSTRUCTOR_TEMPLATE",
+    "DEFAULT_EXTENSION",
     "constructor_statement",
     "dispatch_source",
     "dispatch_statement",
     "forwarded_arguments",
     "import_statement",
     "is_method",
+    "valid_extension",
 ]
+
+#: The extension module the hooks import unless told otherwise (``--extension NAME``).
+DEFAULT_EXTENSION = "rust_core"
 
 # The ignore keeps mypy quiet when a built wheel (with its typed stub) is installed, and
 # ``unused-ignore`` keeps it quiet when none is.
@@ -62,7 +73,7 @@ DISPATCH_TEMPLATE = (
 #: object because it is not an instance of the Python class.
 CONSTRUCTOR_TEMPLATE = (
     "def __new__({params}){returns}:\n"
-    '    """The rust_core implementation when the extension has it, else this class."""\n'
+    '    """The {extension} implementation when the extension has it, else this class."""\n'
     "    {dispatch}"
     "    return super().__new__(cls)\n"
 )
@@ -78,9 +89,16 @@ BINDING_CANDIDATES = ("rc", "_rc", "_rust_core", "_rust_core_ext", "rust_core_ex
 PASS_SELF_SUFFIX = "(self)"
 
 
-def import_statement(binding: str = "rc") -> cst.Try:
-    """The canonical import block as a node, binding the module to ``binding``."""
-    source = IMPORT_TEMPLATE
+def valid_extension(name: str) -> bool:
+    """True for an importable module name: dotted identifiers, none a keyword."""
+    return bool(name) and all(
+        part.isidentifier() and not keyword.iskeyword(part) for part in name.split(".")
+    )
+
+
+def import_statement(binding: str = "rc", extension: str = DEFAULT_EXTENSION) -> cst.Try:
+    """The canonical import block as a node, importing ``extension`` as ``binding``."""
+    source = IMPORT_TEMPLATE.replace("import rust_core as", f"import {extension} as")
     if binding != "rc":
         source = source.replace("as rc\n", f"as {binding}\n").replace(
             "    rc = None", f"    {binding} = None"
@@ -190,6 +208,7 @@ def constructor_statement(
     flag: str | None = None,
     future_annotations: bool = True,
     module: cst.Module | None = None,
+    extension: str = DEFAULT_EXTENSION,
 ) -> cst.FunctionDef:
     """A ``__new__`` for ``cls`` that returns ``rust_core.<rust_name>(...)`` when present.
 
@@ -210,6 +229,7 @@ def constructor_statement(
     source = CONSTRUCTOR_TEMPLATE.format(
         params=module.code_for_node(params),
         returns=returns,
+        extension=extension,
         dispatch=dispatch.replace("\n    ", "\n        "),
     )
     statement = cst.parse_statement(source)

@@ -19,7 +19,7 @@ import libcst as cst
 from libcst.codemod import CodemodContext, SkipFile, VisitorBasedCodemodCommand
 
 from pyagent.migrate import hooks
-from pyagent.migrate.audit import ModuleAudit, analyze_module, names_in
+from pyagent.migrate.audit import AuditConfig, ModuleAudit, analyze_module, names_in
 
 __all__ = ["InsertHooksCommand", "import_index"]
 
@@ -131,10 +131,19 @@ class InsertHooksCommand(VisitorBasedCodemodCommand):
         "named functions; idempotent, and never adds a second import of rust_core."
     )
 
-    def __init__(self, context: CodemodContext, targets: Mapping[str, str]) -> None:
-        """``targets`` maps function qualnames (``f`` or ``Class.method``) to Rust names."""
+    def __init__(
+        self,
+        context: CodemodContext,
+        targets: Mapping[str, str],
+        extension: str = hooks.DEFAULT_EXTENSION,
+    ) -> None:
+        """``targets`` maps function qualnames (``f``, ``Class.method``) to Rust names.
+
+        ``extension`` is the module the hooks import (``rust_core`` unless told otherwise).
+        """
         super().__init__(context)
         self.targets = dict(targets)
+        self.extension = extension
         self.scope: list[tuple[str, bool]] = []
         self.inserted: list[str] = []
         self.found: set[str] = set()
@@ -171,14 +180,16 @@ class InsertHooksCommand(VisitorBasedCodemodCommand):
         elif audit.imports or audit.hooks:
             variants = sorted({s.variant for s in audit.imports} | {h.variant for h in audit.hooks})
             self.blocked = (
-                f"module already reaches rust_core through variant {'/'.join(variants)} with "
-                "no module-level binding to reuse; add the hook by hand"
+                f"module already reaches {self.extension} through variant "
+                f"{'/'.join(variants)} with no module-level binding to reuse; add the hook by hand"
             )
             self.needs_import = False
 
     def transform_module_impl(self, tree: cst.Module) -> cst.Module:
         """Audits the module, then inserts the dispatches and, if needed, the import."""
-        self.audit = analyze_module(tree, self.context.filename or "<module>")
+        self.audit = analyze_module(
+            tree, self.context.filename or "<module>", AuditConfig(extension=self.extension)
+        )
         self.future_annotations = any(
             isinstance(small, cst.ImportFrom)
             and isinstance(small.module, cst.Name)
@@ -225,7 +236,7 @@ class InsertHooksCommand(VisitorBasedCodemodCommand):
     def _add_import(self, module: cst.Module) -> cst.Module:
         body = list(module.body)
         index = import_index(body)
-        block = hooks.import_statement(self.binding)
+        block = hooks.import_statement(self.binding, self.extension)
         if index > 0:
             block = block.with_changes(leading_lines=[cst.EmptyLine()])
         if index < len(body):
@@ -273,6 +284,7 @@ class InsertHooksCommand(VisitorBasedCodemodCommand):
             binding=self.binding,
             flag=self.flag,
             future_annotations=self.future_annotations,
+            extension=self.extension,
         )
         at = next(
             (
@@ -305,7 +317,7 @@ class InsertHooksCommand(VisitorBasedCodemodCommand):
             if name is not None and name in used:
                 return (
                     f"the function uses the name {name!r} itself, which is the module's "
-                    "rust_core binding here; rename it first"
+                    f"{self.extension} binding here; rename it first"
                 )
         # A class hook's ``__new__`` builds the Rust object instead of an instance: its
         # ``cls`` only serves the Python path.

@@ -2,8 +2,9 @@
 
 Like libcst's own parallel runner (``libcst.codemod._cli``) each file is one task whose
 outcome is a value (changed, unchanged, skipped, failed) summed into a final summary; unlike
-it, writes are atomic (temp file + ``os.replace``), a file that fails to parse is reported
-and left untouched, and the audit's findings travel back to the parent as data.
+it, writes are atomic (:func:`pyagent.base_core.save_atomic`, owner kept), a file that
+fails to parse is reported and left untouched, and the audit's findings travel back to the
+parent as data.
 
 Tasks are module-level classes holding only picklable data, handed to each worker once by
 the pool initializer.
@@ -11,14 +12,13 @@ the pool initializer.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
+import errno
 import fnmatch
 import os
 import re
 import stat
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -27,8 +27,11 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 import libcst as cst
+import rich.progress
 from libcst.codemod import CodemodContext, SkipFile
+from rich.console import Console
 
+from pyagent.base_core import save_atomic
 from pyagent.migrate.audit import AuditConfig, ModuleAudit, analyze_module
 from pyagent.migrate.fix import FixHooksCommand
 from pyagent.migrate.insert import InsertHooksCommand
@@ -122,27 +125,29 @@ class Task(Protocol):
 def write_atomic(path: Path, data: bytes) -> None:
     """Replaces ``path`` with ``data`` so a reader sees the old or the new file, never half.
 
-    The new content goes to a temporary file in the same folder, keeps the original's
-    permission bits and owner (PermissionError when the owner cannot be kept: the file is
-    then left as it was), is fsynced and renamed over the target.
+    The write is :func:`pyagent.base_core.save_atomic` (temporary file in the same folder,
+    fsynced, renamed over the target, the folder fsynced; a symbolic link is written
+    through; leftovers of killed writers are cleaned up). What a codemod needs on top: the
+    rewritten source keeps its owner and group. save_atomic leaves the new file to the
+    writer (right for state files), so when the owner differs it is given back afterwards
+    (``os.chown``); when that cannot work (not root, and the file is not ours or its group
+    is not one of ours) a PermissionError is raised before anything is written, so the
+    file is left as it was. Permission bits are kept by save_atomic (setuid and setgid
+    dropped, as any write by a non-root user drops them).
     """
     before = path.stat()
-    mode = stat.S_IMODE(before.st_mode)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".migrate-tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, mode)
-        written = os.stat(temp)
-        if (written.st_uid, written.st_gid) != (before.st_uid, before.st_gid):
-            os.chown(temp, before.st_uid, before.st_gid)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
+    owner = (before.st_uid, before.st_gid)
+    euid = os.geteuid()
+    if euid != 0 and (
+        before.st_uid != euid or before.st_gid not in {os.getegid(), *os.getgroups()}
+    ):
+        raise PermissionError(
+            errno.EPERM, "cannot keep the file's owner and group after rewriting it", str(path)
+        )
+    save_atomic(path, data)
+    after = path.stat()
+    if (after.st_uid, after.st_gid) != owner:
+        os.chown(path, *owner)
 
 
 def _unified_diff(path: str, old: bytes, new: bytes, encoding: str) -> str:
@@ -203,6 +208,8 @@ class InsertTask:
 
     targets: TargetSet
     mode: str = "write"
+    #: The extension module the hooks import (``--extension NAME``).
+    extension: str = "rust_core"
 
     def __call__(self, path: str) -> FileResult:
         """Hooks the target functions of ``path``; writes only in ``write`` mode."""
@@ -216,7 +223,7 @@ class InsertTask:
         if isinstance(tree, FileResult):
             return tree
         context = CodemodContext(filename=path)
-        command = InsertHooksCommand(context, targets)
+        command = InsertHooksCommand(context, targets, self.extension)
         try:
             new_tree = command.transform_module(tree)
         except SkipFile as exc:
@@ -310,7 +317,8 @@ class FixTask:
 def _needles(config: AuditConfig) -> list[bytes]:
     """Bytes one of which a file must contain to be worth parsing for hooks."""
     return [
-        b"rust_core",
+        # The last component: ``pkg._native`` may be imported as ``from pkg import _native``.
+        config.extension.rpartition(".")[2].encode(),
         *(n.encode() for n in config.bridge_methods),
         *(h.name.encode() for h in config.bridge_helpers),
     ]
@@ -323,7 +331,7 @@ class AuditTask:
     config: AuditConfig = field(default_factory=AuditConfig)
 
     def __call__(self, path: str) -> FileResult:
-        """Audits ``path``; files never mentioning rust_core or a bridge are not parsed."""
+        """Audits ``path``; files never naming the extension or a bridge are not parsed."""
         try:
             data = Path(path).read_bytes()
         except OSError as exc:
@@ -397,7 +405,11 @@ def gather_files(
 
 
 class Progress:
-    """A one-line progress counter on stderr, shown only when stderr is a terminal."""
+    """A progress bar (rich) on stderr with files done, time and ETA; only on a terminal.
+
+    Piped or redirected, nothing is drawn, so reports and logs stay plain text. The bar is
+    transient: :meth:`clear` removes it before the summary line is printed.
+    """
 
     def __init__(self, total: int, stream: TextIO | None = None, enabled: bool | None = None):
         self.stream = stream or sys.stderr
@@ -405,32 +417,49 @@ class Progress:
         self.enabled = self.stream.isatty() if enabled is None else enabled
         self.started = time.monotonic()
         self.last = 0.0
+        self._bar: rich.progress.Progress | None = None
+        self._task: rich.progress.TaskID | None = None
+
+    def _start(self) -> rich.progress.Progress:
+        console = Console(file=self.stream, force_terminal=True, highlight=False)
+        bar = rich.progress.Progress(
+            rich.progress.TextColumn("[bold]migrate[/]"),
+            rich.progress.BarColumn(bar_width=30),
+            rich.progress.TextColumn("{task.fields[line]}"),
+            console=console,
+            transient=True,
+            auto_refresh=False,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
+        self._task = bar.add_task("files", total=max(self.total, 1), line="")
+        bar.start()
+        self._bar = bar
+        return bar
 
     def update(self, done: int) -> None:
-        """Redraws the line at most ten times a second, and always for the last file."""
+        """Redraws the bar at most ten times a second, and always for the last file."""
         if not self.enabled:
             return
         now = time.monotonic()
         if done < self.total and now - self.last < 0.1:
             return
         self.last = now
-        width = 30
-        filled = width * done // max(self.total, 1)
         elapsed = now - self.started
         eta = ""
         if 0 < done < self.total:
             eta = f", ETA {elapsed / done * (self.total - done):.0f}s"
-        self.stream.write(
-            f"\r\033[2K[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} files "
-            f"{elapsed:.1f}s{eta}"
-        )
-        self.stream.flush()
+        bar = self._bar or self._start()
+        assert self._task is not None
+        line = f"{done}/{self.total} files {elapsed:.1f}s{eta}"
+        bar.update(self._task, completed=done, line=line)
+        bar.refresh()
 
     def clear(self) -> None:
-        """Erases the progress line."""
-        if self.enabled:
-            self.stream.write("\r\033[2K")
-            self.stream.flush()
+        """Erases the progress bar."""
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
 
 
 _TASK: Callable[[str], FileResult] | None = None

@@ -537,12 +537,12 @@ def _declarative(
     return found
 
 
-def find_rust_core_dir(start: Iterable[Path]) -> Path | None:
-    """The first ``rust_core`` crate found beside or above one of the given paths."""
+def find_rust_core_dir(start: Iterable[Path], name: str = "rust_core") -> Path | None:
+    """The first crate folder ``name`` (default ``rust_core``) beside or above the paths."""
     candidates = [Path(p).resolve() for p in start]
     for base in candidates:
         for folder in (base, *base.parents):
-            crate = folder / "rust_core"
+            crate = folder / name
             if (crate / "Cargo.toml").is_file() and (crate / "src").is_dir():
                 return crate
     return None
@@ -625,13 +625,15 @@ def merge_exports(
     )
 
 
-def read_rust_exports(rust_dir: Path | None, *, use_built: bool = True) -> RustExports:
-    """Exports from the crate at ``rust_dir`` (if any) and the built module (if wanted)."""
+def read_rust_exports(
+    rust_dir: Path | None, *, use_built: bool = True, module_name: str = "rust_core"
+) -> RustExports:
+    """Exports from the crate at ``rust_dir`` (if any) and the built ``module_name``."""
     registrations: list[Registration] | None = None
     signatures: dict[str, RustSignature] = {}
     if rust_dir is not None:
         registrations, signatures = parse_rust_source(_source_files(Path(rust_dir)))
-    built = load_built_exports() if use_built else (None, None, {})
+    built = load_built_exports(module_name) if use_built else (None, None, {})
     return merge_exports(
         str(rust_dir) if rust_dir is not None else None, registrations, signatures, built
     )

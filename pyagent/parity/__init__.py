@@ -9,6 +9,15 @@ and compares. ``python -m pyagent.parity`` runs them all and prints the table; t
 the same properties through pytest.
 """
 
+try:
+    import hypothesis  # noqa: F401  (the extra this subpackage needs)
+except ImportError as _missing:
+    raise ImportError(
+        f"{__name__} needs hypothesis, which pyagent installs only with the extra: "
+        "pip install 'pyagent[parity]'",
+        name=_missing.name,
+    ) from _missing
+
 from pyagent.parity.compare import Outcome, same, same_outcome
 from pyagent.parity.registry import PropertyResult, parity_property, registered, run_property
 

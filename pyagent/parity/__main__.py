@@ -27,6 +27,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import rich.progress
+from rich.console import Console
+from rich.text import Text
+
 from pyagent.manifest import HotPath, has_rust_name, load_manifest
 from pyagent.parity.profiles import PROFILE_ENV, load_profile
 from pyagent.parity.registry import PropertyResult, registered, run_property
@@ -179,41 +183,125 @@ class _Child:
         return row
 
 
-def _print_row(row: dict[str, Any], width: int) -> None:
-    examples = row["examples"] or ""
-    seconds = f"{row['seconds']:.1f}" if row["status"] in ("passed", "failed") else ""
-    peak = f"{row['peak_mib']:.0f}" if row.get("peak_mib") else ""
-    line = f"{row['name']:<{width}}  {examples:>8}  {seconds:>7}  {peak:>8}  {row['status']}"
-    if row["detail"] and row["status"] != "passed":
-        line += f"  ({row['detail']})"
-    print(line, flush=True)
+#: Colours of the result column on a terminal.
+_STATUS_STYLE = {
+    "passed": "green",
+    "failed": "bold red",
+    "no property": "bold red",
+    "not migrated": "yellow",
+}
+
+
+class _Table:
+    """Prints the table's lines: plain text when stdout is piped, coloured on a terminal.
+
+    Piped (CI logs, ``| tee``), every line is exactly the plain text, with no escape codes
+    and no wrapping. On a terminal the result column is coloured, and a transient line
+    under the table names the rows still running, their time so far and how many rows are
+    done (rich), so a long row is never mistaken for a hang.
+    """
+
+    def __init__(self, total: int, console: Console | None = None) -> None:
+        self.console = console or Console(highlight=False, soft_wrap=True)
+        self.colour = self.console.is_terminal
+        self.total = total
+        self.done = 0
+        self._live: rich.progress.Progress | None = None
+        self._task: rich.progress.TaskID | None = None
+
+    def _plain(self, text: str) -> None:
+        self.console.file.write(text + "\n")
+        self.console.file.flush()
+
+    def line(self, text: str, style: str | None = None) -> None:
+        """One line of the table (header, row or footer)."""
+        if not self.colour:
+            self._plain(text)
+            return
+        self.console.print(Text(text, style=style or ""), soft_wrap=True)
+
+    def row(self, row: dict[str, Any], width: int) -> None:
+        """A finished (or statically known) row."""
+        examples = row["examples"] or ""
+        seconds = f"{row['seconds']:.1f}" if row["status"] in ("passed", "failed") else ""
+        peak = f"{row['peak_mib']:.0f}" if row.get("peak_mib") else ""
+        head = f"{row['name']:<{width}}  {examples:>8}  {seconds:>7}  {peak:>8}  "
+        detail = f"  ({row['detail']})" if row["detail"] and row["status"] != "passed" else ""
+        self.done += 1
+        if not self.colour:
+            self._plain(head + row["status"] + detail)
+            return
+        text = Text(head)
+        text.append(row["status"], style=_STATUS_STYLE.get(row["status"], ""))
+        text.append(detail, style="dim")
+        self.console.print(text, soft_wrap=True)
+
+    def running(self, children: list[_Child]) -> None:
+        """Redraws the line naming the rows still running (terminal only)."""
+        if not self.colour:
+            return
+        if self._live is None:
+            self._live = rich.progress.Progress(
+                rich.progress.SpinnerColumn(),
+                rich.progress.TextColumn("{task.description}"),
+                console=self.console,
+                transient=True,
+                redirect_stdout=False,
+                redirect_stderr=False,
+            )
+            self._task = self._live.add_task("", total=None)
+            self._live.start()
+        assert self._task is not None
+        now = time.perf_counter()
+        names = ", ".join(f"{c.row['name']} {now - c.started:.0f} s" for c in children)
+        description = f"{self.done}/{self.total} rows done; running: {names or '-'}"
+        self._live.update(self._task, description=description)
+
+    def stop(self) -> None:
+        """Removes the running line."""
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
 
 
 def _run_rows(
-    rows: list[dict[str, Any]], profile: str, jobs: int, timeout: float, memory_mib: int
+    rows: list[dict[str, Any]],
+    profile: str,
+    jobs: int,
+    timeout: float,
+    memory_mib: int,
+    table: _Table | None = None,
 ) -> list[dict[str, Any]]:
     """Runs the rows that need it, ``jobs`` at a time, printing each as it finishes."""
+    table = table or _Table(len(rows))
     width = max(len(str(r["name"])) for r in rows)
-    print(f"{'hot path':<{width}}  {'examples':>8}  {'seconds':>7}  {'peak MiB':>8}  result")
+    table.line(
+        f"{'hot path':<{width}}  {'examples':>8}  {'seconds':>7}  {'peak MiB':>8}  result",
+        style="bold",
+    )
     done: dict[str, dict[str, Any]] = {}
     waiting = []
     for row in rows:
         if row["status"]:
             done[row["name"]] = row
-            _print_row(row, width)
+            table.row(row, width)
         else:
             waiting.append(row)
     running: list[_Child] = []
-    while waiting or running:
-        while waiting and len(running) < jobs:
-            running.append(_Child(waiting.pop(0), profile, timeout, memory_mib))
-        for child in list(running):
-            finished = child.poll()
-            if finished is not None:
-                running.remove(child)
-                done[finished["name"]] = finished
-                _print_row(finished, width)
-        time.sleep(0.05)
+    try:
+        while waiting or running:
+            while waiting and len(running) < jobs:
+                running.append(_Child(waiting.pop(0), profile, timeout, memory_mib))
+            for child in list(running):
+                finished = child.poll()
+                if finished is not None:
+                    running.remove(child)
+                    done[finished["name"]] = finished
+                    table.row(finished, width)
+            table.running(running)
+            time.sleep(0.05)
+    finally:
+        table.stop()
     return [done[r["name"]] for r in rows]
 
 
@@ -259,7 +347,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"not hot paths of the manifest: {', '.join(unknown)}")
     hot_paths = [h for h in manifest.hot_paths if not args.only or h.name in args.only]
     version = getattr(rust_core, "__version__", None)
-    print(f"parity ({profile} profile), rust_core {version or 'absent'}", flush=True)
+    table = _Table(len(hot_paths))
+    table.line(f"parity ({profile} profile), rust_core {version or 'absent'}", style="bold")
     started = time.perf_counter()
     rows = _run_rows(
         [_static_row(h, rust_core, properties) for h in hot_paths],
@@ -267,22 +356,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         max(1, args.jobs),
         args.timeout or DEFAULT_TIMEOUT.get(profile, 900.0),
         args.memory,
+        table,
     )
     failed = [r for r in rows if r["status"] in ("failed", "no property")]
     passed = sum(r["status"] == "passed" for r in rows)
-    print(
+    table.line(
         f"{passed} passed, {len(failed)} failed, {len(rows) - passed - len(failed)} not migrated"
-        f" in {time.perf_counter() - started:.0f} s"
+        f" in {time.perf_counter() - started:.0f} s",
+        style="bold red" if failed else "bold green",
     )
-    print(
+    table.line(
         "examples: Hypothesis inputs summed over each hot path's properties; "
-        "peak MiB: the row process's largest resident set"
+        "peak MiB: the row process's largest resident set",
+        style="dim",
     )
     saved = _merge(args.json, rows) if args.only else rows
     partial_rows = sorted(r["name"] for r in rows) if args.only else []
     write_results(args.json, saved, profile=profile, rust_core=version, partial_rows=partial_rows)
     merged = " (these rows merged into the saved run)" if args.only else ""
-    print(f"results: {args.json}{merged}")
+    table.line(f"results: {args.json}{merged}")
     return 1 if failed else 0
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import write_crate
 
+from pyagent import base_core
 from pyagent.manifest import load_manifest
 from pyagent.migrate.__main__ import main
 from pyagent.migrate.runner import InsertTask, gather_files, run_files, write_atomic
@@ -289,8 +290,38 @@ def test_write_atomic_leaves_no_temp_file_on_error(tmp_path: Path, monkeypatch) 
     def boom(src: str, dst: str) -> None:
         raise OSError("disk full")
 
+    # save_atomic's Python path, whose rename can be made to fail (its own tests cover Rust).
+    monkeypatch.setattr(base_core, "rc", None)
     monkeypatch.setattr(os, "replace", boom)
     with pytest.raises(OSError):
+        write_atomic(target, b"new\n")
+    assert target.read_bytes() == b"old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["m.py"]
+
+
+def test_write_atomic_writes_through_a_symbolic_link(tmp_path: Path) -> None:
+    real = tmp_path / "real.py"
+    real.write_bytes(b"old\n")
+    os.chmod(real, 0o640)
+    link = tmp_path / "link.py"
+    link.symlink_to(real)
+    write_atomic(link, b"new\n")
+    assert link.is_symlink()
+    assert real.read_bytes() == b"new\n"
+    assert stat.S_IMODE(real.stat().st_mode) == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.py", "real.py"]
+
+
+def test_write_atomic_refuses_before_writing_when_the_owner_cannot_be_kept(
+    tmp_path: Path, monkeypatch
+) -> None:
+    target = tmp_path / "m.py"
+    target.write_bytes(b"old\n")
+    # As a user who neither owns the file nor is in its group (and is not root).
+    monkeypatch.setattr(os, "geteuid", lambda: target.stat().st_uid + 1)
+    monkeypatch.setattr(os, "getegid", lambda: target.stat().st_gid + 1)
+    monkeypatch.setattr(os, "getgroups", lambda: [])
+    with pytest.raises(PermissionError):
         write_atomic(target, b"new\n")
     assert target.read_bytes() == b"old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["m.py"]
