@@ -169,30 +169,52 @@ def parity(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Python vs Rust vs peer per hot path (pytest-benchmark); prints speedup ratios."""
+    """Python vs Rust vs peer per hot path; `-- --quick` for the 5-minute profile.
+
+    Prints peer/Rust and Python/Rust per row (rows below 1.0 flagged), writes
+    build/status/bench.json for the status pages and appends the run, with its provenance,
+    to bench/results/ (committed, never overwritten: the site draws ratios over commits).
+    """
     prepare(session, "test", profile=RELEASE)
     STATUS.mkdir(parents=True, exist_ok=True)
     raw = STATUS / "bench-raw.json"
+    quick = "--quick" in session.posargs
+    narrowing = [arg for arg in session.posargs if arg != "--quick"]
+    # The quick profile scales every workload down (bench/conftest.py: scaled()) and times
+    # fewer, shorter rounds; the full one is the seed workloads of record.
+    timing = (
+        ["--benchmark-min-rounds=3", "--benchmark-max-time=0.5"]
+        if quick
+        else ["--benchmark-min-rounds=5", "--benchmark-max-time=2"]
+    )
     session.run(
         "pytest",
         "bench",
         "-p",
         "no:cacheprovider",
         "--benchmark-only",
-        "--benchmark-min-rounds=5",
-        "--benchmark-max-time=2",
+        *timing,
         "--benchmark-disable-gc",
         f"--benchmark-json={raw}",
         "--benchmark-columns=min,median,rounds",
         "--benchmark-sort=name",
-        *session.posargs,
-        env={"PYAGENT_BACKEND": "rust"},
+        *narrowing,
+        env={"PYAGENT_BACKEND": "rust", "PYAGENT_BENCH_PROFILE": "quick" if quick else "full"},
     )
     # Arguments narrow the run (e.g. `-- -k registry`), so other hot paths' benchmarks are
-    # missing on purpose: the summary still lists them but does not fail.
-    partial = ["--partial"] if session.posargs else []
+    # missing on purpose: the summary still lists them but does not fail. A narrowed run is
+    # not appended to the history (its rows would read as the whole picture of a commit).
+    partial = ["--partial"] if narrowing else ["--history", str(ROOT / "bench" / "results")]
     session.run(
-        "python", "-m", "bench.summary", str(raw), "--out", str(STATUS / "bench.json"), *partial
+        "python",
+        "-m",
+        "bench.summary",
+        str(raw),
+        "--out",
+        str(STATUS / "bench.json"),
+        "--profile",
+        "quick" if quick else "full",
+        *partial,
     )
 
 
