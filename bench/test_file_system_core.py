@@ -47,12 +47,12 @@ MARKER = ROOT.with_suffix(".json")
 
 def _layout() -> list[str]:
     rels = []
-    for pkg in range(20):
+    for pkg in range(FILES // 1000):  # 20 in the full profile
         for sub in range(10):
             for i in range(95):
                 rels.append(f"pkg{pkg:02}/mod{sub}/file{i:03}{EXTENSIONS[i % len(EXTENSIONS)]}")
-    rels += [f"node_modules/dep{i // 50}/index{i}.js" for i in range(500)]
-    rels += [f".git/objects/{i % 256:02x}/obj{i}" for i in range(500)]
+    rels += [f"node_modules/dep{i // 50}/index{i}.js" for i in range(FILES // 40)]
+    rels += [f".git/objects/{i % 256:02x}/obj{i}" for i in range(FILES // 40)]
     assert len(rels) == FILES
     return rels
 
