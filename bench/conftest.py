@@ -71,14 +71,20 @@ _STARTED: dict[str, Any] = {}
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     # Provenance of the run (bench/summary.py): the machine's load before any work.
+    from bench.summary import git_commit, tree_dirty
+
     _STARTED["time"] = time.monotonic()
     _STARTED["load"] = [round(x, 2) for x in os.getloadavg()]
+    # The state of the checkout the benchmarks were imported from, not the one at the end.
+    _STARTED["commit"], _STARTED["dirty"] = git_commit(), tree_dirty()
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
     """Adds the profile, the load average at the start and the run's duration."""
     machine_info["pyagent_profile"] = profile()
     machine_info["pyagent_load_before"] = _STARTED.get("load")
+    machine_info["pyagent_commit"] = _STARTED.get("commit")
+    machine_info["pyagent_dirty"] = _STARTED.get("dirty")
     if "time" in _STARTED:
         machine_info["pyagent_duration_s"] = round(time.monotonic() - _STARTED["time"], 1)
 

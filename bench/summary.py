@@ -69,7 +69,7 @@ def _rust_core_version() -> str | None:
     return str(version) if version else None
 
 
-def _dirty() -> bool | None:
+def tree_dirty() -> bool | None:
     """Whether the checkout has uncommitted changes to tracked files (None outside git)."""
     try:
         out = subprocess.run(
@@ -237,7 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     fields = {
         "profile": profile,
         "partial": args.partial,
-        "dirty": _dirty(),
+        # The checkout when the run started (bench/conftest.py), else now.
+        "commit": info.get("pyagent_commit") or git_commit(),
+        "dirty": info["pyagent_dirty"] if "pyagent_dirty" in info else tree_dirty(),
         "rust_core": _rust_core_version(),
         "duration_s": info.get("pyagent_duration_s"),
         "machine": _machine(raw),
