@@ -270,7 +270,13 @@ def status(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def docs(session: nox.Session) -> None:
-    """`mkdocs build --strict`, then the site in headless Chromium; `-- serve` serves it."""
+    """`mkdocs build --strict`, then the site in headless Chromium; `-- serve` serves it.
+
+    The pages are regenerated from the saved results every time: build/status/*.json, or
+    for the benchmarks the newest run committed in bench/results/ when that is newer (a
+    fresh clone shows ratios). The browser test drives the system Chromium with Playwright
+    (no browser download) and checks the phone layout, the chart's 1x line and the API pages.
+    """
     _requirements(session, "docs", "test")
     env = {"NO_MKDOCS_2_WARNING": "1"}
     generated = ROOT / "docs"
