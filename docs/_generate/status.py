@@ -831,6 +831,14 @@ def render_status(
             f", {parity.get('profile', '?')} profile, rust_core "
             f"{parity.get('rust_core') or 'absent'}."
         )
+        partial = parity.get("partial_rows") or []
+        if partial:
+            lines[-1] += (
+                f" The last run was partial (`--only`): {len(partial)} "
+                f"row{'' if len(partial) == 1 else 's'} "
+                f"({', '.join(f'`{n}`' for n in partial)}) were rerun and merged into the full "
+                "result; the other rows are from the earlier full run."
+            )
     lines.append(_run_line("Benchmarks", bench, "nox -s bench"))
     machine = (bench or {}).get("machine") or {}
     if bench is not None:

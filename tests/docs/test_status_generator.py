@@ -245,3 +245,13 @@ def test_sphinx_roles_become_code_and_optional_links() -> None:
     assert '<autoref identifier="pyagent.cache_core.get" optional><code>get()</code>' in out
     assert 'identifier="pyagent.x.Y" optional><code>Y</code>' in out
     assert 'identifier="json.loads" slug="pyagent.json.loads" optional>' in out
+
+
+def test_a_partial_parity_run_is_marked_as_merged(tmp_path: Path) -> None:
+    parity = copy.deepcopy(PARITY) | {"partial_rows": ["generate_hash"]}
+    page = (_run(tmp_path, parity=parity) / "status.md").read_text(encoding="utf-8")
+    assert "The last run was partial (`--only`): 1 row (`generate_hash`)" in page
+    page = (_run(tmp_path / "full", parity=copy.deepcopy(PARITY)) / "status.md").read_text(
+        encoding="utf-8"
+    )
+    assert "partial" not in page
