@@ -543,6 +543,16 @@ def speedup_svg(statuses: list[HotPathStatus]) -> str:
                 f'<text x="{x(tick):.1f}" y="{ty}" text-anchor="{anchor}" font-size="11" '
                 f'fill="currentColor">{label}</text>'
             )
+    # The 1x line (parity), the line every ratio is read against; drawn before the rows so
+    # their labels, haloed in the page colour (extra.css), stay legible where they cross it.
+    parts += [
+        f'<line class="one-x" x1="{one:.1f}" y1="{top - 6}" x2="{one:.1f}" y2="{axis_y}" '
+        'stroke="#d32f2f" stroke-width="2"/>',
+        f'<text x="{one:.1f}" y="{top - 9}" text-anchor="middle" font-size="11" '
+        'font-weight="bold" fill="#d32f2f">1\u00d7</text>',
+        f'<text x="{one:.1f}" y="{axis_y + 14}" text-anchor="middle" font-size="11" '
+        'font-weight="bold" fill="#d32f2f">1\u00d7 (parity)</text>',
+    ]
     for i, bench in enumerate(rows):
         y = top + i * row_h
         flags = below_one(bench)
@@ -582,19 +592,10 @@ def speedup_svg(statuses: list[HotPathStatus]) -> str:
                 if tx < left + 36:  # no room left of the bar: write it right of the 1x line
                     tx, anchor = one + 4, "start"
             parts.append(
-                f'<text x="{tx:.1f}" y="{by + bar_h - 3}" font-size="10" text-anchor="{anchor}" '
+                f'<text x="{tx:.1f}" y="{by + bar_h - 2}" font-size="11" text-anchor="{anchor}" '
                 f'fill="{"#d32f2f" if value < 1.0 else "currentColor"}">{value:.2f}\u00d7</text>'
             )
-    # The 1x line last, over the bars: parity, the line every ratio is read against.
-    parts += [
-        f'<line class="one-x" x1="{one:.1f}" y1="{top - 6}" x2="{one:.1f}" y2="{axis_y}" '
-        'stroke="#d32f2f" stroke-width="2"/>',
-        f'<text x="{one:.1f}" y="{top - 9}" text-anchor="middle" font-size="11" '
-        'font-weight="bold" fill="#d32f2f">1\u00d7</text>',
-        f'<text x="{one:.1f}" y="{axis_y + 14}" text-anchor="middle" font-size="11" '
-        'font-weight="bold" fill="#d32f2f">1\u00d7 (parity)</text>',
-        "</svg>",
-    ]
+    parts.append("</svg>")
     return '<div class="chart-box">' + "".join(parts) + "</div>"
 
 
