@@ -22,7 +22,7 @@ from bench.conftest import compare, rust_vs_peer_only, scaled
 from pyagent.tokenizer_core import PATTERNS, TINY_VOCABULARY, Tokenizer, count_tokens, load_ranks
 
 ROOT = Path(__file__).resolve().parents[1]
-TOTAL_BYTES = scaled(100_000_000, 10_000_000)
+TOTAL_BYTES = scaled(100_000_000, 4_000_000)
 TEXT_BYTES = 10_000
 SMALL_BYTES = 2_000_000
 RANKS = load_ranks(TINY_VOCABULARY)
