@@ -702,8 +702,9 @@ def sparkline(points: list[tuple[str, float]], title: str) -> str:
     A point below 1x is red; each point's tooltip names the commit.
     """
     width, height, pad = 150, 30, 4
-    values = [v for _, v in points]
-    low, high = _decades(values)
+    # The row's own range (with 1x always inside it), so a change shows at this size.
+    logs = [math.log10(v) for _, v in points]
+    low, high = min(*logs, 0.0) - 0.1, max(*logs, 0.0) + 0.1
     span = max(len(points) - 1, 1)
 
     def xy(i: int, value: float) -> tuple[float, float]:
