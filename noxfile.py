@@ -249,30 +249,52 @@ def parity(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Python vs Rust vs peer per hot path (pytest-benchmark); prints speedup ratios."""
+    """Python vs Rust vs peer per hot path; `-- --quick` for the 5-minute profile.
+
+    Prints peer/Rust and Python/Rust per row (rows below 1.0 flagged), writes
+    build/status/bench.json for the status pages and appends the run, with its provenance,
+    to bench/results/ (committed, never overwritten: the site draws ratios over commits).
+    """
     prepare(session, "test", profile=RELEASE)
     STATUS.mkdir(parents=True, exist_ok=True)
     raw = STATUS / "bench-raw.json"
+    quick = "--quick" in session.posargs
+    narrowing = [arg for arg in session.posargs if arg != "--quick"]
+    # The quick profile scales every workload down (bench/conftest.py: scaled()) and times
+    # fewer, shorter rounds; the full one is the seed workloads of record.
+    timing = (
+        ["--benchmark-min-rounds=3", "--benchmark-max-time=0.5"]
+        if quick
+        else ["--benchmark-min-rounds=5", "--benchmark-max-time=2"]
+    )
     session.run(
         "pytest",
         "bench",
         "-p",
         "no:cacheprovider",
         "--benchmark-only",
-        "--benchmark-min-rounds=5",
-        "--benchmark-max-time=2",
+        *timing,
         "--benchmark-disable-gc",
         f"--benchmark-json={raw}",
         "--benchmark-columns=min,median,rounds",
         "--benchmark-sort=name",
-        *session.posargs,
-        env={"PYAGENT_BACKEND": "rust"},
+        *narrowing,
+        env={"PYAGENT_BACKEND": "rust", "PYAGENT_BENCH_PROFILE": "quick" if quick else "full"},
     )
     # Arguments narrow the run (e.g. `-- -k registry`), so other hot paths' benchmarks are
-    # missing on purpose: the summary still lists them but does not fail.
-    partial = ["--partial"] if session.posargs else []
+    # missing on purpose: the summary still lists them but does not fail. A narrowed run is
+    # not appended to the history (its rows would read as the whole picture of a commit).
+    partial = ["--partial"] if narrowing else ["--history", str(ROOT / "bench" / "results")]
     session.run(
-        "python", "-m", "bench.summary", str(raw), "--out", str(STATUS / "bench.json"), *partial
+        "python",
+        "-m",
+        "bench.summary",
+        str(raw),
+        "--out",
+        str(STATUS / "bench.json"),
+        "--profile",
+        "quick" if quick else "full",
+        *partial,
     )
 
 
@@ -328,19 +350,26 @@ def status(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def docs(session: nox.Session) -> None:
-    """`mkdocs build --strict`, then the site in headless Chromium; `-- serve` serves it."""
+    """`mkdocs build --strict`, then the site in headless Chromium; `-- serve` serves it.
+
+    The pages are regenerated from the saved results every time: build/status/*.json, or
+    for the benchmarks the newest run committed in bench/results/ when that is newer (a
+    fresh clone shows ratios). The browser test drives the system Chromium with Playwright
+    (no browser download) and checks the phone layout, the chart's 1x line and the API pages.
+    """
     _requirements(session, "docs", "test")
     env = {"NO_MKDOCS_2_WARNING": "1"}
     generated = ROOT / "docs"
     # Always from the saved results (build/status), so the site shows the latest parity,
-    # bench and mutation runs instead of whatever pages an earlier build left.
+    # bench and mutation runs instead of whatever pages an earlier build left. The audit
+    # (about 20 s) is run afresh, so its page is always produced and current.
     session.run(
         "python",
         str(generated / "_generate" / "status.py"),
         "--status-dir",
         str(STATUS),
         "--audit",
-        "saved",
+        "run",
         "--exports",
         "source",
     )

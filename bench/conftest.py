@@ -4,10 +4,17 @@ A benchmark is registered with :func:`compare`, which names the hot path (its se
 checked against the manifest), runs the chosen implementation under pytest-benchmark, and
 checks the result against the expected value before any timing is reported: speed without
 correctness is not recorded.
+
+Two profiles time the same groups: ``full`` (the seed workloads, research-grade sizes; over
+half an hour on 2 cores) and ``quick`` (every size scaled down about tenfold, a few minutes),
+chosen by ``--quick`` (``nox -s bench -- --quick``) or ``PYAGENT_BENCH_PROFILE=quick``. A
+benchmark module takes its sizes from :func:`scaled`, so both profiles run one code path.
 """
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +24,69 @@ from pyagent.backend import forced_python
 from pyagent.manifest import load_manifest
 
 IMPLEMENTATIONS = ("python", "rust", "peer")
+
+#: Environment variable naming the profile; ``--quick`` sets it before any module is imported.
+PROFILE_VARIABLE = "PYAGENT_BENCH_PROFILE"
+PROFILES = ("full", "quick")
+
+
+def profile() -> str:
+    """The benchmark profile of this run: ``full`` (default) or ``quick``.
+
+    Raises ``pytest.UsageError`` for another value, so a typo cannot silently run the full
+    profile for half an hour.
+    """
+    value = os.environ.get(PROFILE_VARIABLE, "full") or "full"
+    if value not in PROFILES:
+        raise pytest.UsageError(f"{PROFILE_VARIABLE}={value!r}: expected one of {PROFILES}")
+    return value
+
+
+def scaled(full: int, quick: int) -> int:
+    """A workload size: ``full`` in the full profile, ``quick`` in the quick one."""
+    return quick if profile() == "quick" else full
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--quick",
+        action="store_true",
+        help="quick benchmark profile: the same groups at about a tenth of the size",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Before collection, so module-level workloads built with scaled() see the profile.
+    if config.getoption("--quick", default=False):
+        os.environ[PROFILE_VARIABLE] = "quick"
+    profile()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"benchmark profile: {profile()}"
+
+
+_STARTED: dict[str, Any] = {}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Provenance of the run (bench/summary.py): the machine's load before any work.
+    from bench.summary import git_commit, tree_dirty
+
+    _STARTED["time"] = time.monotonic()
+    _STARTED["load"] = [round(x, 2) for x in os.getloadavg()]
+    # The state of the checkout the benchmarks were imported from, not the one at the end.
+    _STARTED["commit"], _STARTED["dirty"] = git_commit(), tree_dirty()
+
+
+def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
+    """Adds the profile, the load average at the start and the run's duration."""
+    machine_info["pyagent_profile"] = profile()
+    machine_info["pyagent_load_before"] = _STARTED.get("load")
+    machine_info["pyagent_commit"] = _STARTED.get("commit")
+    machine_info["pyagent_dirty"] = _STARTED.get("dirty")
+    if "time" in _STARTED:
+        machine_info["pyagent_duration_s"] = round(time.monotonic() - _STARTED["time"], 1)
 
 
 #: For a hot path's extra peer groups: the Python reference is timed once, in its main
@@ -62,6 +132,7 @@ def compare(
         implementation=implementation,
         workload=workload,
         peer=peer_name or entry.peer,
+        profile=profile(),
     )
     if implementation == "rust":
         import importlib

@@ -25,10 +25,10 @@ from typing import Any
 import mccabe
 from radon.visitors import ComplexityVisitor
 
-from bench.conftest import compare, rust_vs_peer_only
+from bench.conftest import compare, rust_vs_peer_only, scaled
 from pyagent import analysis_core
 
-FILES = 2_000
+FILES = scaled(2_000, 100)
 STDLIB = Path(sys.base_prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}"
 LETTER = {"function": "F", "method": "M", "class": "C"}
 

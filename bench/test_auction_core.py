@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from bench.conftest import compare
+from bench.conftest import compare, scaled
 from pyagent import auction_core
 
-BIDDERS = 2_000
+BIDDERS = scaled(2_000, 500)
 SLOTS = 50
 rng = np.random.default_rng(20261124)
 QUALITY = rng.lognormal(0.0, 0.5, BIDDERS)

@@ -10,14 +10,15 @@ import hashlib
 import hmac
 import random
 
-from bench.conftest import compare
+from bench.conftest import compare, scaled
 from pyagent import cache_core
 
-ITEMS = 100_000
+ITEMS = scaled(100_000, 10_000)
+BLOB_MIB = scaled(64, 8)
 rng = random.Random(20261124)
 ENTRIES = [rng.randbytes(rng.randint(64, 1024)) for _ in range(ITEMS)]
 DIGESTS = [hashlib.sha256(e).hexdigest() for e in ENTRIES]
-BLOB = rng.randbytes(64 << 20)
+BLOB = rng.randbytes(BLOB_MIB << 20)
 BLOB_DIGEST = hashlib.sha256(BLOB).hexdigest()
 
 
@@ -39,7 +40,7 @@ def test_generate_hash_large(benchmark: object, implementation: str) -> None:
         implementation,
         hot_path="generate_hash",
         group_suffix=":64MiB",
-        workload="one 64 MiB blob, sha256",
+        workload=f"one {BLOB_MIB} MiB blob, sha256",
         ours=lambda: cache_core.generate_hash(BLOB),
         peer=lambda: hashlib.sha256(BLOB).hexdigest(),
         check=lambda got: got == BLOB_DIGEST,

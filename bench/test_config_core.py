@@ -36,15 +36,15 @@ import orjson
 import pytest
 import yaml
 
-from bench.conftest import compare
+from bench.conftest import compare, scaled
 from pyagent import config_core
 from pyagent.backend import forced_python
 
 SHARDS = 4
-SHARD_MB = int(os.environ.get("CONFIG_SHARD_MB", "250"))
+SHARD_MB = int(os.environ.get("CONFIG_SHARD_MB", scaled(250, 4)))
 #: Rounds per implementation for the two big groups (see the module docstring).
 BIG_ROUNDS = 3
-SIDE_MB = 4
+SIDE_MB = scaled(4, 1)
 ROOT = Path(tempfile.gettempdir()) / f"pyagent-bench-config-{SHARDS}x{SHARD_MB}"
 STATUS = Path(__file__).resolve().parents[1] / "build" / "status"
 WORKLOAD = f"{SHARDS} JSON shards x ~{SHARD_MB} MiB, merged"

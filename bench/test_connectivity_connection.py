@@ -22,7 +22,7 @@ from typing import Any
 import msgpack
 import pytest
 
-from bench.conftest import compare, rust_vs_peer_only
+from bench.conftest import compare, rust_vs_peer_only, scaled
 from pyagent import connectivity_core as cc
 
 STREAMS = 100
@@ -120,10 +120,10 @@ def _bench(benchmark: Any, implementation: str, messages: int, suffix: str) -> N
 
 
 def test_connection_load(benchmark: Any, implementation: str) -> None:
-    _bench(benchmark, implementation, 100_000, "")
+    _bench(benchmark, implementation, scaled(100_000, 10_000), "")
 
 
 @pytest.mark.slow
 @rust_vs_peer_only
 def test_connection_load_1m(benchmark: Any, implementation: str) -> None:
-    _bench(benchmark, implementation, 1_000_000, "[1M]")
+    _bench(benchmark, implementation, scaled(1_000_000, 50_000), "[1M]")

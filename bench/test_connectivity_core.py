@@ -26,11 +26,11 @@ from typing import Any
 import msgpack
 import zstandard
 
-from bench.conftest import compare
+from bench.conftest import compare, scaled
 from pyagent import connectivity_core as cc
 
-SMALL_COUNT = 100_000
-LARGE_COUNT = 100
+SMALL_COUNT = scaled(100_000, 10_000)
+LARGE_COUNT = scaled(100, 10)
 CHUNK = 64 * 1024
 
 SMALL = [

@@ -32,11 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.conftest import compare, rust_vs_peer_only
+from bench.conftest import compare, rust_vs_peer_only, scaled
 from pyagent import file_system_core
 
-FILES = 20_000
-TOTAL_BYTES = 1 << 30
+FILES = scaled(20_000, 2_000)
+TOTAL_BYTES = scaled(1 << 30, 64 << 20)
 SEED = 20261124
 PATTERNS = ("*.py", "*.json", "*.md")
 IGNORE = ("node_modules", ".git")
@@ -47,12 +47,12 @@ MARKER = ROOT.with_suffix(".json")
 
 def _layout() -> list[str]:
     rels = []
-    for pkg in range(20):
+    for pkg in range(FILES // 1000):  # 20 in the full profile
         for sub in range(10):
             for i in range(95):
                 rels.append(f"pkg{pkg:02}/mod{sub}/file{i:03}{EXTENSIONS[i % len(EXTENSIONS)]}")
-    rels += [f"node_modules/dep{i // 50}/index{i}.js" for i in range(500)]
-    rels += [f".git/objects/{i % 256:02x}/obj{i}" for i in range(500)]
+    rels += [f"node_modules/dep{i // 50}/index{i}.js" for i in range(FILES // 40)]
+    rels += [f".git/objects/{i % 256:02x}/obj{i}" for i in range(FILES // 40)]
     assert len(rels) == FILES
     return rels
 
@@ -156,7 +156,7 @@ def discover_and_hash(root: str) -> list[tuple[str, str | None, str | None]]:
     return file_system_core.bulk_hash_files([os.path.join(root, rel) for rel in rels])
 
 
-WORKLOAD = f"{FILES:,} files, 1 GiB, warm page cache"
+WORKLOAD = f"{FILES:,} files, {TOTAL_BYTES >> 20:,} MiB, warm page cache"
 
 
 def test_discover_files(benchmark: object, implementation: str) -> None:

@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from bench.conftest import compare
+from bench.conftest import compare, scaled
 from pyagent.inference_core import LoRAAdapter, apply_lora, lora_scale
 
-SIZE, RANK, ALPHA = 4096, 16, 32.0
+SIZE, RANK, ALPHA = scaled(4096, 1024), 16, 32.0
 rng = np.random.default_rng(7)
 WEIGHTS = {
     name: rng.standard_normal((SIZE, SIZE), dtype=np.float32) for name in ("q_proj", "v_proj")

@@ -9,10 +9,10 @@ from __future__ import annotations
 import random
 import zlib
 
-from bench.conftest import compare
+from bench.conftest import compare, scaled
 from pyagent import knowledge_core
 
-KEYS_COUNT = 1_000_000
+KEYS_COUNT = scaled(1_000_000, 100_000)
 SHARDS = 64
 rng = random.Random(7)
 KEYS = [

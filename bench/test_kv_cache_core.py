@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench.conftest import compare, rust_vs_peer_only
+from bench.conftest import compare, rust_vs_peer_only, scaled
 from pyagent import kv_cache_core
 from pyagent.backend import forced_python
 from pyagent.kv_cache_core import OP_ALLOCATE, OP_APPEND, OP_FORK, OP_FREE, BlockManager
@@ -36,7 +36,7 @@ from pyagent.kv_cache_core import OP_ALLOCATE, OP_APPEND, OP_FORK, OP_FREE, Bloc
 # --------------------------------------------------------------------------------------------
 # page_copy
 
-NUM_BLOCKS = 32_000
+NUM_BLOCKS = scaled(32_000, 4_000)
 BLOCK_SHAPE = (16, 128)
 COPIES = 1_000
 _rng = np.random.default_rng(20261124)
@@ -73,7 +73,7 @@ def test_page_copy(benchmark: object, implementation: str) -> None:
 # --------------------------------------------------------------------------------------------
 # block_manager
 
-OPERATIONS = 1_000_000
+OPERATIONS = scaled(1_000_000, 100_000)
 BM_BLOCKS = 16_384
 BM_BLOCK_SIZE = 16
 MAX_LIVE = 128

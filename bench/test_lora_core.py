@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from bench.conftest import compare
+from bench.conftest import compare, scaled
 from pyagent import lora_core
 
-OUT = IN = 4096
+OUT = IN = scaled(4096, 1024)
 RANK = 16
 SCALE = 2.0
 BATCH = 128

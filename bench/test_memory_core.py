@@ -16,11 +16,11 @@ import faiss  # type: ignore[import-untyped]
 import numpy as np
 import pytest
 
-from bench.conftest import compare, rust_vs_peer_only
+from bench.conftest import compare, rust_vs_peer_only, scaled
 from pyagent.backend import forced_python
 from pyagent.memory_core import search_vector
 
-N, DIM, TOP_K = 100_000, 384, 10
+N, DIM, TOP_K = scaled(100_000, 10_000), 384, 10
 rng = np.random.default_rng(384)
 MATRIX = rng.standard_normal((N, DIM), dtype=np.float32)
 QUERIES = {1: rng.standard_normal(DIM, dtype=np.float32)}

@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from bench.conftest import compare
+from bench.conftest import compare, scaled
 from pyagent import metrics_core
 
-VALUES_COUNT = 1_000_000
+VALUES_COUNT = scaled(1_000_000, 100_000)
 WINDOW = 1_000
 rng = np.random.default_rng(20261124)
 VALUES = rng.random(VALUES_COUNT) * 100.0
@@ -62,7 +62,7 @@ def test_rolling_avg(benchmark: object, implementation: str) -> None:
     )
 
 
-POINTS = 2_000_000
+POINTS = scaled(2_000_000, 200_000)
 METRIC_NAMES = [f"agent.{i}.latency_ms" for i in range(100)]
 NAMES = [METRIC_NAMES[i] for i in rng.integers(0, len(METRIC_NAMES), POINTS)]
 POINT_VALUES = rng.gamma(2.0, 50.0, POINTS)

@@ -23,11 +23,11 @@ import networkx as nx
 import numpy as np
 import rustworkx as rx
 
-from bench.conftest import compare, rust_vs_peer_only
+from bench.conftest import compare, rust_vs_peer_only, scaled
 from pyagent import priority_core
 
-AGENTS_N = 100_000
-EDGES_N = 1_000_000
+AGENTS_N = scaled(100_000, 10_000)
+EDGES_N = scaled(1_000_000, 100_000)
 rng = np.random.default_rng(20261124)
 SOURCES = rng.integers(0, AGENTS_N, EDGES_N)
 TARGETS = (AGENTS_N * rng.random(EDGES_N) ** 3).astype(np.int64)

@@ -13,10 +13,10 @@ import math
 
 import numpy as np
 
-from bench.conftest import compare
+from bench.conftest import compare, scaled
 from pyagent import pruning_core
 
-SYNAPSES = 5_000_000
+SYNAPSES = scaled(5_000_000, 500_000)
 HALF_LIFE = 3600.0
 FLOOR = 0.05
 rng = np.random.default_rng(20261124)

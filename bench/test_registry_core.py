@@ -27,12 +27,12 @@ import networkx as nx
 import pytest
 import rustworkx as rx
 
-from bench.conftest import compare, rust_vs_peer_only
+from bench.conftest import compare, rust_vs_peer_only, scaled
 from pyagent import registry_core
 from pyagent.backend import forced_python
 
-NODES_COUNT = 100_000
-EDGES_COUNT = 500_000
+NODES_COUNT = scaled(100_000, 10_000)
+EDGES_COUNT = scaled(500_000, 50_000)
 BACK_EDGES = 2_000
 BACK_SPAN = 20
 SELF_LOOPS = 20

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.conftest import compare
+from bench.conftest import compare, scaled
 from pyagent import telemetry_core
 
-POINTS = 10_000_000
+POINTS = scaled(10_000_000, 400_000)
 QS = [50.0, 90.0, 95.0, 99.0]
 rng = np.random.default_rng(20261124)
 LATENCIES = rng.lognormal(3.0, 1.0, POINTS)

@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from bench.conftest import compare
+from bench.conftest import compare, scaled
 from pyagent import telemetry_core
 from pyagent.backend import forced_python
 
-POINTS = 10_000_000
+POINTS = scaled(10_000_000, 400_000)
 BUCKET = 60.0
 rng = np.random.default_rng(20261124)
 TIMESTAMPS = np.sort(rng.random(POINTS) * 86_400.0)

@@ -18,10 +18,10 @@ from functools import cache
 import jinja2
 import pytest
 
-from bench.conftest import compare, rust_vs_peer_only
+from bench.conftest import compare, rust_vs_peer_only, scaled
 from pyagent import template_core
 
-PROMPTS = 100_000
+PROMPTS = scaled(100_000, 10_000)
 rng = random.Random(9)
 WORDS = ["".join(rng.choices(string.ascii_lowercase, k=rng.randrange(2, 9))) for _ in range(400)]
 

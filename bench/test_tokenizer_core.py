@@ -18,11 +18,11 @@ from pathlib import Path
 
 import tiktoken
 
-from bench.conftest import compare, rust_vs_peer_only
+from bench.conftest import compare, rust_vs_peer_only, scaled
 from pyagent.tokenizer_core import PATTERNS, TINY_VOCABULARY, Tokenizer, count_tokens, load_ranks
 
 ROOT = Path(__file__).resolve().parents[1]
-TOTAL_BYTES = 100_000_000
+TOTAL_BYTES = scaled(100_000_000, 4_000_000)
 TEXT_BYTES = 10_000
 SMALL_BYTES = 2_000_000
 RANKS = load_ranks(TINY_VOCABULARY)

@@ -25,12 +25,12 @@ from typing import Any
 import pytest
 import re2
 
-from bench.conftest import compare, rust_vs_peer_only
+from bench.conftest import compare, rust_vs_peer_only, scaled
 from pyagent import validation_core
 from pyagent.validation_core import DEFAULT_RULES, ContentRule
 
-N_FULL = 100_000
-N_SMALL = 10_000
+N_FULL = scaled(100_000, 5_000)
+N_SMALL = scaled(10_000, 1_000)
 SIZE = 1024
 WORDS = [
     "client",

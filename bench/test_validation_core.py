@@ -25,10 +25,10 @@ import jsonschema
 import jsonschema_rs
 import pytest
 
-from bench.conftest import compare, rust_vs_peer_only
+from bench.conftest import compare, rust_vs_peer_only, scaled
 from pyagent import validation_core
 
-N = 100_000
+N = scaled(100_000, 10_000)
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$defs": {"tag": {"type": "string", "minLength": 1, "maxLength": 16}},
@@ -80,7 +80,7 @@ def _make(rng: random.Random, i: int) -> tuple[dict[str, Any], bool]:
 _rng = random.Random(20261124)
 INSTANCES, EXPECTED = map(list, zip(*(_make(_rng, i) for i in range(N)), strict=True))
 WORKLOAD = f"{N:,} small objects (7 properties, ~10% invalid), one Draft 2020-12 schema"
-SMALL_N = 10_000
+SMALL_N = scaled(10_000, 2_000)
 SMALL, SMALL_EXPECTED = INSTANCES[:SMALL_N], EXPECTED[:SMALL_N]
 SMALL_WORKLOAD = WORKLOAD.replace(f"{N:,}", f"{SMALL_N:,}")
 

@@ -3,10 +3,17 @@
 The pages are generated in memory at build time: one for every module the manifest names
 that exists in this checkout, plus the backend selection, the manifest itself and the parity
 harness. A core that lands later gets its page without editing ``mkdocs.yml``.
+
+The docstrings are written with Sphinx cross-reference roles (``:meth:`get```,
+``:class:`X```); mkdocstrings' parser leaves them as text. :func:`on_page_content` turns
+each into code, linked through mkdocs-autorefs when it names a documented object (an
+``optional`` autoref: an unknown name, such as a stdlib function, stays plain code).
 """
 
 from __future__ import annotations
 
+import html
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -14,6 +21,7 @@ from typing import Any
 
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
 
 ROOT = Path(__file__).resolve().parents[2]
 SECTION = "API reference"
@@ -99,3 +107,44 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
         content = f"# `{module}`\n\n::: {module}\n"
         files.append(File.generated(config, _page(module), content=content))
     return files
+
+
+#: A Sphinx role as the Markdown renderer leaves it: ``:meth:<code>get</code>``.
+SPHINX_ROLE = re.compile(
+    r":(?:py:)?(?P<role>meth|class|func|attr|mod|exc|data|obj|const)"
+    r":<code>(?P<tilde>~?)(?P<target>[^<]+)</code>"
+)
+
+
+def _role_link(match: re.Match[str], module: str | None) -> str:
+    target = html.unescape(match["target"]).strip()
+    name = target.lstrip(".")
+    shown = name.rsplit(".", 1)[-1] if match["tilde"] else name
+    if match["role"] in ("meth", "func") and not shown.endswith(")"):
+        shown += "()"
+    # Where the name could be documented: ``Class.member`` and plain names beside the page's
+    # objects; another dotted name as written, else under pyagent (the docstrings predate
+    # the move of migrate and parity under pyagent).
+    if "." not in name:
+        candidates = [f"{module}.{name}" if module else name]
+    elif name[0].isupper():
+        candidates = [f"{module}.{name}" if module else name, name]
+    else:
+        candidates = [name, name if name.startswith("pyagent.") else f"pyagent.{name}"]
+    candidates = list(dict.fromkeys(candidates))
+    attrs = f'identifier="{html.escape(candidates[0])}"'
+    if len(candidates) > 1:
+        attrs += f' slug="{html.escape(candidates[1])}"'
+    return f"<autoref {attrs} optional><code>{html.escape(shown)}</code></autoref>"
+
+
+def render_sphinx_roles(content: str, module: str | None = None) -> str:
+    """``content`` (a page's HTML) with every Sphinx role made code, optionally linked."""
+    return SPHINX_ROLE.sub(lambda m: _role_link(m, module), content)
+
+
+def on_page_content(html: str, page: Page, **kwargs: Any) -> str:
+    """Renders the Sphinx roles of the docstrings (see the module docstring)."""
+    path = page.file.src_uri
+    module = path[len("reference/") : -len(".md")] if path.startswith("reference/") else None
+    return render_sphinx_roles(html, module)

@@ -18,6 +18,7 @@ import datetime as dt
 import html
 import importlib
 import json
+import math
 import subprocess
 import sys
 import types
@@ -40,6 +41,9 @@ with warnings.catch_warnings():
 DOCS = ROOT / "docs"
 STATUS_DIR = ROOT / "build" / "status"
 RUST_CRATE = ROOT / "rust_core"
+#: The committed, append-only benchmark record (``nox -s bench`` adds one file per run).
+RESULTS_DIR = ROOT / "bench" / "results"
+MKDOCS_YML = ROOT / "mkdocs.yml"
 #: The pages this module writes, relative to ``docs/``.
 GENERATED = ("status.md", "status.json", "audit.md", "audit.json")
 
@@ -66,6 +70,50 @@ def read_json(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def bench_history(results_dir: Path) -> list[dict[str, Any]]:
+    """Every complete run recorded in ``results_dir``, oldest first (by ``generated_at``)."""
+    runs = []
+    for path in sorted(results_dir.glob("*.json")) if results_dir.is_dir() else []:
+        data = read_json(path)
+        if data is None or data.get("partial") or not isinstance(data.get("hot_paths"), list):
+            continue
+        runs.append(data | {"file": path.name})
+    return sorted(runs, key=lambda r: str(r.get("generated_at", "")))
+
+
+def latest_bench(status_dir: Path, results_dir: Path) -> dict[str, Any] | None:
+    """The newest benchmark run: the local ``bench.json`` or the newest committed one.
+
+    A fresh clone has no ``build/status/bench.json``; the committed record then supplies the
+    figures (the page names the file), so the site never shows "not benchmarked" for want of
+    a local run.
+    """
+    local = read_json(status_dir / "bench.json")
+    history = bench_history(results_dir)
+    committed = history[-1] if history else None
+    if local is None:
+        return committed
+    if committed is not None and str(committed.get("generated_at", "")) > str(
+        local.get("generated_at", "")
+    ):
+        return committed
+    return local
+
+
+def issues_url(mkdocs_yml: Path = MKDOCS_YML) -> str:
+    """``extra.issues_url`` of mkdocs.yml (issue N links to it + N), or "" when unset."""
+    try:
+        import yaml
+    except ImportError:
+        return ""
+    try:
+        config = yaml.safe_load(mkdocs_yml.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return ""
+    url = (config.get("extra") or {}).get("issues_url") or ""
+    return str(url)
 
 
 def _module_file(module: str) -> Path | None:
@@ -253,6 +301,8 @@ class HotPathStatus:
     #: covered the hot path.
     mutation_score: float | None = None
     mutation_detail: str = ""
+    #: The public function documented on the API page ("" when every one is private).
+    api_function: str = ""
 
     @property
     def done(self) -> bool:
@@ -333,6 +383,9 @@ def build_status(
                 mutation_detail=(
                     f"{caught} of {mutated.get('tried', 0)} killed" if score is not None else ""
                 ),
+                api_function=next(
+                    (f.python for f in hot_path.functions if not f.python.startswith("_")), ""
+                ),
             )
         )
     return statuses
@@ -352,7 +405,12 @@ def _table(header: list[str], rows: Iterable[list[str]]) -> list[str]:
 
 
 def _ratio(value: float | None) -> str:
-    return f"{value:.2f}\u00d7" if value is not None else "\u2013"
+    """A ratio as text; below 1x (Rust slower) flagged in red with a marker."""
+    if value is None:
+        return "\u2013"
+    if value < 1.0:
+        return bad(f"{value:.2f}\u00d7 \u25bc below 1\u00d7")
+    return f"{value:.2f}\u00d7"
 
 
 def _when(stamp: object) -> str:
@@ -400,8 +458,40 @@ def _escape(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
+#: Colours of the two ratios in the chart (and their legend).
+PYTHON_COLOUR, PEER_COLOUR = "#1f77b4", "#ff7f0e"
+#: Width of one character of the chart's 12 px sans-serif labels, with a margin: enough that
+#: a label is never clipped.
+CHAR_W = 7.4
+
+
+def _decades(values: list[float]) -> tuple[int, int]:
+    """The log10 range of the chart's axis: whole decades around the values and 1x."""
+    positive = [v for v in values if v > 0]
+    low = math.floor(math.log10(min(positive))) if positive else -1
+    high = math.ceil(math.log10(max(positive))) if positive else 1
+    return min(low, -1), max(high, 1)
+
+
+def below_one(bench: BenchRow) -> list[str]:
+    """Which of a correct row's ratios are below 1x (Rust slower): "peer", "Python"."""
+    if not bench.correct:
+        return []
+    return [
+        what
+        for what, value in (("peer", bench.rust_vs_peer), ("Python", bench.rust_vs_python))
+        if value is not None and value < 1.0
+    ]
+
+
 def speedup_svg(statuses: list[HotPathStatus]) -> str:
-    """A horizontal bar chart (inline SVG) of every correct benchmark's two ratios."""
+    """A log-scale bar chart (inline SVG) of every correct benchmark's two ratios.
+
+    Bars grow from the 1x line (parity): right when Rust is faster, left when it is slower.
+    Each row's label sits on its own line above its bars, so the chart keeps a narrow
+    viewBox that still reads when scaled to a phone; a row with a ratio below 1x is marked
+    in its label as well as by its bar's direction.
+    """
     rows = [
         b
         for s in statuses
@@ -410,67 +500,103 @@ def speedup_svg(statuses: list[HotPathStatus]) -> str:
     ]
     if not rows:
         return ""
-    label_w, plot_w, bar_h, gap, top = 190, 460, 12, 14, 34
-    row_h = 2 * bar_h + gap
-    top_value = max(max(b.rust_vs_python or 0, b.rust_vs_peer or 0) for b in rows)
-    scale_max = max(2.0, float(int(top_value) + 1))
-    height = top + row_h * len(rows) + 30
-    width = label_w + plot_w + 70
+    values = [v for b in rows for v in (b.rust_vs_python, b.rust_vs_peer) if v is not None]
+    low, high = _decades(values)
+    longest = max(len(b.name) + (22 if below_one(b) else 0) for b in rows)
+    left, value_w, bar_h, label_h, gap, top = 12, 58, 11, 16, 8, 52
+    plot_w = max(380.0, longest * CHAR_W - value_w)
+    width = left + plot_w + value_w
+    row_h = label_h + 2 * bar_h + gap
+    axis_y = top + row_h * len(rows)
+    height = axis_y + 24
 
     def x(value: float) -> float:
-        return label_w + plot_w * value / scale_max
+        clamped = min(max(value, 10.0**low), 10.0**high)
+        return left + plot_w * (math.log10(clamped) - low) / (high - low)
 
+    one = x(1.0)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="speedup-chart" role="img" '
-        f'viewBox="0 0 {width} {height}" width="100%" style="max-width:{width}px" '
+        f'viewBox="0 0 {width:.0f} {height}" width="100%" preserveAspectRatio="xMinYMin meet" '
         f'font-family="sans-serif" font-size="12" aria-labelledby="speedup-title">',
-        '<title id="speedup-title">Speedup of rust_core per benchmark: Python median / Rust '
-        "median and peer median / Rust median (higher is faster; 1\u00d7 is parity)</title>",
-        f'<rect x="{label_w}" y="8" width="12" height="10" fill="#1f77b4"/>',
-        f'<text x="{label_w + 16}" y="17" fill="currentColor">vs Python reference</text>',
-        f'<rect x="{label_w + 170}" y="8" width="12" height="10" fill="#ff7f0e"/>',
-        f'<text x="{label_w + 186}" y="17" fill="currentColor">vs peer library</text>',
+        '<title id="speedup-title">Ratios per benchmark on a log scale: Python time / Rust '
+        "time and peer time / Rust time (above 1\u00d7 Rust is faster)</title>",
+        f'<rect x="{left}" y="6" width="12" height="10" fill="{PYTHON_COLOUR}"/>',
+        f'<text x="{left + 16}" y="15" fill="currentColor">Python / Rust</text>',
+        f'<rect x="{left + 120}" y="6" width="12" height="10" fill="{PEER_COLOUR}"/>',
+        f'<text x="{left + 136}" y="15" fill="currentColor">peer / Rust</text>',
+        f'<text x="{left}" y="32" fill="currentColor" font-size="11">log scale; bars start '
+        "at 1\u00d7: right = Rust faster, left = Rust slower</text>",
     ]
-    step = 1.0 if scale_max <= 10 else float(int(scale_max / 5))
-    tick = 0.0
-    axis_y = top + row_h * len(rows)
-    while tick <= scale_max + 1e-9:
-        dash = ' stroke-dasharray="4 3"' if tick == 1 else ""
+    for exponent in range(low, high + 1):
+        tick = 10.0**exponent
+        label = f"{tick:g}\u00d7"
+        if exponent == 0:
+            continue
         parts.append(
-            f'<line x1="{x(tick):.1f}" y1="{top - 4}" x2="{x(tick):.1f}" y2="{axis_y}" '
-            f'stroke="currentColor" stroke-opacity="{0.6 if tick == 1 else 0.15}"{dash}/>'
+            f'<line class="tick" x1="{x(tick):.1f}" y1="{top - 6}" x2="{x(tick):.1f}" '
+            f'y2="{axis_y}" stroke="currentColor" stroke-opacity="0.15"/>'
         )
-        parts.append(
-            f'<text x="{x(tick):.1f}" y="{axis_y + 14}" text-anchor="middle" '
-            f'fill="currentColor">{tick:g}\u00d7</text>'
-        )
-        tick += step
+        anchor = "start" if exponent == low else "end" if exponent == high else "middle"
+        for ty in (top - 9, axis_y + 14):
+            parts.append(
+                f'<text x="{x(tick):.1f}" y="{ty}" text-anchor="{anchor}" font-size="11" '
+                f'fill="currentColor">{label}</text>'
+            )
+    # The 1x line (parity), the line every ratio is read against; drawn before the rows so
+    # their labels, haloed in the page colour (extra.css), stay legible where they cross it.
+    parts += [
+        f'<line class="one-x" x1="{one:.1f}" y1="{top - 6}" x2="{one:.1f}" y2="{axis_y}" '
+        'stroke="#d32f2f" stroke-width="2"/>',
+        f'<text x="{one:.1f}" y="{top - 9}" text-anchor="middle" font-size="11" '
+        'font-weight="bold" fill="#d32f2f">1\u00d7</text>',
+        f'<text x="{one:.1f}" y="{axis_y + 14}" text-anchor="middle" font-size="11" '
+        'font-weight="bold" fill="#d32f2f">1\u00d7 (parity)</text>',
+    ]
     for i, bench in enumerate(rows):
         y = top + i * row_h
+        flags = below_one(bench)
+        label = _escape(bench.name)
+        if flags:
+            label += (
+                f' <tspan class="below-1" fill="#d32f2f" font-weight="bold">\u25bc below 1\u00d7 '
+                f"vs {' and '.join(flags)}</tspan>"
+            )
         parts.append(
-            f'<text x="{label_w - 8}" y="{y + bar_h + 4}" text-anchor="end" '
-            f'fill="currentColor">{_escape(bench.name)}</text>'
+            f'<text class="row-label" x="{left}" y="{y + label_h - 4}" '
+            f'fill="currentColor">{label}</text>'
         )
         for j, (value, colour, what) in enumerate(
             (
-                (bench.rust_vs_python, "#1f77b4", "vs Python"),
-                (bench.rust_vs_peer, "#ff7f0e", f"vs {bench.peer}"),
+                (bench.rust_vs_python, PYTHON_COLOUR, "Python / Rust"),
+                (bench.rust_vs_peer, PEER_COLOUR, f"{bench.peer} / Rust"),
             )
         ):
             if value is None:
                 continue
-            by = y + j * bar_h
+            by = y + label_h + j * bar_h
+            end = x(value)
+            start, stop = min(one, end), max(one, end)
+            klass = "bar below-1" if value < 1.0 else "bar"
+            outline = ' stroke="#d32f2f" stroke-width="1.5"' if value < 1.0 else ""
             parts.append(
-                f'<rect class="bar" x="{label_w}" y="{by}" width="{x(value) - label_w:.1f}" '
-                f'height="{bar_h - 2}" fill="{colour}"><title>{_escape(bench.name)} '
-                f"{_escape(what)}: {value:.2f}\u00d7</title></rect>"
+                f'<rect class="{klass}" x="{start:.1f}" y="{by}" '
+                f'width="{max(stop - start, 1.5):.1f}" height="{bar_h - 2}" fill="{colour}"'
+                f"{outline}><title>{_escape(bench.name)} {_escape(what)}: "
+                f"{value:.2f}\u00d7</title></rect>"
             )
+            if value >= 1.0:
+                tx, anchor = stop + 4, "start"
+            else:
+                tx, anchor = start - 4, "end"
+                if tx < left + 36:  # no room left of the bar: write it right of the 1x line
+                    tx, anchor = one + 4, "start"
             parts.append(
-                f'<text x="{x(value) + 4:.1f}" y="{by + bar_h - 3}" font-size="10" '
-                f'fill="currentColor">{value:.2f}\u00d7</text>'
+                f'<text x="{tx:.1f}" y="{by + bar_h - 2}" font-size="11" text-anchor="{anchor}" '
+                f'fill="{"#d32f2f" if value < 1.0 else "currentColor"}">{value:.2f}\u00d7</text>'
             )
     parts.append("</svg>")
-    return "".join(parts)
+    return '<div class="chart-box">' + "".join(parts) + "</div>"
 
 
 def progress_svg(done: int, total: int) -> str:
@@ -492,11 +618,31 @@ def progress_svg(done: int, total: int) -> str:
 # --- the status page ----------------------------------------------------------------------
 
 
-def _hot_path_rows(statuses: Iterable[HotPathStatus]) -> Iterator[list[str]]:
+def api_link(status: HotPathStatus) -> str:
+    """The hot path's name, linked to its API reference page when the module exists.
+
+    Public functions link through mkdocs-autorefs (``[name][module.function]``), which
+    fails the strict build if the object is not documented; private ones to the page.
+    """
+    if _module_file(status.module) is None:
+        return f"`{status.name}`"
+    if status.api_function:
+        return f"[`{status.name}`][{status.module}.{status.api_function}]"
+    return f"[`{status.name}`](reference/{status.module}.md)"
+
+
+def issue_link(number: int, base_url: str) -> str:
+    """``#N``, linked to ``base_url + N`` when the tracker's URL is configured."""
+    if not base_url:
+        return f"#{number}"
+    return f"[#{number}]({base_url.rstrip('/')}/{number})"
+
+
+def _hot_path_rows(statuses: Iterable[HotPathStatus], issues: str = "") -> Iterator[list[str]]:
     for s in statuses:
         vs_python, vs_peer = speedup_cells(s)
         yield [
-            f"`{s.name}`",
+            api_link(s),
             f"{s.core} ({s.component})",
             ok(s.hook_detail) if s.hook_present else s.hook_detail,
             ok("yes") if s.rust_exported else (bad("no") if s.migrated else "no"),
@@ -504,7 +650,7 @@ def _hot_path_rows(statuses: Iterable[HotPathStatus]) -> Iterator[list[str]]:
             vs_python,
             vs_peer,
             mutation_cell(s),
-            f"#{s.issue}",
+            issue_link(s.issue, issues),
         ]
 
 
@@ -514,8 +660,8 @@ HOT_PATH_HEADER = [
     "Python hook",
     "Rust export",
     "Parity",
-    "vs Python",
-    "vs peer",
+    "Python / Rust",
+    "Peer / Rust",
     "Mutants killed",
     "Issue",
 ]
@@ -538,6 +684,117 @@ def _run_line(what: str, data: dict[str, Any] | None, command: str) -> str:
     )
 
 
+def _series(runs: list[dict[str, Any]], group: str, key: str) -> list[tuple[str, float]]:
+    """(commit, ratio) of benchmark group ``group`` in each run that measured it correctly."""
+    points = []
+    for run in runs:
+        for row in run.get("hot_paths", []):
+            if isinstance(row, dict) and row.get("name") == group and row.get("correct"):
+                value = _number(row.get(key))
+                if value is not None and value > 0:
+                    points.append((str(run.get("commit", "?")), value))
+    return points
+
+
+def sparkline(points: list[tuple[str, float]], title: str) -> str:
+    """A small log-scale line (inline SVG) of a ratio over runs, with its 1x line dashed.
+
+    A point below 1x is red; each point's tooltip names the commit.
+    """
+    width, height, pad = 150, 30, 4
+    # The row's own range (with 1x always inside it), so a change shows at this size.
+    logs = [math.log10(v) for _, v in points]
+    low, high = min(*logs, 0.0) - 0.1, max(*logs, 0.0) + 0.1
+    span = max(len(points) - 1, 1)
+
+    def xy(i: int, value: float) -> tuple[float, float]:
+        px = pad + (width - 2 * pad) * (i / span if len(points) > 1 else 0.5)
+        fraction = (math.log10(value) - low) / (high - low)
+        return px, height - pad - (height - 2 * pad) * fraction
+
+    one_y = xy(0, 1.0)[1]
+    coords = [xy(i, v) for i, (_, v) in enumerate(points)]
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="sparkline" role="img" '
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}">',
+        f"<title>{_escape(title)}</title>",
+        f'<line class="one-x" x1="0" y1="{one_y:.1f}" x2="{width}" y2="{one_y:.1f}" '
+        'stroke="#d32f2f" stroke-dasharray="3 2"/>',
+    ]
+    if len(coords) > 1:
+        path = " ".join(f"{cx:.1f},{cy:.1f}" for cx, cy in coords)
+        parts.append(
+            f'<polyline points="{path}" fill="none" stroke="currentColor" stroke-width="1.5"/>'
+        )
+    for (commit, value), (cx, cy) in zip(points, coords, strict=True):
+        colour = "#d32f2f" if value < 1.0 else "currentColor"
+        parts.append(
+            f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="2.5" fill="{colour}">'
+            f"<title>{_escape(commit)}: {value:.2f}\u00d7</title></circle>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def render_history(runs: list[dict[str, Any]], statuses: list[HotPathStatus]) -> list[str]:
+    """The "ratio over commits" section: one sparkline per main benchmark and profile.
+
+    Drawn from the committed record (``bench/results/``), one series per profile (quick and
+    full sizes are not comparable); a drop of a fifth or more from the previous run is
+    flagged as a regression.
+    """
+    lines = ["## Ratio over commits", ""]
+    if not runs:
+        return [
+            *lines,
+            "No committed benchmark record yet: `nox -s bench` appends each run to "
+            "`bench/results/`.",
+            "",
+        ]
+    lines += [
+        "Each point is one run recorded in `bench/results/` (append-only; `nox -s bench` adds "
+        "one file per run, with its commit, date, CPU, load and profile), oldest on the left. "
+        "Log scale; the dashed red line is 1\u00d7; red points are below it. A drop of 20% or "
+        "more from the previous run is flagged as a regression.",
+        "",
+    ]
+    groups = [b.name for s in statuses for b in s.benchmarks[:1]]
+    for profile in ("quick", "full"):
+        chosen = [r for r in runs if r.get("profile", "full") == profile]
+        if not chosen:
+            continue
+        commits = ", ".join(f"`{r.get('commit', '?')}`" for r in chosen)
+        lines += [f"### {profile.capitalize()} profile", "", f"{len(chosen)} runs: {commits}.", ""]
+        names = groups or sorted(
+            {str(row.get("name")) for r in chosen for row in r.get("hot_paths", [])}
+        )
+        table = []
+        for name in names:
+            points = _series(chosen, name, "rust_vs_peer")
+            if not points:
+                continue
+            latest = points[-1][1]
+            change = "\u2013"
+            if len(points) > 1:
+                previous = points[-2][1]
+                delta = latest / previous - 1.0
+                change = f"{delta:+.0%}"
+                if delta <= -0.2:
+                    change = bad(f"{change} regression")
+            table.append(
+                [
+                    f"`{name}`",
+                    sparkline(points, f"{name}: peer / Rust over {len(points)} runs"),
+                    _ratio(latest),
+                    change,
+                ]
+            )
+        if table:
+            lines += _table(["Benchmark", "Peer / Rust over runs", "Latest", "Change"], table)
+        lines.append("")
+    return lines
+
+
 def render_status(
     manifest: Manifest,
     statuses: list[HotPathStatus],
@@ -545,8 +802,10 @@ def render_status(
     bench: dict[str, Any] | None,
     exports: RustExports,
     mutants: dict[str, Any] | None = None,
+    history: list[dict[str, Any]] | None = None,
+    issues: str = "",
 ) -> str:
-    """The Markdown of ``docs/status.md``."""
+    """The Markdown of ``docs/status.md``; ``issues`` is the tracker's base URL (or "")."""
     total = len(statuses)
     done = sum(s.done for s in statuses)
     migrated = sum(s.migrated for s in statuses)
@@ -574,12 +833,31 @@ def render_status(
             f", {parity.get('profile', '?')} profile, rust_core "
             f"{parity.get('rust_core') or 'absent'}."
         )
+        partial = parity.get("partial_rows") or []
+        if partial:
+            lines[-1] += (
+                f" The last run was partial (`--only`): {len(partial)} "
+                f"row{'' if len(partial) == 1 else 's'} "
+                f"({', '.join(f'`{n}`' for n in partial)}) were rerun and merged into the full "
+                "result; the other rows are from the earlier full run."
+            )
     lines.append(_run_line("Benchmarks", bench, "nox -s bench"))
     machine = (bench or {}).get("machine") or {}
     if bench is not None:
+        load = machine.get("load_before")
         lines[-1] += (
-            f", on {machine.get('cpu', 'unknown CPU')} ({machine.get('cores', '?')} cores), "
-            f"Python {machine.get('python', '?')}, {machine.get('platform', '?')}."
+            f", **{bench.get('profile', 'full')} profile**"
+            + (" (narrowed: partial)" if bench.get("partial") else "")
+            + f", on {machine.get('cpu', 'unknown CPU')} ({machine.get('cores', '?')} cores)"
+            + (f", load average {load[0]:.2f} at the start" if isinstance(load, list) else "")
+            + f", Python {machine.get('python', '?')}, rust_core "
+            f"{bench.get('rust_core') or '?'}"
+            + (
+                f", from the committed record `bench/results/{bench['file']}`"
+                if "file" in bench
+                else ""
+            )
+            + "."
         )
     lines.append(_run_line("Mutation score", mutants, "python -m pyagent.parity.mutants"))
     if mutants is not None:
@@ -618,10 +896,27 @@ def render_status(
     ]
     chart = speedup_svg(statuses)
     if chart:
+        flagged = [
+            f"`{b.name}` ({' and '.join('vs ' + w for w in below_one(b))})"
+            for s in statuses
+            for b in s.benchmarks
+            if below_one(b)
+        ]
+        rows_count = sum(len(s.benchmarks) for s in statuses)
         lines += [
-            "Median time of the Python reference (blue) and of the peer library (orange), "
-            "each divided by the median time of `rust_core` on the same workload; above 1\u00d7 "
-            "Rust is faster. See [benchmark methodology](guides/benchmarks.md).",
+            "Time of the Python reference (blue) and of the peer library (orange), each divided "
+            "by the time of `rust_core` on the same workload (minimum over rounds, one run); "
+            "above 1\u00d7 Rust is faster. Log scale; the red line is 1\u00d7. See "
+            "[benchmark methodology](guides/benchmarks.md).",
+            "",
+            (
+                bad(f"{len(flagged)} of {rows_count} rows below 1\u00d7")
+                + " (Rust slower): "
+                + ", ".join(flagged)
+                + "."
+                if flagged
+                else ok(f"No row below 1\u00d7 ({rows_count} rows).")
+            ),
             "",
             chart,
             "",
@@ -633,8 +928,8 @@ def render_status(
                 f"{b.python_s * 1e3:.2f}" if b.python_s is not None else "\u2013",
                 f"{b.rust_s * 1e3:.2f}" if b.rust_s is not None else "\u2013",
                 f"{b.peer_s * 1e3:.2f}" if b.peer_s is not None else "\u2013",
-                _ratio(b.rust_vs_python) if b.correct else bad("wrong result"),
                 (_ratio(b.rust_vs_peer) if b.correct else bad("wrong result")) + f" ({b.peer})",
+                _ratio(b.rust_vs_python) if b.correct else bad("wrong result"),
             ]
             for s in statuses
             for b in s.benchmarks
@@ -646,11 +941,12 @@ def render_status(
                 "Python ms",
                 "Rust ms",
                 "Peer ms",
-                "vs Python",
-                "vs peer",
+                "Peer / Rust",
+                "Python / Rust",
             ],
             bench_rows,
         )
+        lines += ["", *render_history(history or [], statuses)]
     else:
         lines.append("No benchmark results: run `nox -s bench` (or `nox -s status`).")
     lines.append("")
@@ -659,7 +955,7 @@ def render_status(
         if not members:
             continue
         lines += ["", f"## {title}", ""]
-        lines += _table(HOT_PATH_HEADER, _hot_path_rows(members))
+        lines += _table(HOT_PATH_HEADER, _hot_path_rows(members, issues))
     for kind, title in (("completed", "Completed hooks"), ("next", "Next priority")):
         items = [i for i in manifest.seed_lists if i.list == kind]
         if not items:
@@ -687,8 +983,16 @@ def render_status(
         "- **Rust export**: `rust_core` exports every Rust name of the hot path.",
         "- **Parity**: the result of the last `python -m pyagent.parity` run; *not run* when it "
         "has no result for the hot path.",
-        "- **vs Python / vs peer**: median speedups of the main benchmark; *not benchmarked* "
+        "- **Python / Rust, Peer / Rust**: time ratios of the main benchmark (minimum over "
+        "rounds); below 1\u00d7 (Rust slower) is flagged \u25bc in red; *not benchmarked* "
         "for a migrated hot path the last bench run did not measure.",
+        "- **Issue**: the number of the issue in the project's tracker"
+        + (
+            ", linked."
+            if issues
+            else "; set `extra.issues_url` in `mkdocs.yml` (the tracker's URL, ending before "
+            "the number) to make these links. The tracker has no public address yet."
+        ),
         "- **Mutants killed**: of the bugs `python -m pyagent.parity.mutants` planted in the "
         "Python reference (sampled), the share the hot path's parity properties caught; "
         "under 80% is flagged: a green parity row then proves little.",
@@ -898,7 +1202,11 @@ def _write(path: Path, text: str) -> None:
 
 
 def generate(
-    status_dir: Path, docs_dir: Path, audit: str, exports_from: str = "built"
+    status_dir: Path,
+    docs_dir: Path,
+    audit: str,
+    exports_from: str = "built",
+    results_dir: Path = RESULTS_DIR,
 ) -> list[HotPathStatus]:
     """Writes the four generated files.
 
@@ -907,13 +1215,14 @@ def generate(
     """
     manifest = load_manifest()
     parity = read_json(status_dir / "parity.json")
-    bench = read_json(status_dir / "bench.json")
+    bench = latest_bench(status_dir, results_dir)
+    history = bench_history(results_dir)
     mutants = read_json(status_dir / "mutants.json")
     exports = RustExports.find() if exports_from == "built" else RustExports.from_source()
     statuses = build_status(manifest, parity, bench, exports, mutants)
     _write(
         docs_dir / "status.md",
-        render_status(manifest, statuses, parity, bench, exports, mutants),
+        render_status(manifest, statuses, parity, bench, exports, mutants, history, issues_url()),
     )
     data = status_data(statuses, parity, bench, exports)
     _write(docs_dir / "status.json", json.dumps(_portable(data), indent=2) + "\n")
@@ -942,6 +1251,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--status-dir", type=Path, default=STATUS_DIR)
     parser.add_argument("--docs-dir", type=Path, default=DOCS)
     parser.add_argument(
+        "--results-dir",
+        type=Path,
+        default=RESULTS_DIR,
+        help="the committed benchmark record (ratio over commits; figures for a fresh clone)",
+    )
+    parser.add_argument(
         "--audit",
         choices=("run", "saved", "skip"),
         default="run",
@@ -954,7 +1269,7 @@ def main(argv: list[str] | None = None) -> int:
         help="read rust_core's exports from the installed build (default) or the crate source",
     )
     args = parser.parse_args(argv)
-    statuses = generate(args.status_dir, args.docs_dir, args.audit, args.exports)
+    statuses = generate(args.status_dir, args.docs_dir, args.audit, args.exports, args.results_dir)
     done = sum(s.done for s in statuses)
     print(f"{done} of {len(statuses)} hot paths migrated and passing parity")
     return 0

@@ -77,13 +77,23 @@ BENCH: dict[str, Any] = {
 }
 
 
-def _run(tmp_path: Path, parity: Any = None, bench: Any = None, audit: Any = None) -> Path:
+def _run(
+    tmp_path: Path,
+    parity: Any = None,
+    bench: Any = None,
+    audit: Any = None,
+    history: list[dict[str, Any]] | None = None,
+) -> Path:
     status_dir, docs_dir = tmp_path / "status", tmp_path / "docs"
+    results_dir = tmp_path / "results"
     status_dir.mkdir(parents=True)
+    results_dir.mkdir()
     for name, data in (("parity", parity), ("bench", bench), ("audit", audit)):
         if data is not None:
             (status_dir / f"{name}.json").write_text(json.dumps(data), encoding="utf-8")
-    gen.generate(status_dir, docs_dir, "saved", "source")
+    for i, run in enumerate(history or []):
+        (results_dir / f"{i:04d}.json").write_text(json.dumps(run), encoding="utf-8")
+    gen.generate(status_dir, docs_dir, "saved", "source", results_dir)
     return docs_dir
 
 
@@ -168,3 +178,80 @@ def test_python_hook_needs_the_sentinel_and_the_call() -> None:
     assert not gen.has_rc_sentinel(tree)
     tree = gen.ast.parse("try:\n    import rust_core as rc\nexcept ImportError:\n    rc = None\n")
     assert gen.has_rc_sentinel(tree)
+
+
+def _bench_run(stamp: str, commit: str, peer_ratio: float) -> dict[str, Any]:
+    run = copy.deepcopy(BENCH)
+    run.update(generated_at=stamp, commit=commit, profile="quick")
+    run["hot_paths"][0]["rust_vs_peer"] = peer_ratio
+    return run
+
+
+def test_rows_below_one_are_flagged_on_a_log_chart_with_a_1x_line(tmp_path: Path) -> None:
+    bench = copy.deepcopy(BENCH)
+    bench["hot_paths"][0]["rust_vs_peer"] = 0.5
+    page = (_run(tmp_path, bench=bench) / "status.md").read_text(encoding="utf-8")
+    assert page.count('class="one-x"') == 1
+    assert page.count('class="bar below-1"') == 1 and page.count('class="bar"') == 1
+    assert "0.50\u00d7 \u25bc below 1\u00d7" in page
+    assert "1 of 2 rows below 1\u00d7" in page
+    # Decade ticks of a log axis, and the 3x ratio drawn as far right of 1x as log10(3).
+    assert ">0.1\u00d7<" in page and ">10\u00d7<" in page
+
+
+def test_committed_record_supplies_figures_and_ratio_over_commits(tmp_path: Path) -> None:
+    runs = [
+        _bench_run("2026-11-20T00:00:00+00:00", "aaa1111", 2.0),
+        _bench_run("2026-11-21T00:00:00+00:00", "bbb2222", 1.2),
+    ]
+    page = (_run(tmp_path, history=runs) / "status.md").read_text(encoding="utf-8")
+    # No local bench.json: the newest committed run is shown, and named.
+    assert "**Benchmarks**: not run" not in page
+    assert "committed record `bench/results/0001.json`" in page and "bbb2222" in page
+    assert "## Ratio over commits" in page and "2 runs: `aaa1111`, `bbb2222`" in page
+    assert page.count('class="sparkline"') == 1
+    assert "-40% regression" in page
+    # A newer local run wins over the record.
+    local = _bench_run("2026-11-22T00:00:00+00:00", "ccc3333", 3.0)
+    page = (_run(tmp_path / "b", bench=local, history=runs) / "status.md").read_text("utf-8")
+    assert "commit `ccc3333`" in page and "committed record" not in page
+
+
+def test_issue_numbers_link_only_to_a_configured_tracker(tmp_path: Path) -> None:
+    assert gen.issue_link(16, "") == "#16"
+    assert gen.issue_link(16, "https://example.org/t/issues/") == (
+        "[#16](https://example.org/t/issues/16)"
+    )
+    config = tmp_path / "mkdocs.yml"
+    config.write_text("site_name: x\nextra:\n  issues_url: https://example.org/i\n", "utf-8")
+    assert gen.issues_url(config) == "https://example.org/i"
+    config.write_text("site_name: x\n", "utf-8")
+    assert gen.issues_url(config) == ""
+
+
+def test_sphinx_roles_become_code_and_optional_links() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "docs_reference_hook", ROOT / "docs" / "_generate" / "reference.py"
+    )
+    assert spec is not None and spec.loader is not None
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    html = (
+        "<p>See :meth:<code>get</code>, :class:<code>~pyagent.x.Y</code> and "
+        ":func:<code>json.loads</code>.</p>"
+    )
+    out = hook.render_sphinx_roles(html, "pyagent.cache_core")
+    assert ":meth:" not in out and ":class:" not in out and ":func:" not in out
+    assert '<autoref identifier="pyagent.cache_core.get" optional><code>get()</code>' in out
+    assert 'identifier="pyagent.x.Y" optional><code>Y</code>' in out
+    assert 'identifier="json.loads" slug="pyagent.json.loads" optional>' in out
+
+
+def test_a_partial_parity_run_is_marked_as_merged(tmp_path: Path) -> None:
+    parity = copy.deepcopy(PARITY) | {"partial_rows": ["generate_hash"]}
+    page = (_run(tmp_path, parity=parity) / "status.md").read_text(encoding="utf-8")
+    assert "The last run was partial (`--only`): 1 row (`generate_hash`)" in page
+    page = (_run(tmp_path / "full", parity=copy.deepcopy(PARITY)) / "status.md").read_text(
+        encoding="utf-8"
+    )
+    assert "partial" not in page
