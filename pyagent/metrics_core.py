@@ -8,8 +8,10 @@ Two hot paths:
   ``math.fsum``), so it neither drifts like a naive running sum nor costs ``O(window)`` per
   output. Rust and Python compute the same exact sums, hence the same bits.
 * :func:`aggregate_metrics` -- count, sum, mean, min, max and population standard deviation
-  per metric name in one pass: Welford's update for mean and variance (no catastrophic
-  cancellation from ``E[x^2] - E[x]^2``) and a Neumaier-compensated sum.
+  per metric name: the correctly rounded sum (``math.fsum``), the mean from it, and the
+  deviation from the exact sum of squared deviations about that mean (two passes, so no
+  catastrophic cancellation from ``E[x^2] - E[x]^2``). Exact sums do not depend on order,
+  so rust_core splits them across threads and returns the same bits.
 
 NaN or infinite values, empty input and ``window < 1`` are ValueError on both backends; a
 non-real dtype, a non-str name or a non-integer window is TypeError.
@@ -24,6 +26,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import TypedDict
 
 import numpy as np
@@ -107,14 +110,51 @@ def rolling_avg(values: Iterable[float] | NDArray[np.floating], window: int) -> 
     return np.array(out, dtype=np.float64)
 
 
+def _exact_sum(values: list[float]) -> float:
+    """The correctly rounded sum (``math.fsum``), ``±inf`` when that rounding overflows.
+
+    ``math.fsum`` raises OverflowError when a partial overflows even if the total does not;
+    the exact rational sum then decides, rounded once by ``Fraction.__float__``.
+    """
+    try:
+        return math.fsum(values)
+    except OverflowError:
+        exact = sum(map(Fraction, values), Fraction(0))
+        try:
+            return float(exact)
+        except OverflowError:
+            return math.copysign(math.inf, exact)
+
+
+def _summary(values: list[float]) -> MetricSummary:
+    count = len(values)
+    total = _exact_sum(values)
+    mean = total / count
+    with np.errstate(over="ignore", invalid="ignore"):
+        deviations = np.array(values, dtype=np.float64) - mean
+        squares = deviations * deviations
+    spread = math.inf if np.isinf(squares).any() else _exact_sum(squares.tolist())
+    return MetricSummary(
+        count=count,
+        sum=total,
+        mean=mean,
+        min=min(values),
+        max=max(values),
+        std=math.sqrt(spread / count),
+    )
+
+
 def aggregate_metrics(
     names: Sequence[str], values: Iterable[float] | NDArray[np.floating]
 ) -> dict[str, MetricSummary]:
     """Per metric name: count, sum, mean, min, max and population std of its values.
 
     ``names[i]`` names ``values[i]``. The result's keys follow each name's first appearance.
-    One pass over the points in input order, the same operations as rust_core in the same
-    order, so both backends return identical floats.
+    Per name, ``sum`` is the correctly rounded sum (what ``math.fsum`` returns; ``±inf`` if
+    it overflows), ``mean = sum / count`` and ``std = sqrt(fsum((x - mean)**2) / count)``
+    with each square rounded once (two passes, no cancellation). Every figure is a function
+    of the values alone, not of their order, so rust_core may split the work across threads
+    and still return identical floats. ``min``/``max`` keep the first of equal extremes.
     """
     if rc is not None and hasattr(rc, "aggregate_metrics"):
         return rc.aggregate_metrics(names, values)
@@ -125,36 +165,14 @@ def aggregate_metrics(
     if data.size == 0:
         raise ValueError("values must not be empty")
     require_finite(data, "values")
-    # Per name: [count, sum, compensation, mean, m2, min, max]
-    state: dict[str, list[float]] = {}
+    groups: dict[str, list[float]] = {}
     for name, x in zip(labels, data.tolist(), strict=True):
-        s = state.get(name)
-        if s is None:
-            state[name] = [1, x, 0.0, x, 0.0, x, x]
-            continue
-        n = s[0] + 1
-        s[0] = n
-        total = s[1] + x  # Neumaier: keep what the addition rounded away
-        s[2] += (s[1] - total) + x if abs(s[1]) >= abs(x) else (x - total) + s[1]
-        s[1] = total
-        delta = x - s[3]
-        s[3] += delta / n
-        s[4] += delta * (x - s[3])
-        if x < s[5]:
-            s[5] = x
-        if x > s[6]:
-            s[6] = x
-    return {
-        name: MetricSummary(
-            count=int(s[0]),
-            sum=s[1] + s[2],
-            mean=s[3],
-            min=s[5],
-            max=s[6],
-            std=math.sqrt(s[4] / s[0]),
-        )
-        for name, s in state.items()
-    }
+        group = groups.get(name)
+        if group is None:
+            groups[name] = [x]
+        else:
+            group.append(x)
+    return {name: _summary(group) for name, group in groups.items()}
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ pub mod complexity;
 pub mod config;
 pub mod connection;
 pub mod content;
+pub mod exact_sum;
 pub mod fs_scan;
 pub mod glob;
 pub mod graph;

@@ -1,15 +1,20 @@
 //! Common/Metrics hot paths: an exact trailing moving average and per-name summaries.
 //!
-//! `rolling_avg` keeps each window's sum exactly, as Shewchuk's non-overlapping partials
-//! (the algorithm of Python's `math.fsum`), and rounds it once per output with `fsum`'s
-//! half-even correction, so every entry is `fsum(window) / count`: bit-identical to the
-//! Python reference and free of the drift of a naive running sum.
-//! `aggregate` is one pass of Welford's mean/variance update plus a Neumaier-compensated sum
-//! per group, in input order, performing exactly the reference's floating-point operations.
+//! `rolling_avg` returns `fsum(window) / count` for every window: the correctly rounded
+//! window sum, bit-identical to the Python reference and free of the drift of a naive
+//! running sum. Ordinary data (nonzero bits spanning at most ~126 bits with the window's
+//! growth) keeps each window sum as an exact fixed-point i128, one add and one subtract per
+//! step; anything wider falls back to Shewchuk's non-overlapping partials (`math.fsum`'s
+//! algorithm) with `fsum`'s half-even correction.
+//! `aggregate` gives per group the correctly rounded sum, `mean = sum / n` and the root of
+//! the exact sum of squared deviations about that mean over n: every figure depends on the
+//! values only, not their order, so the exact sums (superaccumulators, see `exact_sum`) run
+//! across threads and still equal the Python reference's `math.fsum` bit for bit.
 
 use rayon::prelude::*;
 
-use crate::numeric::{invalid, require_finite, InvalidInput};
+use crate::exact_sum::{exact_sum, SuperAccumulator};
+use crate::numeric::{invalid, InvalidInput};
 
 /// An exact running sum of finite floats: non-overlapping partials, smallest first.
 #[derive(Debug, Default, Clone)]
@@ -38,7 +43,10 @@ impl ExactSum {
             x = hi;
         }
         self.partials.truncate(kept);
-        self.partials.push(x);
+        // A zero partial is dropped, as `math.fsum` drops it (so `-0.0` alone sums to `0.0`).
+        if x != 0.0 {
+            self.partials.push(x);
+        }
         Ok(())
     }
 
@@ -77,14 +85,170 @@ impl ExactSum {
 
 const ROLLING_CHUNK: usize = 1 << 16;
 
-/// Err if `|x| * (window + 1)` could overflow for some `x`: no window sum can then overflow.
-pub fn check_rolling_range(values: &[f64], window: usize) -> Result<(), InvalidInput> {
-    let span = window.min(values.len()).saturating_add(1) as f64;
-    let largest = values.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+/// What one pass over the input learns: finiteness, the largest magnitude and the binary
+/// range its nonzero values span (lowest set bit, highest bit + 1, as powers of two).
+#[derive(Clone, Copy)]
+struct Scan {
+    finite: bool,
+    largest: f64,
+    low: i32,
+    top: i32,
+}
+
+impl Scan {
+    const EMPTY: Scan = Scan {
+        finite: true,
+        largest: 0.0,
+        low: i32::MAX,
+        top: i32::MIN,
+    };
+
+    fn of(values: &[f64]) -> Scan {
+        // Branch-free so it vectorises: `v * 0.0` is NaN exactly for NaN and infinities; the
+        // lowest bit any nonzero value can have is the unit of the smallest one's exponent.
+        let (poison, largest, smallest) = values.iter().fold(
+            (0.0_f64, 0.0_f64, f64::INFINITY),
+            |(poison, largest, smallest), &v| {
+                let a = v.abs();
+                let nonzero = if a == 0.0 { f64::INFINITY } else { a };
+                (
+                    poison + v * 0.0,
+                    if a > largest { a } else { largest },
+                    if nonzero < smallest {
+                        nonzero
+                    } else {
+                        smallest
+                    },
+                )
+            },
+        );
+        let finite = poison == 0.0;
+        let lowest = ((smallest.to_bits() >> 52) & 0x7ff).max(1);
+        if largest == 0.0 || !finite {
+            return Scan {
+                finite,
+                largest,
+                ..Scan::EMPTY
+            };
+        }
+        let (mantissa, position) = decompose(largest);
+        Scan {
+            finite,
+            largest,
+            low: lowest as i32 - 1075,
+            top: position + 64 - mantissa.leading_zeros() as i32,
+        }
+    }
+
+    fn merge(self, other: Scan) -> Scan {
+        Scan {
+            finite: self.finite && other.finite,
+            largest: self.largest.max(other.largest),
+            low: self.low.min(other.low),
+            top: self.top.max(other.top),
+        }
+    }
+
+    fn of_parallel(values: &[f64]) -> Scan {
+        if values.len() < 2 * ROLLING_CHUNK {
+            return Scan::of(values);
+        }
+        values
+            .par_chunks(ROLLING_CHUNK)
+            .map(Scan::of)
+            .reduce(|| Scan::EMPTY, Scan::merge)
+    }
+}
+
+/// `|v| = mantissa * 2^position` exactly (position may be negative; subnormals included).
+#[inline(always)]
+fn decompose(v: f64) -> (u64, i32) {
+    let bits = v.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = bits & ((1u64 << 52) - 1);
+    if biased == 0 {
+        (fraction, -1074)
+    } else {
+        (fraction | (1u64 << 52), biased - 1075)
+    }
+}
+
+/// `v / 2^low` as an integer, for `v` a multiple of `2^low` below `2^(low + 126)` in
+/// magnitude, with `inverse_unit = 2^-low`: the scaling is exact, and the integer is split
+/// at 2^63 into two parts that the hardware converts exactly.
+#[inline(always)]
+fn fixed(v: f64, inverse_unit: f64) -> i128 {
+    const TWO_63: f64 = 9223372036854775808.0;
+    let scaled = v * inverse_unit;
+    let high = (scaled * (1.0 / TWO_63)) as i64;
+    let low = (scaled - high as f64 * TWO_63) as i64;
+    ((high as i128) << 63) + low as i128
+}
+
+/// Err if `|x| * (window + 1)` could overflow for the largest `|x|`: no window sum can then.
+fn check_largest(largest: f64, len: usize, window: usize) -> Result<(), InvalidInput> {
+    let span = window.min(len).saturating_add(1) as f64;
     if largest > f64::MAX / span {
         return invalid("values too large: a window sum could overflow float64");
     }
     Ok(())
+}
+
+/// Err if `|x| * (window + 1)` could overflow for some `x`: no window sum can then overflow.
+pub fn check_rolling_range(values: &[f64], window: usize) -> Result<(), InvalidInput> {
+    let largest = values.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+    check_largest(largest, values.len(), window)
+}
+
+/// The power of two `2^low` such that every window sum is an exact i128 multiple of it and
+/// `(sum as f64) * 2^low` is the correctly rounded sum (no subnormal result, no overflow);
+/// None when the values span too many bits for that.
+fn fixed_point_unit(scan: &Scan, window: usize) -> Option<i32> {
+    if scan.low == i32::MAX {
+        return Some(0); // all zeros
+    }
+    let terms = (window as u128).saturating_add(1);
+    let growth = 128 - terms.leading_zeros() as i32; // 2^growth > terms
+    let bits = (scan.top - scan.low).saturating_add(growth);
+    (bits <= 126 && (-1022..=1023 - 127).contains(&scan.low)).then_some(scan.low)
+}
+
+/// `n` rounded to the nearest f64, ties to even (what `n as f64` gives, without the
+/// library call): the top 63 bits with a sticky bit below them convert in hardware with the
+/// same rounding, and the power-of-two rescale is exact.
+#[inline(always)]
+fn round_i128(n: i128) -> f64 {
+    let magnitude = n.unsigned_abs();
+    let length = 128 - magnitude.leading_zeros();
+    let shift = length.saturating_sub(63);
+    let kept = (magnitude >> shift) as u64;
+    let sticky = (magnitude & ((1u128 << shift) - 1) != 0) as u64;
+    let rounded = (kept | sticky) as i64 as f64 * f64::from_bits(((shift as u64) + 1023) << 52);
+    if n < 0 {
+        -rounded
+    } else {
+        rounded
+    }
+}
+
+fn rolling_chunk_fixed(values: &[f64], window: usize, low: i32, start: usize, out: &mut [f64]) {
+    let unit = f64::from_bits(((low + 1023) as u64) << 52);
+    let inverse = f64::from_bits(((1023 - low) as u64) << 52);
+    let full = window as f64;
+    let mut sum: i128 = values[start.saturating_sub(window)..start]
+        .iter()
+        .map(|&v| fixed(v, inverse))
+        .sum();
+    for (offset, slot) in out.iter_mut().enumerate() {
+        let i = start + offset;
+        sum += fixed(values[i], inverse);
+        if i >= window {
+            sum -= fixed(values[i - window], inverse);
+            *slot = round_i128(sum) * unit / full;
+        } else {
+            *slot = round_i128(sum) * unit / ((i + 1) as f64);
+        }
+    }
 }
 
 fn rolling_chunk(
@@ -110,6 +274,11 @@ fn rolling_chunk(
 }
 
 /// Trailing mean over the last `window` values (fewer at the start); same length as input.
+///
+/// When the values' nonzero bits span at most ~126 bits together with the window's growth
+/// (ordinary data: a range of 2^70 between the largest value and the finest bit), every
+/// window sum is kept exactly as a fixed-point i128 and rounded once per output; otherwise
+/// Shewchuk's partials do it. Both give the correctly rounded window sum, the same bits.
 pub fn rolling_avg(values: &[f64], window: usize) -> Result<Vec<f64>, InvalidInput> {
     if window < 1 {
         return invalid("window must be at least 1");
@@ -117,13 +286,25 @@ pub fn rolling_avg(values: &[f64], window: usize) -> Result<Vec<f64>, InvalidInp
     if values.is_empty() {
         return invalid("values must not be empty");
     }
-    require_finite(values, "values")?;
-    check_rolling_range(values, window)?;
+    let scan = Scan::of_parallel(values);
+    if !scan.finite {
+        return invalid("values must be finite (no NaN or infinity)");
+    }
+    check_largest(scan.largest, values.len(), window)?;
     let mut out = vec![0.0; values.len()];
     // Each chunk rebuilds its starting window exactly, so chunks are independent; a chunk at
     // least as long as the window keeps that rebuild below half the work.
     let chunk = ROLLING_CHUNK.max(window);
-    if values.len() >= 2 * chunk {
+    let parallel = values.len() >= 2 * chunk;
+    if let Some(low) = fixed_point_unit(&scan, window) {
+        if parallel {
+            out.par_chunks_mut(chunk)
+                .enumerate()
+                .for_each(|(k, slice)| rolling_chunk_fixed(values, window, low, k * chunk, slice));
+        } else {
+            rolling_chunk_fixed(values, window, low, 0, &mut out);
+        }
+    } else if parallel {
         out.par_chunks_mut(chunk)
             .enumerate()
             .try_for_each(|(k, slice)| rolling_chunk(values, window, k * chunk, slice))?;
@@ -144,18 +325,173 @@ pub struct Summary {
     pub std: f64,
 }
 
-#[derive(Clone, Copy)]
-struct Accumulator {
-    count: u64,
-    sum: f64,
-    compensation: f64,
-    mean: f64,
-    m2: f64,
-    min: f64,
-    max: f64,
+/// Groups up to this size sum with Shewchuk's partials (a few adds each) rather than
+/// zeroing and rounding a superaccumulator.
+const SMALL_GROUP: usize = 32;
+const AGGREGATE_CHUNK: usize = 1 << 15;
+
+/// The correctly rounded sum of finite `values` and whether a term was infinite.
+fn group_sum(values: impl Iterator<Item = f64> + Clone, len: usize) -> f64 {
+    if len <= SMALL_GROUP {
+        let mut partials = ExactSum::default();
+        if values.clone().try_for_each(|v| partials.add(v)).is_ok() {
+            return partials.value();
+        }
+    }
+    exact_sum(values)
 }
 
-/// Summaries of `values` grouped by `groups[i]` (ids below `group_count`), in input order.
+struct Pass {
+    min: f64,
+    max: f64,
+    sum: SuperAccumulator,
+}
+
+fn first_pass(values: &[f64]) -> Pass {
+    // Two accumulators take alternate values: consecutive adds to the same cells would
+    // otherwise wait on each other through memory.
+    let mut sums = [SuperAccumulator::default(), SuperAccumulator::default()];
+    let (mut min, mut max) = (values[0], values[0]);
+    let pairs = values.chunks_exact(2);
+    let tail = pairs.remainder();
+    for pair in pairs {
+        sums[0].add(pair[0]);
+        sums[1].add(pair[1]);
+        for &x in pair {
+            if x < min {
+                min = x;
+            }
+            if x > max {
+                max = x;
+            }
+        }
+    }
+    for &x in tail {
+        sums[0].add(x);
+        if x < min {
+            min = x;
+        }
+        if x > max {
+            max = x;
+        }
+    }
+    let [mut sum, other] = sums;
+    sum.merge(&other);
+    Pass { min, max, sum }
+}
+
+fn squares_pass(values: &[f64], mean: f64) -> (SuperAccumulator, bool) {
+    let mut sums = [SuperAccumulator::default(), SuperAccumulator::default()];
+    let mut infinite = false;
+    let square = |x: f64| {
+        let d = x - mean;
+        d * d
+    };
+    let pairs = values.chunks_exact(2);
+    let tail = pairs.remainder();
+    for pair in pairs {
+        let (a, b) = (square(pair[0]), square(pair[1]));
+        infinite |= (a == f64::INFINITY) | (b == f64::INFINITY);
+        sums[0].add(a);
+        sums[1].add(b);
+    }
+    for &x in tail {
+        let a = square(x);
+        infinite |= a == f64::INFINITY;
+        sums[0].add(a);
+    }
+    let [mut sum, other] = sums;
+    sum.merge(&other);
+    (sum, infinite)
+}
+
+/// One group: `sum` is the correctly rounded sum (`math.fsum`), `mean = sum / n`,
+/// `std = sqrt(fsum((x - mean)^2) / n)` with each square rounded once: two passes, both
+/// exact sums, so the bits do not depend on order or thread count.
+fn summarise(values: &[f64]) -> Summary {
+    let n = values.len();
+    let count = n as f64;
+    let (min, max, sum, squares, infinite);
+    if n <= SMALL_GROUP {
+        let it = values.iter().copied();
+        sum = group_sum(it.clone(), n);
+        min = it.clone().fold(values[0], |m, x| if x < m { x } else { m });
+        max = it.fold(values[0], |m, x| if x > m { x } else { m });
+        let mean = sum / count;
+        let sq = values.iter().map(|&x| (x - mean) * (x - mean));
+        infinite = sq.clone().any(|s| s == f64::INFINITY);
+        squares = if infinite {
+            f64::INFINITY
+        } else {
+            group_sum(sq, n)
+        };
+    } else {
+        let pass = if n >= 2 * AGGREGATE_CHUNK {
+            values
+                .par_chunks(AGGREGATE_CHUNK)
+                .map(first_pass)
+                .reduce_with(|mut a, b| {
+                    if b.min < a.min {
+                        a.min = b.min;
+                    }
+                    if b.max > a.max {
+                        a.max = b.max;
+                    }
+                    a.sum.merge(&b.sum);
+                    a
+                })
+                .unwrap_or_else(|| first_pass(values))
+        } else {
+            first_pass(values)
+        };
+        (min, max, sum) = (pass.min, pass.max, pass.sum.value());
+        let mean = sum / count;
+        let (acc, inf) = if n >= 2 * AGGREGATE_CHUNK {
+            values
+                .par_chunks(AGGREGATE_CHUNK)
+                .map(|c| squares_pass(c, mean))
+                .reduce_with(|(mut a, ia), (b, ib)| {
+                    a.merge(&b);
+                    (a, ia || ib)
+                })
+                .unwrap_or_else(|| squares_pass(values, mean))
+        } else {
+            squares_pass(values, mean)
+        };
+        infinite = inf;
+        squares = if infinite { f64::INFINITY } else { acc.value() };
+    }
+    Summary {
+        count: n as u64,
+        sum,
+        mean: sum / count,
+        min,
+        max,
+        std: (squares / count).sqrt(),
+    }
+}
+
+fn all_finite(values: &[f64]) -> bool {
+    values.iter().fold(true, |ok, v| ok & v.is_finite())
+}
+
+/// The summary of `values` as one group (the one-name case of [`aggregate`]).
+pub fn aggregate_one(values: &[f64]) -> Result<Summary, InvalidInput> {
+    if values.is_empty() {
+        return invalid("values must not be empty");
+    }
+    let finite = if values.len() >= 2 * AGGREGATE_CHUNK {
+        values.par_chunks(AGGREGATE_CHUNK).all(all_finite)
+    } else {
+        all_finite(values)
+    };
+    if !finite {
+        return invalid("values must be finite (no NaN or infinity)");
+    }
+    Ok(summarise(values))
+}
+
+/// Summaries of `values` grouped by `groups[i]` (ids below `group_count`), keyed in id order.
 pub fn aggregate(
     groups: &[usize],
     group_count: usize,
@@ -171,57 +507,38 @@ pub fn aggregate(
     if values.is_empty() {
         return invalid("values must not be empty");
     }
-    require_finite(values, "values")?;
-    let mut acc: Vec<Option<Accumulator>> = vec![None; group_count];
-    for (&g, &x) in groups.iter().zip(values) {
-        let Some(slot) = acc.get_mut(g) else {
-            return invalid(format!("group id {g} out of range"));
-        };
-        match slot {
-            None => {
-                *slot = Some(Accumulator {
-                    count: 1,
-                    sum: x,
-                    compensation: 0.0,
-                    mean: x,
-                    m2: 0.0,
-                    min: x,
-                    max: x,
-                })
-            }
-            Some(s) => {
-                s.count += 1;
-                let n = s.count as f64;
-                let total = s.sum + x;
-                s.compensation += if s.sum.abs() >= x.abs() {
-                    (s.sum - total) + x
-                } else {
-                    (x - total) + s.sum
-                };
-                s.sum = total;
-                let delta = x - s.mean;
-                s.mean += delta / n;
-                s.m2 += delta * (x - s.mean);
-                if x < s.min {
-                    s.min = x;
-                }
-                if x > s.max {
-                    s.max = x;
-                }
-            }
-        }
+    let finite = if values.len() >= 2 * AGGREGATE_CHUNK {
+        values.par_chunks(AGGREGATE_CHUNK).all(all_finite)
+    } else {
+        all_finite(values)
+    };
+    if !finite {
+        return invalid("values must be finite (no NaN or infinity)");
     }
-    Ok(acc
-        .into_iter()
-        .flatten()
-        .map(|s| Summary {
-            count: s.count,
-            sum: s.sum + s.compensation,
-            mean: s.mean,
-            min: s.min,
-            max: s.max,
-            std: (s.m2 / s.count as f64).sqrt(),
-        })
+    if let Some(&g) = groups.iter().find(|&&g| g >= group_count) {
+        return invalid(format!("group id {g} out of range"));
+    }
+    if groups.iter().all(|&g| g == 0) {
+        return Ok(vec![summarise(values)]);
+    }
+    // Counting sort: each group's values contiguous, in input order.
+    let mut starts = vec![0usize; group_count + 1];
+    for &g in groups {
+        starts[g + 1] += 1;
+    }
+    for g in 0..group_count {
+        starts[g + 1] += starts[g];
+    }
+    let mut next = starts.clone();
+    let mut gathered = vec![0.0; values.len()];
+    for (&g, &x) in groups.iter().zip(values) {
+        gathered[next[g]] = x;
+        next[g] += 1;
+    }
+    Ok((0..group_count)
+        .into_par_iter()
+        .filter(|&g| starts[g + 1] > starts[g])
+        .map(|g| summarise(&gathered[starts[g]..starts[g + 1]]))
         .collect())
 }
 
@@ -281,6 +598,62 @@ mod tests {
         let mut serial = vec![0.0; n];
         rolling_chunk(&values, 50, 0, &mut serial).unwrap();
         assert_eq!(parallel, serial);
+    }
+
+    #[test]
+    fn round_i128_matches_the_cast() {
+        let mut state = 99u64;
+        for _ in 0..100_000 {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let bits = (state >> 58) as u32 + 60;
+            let n = ((state as i128) << 64 | state.rotate_left(17) as i128) >> (128 - bits);
+            assert_eq!(round_i128(n), n as f64, "{n}");
+        }
+        for n in [
+            0i128,
+            1,
+            -1,
+            i128::MAX,
+            i128::MIN + 1,
+            1 << 63,
+            (1 << 64) + 1,
+        ] {
+            assert_eq!(round_i128(n), n as f64);
+        }
+        // Ties: 2^54 + 2 (exactly half-way, to even) and 2^54 + 2 + 2^-.. sticky.
+        let tie = (1i128 << 70) + (1 << 17);
+        assert_eq!(round_i128(tie), tie as f64);
+        assert_eq!(round_i128(tie + 1), (tie + 1) as f64);
+    }
+
+    #[test]
+    fn fixed_point_and_partials_agree() {
+        let mut state = 12345u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let values: Vec<f64> = (0..5000).map(|_| (next() - 0.3) * 100.0).collect();
+        for window in [1, 3, 100, 6000] {
+            let scan = Scan::of(&values);
+            assert!(fixed_point_unit(&scan, window).is_some());
+            let mut partials = vec![0.0; values.len()];
+            rolling_chunk(&values, window, 0, &mut partials).unwrap();
+            assert_eq!(rolling_avg(&values, window).unwrap(), partials);
+        }
+        // Too wide for i128: the partials path, still exact.
+        let wide = [1e200, 1e-200, -1e200, 3.0];
+        assert!(fixed_point_unit(&Scan::of(&wide), 2).is_none());
+        assert_eq!(
+            rolling_avg(&wide, 2).unwrap()[2],
+            1e-200 / 2.0 - 1e200 / 2.0
+        );
+        assert_eq!(rolling_avg(&wide, 2).unwrap()[3], (3.0 - 1e200) / 2.0);
+        assert_eq!(rolling_avg(&[-0.0], 1).unwrap()[0].to_bits(), 0);
     }
 
     #[test]

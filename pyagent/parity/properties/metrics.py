@@ -2,8 +2,9 @@
 
 Tolerance: rel_tol=0 for both. rolling_avg's window sums are exact and rounded once (the
 ``math.fsum`` rounding), then divided by the count: a unique result whatever the order of
-operations. aggregate_metrics performs the same IEEE operations in the same order on both
-backends (Welford, Neumaier, no fused multiply-add), so any difference at all is a bug.
+operations. aggregate_metrics is built from correctly rounded sums (the sum, and the sum of
+squared deviations about ``sum / n``) and single IEEE operations (no fused multiply-add):
+every figure is unique whatever the order or thread split, so any difference is a bug.
 """
 
 from __future__ import annotations

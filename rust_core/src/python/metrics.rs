@@ -6,7 +6,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict};
 
 use super::arrays::{float_vector, to_numpy, value_error};
-use super::names::{group_ids, str_list};
+use super::names::{group_ids, single_name, str_list};
 use crate::metrics;
 
 /// The window as `operator.index` reads it: TypeError for bool or a non-integer,
@@ -60,6 +60,23 @@ fn aggregate_metrics<'py>(
     names: &Bound<'py, PyAny>,
     values: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyDict>> {
+    if let Some(name) = single_name(names) {
+        let values = float_vector(values, "values")?;
+        let data = values.as_slice();
+        let count = names.len()?;
+        if count != data.len() {
+            return Err(PyValueError::new_err(format!(
+                "names and values differ in length: {count} != {}",
+                data.len()
+            )));
+        }
+        let summary = py
+            .detach(|| metrics::aggregate_one(data))
+            .map_err(value_error)?;
+        let result = PyDict::new(py);
+        result.set_item(name, summary_dict(py, &summary)?)?;
+        return Ok(result);
+    }
     let names = str_list(names, "names")?;
     let values = float_vector(values, "values")?;
     let (keys, groups) = group_ids(&names)?;
@@ -70,16 +87,20 @@ fn aggregate_metrics<'py>(
         .map_err(value_error)?;
     let result = PyDict::new(py);
     for (key, s) in keys.into_iter().zip(summaries) {
-        let entry = PyDict::new(py);
-        entry.set_item("count", s.count)?;
-        entry.set_item("sum", s.sum)?;
-        entry.set_item("mean", s.mean)?;
-        entry.set_item("min", s.min)?;
-        entry.set_item("max", s.max)?;
-        entry.set_item("std", s.std)?;
-        result.set_item(key, entry)?;
+        result.set_item(key, summary_dict(py, &s)?)?;
     }
     Ok(result)
+}
+
+fn summary_dict<'py>(py: Python<'py>, s: &metrics::Summary) -> PyResult<Bound<'py, PyDict>> {
+    let entry = PyDict::new(py);
+    entry.set_item("count", s.count)?;
+    entry.set_item("sum", s.sum)?;
+    entry.set_item("mean", s.mean)?;
+    entry.set_item("min", s.min)?;
+    entry.set_item("max", s.max)?;
+    entry.set_item("std", s.std)?;
+    Ok(entry)
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -4,7 +4,7 @@ use super::address_map::AddressMap;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString};
+use pyo3::types::{PyDict, PyList, PyString};
 
 /// `list(names)` with a type check per item, as `pyagent._numeric.str_list`.
 pub fn str_list<'py>(names: &Bound<'py, PyAny>, what: &str) -> PyResult<Vec<Bound<'py, PyString>>> {
@@ -39,6 +39,22 @@ pub fn str_list<'py>(names: &Bound<'py, PyAny>, what: &str) -> PyResult<Vec<Boun
     Ok(out)
 }
 
+/// The one str object a list holds at every index (`[name] * n`, a recorder reusing its
+/// name), found by comparing addresses only; None for anything else, including an empty list.
+pub fn single_name<'py>(names: &Bound<'py, PyAny>) -> Option<Bound<'py, PyString>> {
+    let list = names.cast_exact::<PyList>().ok()?;
+    let first = list.get_item(0).ok()?.cast_into::<PyString>().ok()?;
+    let list_ptr = list.as_ptr();
+    let first_ptr = first.as_ptr();
+    // SAFETY: the GIL is held and no Python code runs in this loop (address comparisons
+    // only), so the list cannot change size meanwhile; every index is below its length and
+    // the borrowed item pointers are only compared, never dereferenced.
+    let same = (0..list.len()).all(|i| unsafe {
+        pyo3::ffi::PyList_GET_ITEM(list_ptr, i as pyo3::ffi::Py_ssize_t) == first_ptr
+    });
+    same.then_some(first)
+}
+
 /// Group id of every name (ids in first-seen order) and the first object seen per id.
 ///
 /// The same str object repeats in practice, so its address is tried first; otherwise a dict
@@ -53,8 +69,16 @@ pub fn group_ids<'a, 'py>(
     let mut by_address = AddressMap::<usize>::default();
     let mut keys: Vec<&Bound<'py, PyString>> = Vec::new();
     let mut groups = Vec::with_capacity(names.len());
+    let mut last: Option<(usize, usize)> = None;
     for name in names {
         let address = name.as_ptr() as usize;
+        // Runs of one object (a recorder reusing its name) skip the map entirely.
+        if let Some((last_address, last_id)) = last {
+            if last_address == address {
+                groups.push(last_id);
+                continue;
+            }
+        }
         let id = match by_address.get(&address) {
             Some(&id) => id,
             None => {
@@ -71,6 +95,7 @@ pub fn group_ids<'a, 'py>(
                 id
             }
         };
+        last = Some((address, id));
         groups.push(id);
     }
     Ok((keys, groups))

