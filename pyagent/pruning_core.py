@@ -57,7 +57,9 @@ def calculate_decay(
 
     ``weights`` and ``ages`` (seconds since each synapse last fired) are equal-length
     one-dimensional sequences or arrays; the result is a new float64 array. This is the
-    pure-Python reference: one ``math.exp`` per synapse, the same libm call Rust makes.
+    pure-Python reference: one ``math.exp`` per synapse. rust_core evaluates ``exp`` with a
+    vectorised polynomial within a few ulps of libm (parity allows 1e-12 relative), which
+    is what puts it ahead of numpy's SIMD ``exp``.
     """
     if rc is not None and hasattr(rc, "calculate_decay"):
         return rc.calculate_decay(weights, ages, half_life, min_weight)

@@ -18,7 +18,7 @@
 
 /// True when the AVX2+FMA kernels can run on this CPU.
 #[inline]
-fn wide() -> bool {
+pub(crate) fn wide() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
