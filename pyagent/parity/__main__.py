@@ -339,7 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         import rust_core
     except ImportError:
-        rust_core = None  # type: ignore[assignment]
+        rust_core = None  # type: ignore[assignment, unused-ignore]
     manifest = load_manifest()
     properties = set(registered())
     unknown = sorted(set(args.only or ()) - set(manifest.names))
