@@ -19,6 +19,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from pyagent import kv_cache_core
 from pyagent.backend import forced_python
 from pyagent.kv_cache_core import OP_ALLOCATE, OP_APPEND, OP_FORK, OP_FREE, BlockManager
+from pyagent.parity import hostile
 from pyagent.parity.compare import Outcome, call_python, call_rust, outcome_of, same_outcome
 from pyagent.parity.registry import parity_property, parity_state_machine
 
@@ -89,6 +90,9 @@ def page_copy_agrees_with_numpy(data: st.DataObject, cache: np.ndarray) -> None:
 
 
 bad_mappings = st.one_of(
+    hostile.for_kind("sequence"),
+    hostile.for_kind("buffer"),
+    st.lists(st.tuples(hostile.for_kind("int"), st.integers(0, 3)), min_size=1, max_size=2),
     st.lists(st.tuples(st.integers(-3, 15), st.integers(-3, 15)), min_size=1, max_size=6),
     st.lists(st.tuples(st.integers(0, 3), st.just(1)), min_size=2, max_size=3),  # duplicate dst
     st.sampled_from(
@@ -159,7 +163,10 @@ def page_copy_rejects_the_same(base: np.ndarray, kind: str, mapping: object) -> 
 
 SEQ_IDS = st.integers(0, 4)
 #: Arguments that must be refused the same way: wrong type, negative, beyond int64.
-BAD_INTS = st.sampled_from([-1, -(2**70), 2**63, 2**70, True, 1.0, "1", None, np.int64(-2)])
+BAD_INTS = st.one_of(
+    st.sampled_from([-1, -(2**70), 2**63, 2**70, True, 1.0, "1", None, np.int64(-2)]),
+    hostile.for_kind("int"),
+)
 
 
 def _summary(manager: Any) -> tuple[int, int, int, int]:

@@ -31,6 +31,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pyagent import inference_core, lora_core
+from pyagent.parity import hostile
 from pyagent.parity.compare import call_python, call_rust
 from pyagent.parity.properties.strategies_tensor import (
     EPS32,
@@ -168,8 +169,14 @@ def lora_cases(draw: st.DrawFn) -> tuple[tuple[Any, ...], dict[str, Any]]:
                     "module": st.sampled_from(["k", "bias", 3, None]),
                     "lora_a": corrupt(fields["lora_a"]),
                     "lora_b": corrupt(fields["lora_b"]),
-                    "alpha": st.sampled_from([math.nan, math.inf, "1", None, 1e300]),
-                    "rank": st.sampled_from([0, -1, rank + 1, 2.0, True, None]),
+                    "alpha": st.one_of(
+                        st.sampled_from([math.nan, math.inf, "1", None, 1e300]),
+                        hostile.for_kind("number"),
+                    ),
+                    "rank": st.one_of(
+                        st.sampled_from([0, -1, rank + 1, 2.0, True, None]),
+                        hostile.for_kind("int"),
+                    ),
                     "use_rslora": st.sampled_from([1, None, "yes"]),
                 }[key]
             )

@@ -4,7 +4,7 @@ use super::address_map::AddressMap;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString};
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
 /// `list(names)` with a type check per item, as `pyagent._numeric.str_list`.
 pub fn str_list<'py>(names: &Bound<'py, PyAny>, what: &str) -> PyResult<Vec<Bound<'py, PyString>>> {
@@ -13,17 +13,32 @@ pub fn str_list<'py>(names: &Bound<'py, PyAny>, what: &str) -> PyResult<Vec<Boun
             "{what} must be a sequence of str, not a single str"
         )));
     }
-    let items = names.try_iter().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "{what} must be a sequence of str, not {}",
-            names
-                .get_type()
-                .name()
-                .map(|n| n.to_string())
-                .unwrap_or_default()
-        ))
-    })?;
-    let mut out = Vec::with_capacity(names.len().unwrap_or(0));
+    // A list or tuple (subclasses too) is read by its stored items, never through an
+    // overridden __iter__ (docs/limits.md, "Hostile arguments"); other iterables iterate.
+    let stored: Option<Vec<Bound<'py, PyAny>>> = if let Ok(list) = names.cast::<PyList>() {
+        Some(list.iter().collect())
+    } else if let Ok(tuple) = names.cast::<PyTuple>() {
+        Some(tuple.iter().collect())
+    } else {
+        None
+    };
+    let items: Box<dyn Iterator<Item = PyResult<Bound<'py, PyAny>>>> = match stored {
+        Some(items) => Box::new(items.into_iter().map(Ok)),
+        None => Box::new(names.try_iter().map_err(|err| {
+            if !err.is_instance_of::<PyTypeError>(names.py()) {
+                return err; // what __iter__ raised propagates, as in Python
+            }
+            PyTypeError::new_err(format!(
+                "{what} must be a sequence of str, not {}",
+                names
+                    .get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ))
+        })?),
+    };
+    let mut out = Vec::new();
     for item in items {
         let item = item?;
         match item.cast_into::<PyString>() {

@@ -68,7 +68,20 @@ impl<'py> NodeIndex<'py> {
         // One dict operation per node: a node is new exactly when inserting it grows the dict.
         let seen = PyDict::new(py);
         let none = py.None();
-        for node in nodes.try_iter()? {
+        // A list or tuple (subclasses too) is read by its stored items, never through an
+        // overridden __iter__, as the edges are (docs/limits.md, "Hostile arguments").
+        let stored: Option<Vec<Bound<'py, PyAny>>> = if let Ok(list) = nodes.cast::<PyList>() {
+            Some(list.iter().collect())
+        } else if let Ok(tuple) = nodes.cast::<PyTuple>() {
+            Some(tuple.iter().collect())
+        } else {
+            None
+        };
+        let items: Box<dyn Iterator<Item = PyResult<Bound<'py, PyAny>>>> = match stored {
+            Some(items) => Box::new(items.into_iter().map(Ok)),
+            None => Box::new(nodes.try_iter()?),
+        };
+        for node in items {
             let node = node?;
             let before = seen.len();
             seen.set_item(&node, &none)?;

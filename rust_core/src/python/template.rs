@@ -110,6 +110,19 @@ fn compiled<'py>(py: Python<'py>, template: &Bound<'py, PyAny>) -> PyResult<Boun
     let text = template.cast::<PyString>().map_err(|_| {
         PyTypeError::new_err(format!("template must be str, not {}", type_name(template)))
     })?;
+    // A str subclass by its stored text (`str.__str__`), so that none of its overridden
+    // __getitem__, __hash__ or __eq__ runs here (docs/limits.md, "Hostile arguments").
+    let exact;
+    let text = if text.is_exact_instance_of::<PyString>() {
+        text
+    } else {
+        exact = py
+            .get_type::<PyString>()
+            .call_method1("__str__", (text,))?
+            .cast_into::<PyString>()
+            .map_err(PyErr::from)?;
+        &exact
+    };
     let cache = CACHE.get_or_init(py, || PyDict::new(py).unbind()).bind(py);
     if let Some(hit) = cache.get_item(text)? {
         if let Ok(hit) = hit.cast_into::<Compiled>() {
