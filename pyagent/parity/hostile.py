@@ -8,7 +8,8 @@ one level past a parser's limit. Each hot path's properties draw every argument 
 values on every parity run, and must give the same value or raise the same exception class
 (``docs/limits.md``, "Hostile arguments", is the policy they follow).
 
-Kinds: ``buffer``, ``path``, ``number`` (``int``, ``float``), ``string``, ``sequence``,
+Kinds: ``buffer``, ``path``, ``number`` (``int``, ``float``), ``string`` (``short_string``
+without the 100k+ character ones), ``sequence``,
 ``mapping``, ``nested`` and ``any``. Every kind includes subclasses of the builtin type with
 overridden dunders (``__index__``, ``__iter__``, ``__eq__``, ``__len__``, ``__contains__``,
 ``__hash__``), some of which raise.
@@ -30,6 +31,8 @@ from hypothesis import strategies as st
 
 __all__ = [
     "KINDS",
+    "LyingList",
+    "RaisingList",
     "LIMIT_DEPTHS",
     "Boom",
     "PATH_NAMES",
@@ -459,16 +462,19 @@ numbers: st.SearchStrategy[Any] = st.one_of(ints, floats)
 # --- strings --------------------------------------------------------------------------------
 
 _surrogates = st.text(st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), min_size=1)
-strings: st.SearchStrategy[Any] = st.one_of(
-    st.builds(lambda a, s, b: a + s + b, st.text(max_size=4), _surrogates, st.text(max_size=4)),
-    st.sampled_from(["", "\x00", "a\x00b", "\ufeff", "\ufeff\ufeffa", "e\u0301", "\U0001f600"]),
+_huge_strings = st.one_of(
     st.integers(100_000, 300_000).map(lambda n: "a" * n),
     st.integers(10_000, 50_000).map(lambda n: "{[(" * n),
+)
+short_strings: st.SearchStrategy[Any] = st.one_of(
+    st.builds(lambda a, s, b: a + s + b, st.text(max_size=4), _surrogates, st.text(max_size=4)),
+    st.sampled_from(["", "\x00", "a\x00b", "\ufeff", "\ufeff\ufeffa", "e\u0301", "\U0001f600"]),
     st.text(max_size=8).map(PlainStr),
     st.text(max_size=8).map(LyingStr),
     st.text(max_size=8).map(RaisingStr),
     st.binary(max_size=8),
 )
+strings: st.SearchStrategy[Any] = st.one_of(short_strings, _huge_strings)
 
 # --- containers -----------------------------------------------------------------------------
 
@@ -514,10 +520,11 @@ _KINDS: dict[str, Callable[[], st.SearchStrategy[Any]]] = {
     "float": lambda: floats,
     "number": lambda: numbers,
     "string": lambda: strings,
+    "short_string": lambda: short_strings,
     "sequence": lambda: sequences,
     "mapping": lambda: mappings,
     "nested": _nested_strategy,
-    "any": lambda: st.one_of(buffers, numbers, strings, sequences, mappings, st.none()),
+    "any": lambda: st.one_of(buffers, numbers, short_strings, sequences, mappings, st.none()),
 }
 KINDS = tuple(_KINDS)
 

@@ -161,7 +161,7 @@ def calculate_complexity_agrees(source: str, as_bytes: bool) -> None:
         programs.map(lambda s: "\ufeff" + s),
         programs.map(lambda s: b"\xef\xbb\xbf" + s.encode()),
         st.sampled_from([None, 3, 1.5, ["x = 1"], bytearray(b"x = 1")]),
-        hostile.for_kind("string"),
+        hostile.for_kind("short_string"),
         hostile.for_kind("buffer"),
     )
 )

@@ -4,7 +4,41 @@ use super::address_map::AddressMap;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+
+/// The items of `obj` as docs/limits.md ("Hostile arguments") says: a list or tuple
+/// (subclasses too) by its stored items and a str subclass by its stored text, never through
+/// an overridden `__iter__`; any other object through its iterator (what that raises
+/// propagates).
+pub fn stored_items<'py>(
+    obj: &Bound<'py, PyAny>,
+) -> PyResult<Box<dyn Iterator<Item = PyResult<Bound<'py, PyAny>>> + 'py>> {
+    if let Ok(list) = obj.cast::<PyList>() {
+        let items: Vec<Bound<'py, PyAny>> = list.iter().collect();
+        return Ok(Box::new(items.into_iter().map(Ok)));
+    }
+    if let Ok(tuple) = obj.cast::<PyTuple>() {
+        let items: Vec<Bound<'py, PyAny>> = tuple.iter().collect();
+        return Ok(Box::new(items.into_iter().map(Ok)));
+    }
+    if obj.is_instance_of::<PyBytes>() && !obj.is_exact_instance_of::<PyBytes>() {
+        // A bytes subclass by its buffer (its ints, as iterating bytes gives).
+        let view = obj
+            .py()
+            .import("builtins")?
+            .getattr("memoryview")?
+            .call1((obj,))?;
+        return Ok(Box::new(view.try_iter()?));
+    }
+    if obj.is_instance_of::<PyString>() && !obj.is_exact_instance_of::<PyString>() {
+        let text = obj
+            .py()
+            .get_type::<PyString>()
+            .call_method1("__str__", (obj,))?;
+        return Ok(Box::new(text.try_iter()?));
+    }
+    Ok(Box::new(obj.try_iter()?))
+}
 
 /// `list(names)` with a type check per item, as `pyagent._numeric.str_list`.
 pub fn str_list<'py>(names: &Bound<'py, PyAny>, what: &str) -> PyResult<Vec<Bound<'py, PyString>>> {
@@ -13,31 +47,19 @@ pub fn str_list<'py>(names: &Bound<'py, PyAny>, what: &str) -> PyResult<Vec<Boun
             "{what} must be a sequence of str, not a single str"
         )));
     }
-    // A list or tuple (subclasses too) is read by its stored items, never through an
-    // overridden __iter__ (docs/limits.md, "Hostile arguments"); other iterables iterate.
-    let stored: Option<Vec<Bound<'py, PyAny>>> = if let Ok(list) = names.cast::<PyList>() {
-        Some(list.iter().collect())
-    } else if let Ok(tuple) = names.cast::<PyTuple>() {
-        Some(tuple.iter().collect())
-    } else {
-        None
-    };
-    let items: Box<dyn Iterator<Item = PyResult<Bound<'py, PyAny>>>> = match stored {
-        Some(items) => Box::new(items.into_iter().map(Ok)),
-        None => Box::new(names.try_iter().map_err(|err| {
-            if !err.is_instance_of::<PyTypeError>(names.py()) {
-                return err; // what __iter__ raised propagates, as in Python
-            }
-            PyTypeError::new_err(format!(
-                "{what} must be a sequence of str, not {}",
-                names
-                    .get_type()
-                    .name()
-                    .map(|n| n.to_string())
-                    .unwrap_or_default()
-            ))
-        })?),
-    };
+    let items = stored_items(names).map_err(|err| {
+        if !err.is_instance_of::<PyTypeError>(names.py()) {
+            return err; // what __iter__ raised propagates, as in Python
+        }
+        PyTypeError::new_err(format!(
+            "{what} must be a sequence of str, not {}",
+            names
+                .get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
+        ))
+    })?;
     let mut out = Vec::new();
     for item in items {
         let item = item?;

@@ -40,6 +40,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyMapping, PySlice, PyString};
 
 use super::cache::type_name;
+use super::names::stored_items;
 use crate::template::{decimal, placeholders, Units, UnitsMut, Writer, DECIMAL_MAX};
 
 /// A template split once. Cached by template text (see [`compiled`]), so repeated
@@ -582,7 +583,7 @@ fn apply_template_batch<'py>(
     let strict = truthy(strict)?;
     if compiled.names.is_empty() {
         let mut out = Vec::new();
-        for variables in variables_list.try_iter()? {
+        for variables in stored_items(variables_list)? {
             check_mapping(&variables?)?;
             if let Some(only) = compiled.literals.first() {
                 out.push(only.bind(py).clone());
@@ -602,7 +603,7 @@ fn apply_template_batch<'py>(
         render.results
     } else {
         let mut render = Render::new(compiled, strict, 0);
-        for variables in variables_list.try_iter()? {
+        for variables in stored_items(variables_list)? {
             render.push(&variables?)?;
         }
         render.results
