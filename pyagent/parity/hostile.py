@@ -230,7 +230,7 @@ class LyingDict(dict):  # type: ignore[type-arg]
         return 1
 
     def get(self, key: Any, default: Any = None) -> Any:
-        return 1
+        return 2  # disagrees with __getitem__: tells a .get() lookup from an `in` + [] one
 
     def __contains__(self, key: object) -> bool:
         return True

@@ -141,6 +141,33 @@ def _build(base: np.ndarray, kind: str) -> object:
 
 
 @parity_property("page_copy")
+@given(
+    cache=caches(),
+    data=st.data(),
+    which=st.sampled_from(["src", "dst"]),
+    offset=st.sampled_from([-1, 0, 1]),
+)
+def page_copy_refuses_one_end_out_of_range(
+    cache: np.ndarray, data: st.DataObject, which: str, offset: int
+) -> None:
+    """Exactly one end of one pair out of range: IndexError from both, cache untouched.
+
+    A negative end is one numpy would wrap silently; the pair sits among valid ones.
+    """
+    n = cache.shape[0]
+    good = data.draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=2))
+    bad_end = -1 - data.draw(st.integers(0, n - 1)) if offset < 0 else n + max(offset, 0)
+    inside = data.draw(st.integers(0, n - 1))
+    pair = (bad_end, inside) if which == "src" else (inside, bad_end)
+    mapping = [*good, pair]
+    rust, python, rust_cache, python_cache = _both(cache, mapping)
+    same_outcome(rust, python, rel_tol=0)
+    assert rust.error is IndexError, rust.describe()
+    np.testing.assert_array_equal(rust_cache, cache)
+    np.testing.assert_array_equal(python_cache, cache)
+
+
+@parity_property("page_copy")
 @given(base=caches(), kind=st.sampled_from(BAD_CACHE_KINDS), mapping=bad_mappings)
 def page_copy_rejects_the_same(base: np.ndarray, kind: str, mapping: object) -> None:
     """Bad caches and mappings: same error class, and nothing written on either backend."""
