@@ -31,7 +31,9 @@ from hypothesis import strategies as st
 
 __all__ = [
     "KINDS",
+    "LyingDict",
     "LyingList",
+    "RaisingDict",
     "RaisingList",
     "LIMIT_DEPTHS",
     "Boom",

@@ -27,7 +27,7 @@ import math
 from typing import Any
 
 import numpy as np
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pyagent import inference_core, lora_core
@@ -238,6 +238,10 @@ def apply_lora_agrees(case: tuple[tuple[Any, ...], dict[str, Any]]) -> None:
     second=st.one_of(st.sampled_from(["q", "v", "k"]), hostile.for_kind("short_string")),
     module_kind=st.sampled_from(["str", "int", "none", "bytes"]),
 )
+# Two targets that are one array, merged in place (each must see the other as shared).
+@example(inplace=True, alias="weights", readonly=False, second="v", module_kind="str")
+@example(inplace=True, alias="none", readonly=True, second="v", module_kind="str")
+@example(inplace=False, alias="none", readonly=True, second="v", module_kind="str")
 def apply_lora_inplace_checks_agree(
     inplace: object, alias: str, readonly: bool, second: object, module_kind: str
 ) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pyagent import template_core
@@ -90,6 +90,10 @@ def _agree(function: Any, *args: Any) -> None:
     variables=hostile.mix(variables, "mapping"),
     strict=hostile.mix(st.sampled_from([False, True, 0, 1, None]), "int"),
 )
+# A dict subclass whose get() disagrees with [] and `in`: both backends look names up with
+# `in` and [] for anything but an exact dict (a defaultdict must not invent values).
+@example(template="{{ a }} [b] {{b}}", variables=hostile.LyingDict({"a": 0}), strict=False)
+@example(template="{{ a }}", variables=hostile.RaisingDict({"a": 0}), strict=True)
 def apply_template_agrees(template: str, variables: object, strict: object) -> None:
     """Same text, or the same error class and message (a KeyError names the same name)."""
     _agree(template_core.apply_template, template, variables, strict)
