@@ -220,18 +220,22 @@ class LyingDict(dict):  # type: ignore[type-arg]
         return iter(["phantom"])
 
     def keys(self) -> Any:
+        """Only a phantom key."""
         return ["phantom"]
 
     def items(self) -> Any:
+        """Only a phantom item."""
         return [("phantom", 1)]
 
     def values(self) -> Any:
+        """Only a phantom value."""
         return [1]
 
     def __getitem__(self, key: Any) -> Any:
         return 1
 
     def get(self, key: Any, default: Any = None) -> Any:
+        """2, whatever the key (``[]`` says 1)."""
         return 2  # disagrees with __getitem__: tells a .get() lookup from an `in` + [] one
 
     def __contains__(self, key: object) -> bool:
