@@ -243,3 +243,44 @@ def test_a_partial_run_updates_its_rows_of_the_saved_result(tmp_path: Path) -> N
     assert [r["name"] for r in merged] == ["a", "b", "c"]
     assert merged[0] == full[0] and merged[2] == full[2]
     assert merged[1]["status"] == "failed" and "partial_run" in merged[1]
+
+
+def test_hostile_library_has_every_kind_and_refuses_unknown_ones() -> None:
+    from pyagent.parity import hostile
+
+    drawn: dict[str, list[object]] = {kind: [] for kind in hostile.KINDS}
+    for kind in hostile.KINDS:
+        bucket = drawn[kind]
+
+        @given(hostile.for_kind(kind))
+        def collect(value: object) -> None:
+            bucket.append(value)
+
+        collect()
+        assert bucket, kind
+    with pytest.raises(ValueError):
+        hostile.for_kind("no-such-kind")
+    assert any(isinstance(v, hostile.RaisingList) for v in drawn["sequence"])
+
+
+def test_hostile_nesting_is_exact_around_each_limit() -> None:
+    from pyagent.parity import hostile
+
+    for depth in hostile.LIMIT_DEPTHS:
+        value, seen = hostile.nested(depth), 0
+        while isinstance(value, list):
+            value, seen = value[0], seen + 1
+        assert seen == depth
+
+
+def test_stored_reads_builtin_subclasses_by_their_storage() -> None:
+    from pyagent._builtin import stored
+    from pyagent.parity import hostile
+
+    assert stored(hostile.RaisingList([1, 2])) == [1, 2]
+    assert type(stored(hostile.LyingStr("Ab"))) is str
+    assert stored(hostile.LyingInt(3)) == 3 and type(stored(hostile.LyingInt(3))) is int
+    assert stored(hostile.LyingFloat(2.0)) == 2.0
+    assert stored(hostile.PlainTuple((1,))) == (1,)
+    mapping = hostile.LyingDict({"a": 1})
+    assert stored(mapping) is mapping  # mappings are read through their methods
