@@ -245,19 +245,22 @@ def test_a_partial_run_updates_its_rows_of_the_saved_result(tmp_path: Path) -> N
     assert merged[1]["status"] == "failed" and "partial_run" in merged[1]
 
 
+def _draw_all(strategy: object) -> list[object]:
+    values: list[object] = []
+
+    @given(strategy)
+    def collect(value: object) -> None:
+        values.append(value)
+
+    collect()
+    return values
+
+
 def test_hostile_library_has_every_kind_and_refuses_unknown_ones() -> None:
     from pyagent.parity import hostile
 
-    drawn: dict[str, list[object]] = {kind: [] for kind in hostile.KINDS}
-    for kind in hostile.KINDS:
-        bucket = drawn[kind]
-
-        @given(hostile.for_kind(kind))
-        def collect(value: object) -> None:
-            bucket.append(value)
-
-        collect()
-        assert bucket, kind
+    drawn = {kind: _draw_all(hostile.for_kind(kind)) for kind in hostile.KINDS}
+    assert all(drawn.values()), drawn.keys()
     with pytest.raises(ValueError):
         hostile.for_kind("no-such-kind")
     assert any(isinstance(v, hostile.RaisingList) for v in drawn["sequence"])
