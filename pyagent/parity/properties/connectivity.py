@@ -487,7 +487,14 @@ def decoder_feed_hostile(chunk: Any) -> None:
 
 
 @parity_property("establish_native_rust")
-@given(timeout=hostile.for_kind("number"), port=hostile.mix(st.just("refused"), "int"))
+@given(
+    # A positive timeout below a millisecond races the kernel's refusal of a closed port
+    # (timed out or refused, in either backend): not a question of parity.
+    timeout=hostile.for_kind("number").filter(
+        lambda t: not (isinstance(t, float) and 0 < float.__float__(t) < 1e-3)
+    ),
+    port=hostile.mix(st.just("refused"), "int"),
+)
 def establish_connection_hostile_numbers(timeout: Any, port: Any) -> None:
     """NaN, infinities, 2**64, bools, numpy scalars and lying ints as timeout and port."""
     real_port = _closed_port() if port == "refused" else port

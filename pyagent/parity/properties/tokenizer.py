@@ -136,8 +136,11 @@ def count_tokens_agrees(batch: Any, pattern: str, allowed: Any, disallowed: Any)
         any_text,
         not_data,
         st.lists(st.one_of(any_text, not_data), max_size=3),
-        hostile.for_kind("short_string"),
-        hostile.for_kind("sequence"),
+        # Not yet: hostile.for_kind("short_string") makes this property's data generation
+        # flaky (FlakyStrategyDefinition, cause not found); the str subclasses ride in
+        # encode_hostile_texts below.
+        st.lists(st.text(max_size=4), max_size=3).map(hostile.LyingList),
+        st.lists(st.text(max_size=4), max_size=3).map(hostile.RaisingList),
     ),
     allowed=st.one_of(special_sets, st.sampled_from(["none", ["\ud800"], [1], {"a": 1}]), not_data),
     disallowed=st.one_of(special_sets, st.sampled_from(["x", ["\ud800"], [None]]), not_data),
@@ -276,3 +279,11 @@ def split_matches_the_regex_module(text: str, pattern: str) -> None:
     expected = [m.group() for m in _split_regex(pattern).finditer(text) if m.group()]
     assert fast._pieces(text) == expected
     assert fallback._pieces(text) == expected
+
+
+@parity_property("count_tokens_rust")
+@given(text=hostile.for_kind("short_string"))
+def encode_hostile_texts(text: Any) -> None:
+    """Lone surrogates, NUL, BOMs, str subclasses that lie or raise: same ids or same class."""
+    both(lambda: tokenizer("cl100k").encode(text))
+    both(lambda: count_tokens(tokenizer("cl100k"), text))
