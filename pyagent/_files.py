@@ -21,6 +21,8 @@ import errno
 import os
 import stat
 
+from pyagent._builtin import stored
+
 __all__ = ["NOT_REGULAR", "check_regular", "open_regular", "read_regular", "str_path"]
 
 #: The strerror of the OSError raised for a FIFO, socket or device.
@@ -40,8 +42,10 @@ def str_path(path: object, what: str) -> str:
     text = os.fspath(path)
     if not isinstance(text, str):
         raise TypeError(f"{what} must be str or os.PathLike[str], not bytes")
+    text = stored(text)  # a str subclass by its text: no overridden __contains__ runs
     if "\0" in text:
         raise ValueError(f"{what} contains a NUL character")
+    os.fsencode(text)  # UnicodeEncodeError now for a lone surrogate, as rust_core raises
     return text
 
 

@@ -19,6 +19,8 @@ import numbers
 import numpy as np
 from numpy.typing import NDArray
 
+from pyagent._builtin import stored
+
 __all__ = [
     "float_vector",
     "real_number",
@@ -49,7 +51,8 @@ def real_number(value: object, name: str) -> float:
     """``value`` as a float; TypeError unless it is a real number (``bool`` is not one)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, not {type(value).__name__}")
-    return float(value)
+    # A float subclass by its stored value, as rust_core reads it (docs/limits.md).
+    return float.__float__(value) if isinstance(value, float) else float(value)
 
 
 def require_finite(array: NDArray[np.float64], name: str) -> None:
@@ -69,10 +72,12 @@ def str_list(names: object, name: str) -> list[str]:
     if isinstance(names, str):
         raise TypeError(f"{name} must be a sequence of str, not a single str")
     try:
-        listed = list(names)  # type: ignore[call-overload]
+        items = iter(stored(names))  # a list/tuple subclass by its stored items
     except TypeError:
         raise TypeError(f"{name} must be a sequence of str, not {type(names).__name__}") from None
-    for item in listed:
+    listed = []
+    for item in items:  # each item checked as it comes, before the iterator goes on
         if not isinstance(item, str):
             raise TypeError(f"{name} must hold str, not {type(item).__name__}")
+        listed.append(item)
     return listed

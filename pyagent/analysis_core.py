@@ -46,6 +46,8 @@ import ast
 from collections.abc import Sequence
 from typing import Literal, NamedTuple
 
+from pyagent._builtin import stored
+
 try:
     import rust_core as rc
 except ImportError:
@@ -237,7 +239,7 @@ def calculate_complexity_batch(sources: Sequence[str | bytes]) -> list[Complexit
 
 def _reference(source: str | bytes) -> ComplexityReport:
     """The pure-Python path, also what the native path defers to for source it refuses."""
-    return _report(_parse(source))
+    return _report(_parse(stored(source)))  # a str/bytes subclass by its stored contents
 
 
 def _batch_item(index: int, source: str | bytes) -> ComplexityReport:

@@ -149,7 +149,7 @@ def _decompressor() -> zstandard.ZstdDecompressor:
 def _int_arg(value: object, what: str) -> int:
     if not isinstance(value, int):
         raise TypeError(f"{what} must be an int, not {type(value).__name__}")
-    return value
+    return int.__int__(value)  # an int subclass by its stored value, as rust_core reads it
 
 
 def _check_stream_id(stream_id: object) -> int:
@@ -494,6 +494,7 @@ def _check_timeout(timeout: object) -> float | None:
 def _check_port(port: object) -> int:
     if isinstance(port, bool) or not isinstance(port, int):
         raise TypeError(f"port must be an int, not {type(port).__name__}")
+    port = int.__int__(port)  # an int subclass by its stored value, as rust_core reads it
     if not 0 <= port <= 0xFFFF:
         raise OverflowError("port must be 0-65535.")
     return port

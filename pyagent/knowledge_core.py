@@ -12,6 +12,8 @@ import zlib
 from collections.abc import Iterable
 from typing import Any
 
+from pyagent._builtin import stored
+
 try:
     import rust_core as rc
 except ImportError:
@@ -22,7 +24,7 @@ __all__ = ["KnowledgeCore", "sharding_index", "sharding_index_batch"]
 
 def _shard_count(shard_count: object) -> int:
     try:
-        count = operator.index(shard_count)  # type: ignore[arg-type]
+        count = operator.index(stored(shard_count))
     except TypeError:
         raise TypeError(
             f"shard_count must be an integer, not {type(shard_count).__name__}"
@@ -56,7 +58,7 @@ def sharding_index_batch(keys: Iterable[str], shard_count: int) -> list[int]:
     count = _shard_count(shard_count)
     if isinstance(keys, str):
         raise TypeError("keys must be an iterable of str, not a single str")
-    return [zlib.adler32(_key_bytes(key)) % count for key in keys]
+    return [zlib.adler32(_key_bytes(key)) % count for key in stored(keys)]
 
 
 class KnowledgeCore:

@@ -25,6 +25,8 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from pyagent._builtin import stored
+
 try:
     import rust_core as rc
 except ImportError:
@@ -141,7 +143,8 @@ def _int_arg(value: object, name: str) -> int:
     if isinstance(value, bool):
         raise TypeError(f"{name} must be an integer, not bool")
     try:
-        return operator.index(value)  # type: ignore[arg-type]
+        # An int subclass by its stored value, as rust_core reads it (docs/limits.md).
+        return operator.index(stored(value))
     except TypeError:
         raise TypeError(f"{name} must be an integer, not {type(value).__name__}") from None
 

@@ -32,6 +32,7 @@ from typing import TypedDict
 import numpy as np
 from numpy.typing import NDArray
 
+from pyagent._builtin import stored
 from pyagent._numeric import float_vector, real_number, require_finite, str_list
 
 try:
@@ -57,7 +58,7 @@ def _window(window: object) -> int:
     if isinstance(window, bool):
         raise TypeError("window must be an integer, not bool")
     try:
-        size = operator.index(window)  # type: ignore[arg-type]
+        size = operator.index(stored(window))
     except TypeError:
         raise TypeError(f"window must be an integer, not {type(window).__name__}") from None
     if size < 1:

@@ -41,6 +41,7 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from pyagent._builtin import stored
 from pyagent._numeric import float_vector, real_number
 
 try:
@@ -149,14 +150,15 @@ def calculate_weights(
     a, steps, t = _check_parameters(alpha, max_iter, tol)
     index: dict[Node, int] = {}
     ordered: list[Node] = []
-    for node in nodes:
+    for node in stored(nodes):  # a list/tuple subclass by its stored items
         if index.get(node) is None:
             index[node] = len(ordered)
             ordered.append(node)
     count = len(ordered)
     sources: list[int] = []
     targets: list[int] = []
-    for position, edge in enumerate(edges):
+    for position, edge in enumerate(stored(edges)):
+        edge = stored(edge)
         if not isinstance(edge, (tuple, list)) or len(edge) != 2:
             raise TypeError(
                 f"edge {position} must be a (source, target) tuple or list of length 2, "

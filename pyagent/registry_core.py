@@ -25,6 +25,8 @@ import heapq
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from pyagent._builtin import stored
+
 try:
     import rust_core as rc
 except ImportError:
@@ -59,13 +61,14 @@ def _index_graph(
     """(distinct nodes in first-seen order, successor lists in edge order, edges as indices)."""
     index: dict[Node, int] = {}
     ordered: list[Node] = []
-    for node in nodes:
+    for node in stored(nodes):  # a list/tuple subclass by its stored items
         if index.get(node) is None:
             index[node] = len(ordered)
             ordered.append(node)
     successors: list[list[int]] = [[] for _ in ordered]
     pairs: list[tuple[int, int]] = []
-    for position, edge in enumerate(edges):
+    for position, edge in enumerate(stored(edges)):
+        edge = stored(edge)
         if not isinstance(edge, (tuple, list)) or len(edge) != 2:
             raise TypeError(
                 f"edge {position} must be a (source, target) tuple or list of length 2, "

@@ -34,6 +34,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from pyagent._builtin import stored
+
 try:
     import rust_core as rc
 except ImportError:
@@ -59,7 +61,9 @@ class _Compiled:
 def _check_template(template: object) -> str:
     if not isinstance(template, str):
         raise TypeError(f"template must be str, not {type(template).__name__}")
-    return template
+    # The stored text of a str subclass: its __hash__/__eq__ must not pick another
+    # template's cached compilation, and rust_core reads the characters anyway.
+    return stored(template)
 
 
 @lru_cache(maxsize=256)
@@ -125,7 +129,7 @@ def apply_template_batch(
         return rc.apply_template_batch(template, variables_list, strict)
     compiled = _compile(_check_template(template))
     strict = bool(strict)
-    return [_render(compiled, variables, strict) for variables in variables_list]
+    return [_render(compiled, variables, strict) for variables in stored(variables_list)]
 
 
 @dataclass

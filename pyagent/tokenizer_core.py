@@ -138,6 +138,7 @@ def _special_set(value: object, name: str, specials: Mapping[str, int]) -> froze
 def _checked_text(text: object) -> str:
     if not isinstance(text, str):
         raise TypeError(f"text must be str, not {_type_name(text)}")
+    text = str.__str__(text)  # a str subclass by its characters, as rust_core reads it
     text.encode("utf-8")  # UnicodeEncodeError for lone surrogates, as rust_core raises
     return text
 

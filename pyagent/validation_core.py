@@ -460,37 +460,45 @@ def _pointer(parts: Iterable[object]) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
-def _check_json(value: object, what: str, depth: int = 0) -> None:
-    """TypeError/ValueError for anything that is not a JSON value (see the module docs).
+def _check_json(value: object, what: str, depth: int = 0) -> Any:
+    """``value`` as plain JSON (builtin types only); TypeError/ValueError if it is not JSON.
 
     Depth first, in order (an object's key before its value), as the Rust conversion reads
-    it, so the first bad value decides the exception class on both backends.
+    it, so the first bad value decides the exception class on both backends. Subclasses of
+    list, dict, str, int and float are read by their stored contents, as the Rust conversion
+    reads them (their overridden ``__iter__``, ``items``, ``get``... are never called), and
+    returned as the builtin type (docs/limits.md, "Hostile arguments").
     """
     if value is None or isinstance(value, bool):
-        return
+        return value
     if isinstance(value, str):
+        value = str.__str__(value)
         value.encode()  # UnicodeEncodeError for a lone surrogate, as Rust's UTF-8 view raises
-        return
+        return value
     if isinstance(value, int):
+        value = int.__int__(value)
         if not _I64_MIN <= value < _U64_END:
             raise ValueError(f"{what}: integer {value} does not fit in 64 bits")
-    elif isinstance(value, float):
+        return value
+    if isinstance(value, float):
+        value = float.__float__(value)
         if not math.isfinite(value):
             raise ValueError(f"{what}: {value!r} is not a JSON number")
-    elif isinstance(value, (list, dict)):
+        return value
+    if isinstance(value, (list, dict)):
         if depth >= MAX_DEPTH:
             raise ValueError(f"{what} nests deeper than {MAX_DEPTH} levels")
         if isinstance(value, list):
-            for child in value:
-                _check_json(child, what, depth + 1)
-        else:
-            for key, child in value.items():
-                if not isinstance(key, str):
-                    raise TypeError(f"{what}: object keys must be str, not {type(key).__name__}")
-                key.encode()
-                _check_json(child, what, depth + 1)
-    else:
-        raise TypeError(f"{what}: {type(value).__name__} is not a JSON type")
+            return [_check_json(child, what, depth + 1) for child in list.__iter__(value)]
+        plain = {}
+        for key, child in dict.items(value):
+            if not isinstance(key, str):
+                raise TypeError(f"{what}: object keys must be str, not {type(key).__name__}")
+            key = str.__str__(key)
+            key.encode()
+            plain[key] = _check_json(child, what, depth + 1)
+        return plain
+    raise TypeError(f"{what}: {type(value).__name__} is not a JSON type")
 
 
 def _known_draft(uri: object) -> str | None:
@@ -726,7 +734,7 @@ class SchemaValidator:
         retrieve: Callable[[str], Any] | None = None,
         format: str = "annotate",
     ) -> None:
-        _check_json(schema, "schema")
+        schema = _check_json(schema, "schema")
         documents = _registered(registry)
         if retrieve is not None and not callable(retrieve):
             raise TypeError("retrieve must be a callable taking a URI")
@@ -757,13 +765,13 @@ class SchemaValidator:
 
     def validate(self, instance: object) -> tuple[bool, list[SchemaIssue]]:
         """``(valid, errors)`` for one instance; TypeError/ValueError for a non-JSON one."""
-        _check_json(instance, "instance")
+        instance = _check_json(instance, "instance")
         issues = [_issue(error) for error in self._errors(instance)]
         return not issues, issues
 
     def is_valid(self, instance: object) -> bool:
         """True when the instance is valid; stops at the first error."""
-        _check_json(instance, "instance")
+        instance = _check_json(instance, "instance")
         return next(self._errors(instance), None) is None
 
     def validate_many(self, instances: Iterable[object]) -> list[tuple[bool, list[SchemaIssue]]]:

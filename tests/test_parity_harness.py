@@ -295,3 +295,47 @@ def test_table_is_coloured_on_a_terminal_with_the_same_text() -> None:
     coloured = _table_output(force_terminal=True)
     assert "\x1b[" in coloured
     assert re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", coloured) == _table_output(force_terminal=False)
+
+
+def _draw_all(strategy: object) -> list[object]:
+    values: list[object] = []
+
+    @given(strategy)
+    def collect(value: object) -> None:
+        values.append(value)
+
+    collect()
+    return values
+
+
+def test_hostile_library_has_every_kind_and_refuses_unknown_ones() -> None:
+    from pyagent.parity import hostile
+
+    drawn = {kind: _draw_all(hostile.for_kind(kind)) for kind in hostile.KINDS}
+    assert all(drawn.values()), drawn.keys()
+    with pytest.raises(ValueError):
+        hostile.for_kind("no-such-kind")
+    assert any(isinstance(v, hostile.RaisingList) for v in drawn["sequence"])
+
+
+def test_hostile_nesting_is_exact_around_each_limit() -> None:
+    from pyagent.parity import hostile
+
+    for depth in hostile.LIMIT_DEPTHS:
+        value, seen = hostile.nested(depth), 0
+        while isinstance(value, list):
+            value, seen = value[0], seen + 1
+        assert seen == depth
+
+
+def test_stored_reads_builtin_subclasses_by_their_storage() -> None:
+    from pyagent._builtin import stored
+    from pyagent.parity import hostile
+
+    assert stored(hostile.RaisingList([1, 2])) == [1, 2]
+    assert type(stored(hostile.LyingStr("Ab"))) is str
+    assert stored(hostile.LyingInt(3)) == 3 and type(stored(hostile.LyingInt(3))) is int
+    assert stored(hostile.LyingFloat(2.0)) == 2.0
+    assert stored(hostile.PlainTuple((1,))) == (1,)
+    mapping = hostile.LyingDict({"a": 1})
+    assert stored(mapping) is mapping  # mappings are read through their methods

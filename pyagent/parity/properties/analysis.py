@@ -19,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pyagent import analysis_core
+from pyagent.parity import hostile
 from pyagent.parity.compare import call_both, same, same_outcome
 from pyagent.parity.registry import parity_property
 
@@ -169,6 +170,8 @@ def calculate_complexity_agrees(source: str, as_bytes: bool) -> None:
         programs.map(lambda s: "\ufeff" + s),
         programs.map(lambda s: b"\xef\xbb\xbf" + s.encode()),
         st.sampled_from([None, 3, 1.5, ["x = 1"], bytearray(b"x = 1")]),
+        hostile.for_kind("short_string"),
+        hostile.for_kind("buffer"),
     )
 )
 def calculate_complexity_rejects_the_same(source: object) -> None:

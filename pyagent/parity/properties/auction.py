@@ -20,7 +20,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pyagent import auction_core
-from pyagent.parity.compare import call_both, same_outcome
+from pyagent.parity import hostile
+from pyagent.parity.compare import call_both, same, same_outcome
 from pyagent.parity.registry import parity_property
 
 cell = st.one_of(
@@ -91,3 +92,19 @@ def calculate_vcg_prices_rejects_the_same(values: object) -> None:
     rust, python = call_both(auction_core.calculate_vcg_prices, values)
     same_outcome(rust, python, rel_tol=0)
     assert rust.error is not None
+
+
+@parity_property("calculate_vcg_prices")
+@given(
+    values=st.one_of(
+        hostile.for_kind("sequence"),
+        hostile.for_kind("buffer"),
+        st.lists(hostile.for_kind("sequence"), min_size=1, max_size=3),
+        st.lists(
+            st.lists(hostile.for_kind("number"), min_size=2, max_size=2), min_size=1, max_size=2
+        ),
+    )
+)
+def calculate_vcg_prices_hostile(values: object) -> None:
+    """Hostile containers and numbers: the same value or error class from both."""
+    same(auction_core.calculate_vcg_prices, values, rel_tol=0)

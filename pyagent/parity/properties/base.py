@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pyagent import base_core
+from pyagent.parity import hostile
 from pyagent.parity.compare import call_both, call_python, call_rust, same_outcome
 from pyagent.parity.properties.strategies import any_text, bytes_like
 from pyagent.parity.registry import parity_property
@@ -105,3 +106,26 @@ def save_atomic_rejects_bytes_paths(data: object) -> None:
     rust, python = call_both(base_core.save_atomic, b"/nonexistent/parity-bytes-path", data)
     same_outcome(rust, python)
     assert rust.error is TypeError
+
+
+@parity_property("save_atomic")
+@given(
+    name=st.sampled_from([*hostile.PATH_NAMES, "", ".", "..", "a\x00b", "new.txt"]),
+    data=hostile.mix(st.binary(max_size=8), "buffer"),
+)
+def save_atomic_hostile(name: str, data: object) -> None:
+    """Hostile targets and data: the same outcome class from both backends.
+
+    Folders, FIFOs, dangling links, loops, 255/256-byte and non-UTF-8 names, NUL, strided
+    or odd buffers.
+    """
+    rust_root, python_root = (Path(tempfile.mkdtemp(prefix="parity-hostile-")) for _ in range(2))
+    try:
+        for root in (rust_root, python_root):
+            hostile.make_tree(str(root))
+        rust = call_rust(base_core.save_atomic, os.path.join(rust_root, name), data)
+        python = call_python(base_core.save_atomic, os.path.join(python_root, name), data)
+        same_outcome(rust, python)
+    finally:
+        shutil.rmtree(rust_root, ignore_errors=True)
+        shutil.rmtree(python_root, ignore_errors=True)

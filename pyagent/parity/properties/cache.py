@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pyagent import cache_core
+from pyagent.parity import hostile
 from pyagent.parity.compare import same
 from pyagent.parity.properties.strategies import any_text, bytes_like, not_data
 from pyagent.parity.registry import parity_property
@@ -19,7 +20,7 @@ algorithms = st.one_of(
     st.none(),
     st.integers(),
 )
-data = st.one_of(bytes_like, any_text, not_data)
+data = st.one_of(bytes_like, any_text, not_data, hostile.for_kind("buffer"))
 
 
 expected_digests = st.one_of(
@@ -31,7 +32,7 @@ expected_digests = st.one_of(
 
 
 @parity_property("generate_hash")
-@given(data=data, algorithm=algorithms)
+@given(data=data, algorithm=hostile.mix(algorithms, "string"))
 def generate_hash_agrees(data: object, algorithm: object) -> None:
     """Same digest (equal to hashlib) or the same error class, for any data and name."""
     outcome = same(cache_core.generate_hash, data, algorithm)
@@ -41,8 +42,10 @@ def generate_hash_agrees(data: object, algorithm: object) -> None:
 
 @parity_property("generate_hash")
 @given(
-    items=st.one_of(st.lists(data, max_size=6), st.tuples(data, data), data),
-    algorithm=algorithms,
+    items=hostile.mix(
+        st.one_of(st.lists(data, max_size=6), st.tuples(data, data), data), "sequence"
+    ),
+    algorithm=hostile.mix(algorithms, "string"),
 )
 def generate_hash_batch_agrees(items: object, algorithm: object) -> None:
     """Batch digests agree, including bad items and non-iterables."""
@@ -50,7 +53,12 @@ def generate_hash_batch_agrees(items: object, algorithm: object) -> None:
 
 
 @parity_property("verify_integrity")
-@given(data=data, algorithm=algorithms, expected=expected_digests, use_true=st.booleans())
+@given(
+    data=data,
+    algorithm=hostile.mix(algorithms, "string"),
+    expected=hostile.mix(expected_digests, "string"),
+    use_true=st.booleans(),
+)
 def verify_integrity_agrees(
     data: object, algorithm: object, expected: object, use_true: bool
 ) -> None:

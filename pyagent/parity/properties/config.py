@@ -34,10 +34,11 @@ import tempfile
 from typing import Any
 
 import yaml
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pyagent import config_core
+from pyagent.parity import hostile
 from pyagent.parity.compare import Outcome, call_both, call_python, call_rust, same_outcome
 from pyagent.parity.properties.strategies import bytes_like, not_data
 from pyagent.parity.registry import parity_property
@@ -272,12 +273,72 @@ def parse_ini_agrees(sections: dict[str, dict[str, str]]) -> None:
 
 @parity_property("_parse")
 @given(
-    data=st.one_of(bytes_like, not_data, st.text(max_size=8)),
-    fmt=st.one_of(st.sampled_from(["json", ".json", "TOML", "yml", "ini", "xml", ""]), not_data),
+    data=st.one_of(
+        bytes_like,
+        not_data,
+        st.text(max_size=8),
+        hostile.for_kind("buffer"),
+        hostile.for_kind("short_string"),
+    ),
+    fmt=hostile.mix(
+        st.one_of(st.sampled_from(["json", ".json", "TOML", "yml", "ini", "xml", ""]), not_data),
+        "string",
+    ),
 )
 def parse_rejects_bad_arguments(data: object, fmt: object) -> None:
     """Any data and format: the same value, or the same exception class and message."""
     _parse_agrees(data, fmt)
+
+
+def _nested_text(fmt: str, depth: int, shape: str) -> str:
+    """A document ``depth`` levels deep in ``fmt``, shaped one of the ways parsers recurse."""
+    if fmt == "json":
+        return "[" * depth + "]" * depth if shape == "flow" else '{"a":' * depth + "1" + "}" * depth
+    if fmt == "toml":
+        if shape == "flow":
+            return "a = " + "[" * depth + "]" * depth
+        if shape == "dotted":
+            return ".".join(["a"] * depth) + " = 1"
+        return "[" + ".".join(["a"] * depth) + "]"
+    if shape == "flow":
+        return "a: " + "[" * depth + "]" * depth
+    return "".join("  " * i + "a:\n" for i in range(depth)) + "  " * depth + "1\n"
+
+
+@parity_property("_parse")
+@given(
+    fmt=st.sampled_from(["json", "toml", "yaml"]),
+    depth=st.sampled_from(hostile.LIMIT_DEPTHS).flatmap(
+        lambda d: st.sampled_from([d - 1, d, d + 1, 2 * d])
+    ),
+    shape=st.sampled_from(["flow", "dotted", "block"]),
+)
+# The issue's cases (issue 15): JSON of exactly 1000 levels, TOML with 2000 dotted or header
+# levels and 10,000 nested arrays, YAML with 5000 block levels.
+@example(fmt="json", depth=1000, shape="flow")
+@example(fmt="toml", depth=2000, shape="dotted")
+@example(fmt="toml", depth=2000, shape="block")
+@example(fmt="toml", depth=10_000, shape="flow")
+@example(fmt="yaml", depth=5000, shape="block")
+def parse_nesting_limits_agree(fmt: str, depth: int, shape: str) -> None:
+    """Documents at, just around and far past each nesting limit: same value or ConfigError."""
+    _parse_agrees(_nested_text(fmt, depth, shape), fmt, message=False)
+
+
+@parity_property("_parse")
+@given(case=st.sampled_from([("json", "1"), ("toml", "a = 1"), ("yaml", "a: 1")]))
+# Two BOMs (toml-test invalid/encoding/bom-not-at-start), a recursive YAML alias, a JSON
+# integer of 5001 digits (issue 15).
+@example(case=("toml", "\ufeff\ufeffa = 1"))
+@example(case=("yaml", "\ufeff\ufeffa: 1"))
+@example(case=("yaml", "a: &x [*x]"))
+@example(case=("json", "1" * 5001))
+@example(case=("json", '{"a": ' + "1" * 5001 + "}"))
+def parse_hostile_documents_agree(case: tuple[str, str]) -> None:
+    """Small documents that hit a documented limit or rule: same value or same class."""
+    fmt, text = case
+    _parse_agrees(text, fmt, message=False)
+    _parse_agrees(text.encode("utf-8"), fmt, message=False)
 
 
 # --- Properties: load_config -----------------------------------------------------------------
@@ -334,7 +395,12 @@ def load_config_agrees(data: st.DataObject, kinds: list[str], glob: bool) -> Non
 @parity_property("load_config")
 @given(
     source=st.one_of(
-        not_data, st.just([]), st.just(["/nonexistent/x.json"]), st.just("/nonexistent/*.json")
+        not_data,
+        st.just([]),
+        st.just(["/nonexistent/x.json"]),
+        st.just("/nonexistent/*.json"),
+        hostile.for_kind("path"),
+        st.lists(hostile.for_kind("path"), min_size=1, max_size=2),
     ),
     fmt=st.one_of(st.none(), st.sampled_from(["json", "xml"]), st.integers()),
     progress=st.sampled_from([None, 3, print]),

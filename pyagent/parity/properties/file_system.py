@@ -21,6 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pyagent import file_system_core
+from pyagent.parity import hostile
 from pyagent.parity.compare import same
 from pyagent.parity.registry import parity_property
 
@@ -170,4 +171,21 @@ def bulk_hash_files_rejects_the_same(paths: object, algorithm: object) -> None:
 
     Any list of str paths (relative, mostly missing) gives the same per-path results.
     """
+    same(file_system_core.bulk_hash_files, paths, algorithm)
+
+
+@parity_property("discover_files")
+@given(root=hostile.for_kind("path"), patterns=hostile.mix(st.just(["*"]), "sequence"))
+def discover_files_hostile(root: object, patterns: object) -> None:
+    """Hostile roots (FIFO, dangling link, loop, NUL, long names) and pattern lists."""
+    same(file_system_core.discover_files, root, patterns)
+
+
+@parity_property("bulk_hash_files")
+@given(
+    paths=st.one_of(st.lists(hostile.for_kind("path"), max_size=3), hostile.for_kind("sequence")),
+    algorithm=hostile.mix(st.just("sha256"), "string"),
+)
+def bulk_hash_files_hostile(paths: object, algorithm: object) -> None:
+    """Hostile paths and algorithm names: the same per-path results or the same error."""
     same(file_system_core.bulk_hash_files, paths, algorithm)

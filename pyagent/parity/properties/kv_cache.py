@@ -19,6 +19,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from pyagent import kv_cache_core
 from pyagent.backend import forced_python
 from pyagent.kv_cache_core import OP_ALLOCATE, OP_APPEND, OP_FORK, OP_FREE, BlockManager
+from pyagent.parity import hostile
 from pyagent.parity.compare import Outcome, call_python, call_rust, outcome_of, same_outcome
 from pyagent.parity.registry import parity_property, parity_state_machine
 
@@ -89,6 +90,9 @@ def page_copy_agrees_with_numpy(data: st.DataObject, cache: np.ndarray) -> None:
 
 
 bad_mappings = st.one_of(
+    hostile.for_kind("sequence"),
+    hostile.for_kind("buffer"),
+    st.lists(st.tuples(hostile.for_kind("int"), st.integers(0, 3)), min_size=1, max_size=2),
     st.lists(st.tuples(st.integers(-3, 15), st.integers(-3, 15)), min_size=1, max_size=6),
     st.lists(st.tuples(st.integers(0, 3), st.just(1)), min_size=2, max_size=3),  # duplicate dst
     st.sampled_from(
@@ -137,6 +141,33 @@ def _build(base: np.ndarray, kind: str) -> object:
 
 
 @parity_property("page_copy")
+@given(
+    cache=caches(),
+    data=st.data(),
+    which=st.sampled_from(["src", "dst"]),
+    offset=st.sampled_from([-1, 0, 1]),
+)
+def page_copy_refuses_one_end_out_of_range(
+    cache: np.ndarray, data: st.DataObject, which: str, offset: int
+) -> None:
+    """Exactly one end of one pair out of range: IndexError from both, cache untouched.
+
+    A negative end is one numpy would wrap silently; the pair sits among valid ones.
+    """
+    n = cache.shape[0]
+    good = data.draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=2))
+    bad_end = -1 - data.draw(st.integers(0, n - 1)) if offset < 0 else n + max(offset, 0)
+    inside = data.draw(st.integers(0, n - 1))
+    pair = (bad_end, inside) if which == "src" else (inside, bad_end)
+    mapping = [*good, pair]
+    rust, python, rust_cache, python_cache = _both(cache, mapping)
+    same_outcome(rust, python, rel_tol=0)
+    assert rust.error is IndexError, rust.describe()
+    np.testing.assert_array_equal(rust_cache, cache)
+    np.testing.assert_array_equal(python_cache, cache)
+
+
+@parity_property("page_copy")
 @given(base=caches(), kind=st.sampled_from(BAD_CACHE_KINDS), mapping=bad_mappings)
 def page_copy_rejects_the_same(base: np.ndarray, kind: str, mapping: object) -> None:
     """Bad caches and mappings: same error class, and nothing written on either backend."""
@@ -159,7 +190,10 @@ def page_copy_rejects_the_same(base: np.ndarray, kind: str, mapping: object) -> 
 
 SEQ_IDS = st.integers(0, 4)
 #: Arguments that must be refused the same way: wrong type, negative, beyond int64.
-BAD_INTS = st.sampled_from([-1, -(2**70), 2**63, 2**70, True, 1.0, "1", None, np.int64(-2)])
+BAD_INTS = st.one_of(
+    st.sampled_from([-1, -(2**70), 2**63, 2**70, True, 1.0, "1", None, np.int64(-2)]),
+    hostile.for_kind("int"),
+)
 
 
 def _summary(manager: Any) -> tuple[int, int, int, int]:

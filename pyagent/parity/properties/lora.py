@@ -27,10 +27,11 @@ import math
 from typing import Any
 
 import numpy as np
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pyagent import inference_core, lora_core
+from pyagent.parity import hostile
 from pyagent.parity.compare import call_python, call_rust
 from pyagent.parity.properties.strategies_tensor import (
     EPS32,
@@ -168,8 +169,14 @@ def lora_cases(draw: st.DrawFn) -> tuple[tuple[Any, ...], dict[str, Any]]:
                     "module": st.sampled_from(["k", "bias", 3, None]),
                     "lora_a": corrupt(fields["lora_a"]),
                     "lora_b": corrupt(fields["lora_b"]),
-                    "alpha": st.sampled_from([math.nan, math.inf, "1", None, 1e300]),
-                    "rank": st.sampled_from([0, -1, rank + 1, 2.0, True, None]),
+                    "alpha": st.one_of(
+                        st.sampled_from([math.nan, math.inf, "1", None, 1e300]),
+                        hostile.for_kind("number"),
+                    ),
+                    "rank": st.one_of(
+                        st.sampled_from([0, -1, rank + 1, 2.0, True, None]),
+                        hostile.for_kind("int"),
+                    ),
                     "use_rslora": st.sampled_from([1, None, "yes"]),
                 }[key]
             )
@@ -221,3 +228,54 @@ def apply_lora_agrees(case: tuple[tuple[Any, ...], dict[str, Any]]) -> None:
         _close(rust.value[key], python.value[key], bound, factor)
         if kwargs["inplace"] is True:
             assert rust.value[key] is rust_w[key] and python.value[key] is python_w[key]
+
+
+@parity_property("apply_lora_rust")
+@given(
+    inplace=st.sampled_from([False, True, 1]),
+    alias=st.sampled_from(["none", "weights", "factor"]),
+    readonly=st.booleans(),
+    second=st.one_of(st.sampled_from(["q", "v", "k"]), hostile.for_kind("short_string")),
+    module_kind=st.sampled_from(["str", "int", "none", "bytes"]),
+)
+# Two targets that are one array, merged in place (each must see the other as shared).
+@example(inplace=True, alias="weights", readonly=False, second="v", module_kind="str")
+@example(inplace=True, alias="none", readonly=True, second="v", module_kind="str")
+@example(inplace=False, alias="none", readonly=True, second="v", module_kind="str")
+def apply_lora_inplace_checks_agree(
+    inplace: object, alias: str, readonly: bool, second: object, module_kind: str
+) -> None:
+    """The in-place rules and module names, on every example: same outcome from both.
+
+    Read-only targets, targets sharing memory, adapters naming a module by a non-str
+    (TypeError, not KeyError); drawn every time, not as a rare corruption of a valid case.
+    """
+    q = np.arange(12, dtype=F32).reshape(4, 3)
+    v = q if alias == "weights" else np.arange(12, 24, dtype=F32).reshape(4, 3)
+    lora_a = np.ones((2, 3), F32)
+    if alias == "factor":
+        lora_a = q[:2]  # a factor that is a view of a target
+    if readonly:
+        q.flags.writeable = False
+    weights = {"q": q, "v": v, "k": np.zeros((4, 3), F32)}
+    first_module: object = {"str": "q", "int": 3, "none": None, "bytes": b"q"}[module_kind]
+    adapters = [
+        inference_core.LoRAAdapter(
+            module=module,
+            lora_a=lora_a,
+            lora_b=np.ones((4, 2), F32),
+            alpha=2.0,
+            rank=2,
+            use_rslora=False,
+        )
+        for module in (first_module, second)
+    ]
+    rust_w, python_w = _dict_copy(weights), _dict_copy(weights)
+    rust = call_rust(inference_core.apply_lora, rust_w, adapters, inplace=inplace)
+    python = call_python(inference_core.apply_lora, python_w, adapters, inplace=inplace)
+    if same_error(rust, python):
+        return
+    assert list(rust.value) == list(python.value)
+    for key in rust.value:
+        np.testing.assert_array_equal(rust.value[key], python.value[key])
+        assert (rust.value[key] is rust_w[key]) == (python.value[key] is python_w[key])

@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from pyagent import memory_core
+from pyagent.parity import hostile
 from pyagent.parity.compare import call_both
 from pyagent.parity.properties.strategies_tensor import EPS32, F32, corrupt, same_error
 from pyagent.parity.registry import parity_property
@@ -84,6 +85,10 @@ def search_cases(draw: st.DrawFn) -> tuple[tuple[Any, ...], bool]:
         args[2] = draw(st.sampled_from([0, -1, 2.5, True, None, "3", np.int64(2)]))
     elif which == 3:
         args[3] = draw(st.sampled_from(["cos", "L2", "", None, 2]))
+    elif which == 5:
+        # A hostile value for one argument, of that argument's kind.
+        slot = draw(st.integers(0, 3))
+        args[slot] = draw(hostile.for_kind(("buffer", "buffer", "int", "string")[slot]))
     elif which == 4 and d:
         args[0] = query[..., :-1]
     return tuple(args), integer

@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pyagent import metrics_core
+from pyagent.parity import hostile
 from pyagent.parity.compare import same
 from pyagent.parity.properties.strategies_numeric import bad_vectors, finite, vectors
 from pyagent.parity.registry import parity_property
@@ -30,11 +31,14 @@ wide = st.floats(min_value=-1e300, max_value=1e300, allow_nan=False, allow_infin
 
 
 @parity_property("rolling_avg")
-@given(values=st.one_of(vectors(), vectors(wide), bad_vectors), window=windows)
+@given(
+    values=hostile.mix(st.one_of(vectors(), vectors(wide), bad_vectors), "sequence"),
+    window=hostile.mix(windows, "int"),
+)
 def rolling_avg_agrees(values: object, window: object) -> None:
     """Bit-identical averages, or the same error class, for any data and window."""
     outcome = same(metrics_core.rolling_avg, values, window, rel_tol=0)
-    if outcome.error is None and isinstance(values, list) and isinstance(window, int):
+    if outcome.error is None and type(values) is list and type(window) is int:
         size = int(window)
         for i in range(len(values)):
             chunk = values[max(0, i - size + 1) : i + 1]
@@ -73,13 +77,15 @@ def aggregate_metrics_agrees(data: st.DataObject, n: int, big: bool) -> None:
 @parity_property("aggregate_metrics")
 @given(
     labels=st.one_of(
+        hostile.for_kind("sequence"),
+        st.lists(hostile.mix(names, "string"), max_size=4),
         st.lists(names, max_size=4),
         st.lists(st.one_of(names, st.integers(), st.none(), st.binary()), max_size=4),
         st.just("cpu"),
         st.none(),
         st.integers(),
     ),
-    values=st.one_of(vectors(max_size=4), bad_vectors),
+    values=hostile.mix(st.one_of(vectors(max_size=4), bad_vectors), "sequence"),
 )
 def aggregate_metrics_rejects_the_same(labels: object, values: object) -> None:
     """Bad names, bad values, length mismatches: the same error class from both."""

@@ -22,6 +22,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pyagent import priority_core
+from pyagent.parity import hostile
 from pyagent.parity.compare import call_both, same_outcome
 from pyagent.parity.properties.strategies_numeric import parameters
 from pyagent.parity.registry import parity_property
@@ -108,3 +109,20 @@ def calculate_weights_rejects_bad_graphs(nodes: object, edges: object) -> None:
     rust, python = call_both(priority_core.calculate_weights, nodes, edges)
     same_outcome(rust, python, rel_tol=0)
     assert rust.error is not None
+
+
+@parity_property("calculate_weights")
+@given(
+    nodes=hostile.for_kind("any"),
+    edges=hostile.mix(st.just([(0, 0)]), "sequence"),
+    alpha=hostile.mix(alphas, "float"),
+    max_iter=hostile.mix(st.just(100), "int"),
+)
+def calculate_weights_hostile(
+    nodes: object, edges: object, alpha: object, max_iter: object
+) -> None:
+    """Hostile nodes, edges and parameters: the same weights or the same error class."""
+    rust, python = call_both(
+        priority_core.calculate_weights, nodes, edges, alpha=alpha, max_iter=max_iter
+    )
+    same_outcome(rust, python, rel_tol=0)

@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pyagent import pruning_core
+from pyagent.parity import hostile
 from pyagent.parity.compare import same
 from pyagent.parity.properties.strategies_numeric import bad_vectors, parameters, vectors
 from pyagent.parity.registry import parity_property
@@ -45,9 +46,11 @@ def calculate_decay_agrees(
 
 @parity_property("calculate_decay")
 @given(
-    weights=st.one_of(vectors(), bad_vectors),
-    ages=st.one_of(vectors(st.floats(min_value=-1, max_value=1e6)), bad_vectors),
-    half_life=half_lives,
+    weights=hostile.mix(st.one_of(vectors(), bad_vectors), "sequence"),
+    ages=hostile.mix(
+        st.one_of(vectors(st.floats(min_value=-1, max_value=1e6)), bad_vectors), "sequence"
+    ),
+    half_life=hostile.mix(half_lives, "number"),
 )
 def calculate_decay_rejects_the_same(weights: object, ages: object, half_life: object) -> None:
     """Bad containers, dtypes, shapes, NaN, negative ages, bad lengths: same error class."""
@@ -56,10 +59,10 @@ def calculate_decay_rejects_the_same(weights: object, ages: object, half_life: o
 
 @parity_property("calculate_decay")
 @given(
-    weight=st.one_of(weights, parameters),
-    age=st.one_of(ages, parameters),
-    half_life=half_lives,
-    min_weight=floors,
+    weight=hostile.mix(st.one_of(weights, parameters), "number"),
+    age=hostile.mix(st.one_of(ages, parameters), "number"),
+    half_life=hostile.mix(half_lives, "number"),
+    min_weight=hostile.mix(floors, "number"),
 )
 def calculate_decay_scalar_agrees(
     weight: object, age: object, half_life: object, min_weight: object

@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pyagent import registry_core
+from pyagent.parity import hostile
 from pyagent.parity.compare import call_both, same_outcome
 from pyagent.parity.registry import parity_property
 from pyagent.registry_core import CycleError
@@ -79,6 +80,14 @@ def topo_sort_rejects_bad_nodes(nodes: object) -> None:
     assert outcome.error is TypeError
 
 
+@parity_property("topo_sort")
+@given(nodes=hostile.for_kind("any"), edges=hostile.mix(st.just([]), "sequence"))
+def topo_sort_hostile(nodes: object, edges: object) -> None:
+    """Hostile nodes and edges: the same order or the same error class."""
+    rust, python = call_both(registry_core.topo_sort, nodes, edges)
+    same_outcome(rust, python)
+
+
 @parity_property("detect_cycles")
 @given(graph=graphs)
 def detect_cycles_agrees(graph: tuple[list[object], list[object]]) -> None:
@@ -96,3 +105,11 @@ def detect_cycles_rejects_bad_nodes(nodes: object) -> None:
     """Non-iterable and unhashable nodes: the same TypeError from both."""
     outcome = _agree(registry_core.detect_cycles, nodes, [])
     assert outcome.error is TypeError
+
+
+@parity_property("detect_cycles")
+@given(nodes=hostile.for_kind("any"), edges=hostile.mix(st.just([]), "sequence"))
+def detect_cycles_hostile(nodes: object, edges: object) -> None:
+    """Hostile nodes and edges: the same components or the same error class."""
+    rust, python = call_both(registry_core.detect_cycles, nodes, edges)
+    same_outcome(rust, python)

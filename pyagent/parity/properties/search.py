@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pyagent import search_core
+from pyagent.parity import hostile
 from pyagent.parity.compare import same
 from pyagent.parity.properties.strategies import any_text, not_data
 from pyagent.parity.registry import parity_property
@@ -134,10 +135,12 @@ def find_literal_agrees(
 
 @parity_property("find_literal_rust")
 @given(
-    needle=st.one_of(any_text, st.sampled_from(["", "a\nb", "foo"]), not_data),
+    needle=hostile.mix(
+        st.one_of(any_text, st.sampled_from(["", "a\nb", "foo"]), not_data), "string"
+    ),
     root_kind=st.sampled_from(["dir", "path", "file", "missing", "bytes", "nul", "none", "int"]),
-    glob=st.one_of(st.sampled_from(["*", "[x", "x\\", "\ud800"]), not_data),
-    ignore_case=st.one_of(st.booleans(), st.none(), st.integers(0, 1)),
+    glob=hostile.mix(st.one_of(st.sampled_from(["*", "[x", "x\\", "\ud800"]), not_data), "string"),
+    ignore_case=hostile.mix(st.one_of(st.booleans(), st.none(), st.integers(0, 1)), "int"),
     max_count=st.one_of(
         st.none(),
         st.integers(-3, 3),
@@ -146,6 +149,7 @@ def find_literal_agrees(
         st.booleans(),
         st.floats(0, 2),
         st.just("1"),
+        hostile.for_kind("int"),
     ),
 )
 def find_literal_rejects_the_same(

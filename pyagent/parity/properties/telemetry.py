@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pyagent import telemetry_core
+from pyagent.parity import hostile
 from pyagent.parity.compare import same
 from pyagent.parity.properties.strategies_numeric import bad_vectors, finite, vectors
 from pyagent.parity.registry import parity_property
@@ -38,7 +39,10 @@ def percentiles_agree_with_each_other_and_numpy(values: object, qs: object) -> N
 
 
 @parity_property("percentiles")
-@given(values=st.one_of(bad_vectors, vectors(max_size=3)), qs=st.one_of(qs, bad_vectors))
+@given(
+    values=hostile.mix(st.one_of(bad_vectors, vectors(max_size=3)), "sequence"),
+    qs=hostile.mix(st.one_of(qs, bad_vectors), "sequence"),
+)
 def percentiles_reject_the_same(values: object, qs: object) -> None:
     """Empty, NaN, bad dtype or shape, out-of-range q: the same error class."""
     same(telemetry_core.percentiles, values, qs, rel_tol=0)
@@ -74,16 +78,17 @@ def calculate_rollups_agree(
 
 @parity_property("calculate_rollups")
 @given(
-    timestamps=st.one_of(vectors(max_size=4), bad_vectors),
-    values=st.one_of(vectors(max_size=4), bad_vectors),
+    timestamps=hostile.mix(st.one_of(vectors(max_size=4), bad_vectors), "sequence"),
+    values=hostile.mix(st.one_of(vectors(max_size=4), bad_vectors), "sequence"),
     names=st.one_of(
         st.none(),
         st.lists(metric_names, max_size=4),
         st.lists(st.one_of(st.integers(), st.none(), metric_names), max_size=3),
         st.just("cpu"),
         st.integers(),
+        hostile.for_kind("sequence"),
     ),
-    bucket_seconds=widths,
+    bucket_seconds=hostile.mix(widths, "number"),
 )
 def calculate_rollups_reject_the_same(
     timestamps: object, values: object, names: object, bucket_seconds: object

@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pyagent import template_core
+from pyagent.parity import hostile
 from pyagent.parity.compare import call_both, same_outcome
 from pyagent.parity.properties.strategies import any_text
 from pyagent.parity.registry import parity_property
@@ -84,7 +85,14 @@ def _agree(function: Any, *args: Any) -> None:
 
 
 @parity_property("apply_template")
-@given(template=templates, variables=variables, strict=st.sampled_from([False, True, 0, 1, None]))
+@given(
+    template=hostile.mix(templates, "string"),
+    variables=hostile.mix(variables, "mapping"),
+    strict=hostile.mix(st.sampled_from([False, True, 0, 1, None]), "int"),
+)
+# A dict subclass whose get() disagrees with [] and `in`: both backends look names up with
+# `in` and [] for anything but an exact dict (a defaultdict must not invent values).
+@example(template="{{ a }} [b] {{b}}", variables=hostile.LyingDict({"a": 0}), strict=False)
 def apply_template_agrees(template: str, variables: object, strict: object) -> None:
     """Same text, or the same error class and message (a KeyError names the same name)."""
     _agree(template_core.apply_template, template, variables, strict)
@@ -105,6 +113,8 @@ def apply_template_rejects_bad_templates(template: object, variables: object) ->
         st.lists(variables, max_size=3),
         st.lists(plain_variables, max_size=3).map(tuple),
         st.none(),
+        hostile.for_kind("sequence"),
+        st.lists(hostile.for_kind("mapping"), max_size=2),
     ),
     strict=st.booleans(),
 )

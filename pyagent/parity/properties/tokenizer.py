@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 
 from pyagent import tokenizer_core
 from pyagent.backend import forced_python
+from pyagent.parity import hostile
 from pyagent.parity.compare import Outcome, outcome_of, same_outcome
 from pyagent.parity.properties.strategies import any_text, not_data
 from pyagent.parity.registry import parity_property
@@ -131,7 +132,16 @@ def count_tokens_agrees(batch: Any, pattern: str, allowed: Any, disallowed: Any)
 
 @parity_property("count_tokens_rust")
 @given(
-    text=st.one_of(any_text, not_data, st.lists(st.one_of(any_text, not_data), max_size=3)),
+    text=st.one_of(
+        any_text,
+        not_data,
+        st.lists(st.one_of(any_text, not_data), max_size=3),
+        # Not yet: hostile.for_kind("short_string") makes this property's data generation
+        # flaky (FlakyStrategyDefinition, cause not found); the str subclasses ride in
+        # encode_hostile_texts below.
+        st.lists(st.text(max_size=4), max_size=3).map(hostile.LyingList),
+        st.lists(st.text(max_size=4), max_size=3).map(hostile.RaisingList),
+    ),
     allowed=st.one_of(special_sets, st.sampled_from(["none", ["\ud800"], [1], {"a": 1}]), not_data),
     disallowed=st.one_of(special_sets, st.sampled_from(["x", ["\ud800"], [None]]), not_data),
     target=st.sampled_from(["count", "encode", "batch", "ordinary", "not-a-tokenizer"]),
@@ -158,7 +168,15 @@ ids = st.one_of(st.integers(0, len(RANKS) + 3), st.integers(), st.booleans(), no
 
 
 @parity_property("count_tokens_rust")
-@given(tokens=st.one_of(st.lists(ids, max_size=8), st.lists(ids, max_size=4).map(tuple), not_data))
+@given(
+    tokens=st.one_of(
+        st.lists(ids, max_size=8),
+        st.lists(ids, max_size=4).map(tuple),
+        not_data,
+        hostile.for_kind("sequence"),
+        st.lists(hostile.for_kind("int"), max_size=2),
+    )
+)
 def decode_agrees(tokens: Any) -> None:
     """Decode and decode_bytes: same text/bytes, or the same error (KeyError, TypeError)."""
     both(lambda: tokenizer("o200k").decode(tokens))
@@ -261,3 +279,11 @@ def split_matches_the_regex_module(text: str, pattern: str) -> None:
     expected = [m.group() for m in _split_regex(pattern).finditer(text) if m.group()]
     assert fast._pieces(text) == expected
     assert fallback._pieces(text) == expected
+
+
+@parity_property("count_tokens_rust")
+@given(text=hostile.for_kind("short_string"))
+def encode_hostile_texts(text: Any) -> None:
+    """Lone surrogates, NUL, BOMs, str subclasses that lie or raise: same ids or same class."""
+    both(lambda: tokenizer("cl100k").encode(text))
+    both(lambda: count_tokens(tokenizer("cl100k"), text))

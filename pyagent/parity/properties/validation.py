@@ -18,6 +18,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pyagent import validation_core
+from pyagent.parity import hostile
 from pyagent.parity.compare import call_both
 from pyagent.parity.registry import parity_property
 
@@ -309,7 +310,10 @@ def compiled_schema_agrees(schema: Any, instances: list[Any]) -> None:
 
 
 @parity_property("json_schema_validate")
-@given(schema=st.one_of(documents(), bad_schemas), instance=st.one_of(json_values, bad_instances))
+@given(
+    schema=hostile.mix(st.one_of(documents(), bad_schemas), "mapping"),
+    instance=st.one_of(json_values, bad_instances, hostile.for_kind("any")),
+)
 def bad_input_is_rejected_alike(schema: Any, instance: Any) -> None:
     """Invalid schemas (SchemaError), non-JSON values (TypeError/ValueError): same class."""
     _agree(validation_core.json_schema_validate, instance, schema)
@@ -556,7 +560,15 @@ def validate_content_agrees(contents: list[Any], rules: list[Any], data: st.Data
 @parity_property("validate_content_rust")
 @given(
     contents=st.lists(
-        st.one_of(content_items, st.just(3), st.just("\udc80"), st.just(None)), max_size=3
+        st.one_of(
+            content_items,
+            st.just(3),
+            st.just("\udc80"),
+            st.just(None),
+            hostile.for_kind("string"),
+            hostile.for_kind("buffer"),
+        ),
+        max_size=3,
     ),
     rules=st.one_of(
         content_rules,
@@ -566,8 +578,15 @@ def validate_content_agrees(contents: list[Any], rules: list[Any], data: st.Data
         st.just([["r", "a", "s", "*"]]),
         st.just([("r", "a", "s", "\udc80")]),
         st.just([("r", "a\udc80", "s", "*")]),
+        hostile.for_kind("sequence"),
     ),
-    paths=st.one_of(st.none(), st.just("x"), st.just([1]), st.just(["a", "b", "c", "d"])),
+    paths=st.one_of(
+        st.none(),
+        st.just("x"),
+        st.just([1]),
+        st.just(["a", "b", "c", "d"]),
+        hostile.for_kind("sequence"),
+    ),
 )
 def validate_content_rejects_the_same(contents: list[Any], rules: Any, paths: Any) -> None:
     """Bad rules, contents and paths: the same error class from both backends."""

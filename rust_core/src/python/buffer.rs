@@ -1,6 +1,6 @@
 //! Zero-copy access to the bytes of `str` and buffer-protocol objects.
 
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyBufferError, PyTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
@@ -31,7 +31,17 @@ impl ByteView {
             )
         };
         if rc == -1 {
-            return Err(PyErr::fetch(obj.py()));
+            let err = PyErr::fetch(obj.py());
+            if !err.is_instance_of::<PyTypeError>(obj.py()) && strided_view_exists(obj) {
+                // A buffer whose simple view is refused but whose strided view is given is
+                // not C-contiguous. Exporters refuse each in their own way (numpy:
+                // ValueError); the reference's memoryview check says BufferError, and so
+                // does docs/limits.md.
+                return Err(PyBufferError::new_err(
+                    "memoryview: underlying buffer is not C-contiguous",
+                ));
+            }
+            return Err(err);
         }
         Ok(ByteView { view })
     }
@@ -44,6 +54,27 @@ impl ByteView {
         // SAFETY: PyBUF_SIMPLE guarantees `len` contiguous bytes at `buf` for the view's life.
         unsafe { std::slice::from_raw_parts(self.view.buf as *const u8, len) }
     }
+}
+
+/// Whether `obj` gives a strided read-only view (the one `memoryview` asks for).
+fn strided_view_exists(obj: &Bound<'_, PyAny>) -> bool {
+    // SAFETY: as in ByteView::get; a view obtained here is released at once.
+    let mut view: Box<ffi::Py_buffer> = Box::new(unsafe { std::mem::zeroed() });
+    let rc = unsafe {
+        ffi::PyObject_GetBuffer(
+            obj.as_ptr(),
+            &mut *view as *mut ffi::Py_buffer,
+            ffi::PyBUF_FULL_RO,
+        )
+    };
+    if rc == -1 {
+        // The strided request failed too: its error is dropped, the first one is reported.
+        drop(PyErr::take(obj.py()));
+        return false;
+    }
+    // SAFETY: filled by the successful PyObject_GetBuffer above.
+    unsafe { ffi::PyBuffer_Release(&mut *view as *mut ffi::Py_buffer) };
+    true
 }
 
 impl Drop for ByteView {

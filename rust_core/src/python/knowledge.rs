@@ -23,6 +23,8 @@ fn shard_count(count: &Bound<'_, PyAny>) -> PyResult<u64> {
                 Err(PyValueError::new_err("shard_count must be at least 1"))
             }
         }
+        // What an `__index__` raised (other than TypeError) propagates, as in Python.
+        Err(err) if !err.is_instance_of::<PyTypeError>(count.py()) => Err(err),
         Err(_) => Err(PyTypeError::new_err(format!(
             "shard_count must be an integer, not {}",
             count.get_type().name()?

@@ -213,7 +213,13 @@ fn int_arg(value: &Bound<'_, PyAny>, name: &str) -> PyResult<IntArg> {
     match value.extract::<i64>() {
         Ok(v) => Ok(IntArg::Fits(v)),
         Err(err) if err.is_instance_of::<PyOverflowError>(value.py()) => {
-            if value.lt(0)? {
+            // The sign of the exact int (`operator.index`: an int subclass by its stored
+            // value), never an overridden __lt__ (docs/limits.md, "Hostile arguments").
+            // SAFETY: `value` is a live object; the new reference is owned by the Bound.
+            let exact = unsafe {
+                Bound::from_owned_ptr_or_err(value.py(), pyo3::ffi::PyNumber_Index(value.as_ptr()))
+            }?;
+            if exact.lt(0)? {
                 Ok(IntArg::Below)
             } else {
                 Ok(IntArg::Above)

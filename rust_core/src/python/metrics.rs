@@ -33,6 +33,8 @@ fn window_size(window: &Bound<'_, PyAny>) -> PyResult<usize> {
                 Err(PyValueError::new_err("window must be at least 1"))
             }
         }
+        // What an `__index__` raised (other than TypeError) propagates, as in Python.
+        Err(err) if !err.is_instance_of::<PyTypeError>(window.py()) => Err(err),
         Err(_) => Err(type_error()?),
     }
 }

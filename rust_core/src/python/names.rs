@@ -4,7 +4,41 @@ use super::address_map::AddressMap;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+
+/// The items of `obj` as docs/limits.md ("Hostile arguments") says: a list or tuple
+/// (subclasses too) by its stored items and a str subclass by its stored text, never through
+/// an overridden `__iter__`; any other object through its iterator (what that raises
+/// propagates).
+pub fn stored_items<'py>(
+    obj: &Bound<'py, PyAny>,
+) -> PyResult<Box<dyn Iterator<Item = PyResult<Bound<'py, PyAny>>> + 'py>> {
+    if let Ok(list) = obj.cast::<PyList>() {
+        let items: Vec<Bound<'py, PyAny>> = list.iter().collect();
+        return Ok(Box::new(items.into_iter().map(Ok)));
+    }
+    if let Ok(tuple) = obj.cast::<PyTuple>() {
+        let items: Vec<Bound<'py, PyAny>> = tuple.iter().collect();
+        return Ok(Box::new(items.into_iter().map(Ok)));
+    }
+    if obj.is_instance_of::<PyBytes>() && !obj.is_exact_instance_of::<PyBytes>() {
+        // A bytes subclass by its buffer (its ints, as iterating bytes gives).
+        let view = obj
+            .py()
+            .import("builtins")?
+            .getattr("memoryview")?
+            .call1((obj,))?;
+        return Ok(Box::new(view.try_iter()?));
+    }
+    if obj.is_instance_of::<PyString>() && !obj.is_exact_instance_of::<PyString>() {
+        let text = obj
+            .py()
+            .get_type::<PyString>()
+            .call_method1("__str__", (obj,))?;
+        return Ok(Box::new(text.try_iter()?));
+    }
+    Ok(Box::new(obj.try_iter()?))
+}
 
 /// `list(names)` with a type check per item, as `pyagent._numeric.str_list`.
 pub fn str_list<'py>(names: &Bound<'py, PyAny>, what: &str) -> PyResult<Vec<Bound<'py, PyString>>> {
@@ -13,7 +47,10 @@ pub fn str_list<'py>(names: &Bound<'py, PyAny>, what: &str) -> PyResult<Vec<Boun
             "{what} must be a sequence of str, not a single str"
         )));
     }
-    let items = names.try_iter().map_err(|_| {
+    let items = stored_items(names).map_err(|err| {
+        if !err.is_instance_of::<PyTypeError>(names.py()) {
+            return err; // what __iter__ raised propagates, as in Python
+        }
         PyTypeError::new_err(format!(
             "{what} must be a sequence of str, not {}",
             names
@@ -23,7 +60,7 @@ pub fn str_list<'py>(names: &Bound<'py, PyAny>, what: &str) -> PyResult<Vec<Boun
                 .unwrap_or_default()
         ))
     })?;
-    let mut out = Vec::with_capacity(names.len().unwrap_or(0));
+    let mut out = Vec::new();
     for item in items {
         let item = item?;
         match item.cast_into::<PyString>() {

@@ -16,6 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyInt, PyList, PyTuple};
 
 use super::cache::type_name;
+use super::names::stored_items;
 use crate::graph::{self, Graph, UnknownNode};
 
 /// The message of every CycleError, as graphlib words it.
@@ -68,7 +69,9 @@ impl<'py> NodeIndex<'py> {
         // One dict operation per node: a node is new exactly when inserting it grows the dict.
         let seen = PyDict::new(py);
         let none = py.None();
-        for node in nodes.try_iter()? {
+        // List/tuple/str subclasses by their stored items (docs/limits.md).
+        let items = stored_items(nodes)?;
+        for node in items {
             let node = node?;
             let before = seen.len();
             seen.set_item(&node, &none)?;
@@ -168,7 +171,7 @@ fn index_graph<'py>(
             add(position, &edge)?;
         }
     } else {
-        for (position, edge) in edges.try_iter()?.enumerate() {
+        for (position, edge) in stored_items(edges)?.enumerate() {
             add(position, &edge?)?;
         }
     }

@@ -40,6 +40,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyMapping, PySlice, PyString};
 
 use super::cache::type_name;
+use super::names::stored_items;
 use crate::template::{decimal, placeholders, Units, UnitsMut, Writer, DECIMAL_MAX};
 
 /// A template split once. Cached by template text (see [`compiled`]), so repeated
@@ -110,6 +111,19 @@ fn compiled<'py>(py: Python<'py>, template: &Bound<'py, PyAny>) -> PyResult<Boun
     let text = template.cast::<PyString>().map_err(|_| {
         PyTypeError::new_err(format!("template must be str, not {}", type_name(template)))
     })?;
+    // A str subclass by its stored text (`str.__str__`), so that none of its overridden
+    // __getitem__, __hash__ or __eq__ runs here (docs/limits.md, "Hostile arguments").
+    let exact;
+    let text = if text.is_exact_instance_of::<PyString>() {
+        text
+    } else {
+        exact = py
+            .get_type::<PyString>()
+            .call_method1("__str__", (text,))?
+            .cast_into::<PyString>()
+            .map_err(PyErr::from)?;
+        &exact
+    };
     let cache = CACHE.get_or_init(py, || PyDict::new(py).unbind()).bind(py);
     if let Some(hit) = cache.get_item(text)? {
         if let Ok(hit) = hit.cast_into::<Compiled>() {
@@ -569,7 +583,7 @@ fn apply_template_batch<'py>(
     let strict = truthy(strict)?;
     if compiled.names.is_empty() {
         let mut out = Vec::new();
-        for variables in variables_list.try_iter()? {
+        for variables in stored_items(variables_list)? {
             check_mapping(&variables?)?;
             if let Some(only) = compiled.literals.first() {
                 out.push(only.bind(py).clone());
@@ -589,7 +603,7 @@ fn apply_template_batch<'py>(
         render.results
     } else {
         let mut render = Render::new(compiled, strict, 0);
-        for variables in variables_list.try_iter()? {
+        for variables in stored_items(variables_list)? {
             render.push(&variables?)?;
         }
         render.results
