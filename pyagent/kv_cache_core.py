@@ -175,16 +175,23 @@ def _locked(method: _Method) -> _Method:
 
 
 def _state_int(value: object, what: str, low: int, high: int) -> int:
-    """An int of a pickled state in ``[low, high]``; ValueError otherwise (bool included)."""
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+    """An int of a pickled state in ``[low, high]``; ValueError otherwise (bool included).
+
+    An int subclass counts by its stored value, as an exact int: its own comparisons are
+    not asked, and it is not kept (the state, its pickles and every id handed out are ints).
+    """
+    number = stored(value) if isinstance(value, int) and not isinstance(value, bool) else None
+    if number is None or not low <= number <= high:
         raise ValueError(f"invalid BlockManager state: {what} must be an int in [{low}, {high}]")
-    return value
+    return int(number)
 
 
 def _state_list(value: object, what: str) -> list[Any] | tuple[Any, ...]:
+    """A list or tuple of a pickled state, by its stored items (a subclass's never asked)."""
     if not isinstance(value, (list, tuple)):
         raise ValueError(f"invalid BlockManager state: {what} must be a list")
-    return value
+    items: list[Any] | tuple[Any, ...] = stored(value)
+    return items
 
 
 class _Sequence:
@@ -302,6 +309,7 @@ class BlockManager:
         refs: dict[int, int] = {}  # block -> sequences holding it
         seqs: dict[int, _Sequence] = {}
         for entry in _state_list(state["sequences"], "sequences"):
+            entry = stored(entry)
             if not isinstance(entry, (list, tuple)) or len(entry) != 3:
                 raise ValueError("invalid BlockManager state: a sequence must be a 3-tuple")
             seq_id = _state_int(entry[0], "a sequence id", 0, _MAX_SEQ_ID)

@@ -351,3 +351,38 @@ def test_rust_and_python_managers_agree_on_a_random_trace() -> None:
         except KeyError:
             with pytest.raises(KeyError):
                 python.block_table(seq_id)
+
+
+class _LyingInt(int):
+    """An int whose comparisons and conversions lie: a state must use its stored value."""
+
+    def __index__(self) -> int:
+        return 99
+
+    def __int__(self) -> int:
+        return 99
+
+    def __lt__(self, other: object) -> bool:
+        return True
+
+    def __le__(self, other: object) -> bool:
+        return False
+
+
+def test_a_forged_state_of_int_subclasses_is_read_and_kept_as_plain_ints() -> None:
+    import pickle
+
+    manager = kv_cache_core.BlockManager(4, 2)
+    manager.__setstate__(
+        {
+            "next_unused": _LyingInt(2),
+            "free": [_LyingInt(1)],
+            "sequences": [(_LyingInt(7), [_LyingInt(0)], _LyingInt(2))],
+        }
+    )
+    state = manager.__getstate__()
+    assert state == {"next_unused": 2, "free": [1], "sequences": [(7, [0], 2)]}
+    assert type(state["next_unused"]) is int and type(state["free"][0]) is int
+    assert all(type(v) is int for v in state["sequences"][0][1])
+    # The pickle holds only plain ints, so it loads on either backend.
+    assert pickle.loads(pickle.dumps(manager, protocol=0)).__getstate__() == state
