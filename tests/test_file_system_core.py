@@ -463,3 +463,15 @@ def test_native_hashing_releases_the_gil(tmp_path: Path) -> None:
         (tmp_path / str(i)).write_bytes(blob)
         paths.append(tmp_path / str(i))
     assert main_thread_runs_during(lambda: bulk_hash_files(paths, "sha512")) > 1000
+
+
+class _PathStr(str):
+    """A str subclass path: results name it as a plain str on both backends."""
+
+
+def test_a_str_subclass_path_comes_back_as_a_plain_str(tmp_path) -> None:
+    target = tmp_path / "a.txt"
+    target.write_text("x")
+    [(path, digest, error)] = bulk_hash_files([_PathStr(str(target))])
+    assert type(path) is str and path == str(target)
+    assert digest is not None and error is None

@@ -34,6 +34,16 @@ pub fn str_path<'py>(
     let text = text.cast_into::<PyString>().map_err(|_| {
         PyTypeError::new_err(format!("{what} must be str or os.PathLike[str], not bytes"))
     })?;
+    // A str subclass by its text, as an exact str (docs/limits.md, "Hostile arguments"):
+    // `str.__str__` copies the storage without calling an override, as the reference's
+    // `stored` does, so results name the path as a plain str on both backends.
+    let text = if text.is_exact_instance_of::<PyString>() {
+        text
+    } else {
+        py.get_type::<PyString>()
+            .call_method1("__str__", (&text,))?
+            .cast_into::<PyString>()?
+    };
     let bytes: Vec<u8> = match text.to_str() {
         Ok(s) => s.as_bytes().to_vec(),
         Err(_) => os
