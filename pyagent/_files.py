@@ -12,7 +12,8 @@ refused at once unless it is a regular file:
 * a FIFO, socket or device is :class:`OSError` with ``errno.EINVAL`` and the strerror
   :data:`NOT_REGULAR` (``"[Errno 22] not a regular file: 'path'"``).
 
-``rust_core`` applies the same rule with the same classes (``rust_core/src/regular_file.rs``).
+``rust_core`` applies the same rule with the same classes
+(``rust_core/src/storage/regular_file.rs``).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ backtracking features, so the accepted dialect is the part of ECMA 262 (with the
 that a linear engine can run. :func:`translate` checks a pattern against that subset and writes
 it in a canonical form (only literals, ``\x{..}`` escapes, explicit classes, general
 categories, non-capturing groups, quantifiers, ``^`` and ``$``) that the engine reads exactly
-as ECMA 262 means it; ``rust_core`` has the same scanner (``schema_pattern.rs``, writing
+as ECMA 262 means it; ``rust_core`` has the same scanner (``text/schema_pattern.rs``, writing
 ``\u{..}`` escapes), so a pattern is accepted or refused alike, with the same message.
 
 Accepted, with ECMA 262 meaning:

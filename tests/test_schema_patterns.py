@@ -1,4 +1,4 @@
-"""The JSON Schema pattern dialect (pyagent.schema_patterns and rust_core's schema_pattern.rs).
+"""The JSON Schema pattern dialect (pyagent.schema_patterns and rust_core's text/schema_pattern.rs).
 
 Both backends run the same scanner; rust_core spells ``\\p{..}`` out from
 ``rust_core/src/unicode_categories.json``, RE2's general categories, because the ``regex``

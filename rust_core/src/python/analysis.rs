@@ -12,7 +12,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyString, PyTuple, PyType};
 use rayon::prelude::*;
 
-use crate::complexity::{analyze, ComplexityError, Report};
+use crate::text::complexity::{analyze, ComplexityError, Report};
 
 /// The source as UTF-8 text: a str's UTF-8, or bytes decoded strictly (SyntaxError if not
 /// UTF-8, as the Python reference); NUL is a SyntaxError in both.

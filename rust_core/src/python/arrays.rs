@@ -11,7 +11,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyType};
 
-use crate::numeric::InvalidInput;
+use crate::numeric::checks::InvalidInput;
 
 /// A one-dimensional float64 input: a borrowed contiguous array, or a copy of a strided one.
 pub enum FloatVec<'py> {

@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyFloat, PyTuple};
 
 use super::arrays::value_error;
-use crate::auction;
+use crate::numeric::auction;
 
 fn value_matrix<'py>(values: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray2<f64>>> {
     if let Ok(array) = values.cast::<PyArray2<f64>>() {

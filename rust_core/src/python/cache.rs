@@ -6,7 +6,7 @@ use pyo3::types::{PyBytes, PyList, PyString};
 use rayon::prelude::*;
 
 use super::buffer::TextOrBytes;
-use crate::hashing::{self, Algorithm, RawDigest};
+use crate::storage::hashing::{self, Algorithm, RawDigest};
 
 /// Below this many bytes releasing the GIL costs more than it frees (hashlib uses 2 KiB).
 const GIL_RELEASE_BYTES: usize = 4096;

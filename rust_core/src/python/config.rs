@@ -1,6 +1,6 @@
 //! ConfigCore bindings: `_parse` (one document) and `load_config` (sharded files, merged).
 //!
-//! The pure-Rust side (`crate::config`) drives the parsers and reports every value to a
+//! The pure-Rust side (`crate::text::config`) drives the parsers and reports every value to a
 //! `Builder`; `PyBuilder` here makes each one a Python object on the spot, so a JSON shard
 //! goes from its memory map to Python objects with no intermediate tree and no copy of the
 //! text. Building Python objects needs the GIL; parsing does not, so a JSON document of
@@ -17,7 +17,7 @@
 //! JSON `\u` escape of a lone surrogate (which `json.loads` accepts but UTF-8 cannot hold)
 //! sends that one document to the reference parser.
 
-use crate::regular_file::{open_regular, read_regular};
+use crate::storage::regular_file::{open_regular, read_regular};
 
 use memmap2::Mmap;
 use pyo3::exceptions::PyValueError;
@@ -30,7 +30,7 @@ use pyo3::types::{
 
 use super::buffer::TextOrBytes;
 use super::errors::os_error;
-use crate::config::{self, Builder, Chunk, ParseError, StrHint, SyntaxError, Temporal};
+use crate::text::config::{self, Builder, Chunk, ParseError, StrHint, SyntaxError, Temporal};
 
 const MODULE: &str = "pyagent.config_core";
 

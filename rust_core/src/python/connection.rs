@@ -11,8 +11,8 @@ use pyo3::types::{PyBool, PyFloat, PyInt, PyType};
 
 use super::errors::os_error;
 use super::transport::{encode, protocol_error, unpack_payload};
-use crate::connection::{self as conn, ConnError, CONTROL_STREAM};
-use crate::transport::{DEFAULT_COMPRESS_THRESHOLD, DEFAULT_LEVEL, DEFAULT_MAX_FRAME_SIZE};
+use crate::net::connection::{self as conn, ConnError, CONTROL_STREAM};
+use crate::net::transport::{DEFAULT_COMPRESS_THRESHOLD, DEFAULT_LEVEL, DEFAULT_MAX_FRAME_SIZE};
 
 static CLOSED_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static GAI_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();

@@ -13,7 +13,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple, PyType};
 
 use super::buffer::TextOrBytes;
-use crate::content::{check_glob, check_pattern, RuleSet, RuleSpec};
+use crate::text::content::{check_glob, check_pattern, RuleSet, RuleSpec};
 
 static FINDING: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 

@@ -6,13 +6,13 @@ use std::path::Path;
 use pyo3::exceptions::PyOSError;
 use pyo3::PyErr;
 
-use crate::regular_file::{is_not_regular, NOT_REGULAR};
+use crate::storage::regular_file::{is_not_regular, NOT_REGULAR};
 
 /// An OSError built as `OSError(errno, strerror, filename)`, which Python itself turns into
 /// the errno's subclass (FileNotFoundError, PermissionError, IsADirectoryError, ...), with
 /// `errno` and `filename` set as they are when `os.open` or `os.replace` fails.
 ///
-/// A refused FIFO, socket or device ([`crate::regular_file`]) is `OSError(EINVAL, "not a
+/// A refused FIFO, socket or device ([`crate::storage::regular_file`]) is `OSError(EINVAL, "not a
 /// regular file", filename)`, as `pyagent/_files.py` raises it.
 pub fn os_error(err: io::Error, filename: Option<&Path>) -> PyErr {
     if is_not_regular(&err) {

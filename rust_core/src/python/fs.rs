@@ -7,7 +7,7 @@ use pyo3::types::{IntoPyDict, PyBytes, PyString};
 use super::buffer::{ByteView, TextOrBytes};
 use super::errors::os_error;
 use super::paths::str_path;
-use crate::atomic_write::{split_target, write_atomic};
+use crate::storage::atomic_write::{split_target, write_atomic};
 
 /// Bytes to write: buffers as they are, str as UTF-8, anything else as JSON.
 ///

@@ -10,9 +10,9 @@ use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
 use super::cache::type_name;
 use super::paths::str_path;
-use crate::fs_scan::{self, HashOutcome};
-use crate::glob::Glob;
-use crate::hashing::{Algorithm, UnknownAlgorithm};
+use crate::storage::fs_scan::{self, HashOutcome};
+use crate::storage::glob::Glob;
+use crate::storage::hashing::{Algorithm, UnknownAlgorithm};
 
 /// The error string for a path that is neither a regular file nor a folder.
 const NOT_REGULAR: &str = "OSError: not a regular file";

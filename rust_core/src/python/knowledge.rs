@@ -7,7 +7,7 @@ use pyo3::types::{PyList, PyString, PyTuple};
 
 use rayon::prelude::*;
 
-use crate::sharding::shard_of;
+use crate::storage::sharding::shard_of;
 
 /// Validates a shard count the way `operator.index` plus a `>= 1` check does in Python.
 ///

@@ -13,7 +13,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use pyo3::sync::{MutexExt, PyOnceLock};
 use pyo3::types::{PyBool, PyDict, PyInt, PyList, PyTuple, PyType};
 
-use crate::kv_cache::{
+use crate::tensor::kv_cache::{
     page_copy as copy_pages, seq_id, BlockError, BlockManager, BlockState, MappingError,
     SequenceState,
 };

@@ -14,7 +14,7 @@ use super::tensors::{
     f32_array, f32_output, f32_zeros, may_share, positive_int, require_bool, require_str,
     require_writeable, F32Matrix, Target,
 };
-use crate::lora::{self, Adapter};
+use crate::tensor::lora::{self, Adapter};
 
 fn default_false() -> Py<PyAny> {
     Python::attach(|py| PyBool::new(py, false).to_owned().into_any().unbind())

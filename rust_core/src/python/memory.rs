@@ -6,7 +6,7 @@ use pyo3::types::PyString;
 
 use super::arrays::value_error;
 use super::tensors::{f32_array, f32_output, i64_output, positive_int, require_str, F32Matrix};
-use crate::vector_search::{search, Metric};
+use crate::tensor::vector_search::{search, Metric};
 
 fn default_metric() -> Py<PyAny> {
     Python::attach(|py| PyString::new(py, "cosine").into_any().unbind())

@@ -7,7 +7,7 @@ use pyo3::types::{PyBool, PyDict};
 
 use super::arrays::{float_vector, to_numpy, value_error};
 use super::names::{group_ids, single_name, str_list};
-use crate::metrics;
+use crate::numeric::metrics;
 
 /// The window as `operator.index` reads it: TypeError for bool or a non-integer,
 /// ValueError below 1; a window beyond usize covers any input, so it saturates.

@@ -41,7 +41,7 @@ mod transport;
 /// The limits hostile input meets (docs/limits.md), by the Python constant each equals:
 /// `"module:NAME" -> value`, so a test checks every one against the reference.
 fn limits(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
-    use crate::{auction, config, transport};
+    use crate::{net::transport, numeric::auction, text::config};
     let limits = pyo3::types::PyDict::new(py);
     let entries: [(&str, u64); 8] = [
         (

@@ -14,7 +14,7 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyTuple, PyType};
 use super::arrays::{float_vector, real_number, value_error};
 use super::cache::type_name;
 use super::registry::NodeIndex;
-use crate::pagerank::{self, InGraph, PageRankError};
+use crate::graph::pagerank::{self, InGraph, PageRankError};
 
 fn default_float(value: f64) -> Py<PyAny> {
     Python::attach(|py| PyFloat::new(py, value).into_any().unbind())

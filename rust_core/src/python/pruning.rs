@@ -5,7 +5,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyFloat;
 
 use super::arrays::{float_vector, real_number, to_numpy, value_error};
-use crate::pruning::{decay, decay_scalar, DEFAULT_MIN_WEIGHT};
+use crate::numeric::pruning::{decay, decay_scalar, DEFAULT_MIN_WEIGHT};
 
 /// The default floor as a Python float, so an explicit `min_weight=None` is still checked
 /// (and rejected) like any other argument, as in the Python reference.

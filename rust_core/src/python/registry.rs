@@ -17,7 +17,7 @@ use pyo3::types::{PyDict, PyInt, PyList, PyTuple};
 
 use super::cache::type_name;
 use super::names::stored_items;
-use crate::graph::{self, Graph, UnknownNode};
+use crate::graph::order::{self, Graph, UnknownNode};
 
 /// The message of every CycleError, as graphlib words it.
 const CYCLE_MESSAGE: &str = "nodes are in a cycle";
@@ -218,7 +218,7 @@ fn topo_sort<'py>(
 ) -> PyResult<Bound<'py, PyList>> {
     let mut indexed = index_graph(py, nodes, edges)?;
     let graph = build(py, &mut indexed)?;
-    match py.detach(|| graph::topo_sort(&graph)) {
+    match py.detach(|| order::topo_sort(&graph)) {
         Ok(order) => node_list(py, &indexed.nodes, &order),
         Err(cycle) => Err(cycle_error(py, &indexed.nodes, &cycle)),
     }
@@ -233,7 +233,7 @@ fn detect_cycles<'py>(
 ) -> PyResult<Bound<'py, PyList>> {
     let mut indexed = index_graph(py, nodes, edges)?;
     let graph = build(py, &mut indexed)?;
-    let found = py.detach(|| graph::detect_cycles(&graph));
+    let found = py.detach(|| order::detect_cycles(&graph));
     let rows = found
         .iter()
         .map(|(members, cycle)| {

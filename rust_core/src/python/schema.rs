@@ -18,7 +18,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 use serde_json::{Map, Number, Value};
 
-use crate::schema::{CompiledSchema, Issue, RetrieveFn, SchemaError, SchemaOptions};
+use crate::text::schema::{CompiledSchema, Issue, RetrieveFn, SchemaError, SchemaOptions};
 
 /// The deepest nesting accepted (the root container is depth 1), as in the reference.
 const MAX_DEPTH: usize = 128;

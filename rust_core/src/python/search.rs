@@ -11,7 +11,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyInt, PyList, PyString, PyTuple};
 
 use super::errors::os_error;
-use crate::search::{find_literal, Options, SearchError};
+use crate::storage::search::{find_literal, Options, SearchError};
 
 fn type_name(value: &Bound<'_, PyAny>) -> String {
     value
@@ -104,7 +104,7 @@ fn find_literal_rust<'py>(
             Some(value.extract::<u64>().unwrap_or(u64::MAX))
         }
     };
-    if let Err(message) = crate::search::compile_wildcard(&glob) {
+    if let Err(message) = crate::storage::search::compile_wildcard(&glob) {
         let text = String::from_utf8_lossy(&glob).into_owned();
         return Err(PyValueError::new_err(format!(
             "invalid glob {text:?}: {message}"

@@ -6,7 +6,7 @@ use pyo3::types::{PyDict, PyList};
 
 use super::arrays::{float_vector, real_number, to_numpy, value_error};
 use super::names::{group_ids, str_list};
-use crate::telemetry;
+use crate::numeric::telemetry;
 
 /// `numpy.percentile(values, qs)` (linear method) as a new float64 array, by selection.
 #[pyfunction]

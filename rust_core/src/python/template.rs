@@ -41,7 +41,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyMapping, PySlice, PyString};
 
 use super::cache::type_name;
 use super::names::stored_items;
-use crate::template::{decimal, placeholders, Units, UnitsMut, Writer, DECIMAL_MAX};
+use crate::text::template::{decimal, placeholders, Units, UnitsMut, Writer, DECIMAL_MAX};
 
 /// A template split once. Cached by template text (see [`compiled`]), so repeated
 /// single calls with one template compile it once, as the Python reference's lru_cache does.

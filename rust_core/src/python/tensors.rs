@@ -15,7 +15,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyString};
 
-use crate::lora::Mat;
+use crate::tensor::lora::Mat;
 
 /// `value` as a float32 ndarray with one of `ndims` dimensions: TypeError if it is not an
 /// ndarray, ValueError for another dtype or rank.

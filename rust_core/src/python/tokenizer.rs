@@ -13,7 +13,7 @@ use pyo3::types::{
     PyBool, PyBytes, PyDict, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTuple, PyType,
 };
 
-use crate::tokenizer::{Bpe, Rank, SpecialRules, TokenizerError};
+use crate::text::tokenizer::{Bpe, Rank, SpecialRules, TokenizerError};
 
 const MAX_RANK: i128 = u32::MAX as i128;
 

@@ -4,7 +4,7 @@
 //! (`packb(obj, use_bin_type=True)`: smallest int forms, float64, bin for bytes-likes, str,
 //! dict, list/tuple, ExtType, Timestamp) and read straight into Python objects (`unpackb(...,
 //! raw=False, strict_map_key=False)`), so no intermediate value tree is built. Framing,
-//! CRC and Zstandard are `crate::transport`. ProtocolError is pyagent's own class, imported
+//! CRC and Zstandard are `crate::net::transport`. ProtocolError is pyagent's own class, imported
 //! from `pyagent.connectivity_core` when first raised, so `except ProtocolError` catches it
 //! from both backends.
 //!
@@ -33,8 +33,8 @@ use pyo3::types::{
 use pyo3::Borrowed;
 
 use super::buffer::ByteView;
-use crate::transport;
-use crate::transport::{
+use crate::net::transport;
+use crate::net::transport::{
     check_level, seal_at, FrameBuffer, FrameSpan, Payload, ProtocolError, Reader, Token,
     DEFAULT_COMPRESS_THRESHOLD, DEFAULT_LEVEL, DEFAULT_MAX_FRAME_SIZE, HEADER_LEN, MAX_NESTING,
 };

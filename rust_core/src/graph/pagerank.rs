@@ -9,7 +9,7 @@
 
 use rayon::prelude::*;
 
-use crate::numeric::{invalid, InvalidInput};
+use crate::numeric::checks::{invalid, InvalidInput};
 
 /// Below this many nodes + edges one thread is faster than splitting the work.
 const PARALLEL_MIN: usize = 1 << 15;

@@ -13,8 +13,8 @@
 
 use rayon::prelude::*;
 
-use crate::exact_sum::{exact_sum, SuperAccumulator};
-use crate::numeric::{invalid, InvalidInput};
+use crate::numeric::checks::{invalid, InvalidInput};
+use crate::numeric::exact_sum::{exact_sum, SuperAccumulator};
 
 /// An exact running sum of finite floats: non-overlapping partials, smallest first.
 #[derive(Debug, Default, Clone)]

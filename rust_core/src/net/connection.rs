@@ -29,7 +29,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::transport::{seal, FrameBuffer, Reader, Token, HEADER_LEN};
+use crate::net::transport::{seal, FrameBuffer, Reader, Token, HEADER_LEN};
 
 pub const HELLO_MAGIC: [u8; 4] = *b"PYAC";
 pub const PROTOCOL_VERSION: u16 = 1;
@@ -771,7 +771,7 @@ impl Listener {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::DEFAULT_MAX_FRAME_SIZE;
+    use crate::net::transport::DEFAULT_MAX_FRAME_SIZE;
 
     fn frame(id: u32, payload: &[u8]) -> Vec<u8> {
         let mut buf = vec![0u8; HEADER_LEN];

@@ -9,13 +9,13 @@
 //! * [`stack_adapters`]: several adapters of one module stacked into one factor pair of rank
 //!   `sum(r)` (the scales folded into the coefficients), so they merge in one pass.
 //!
-//! Float32 throughout, with f32 accumulation and FMA (see [`crate::simd`]); results differ
+//! Float32 throughout, with f32 accumulation and FMA (see [`crate::tensor::simd`]); results differ
 //! from numpy's BLAS by rounding only.
 
 use rayon::prelude::*;
 
-use crate::numeric::{invalid, InvalidInput};
-use crate::simd;
+use crate::numeric::checks::{invalid, InvalidInput};
+use crate::tensor::simd;
 
 /// Output rows per rayon task of a merge.
 const ROW_BLOCK: usize = 32;

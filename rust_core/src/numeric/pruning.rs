@@ -9,7 +9,7 @@
 use rayon::prelude::*;
 use std::f64::consts::LN_2;
 
-use crate::numeric::{invalid, require_finite, InvalidInput};
+use crate::numeric::checks::{invalid, require_finite, InvalidInput};
 
 /// The floor a decayed weight never drops below unless the caller picks another.
 pub const DEFAULT_MIN_WEIGHT: f64 = 0.05;
@@ -170,7 +170,7 @@ fn decay_chunk_best(
         return unsafe { decay_chunk_avx512(out, weights, ages, half_life, min_weight) };
     }
     #[cfg(target_arch = "x86_64")]
-    if crate::simd::wide() {
+    if crate::tensor::simd::wide() {
         // SAFETY: AVX2 and FMA were detected at run time.
         return unsafe { decay_chunk_avx2(out, weights, ages, half_life, min_weight) };
     }

@@ -2,7 +2,7 @@
 //!
 //! One pass over the matrix, parallel over blocks of rows: each block computes its rows'
 //! squared norms (when the metric needs them) while the block is in cache, the register-
-//! tiled dot products against every query ([`crate::simd::dots_nt`]), and offers each score
+//! tiled dot products against every query ([`crate::tensor::simd::dots_nt`]), and offers each score
 //! to that thread's bounded heap for the query (a candidate that cannot beat the heap's
 //! worst is one comparison). The per-thread heaps are merged at the end. Ties go to the
 //! lower row index everywhere, so the result does not depend on the thread split.
@@ -17,9 +17,9 @@ use std::collections::BinaryHeap;
 
 use rayon::prelude::*;
 
-use crate::lora::{require_finite_f32, Mat};
-use crate::numeric::{invalid, InvalidInput};
-use crate::simd;
+use crate::numeric::checks::{invalid, InvalidInput};
+use crate::tensor::lora::{require_finite_f32, Mat};
+use crate::tensor::simd;
 
 /// Rows per rayon task: 64 rows of 384 floats is 96 KiB, cache-resident while every query
 /// is scored against it.

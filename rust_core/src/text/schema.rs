@@ -20,7 +20,7 @@ use jsonschema::{Draft, PatternOptions, Retrieve, Uri};
 use rayon::prelude::*;
 use serde_json::Value;
 
-use crate::schema_pattern;
+use crate::text::schema_pattern;
 
 pub const DRAFT4_URI: &str = "http://json-schema.org/draft-04/schema";
 pub const DRAFT6_URI: &str = "http://json-schema.org/draft-06/schema";

@@ -10,7 +10,7 @@
 
 use rayon::prelude::*;
 
-use crate::numeric::{invalid, InvalidInput};
+use crate::numeric::checks::{invalid, InvalidInput};
 
 /// Largest accepted value (as `pyagent.auction_core.MAX_VALUE`): dual potentials and path
 /// costs are sums of at most a few times `slots` values, so none can overflow below it.

@@ -181,7 +181,7 @@ mod tests {
         }
         halves.merge(&other);
         assert_eq!(halves.value(), exact_sum(values.iter().copied()));
-        let mut exact = crate::metrics::ExactSum::default();
+        let mut exact = crate::numeric::metrics::ExactSum::default();
         for &v in &values {
             exact.add(v).unwrap();
         }

@@ -10,7 +10,7 @@
 
 use rayon::prelude::*;
 
-use crate::numeric::{invalid, require_finite, require_non_empty, InvalidInput};
+use crate::numeric::checks::{invalid, require_finite, require_non_empty, InvalidInput};
 
 /// Below this many values, copy and select directly.
 const DIRECT_MAX: usize = 1 << 17;

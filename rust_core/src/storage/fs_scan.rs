@@ -20,9 +20,9 @@ use rayon::prelude::*;
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
 
-use crate::glob::{Glob, SLASH};
-use crate::hashing::Algorithm;
-use crate::regular_file::{is_not_regular, open_regular};
+use crate::storage::glob::{Glob, SLASH};
+use crate::storage::hashing::Algorithm;
+use crate::storage::regular_file::{is_not_regular, open_regular};
 
 /// Bytes read at a time per file: constant memory per file in flight, large enough that
 /// syscalls do not dominate (the Python reference reads the same 256 KiB).
@@ -292,7 +292,7 @@ pub fn hash_files(alg: Algorithm, paths: &[PathBuf]) -> Vec<HashOutcome> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hashing::hex_digest;
+    use crate::storage::hashing::hex_digest;
 
     struct TempDir(PathBuf);
 
