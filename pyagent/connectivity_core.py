@@ -11,11 +11,11 @@ A frame is a fixed 20-byte header followed by the payload; all integers are big-
     12     4    payload length in bytes (u32)
     16     4    CRC-32 (zlib.crc32, IEEE) of bytes 0..16 followed by the payload
 
-The payload is standard MessagePack, exactly ``msgpack.packb(obj, use_bin_type=True)``, so
-any msgpack library reads it; when it is longer than ``compress_threshold`` bytes it is
-compressed into one standard Zstandard frame (``zstandard.ZstdCompressor(level).compress``,
-content size in the frame header) and flag bit 0 is set. The CRC covers the header too, so a
-flipped stream id or flag is caught as surely as a flipped payload byte.
+The payload is standard MessagePack, ``msgpack.packb(obj, use_bin_type=True)`` (subclasses
+of builtins read by their storage: :func:`_by_storage`), so any msgpack library reads it; when
+longer than ``compress_threshold`` bytes it is compressed into one standard Zstandard frame
+(``zstandard.ZstdCompressor(level).compress``, content size in the frame header) and flag bit
+0 is set. The CRC covers the header, so a flipped stream id or flag is caught like a payload byte.
 
 Why these choices: CRC-32 is what ``zlib`` computes in C in every Python, with no extra
 dependency, and catches the corruption a transport sees (it is not a MAC: an attacker can
@@ -59,6 +59,8 @@ from typing import Any
 
 import msgpack
 import zstandard
+
+from pyagent._builtin import stored
 
 try:
     import rust_core as rc
@@ -232,7 +234,7 @@ def encode_frames(
 
 
 def _encode(obj: Any, sid: int, threshold: int, lvl: int) -> bytes:
-    payload: bytes = msgpack.packb(obj, use_bin_type=True)
+    payload: bytes = msgpack.packb(obj, use_bin_type=True, strict_types=True, default=_by_storage)
     flags = 0
     if len(payload) > threshold:
         payload = _compressor(lvl).compress(payload)
@@ -1006,3 +1008,27 @@ class Listener:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _by_storage(obj: object) -> object:
+    """The msgpack ``default`` under ``strict_types``: what exact builtin types do not cover.
+
+    msgpack-python packs a subclass of list or tuple with the length of its storage but the
+    items of its ``__iter__``: an overridden ``__iter__`` gives an array whose count
+    disagrees with its items (a corrupt message). Under ``strict_types`` every subclass
+    comes here instead and is read by its storage, as ``rust_core`` reads it
+    (:func:`pyagent._builtin.stored`; docs/limits.md, "Hostile arguments"): an exact tuple
+    becomes an array (strict msgpack packs only lists), a dict subclass ``dict(obj.items())``
+    (mappings are read through their methods), an ExtType subclass its code and data.
+    """
+    if isinstance(obj, msgpack.ExtType):
+        return msgpack.ExtType(obj.code, obj.data)
+    if isinstance(obj, list | tuple):
+        return list(tuple.__iter__(obj)) if isinstance(obj, tuple) else list.copy(obj)
+    if isinstance(obj, dict):
+        return dict(obj.items())
+    if isinstance(obj, bytearray):
+        return bytes(memoryview(obj))
+    if isinstance(obj, int | float | str | bytes):
+        return stored(obj)
+    raise TypeError(f"can not serialize {type(obj).__name__!r} object")

@@ -234,3 +234,39 @@ def test_decoder_reuses_its_decompression_buffer_correctly() -> None:
     assert FrameDecoder().feed(b"".join(frames)) == messages
     decoder = FrameDecoder()
     assert [decoder.feed(frame)[0] for frame in frames] == messages
+
+
+class _LyingList(list):  # type: ignore[type-arg]
+    def __iter__(self) -> Any:
+        return iter([b"lie"])
+
+    def __len__(self) -> int:
+        return 99
+
+
+class _LyingTuple(tuple):  # type: ignore[type-arg]
+    def __iter__(self) -> Any:
+        return iter([b"lie"])
+
+
+class _LyingDict(dict):  # type: ignore[type-arg]
+    def __len__(self) -> int:
+        return 5
+
+    def items(self) -> Any:
+        return [("a", 1), ("a", 2), ("b", 3)]
+
+
+@pytest.mark.parametrize(
+    ("obj", "read_as"),
+    [
+        (_LyingList([1, 2]), [1, 2]),
+        (_LyingTuple((1, 2)), [1, 2]),
+        ({"k": [_LyingList([3])]}, {"k": [[3]]}),
+        (_LyingDict(x=1), {"a": 2, "b": 3}),
+    ],
+)
+def test_builtin_subclasses_are_packed_by_their_storage(obj: Any, read_as: Any) -> None:
+    # msgpack-python alone writes a lying list's storage length with its __iter__ items: a
+    # corrupt message. Both backends read sequences by storage, mappings by dict(items()).
+    assert encode_frame(obj) == encode_frame(read_as)

@@ -450,16 +450,13 @@ fn pack_other(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>, nest_limit: i32) -> PyR
         return unsafe { write_str(py, out, ptr) };
     }
     if obj.is_instance_of::<PyDict>() {
-        // Only a dict subclass gets here (pack_ptr takes exact dicts): packed through its
-        // items(), as msgpack-python does.
-        let n = len_u32(obj.len()?, "dict")?;
-        put_map_len(out, n);
-        for item in obj.call_method0("items")?.try_iter()? {
-            let (key, value): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item?.extract()?;
-            pack(out, &key, nest_limit - 1)?;
-            pack(out, &value, nest_limit - 1)?;
-        }
-        return Ok(());
+        // Only a dict subclass gets here (pack_ptr takes exact dicts): a mapping is read
+        // through its methods, as `dict(obj.items())` (the reference's msgpack `default`),
+        // so a lying __len__ or items() cannot make a map whose count disagrees with its pairs.
+        let exact = py
+            .get_type::<PyDict>()
+            .call1((obj.call_method0("items")?,))?;
+        return pack(out, &exact, nest_limit);
     }
     if obj.is_instance_of::<PyList>() {
         // SAFETY: a live list (subclass), held by the caller.
