@@ -1,5 +1,7 @@
-//! ValidationCore JSON Schema binding: Python values to `serde_json::Value`, then the
-//! `jsonschema` crate with the GIL released.
+//! ValidationCore JSON Schema binding: the `jsonschema` crate, on Python values read in place
+//! (`is_valid`, `is_valid_many`: see `schema_view`) or converted to `serde_json::Value` and
+//! checked with the GIL released (`validate`, the error records, and instances holding
+//! subclasses).
 //!
 //! The conversion applies the reference's JSON checks in the same order (depth first, an
 //! object's key before its value): a non-JSON type or a non-str key is a TypeError; an
