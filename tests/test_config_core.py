@@ -567,3 +567,28 @@ def test_peak_memory_is_bounded_by_twice_the_shard(tmp_path: Path, backend_name:
     # doubles in size (about 20 MB here), hence the allowance.
     bound = size + size // 4 + (16 << 20) if native else 2 * size + (32 << 20)
     assert stats["transient"] <= bound, (stats, size, backend_name)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_parse_leaves_the_cyclic_gc_as_it_found_it(enabled: bool) -> None:
+    """Large documents are built with the GC paused (rust_core): it is back as it was after
+    a document and after a syntax error."""
+    import gc
+
+    doc = json.dumps([{"key": i, "tags": ["a", "b"]} for i in range(20_000)])
+    was = gc.isenabled()
+    try:
+        if enabled:
+            gc.enable()
+        else:
+            gc.disable()
+        assert _parse(doc, "json") == json.loads(doc)
+        assert gc.isenabled() is enabled
+        with pytest.raises(ConfigError):
+            _parse(doc[:-1], "json")
+        assert gc.isenabled() is enabled
+    finally:
+        if was:
+            gc.enable()
+        else:
+            gc.disable()

@@ -1,7 +1,7 @@
 """The JSON Schema pattern dialect (pyagent.schema_patterns and rust_core's text/schema_pattern.rs).
 
 Both backends run the same scanner; rust_core spells ``\\p{..}`` out from
-``rust_core/src/unicode_categories.json``, RE2's general categories, because the ``regex``
+``rust_core/src/text/unicode_categories.json``, RE2's general categories, because the ``regex``
 crate's tables follow a newer Unicode than RE2's. This module checks that table still is RE2's
 (regenerate it after a google-re2 upgrade with
 ``python -m tests.test_schema_patterns --write-categories``) and the scanner's verdicts.
@@ -19,7 +19,9 @@ import re2
 
 from pyagent import schema_patterns
 
-TABLE = Path(__file__).resolve().parents[1] / "rust_core" / "src" / "unicode_categories.json"
+TABLE = (
+    Path(__file__).resolve().parents[1] / "rust_core" / "src" / "text" / "unicode_categories.json"
+)
 
 
 @functools.cache

@@ -131,6 +131,72 @@ def test_compiled_validator_for_many_instances() -> None:
     assert validator.validate_many([]) == [] and validator.is_valid_many(iter([])) == []
 
 
+class _Dict(dict):  # type: ignore[type-arg]
+    pass
+
+
+class _Str(str):
+    pass
+
+
+class _Int(int):
+    pass
+
+
+def _subclassed(value: object) -> object:
+    """The same JSON value built from subclasses (rust_core converts these, and reads plain
+    built-in objects in place: both must give the same answers)."""
+    if isinstance(value, dict):
+        return _Dict({_Str(k): _subclassed(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [_subclassed(v) for v in value]
+    if isinstance(value, str):
+        return _Str(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _Int(value)
+    return value
+
+
+def test_in_place_and_converted_instances_agree() -> None:
+    schema = {
+        "type": "object",
+        "propertyNames": {"maxLength": 3},
+        "properties": {
+            "s": {"type": "string", "minLength": 2, "maxLength": 2},
+            "n": {"type": "integer", "maximum": 2**64 - 1, "minimum": -(2**63)},
+            "f": {"type": "number", "multipleOf": 0.5},
+            "u": {"type": "array", "uniqueItems": True},
+            "c": {"enum": [{"a": [1, "é"]}, 2.0, None, True]},
+        },
+        "additionalProperties": False,
+    }
+    instances = [
+        {"s": "é😀"},
+        {"s": "é😀!"},
+        {"n": 2**64 - 1},
+        {"n": -(2**63)},
+        {"n": 2.0},
+        {"n": 2.5},
+        {"f": 1.5},
+        {"f": 1.25},
+        {"u": [1, 1.0]},
+        {"u": [{"a": 1}, {"a": 2}, "x"]},
+        {"c": {"a": [1, "é"]}},
+        {"c": 2},
+        {"c": False},
+        {"c": None},
+        {"long": 1},
+        {"é": 1},
+    ]
+    expected = [True, False, True, True, True, False, True, False, False, True]
+    expected += [True, True, False, True, False, False]
+    validator = compile_schema(schema)
+    assert validator.is_valid_many(instances) == expected
+    assert validator.is_valid_many([_subclassed(x) for x in instances]) == expected
+    assert [validator.is_valid(_subclassed(x)) for x in instances] == expected
+    assert [valid for valid, _ in validator.validate_many(instances)] == expected
+
+
 @pytest.mark.parametrize(
     "schema",
     [

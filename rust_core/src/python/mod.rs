@@ -31,6 +31,7 @@ mod priority;
 mod pruning;
 mod registry;
 mod schema;
+mod schema_view;
 mod search;
 mod telemetry;
 mod template;

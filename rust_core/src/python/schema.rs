@@ -1,5 +1,7 @@
-//! ValidationCore JSON Schema binding: Python values to `serde_json::Value`, then the
-//! `jsonschema` crate with the GIL released.
+//! ValidationCore JSON Schema binding: the `jsonschema` crate, on Python values read in place
+//! (`is_valid`, `is_valid_many`: see `schema_view`) or converted to `serde_json::Value` and
+//! checked with the GIL released (`validate`, the error records, and instances holding
+//! subclasses).
 //!
 //! The conversion applies the reference's JSON checks in the same order (depth first, an
 //! object's key before its value): a non-JSON type or a non-str key is a TypeError; an
@@ -16,8 +18,10 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
+use pyo3::{ffi, Borrowed};
 use serde_json::{Map, Number, Value};
 
+use super::schema_view::{self, PyView};
 use crate::text::schema::{CompiledSchema, Issue, RetrieveFn, SchemaError, SchemaOptions};
 
 /// The deepest nesting accepted (the root container is depth 1), as in the reference.
@@ -59,22 +63,35 @@ fn check_depth(what: &str, depth: usize) -> PyResult<()> {
     Ok(())
 }
 
-fn to_value(obj: &Bound<'_, PyAny>, what: &str, depth: usize) -> PyResult<Value> {
+/// One node as the reference reads it: a JSON leaf (checked), or a container to walk.
+enum Read<'b, 'py> {
+    Null,
+    Bool(bool),
+    Str(&'b str),
+    Number(Number),
+    List(&'b Bound<'py, PyList>),
+    Dict(&'b Bound<'py, PyDict>),
+}
+
+/// The checks the reference applies to one node, in its order: a non-JSON type is a
+/// TypeError, an int outside 64 bits or a non-finite float a ValueError, a str with a lone
+/// surrogate a UnicodeEncodeError.
+fn read<'b, 'py>(obj: &'b Bound<'py, PyAny>, what: &str) -> PyResult<Read<'b, 'py>> {
     if obj.is_none() {
-        return Ok(Value::Null);
+        return Ok(Read::Null);
     }
     if let Ok(flag) = obj.cast::<PyBool>() {
-        return Ok(Value::Bool(flag.is_true()));
+        return Ok(Read::Bool(flag.is_true()));
     }
     if let Ok(text) = obj.cast::<PyString>() {
-        return Ok(Value::String(text.to_str()?.to_owned()));
+        return Ok(Read::Str(text.to_str()?));
     }
     if let Ok(int) = obj.cast::<PyInt>() {
         if let Ok(small) = int.extract::<i64>() {
-            return Ok(Value::Number(small.into()));
+            return Ok(Read::Number(small.into()));
         }
         if let Ok(big) = int.extract::<u64>() {
-            return Ok(Value::Number(big.into()));
+            return Ok(Read::Number(big.into()));
         }
         return Err(PyValueError::new_err(format!(
             "{what}: integer {int} does not fit in 64 bits"
@@ -82,7 +99,7 @@ fn to_value(obj: &Bound<'_, PyAny>, what: &str, depth: usize) -> PyResult<Value>
     }
     if let Ok(float) = obj.cast::<PyFloat>() {
         let x = float.value();
-        return Number::from_f64(x).map(Value::Number).ok_or_else(|| {
+        return Number::from_f64(x).map(Read::Number).ok_or_else(|| {
             PyValueError::new_err(format!(
                 "{what}: {} is not a JSON number",
                 float
@@ -92,33 +109,101 @@ fn to_value(obj: &Bound<'_, PyAny>, what: &str, depth: usize) -> PyResult<Value>
         });
     }
     if let Ok(list) = obj.cast::<PyList>() {
-        check_depth(what, depth)?;
-        let mut items = Vec::with_capacity(list.len());
-        for item in list.iter() {
-            items.push(to_value(&item, what, depth + 1)?);
-        }
-        return Ok(Value::Array(items));
+        return Ok(Read::List(list));
     }
     if let Ok(dict) = obj.cast::<PyDict>() {
-        check_depth(what, depth)?;
-        let mut map = Map::new();
-        for (key, item) in dict.iter() {
-            let Ok(key) = key.cast::<PyString>() else {
-                return Err(PyTypeError::new_err(format!(
-                    "{what}: object keys must be str, not {}",
-                    key.get_type().name()?
-                )));
-            };
-            let key = key.to_str()?.to_owned();
-            let item = to_value(&item, what, depth + 1)?;
-            map.insert(key, item);
-        }
-        return Ok(Value::Object(map));
+        return Ok(Read::Dict(dict));
     }
     Err(PyTypeError::new_err(format!(
         "{what}: {} is not a JSON type",
         obj.get_type().name()?
     )))
+}
+
+/// An object key's text: a str (TypeError otherwise) without a lone surrogate.
+fn key_text<'b>(key: &'b Bound<'_, PyAny>, what: &str) -> PyResult<&'b str> {
+    let Ok(key) = key.cast::<PyString>() else {
+        return Err(PyTypeError::new_err(format!(
+            "{what}: object keys must be str, not {}",
+            key.get_type().name()?
+        )));
+    };
+    key.to_str()
+}
+
+fn to_value(obj: &Bound<'_, PyAny>, what: &str, depth: usize) -> PyResult<Value> {
+    Ok(match read(obj, what)? {
+        Read::Null => Value::Null,
+        Read::Bool(flag) => Value::Bool(flag),
+        Read::Str(text) => Value::String(text.to_owned()),
+        Read::Number(number) => Value::Number(number),
+        Read::List(list) => {
+            check_depth(what, depth)?;
+            let mut items = Vec::with_capacity(list.len());
+            for item in list.iter() {
+                items.push(to_value(&item, what, depth + 1)?);
+            }
+            Value::Array(items)
+        }
+        Read::Dict(dict) => {
+            check_depth(what, depth)?;
+            let mut map = Map::new();
+            for (key, item) in dict.iter() {
+                let key = key_text(&key, what)?.to_owned();
+                let item = to_value(&item, what, depth + 1)?;
+                map.insert(key, item);
+            }
+            Value::Object(map)
+        }
+    })
+}
+
+/// [`to_value`]'s checks, in its order, without building anything: Ok(true) when `obj` is
+/// made of the exact built-in types only (dict with exact str keys, list, str, int, float,
+/// bool, None), which `schema_view` reads in place; Ok(false) when it holds a subclass, which
+/// takes the conversion (a subclass's hashing or comparison could run Python code).
+fn plain(obj: &Bound<'_, PyAny>, what: &str, depth: usize) -> PyResult<bool> {
+    let exact = |ty: *mut ffi::PyTypeObject| obj.get_type_ptr() == ty;
+    Ok(match read(obj, what)? {
+        Read::Null | Read::Bool(_) => true,
+        Read::Str(_) => exact(&raw mut ffi::PyUnicode_Type),
+        Read::Number(_) => exact(&raw mut ffi::PyLong_Type) || exact(&raw mut ffi::PyFloat_Type),
+        Read::List(list) => {
+            check_depth(what, depth)?;
+            let mut all = exact(&raw mut ffi::PyList_Type);
+            let len = list.len();
+            for index in 0..len {
+                // SAFETY: index < len of a live list; the item is borrowed from it and no
+                // Python code runs while it is read.
+                let item = unsafe {
+                    Borrowed::from_ptr(obj.py(), ffi::PyList_GET_ITEM(list.as_ptr(), index as _))
+                };
+                all &= plain(&item, what, depth + 1)?;
+            }
+            all
+        }
+        Read::Dict(dict) => {
+            check_depth(what, depth)?;
+            let mut all = exact(&raw mut ffi::PyDict_Type);
+            let mut pos: ffi::Py_ssize_t = 0;
+            let mut key: *mut ffi::PyObject = std::ptr::null_mut();
+            let mut item: *mut ffi::PyObject = std::ptr::null_mut();
+            // SAFETY: PyDict_Next yields borrowed references into a live dict that nothing
+            // changes while it is walked (no Python code runs in the checks).
+            while unsafe { ffi::PyDict_Next(dict.as_ptr(), &mut pos, &mut key, &mut item) } != 0 {
+                let (key, item) = unsafe {
+                    (
+                        Borrowed::from_ptr(obj.py(), key),
+                        Borrowed::from_ptr(obj.py(), item),
+                    )
+                };
+                key_text(&key, what)?;
+                all &= key.get_type_ptr() == &raw mut ffi::PyUnicode_Type;
+                all &= plain(&item, what, depth + 1)?;
+            }
+            all
+        }
+    })
 }
 
 fn issues_to_python(py: Python<'_>, issues: Vec<Issue>) -> PyResult<Bound<'_, PyList>> {
@@ -241,7 +326,7 @@ fn compile(
     py: Python<'_>,
     schema: &Bound<'_, PyAny>,
     keywords: &Keywords<'_, '_>,
-) -> PyResult<Arc<CompiledSchema>> {
+) -> PyResult<(SchemaOptions, Value)> {
     let value = to_value(schema, "schema", 0)?;
     let documents = registered(py, keywords.registry)?;
     let retrieve = retriever(keywords.retrieve)?;
@@ -253,16 +338,21 @@ fn compile(
         documents,
         retrieve,
         assert_formats,
+        ..SchemaOptions::default()
     };
-    py.detach(|| CompiledSchema::new(&value, &options))
-        .map(Arc::new)
-        .map_err(|e| schema_error(py, e))
+    Ok((options, value))
 }
 
-/// Instances converted per batch by `is_valid_many`: small enough that each converted
-/// instance is checked and freed while its memory is still in cache (measured: 4096 per
-/// batch cost 1.5x the per-instance loop, 128 matches it).
-const MANY_BATCH: usize = 128;
+/// The schema compiled for `serde_json::Value` instances (the error records).
+fn compile_values(
+    py: Python<'_>,
+    schema: &Bound<'_, PyAny>,
+    keywords: &Keywords<'_, '_>,
+) -> PyResult<CompiledSchema> {
+    let (options, value) = compile(py, schema, keywords)?;
+    py.detach(|| CompiledSchema::new(&value, &options))
+        .map_err(|e| schema_error(py, e))
+}
 
 fn instances_to_values(instances: &Bound<'_, PyAny>) -> PyResult<Vec<Value>> {
     let mut values = Vec::new();
@@ -276,9 +366,25 @@ fn instances_to_values(instances: &Bound<'_, PyAny>) -> PyResult<Vec<Value>> {
 #[pyclass(frozen, name = "SchemaValidator", module = "rust_core")]
 struct PySchemaValidator {
     inner: Arc<CompiledSchema>,
+    /// The same schema compiled for Python objects read in place (`is_valid`).
+    view: CompiledSchema<PyView>,
     schema: Py<PyAny>,
     /// `{"registry", "retrieve", "format"}` as given, for pickling.
     keywords: Py<PyDict>,
+}
+
+impl PySchemaValidator {
+    /// `is_valid` for one instance: in place when it is plain, else converted.
+    fn check(&self, py: Python<'_>, instance: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let checked = if plain(instance, "instance", 0)? {
+            // The GIL stays held: nothing can change the objects the view reads.
+            self.view.is_valid(schema_view::root(instance))
+        } else {
+            let value = to_value(instance, "instance", 0)?;
+            self.inner.is_valid(&value)
+        };
+        checked.map_err(|e| schema_error(py, e))
+    }
 }
 
 #[pymethods]
@@ -309,12 +415,10 @@ impl PySchemaValidator {
         result_to_python(py, issues)
     }
 
-    /// True when the instance is valid.
+    /// True when the instance is valid: read in place, with the GIL held (a plain instance
+    /// needs no conversion, and the check costs less than releasing and taking the GIL).
     fn is_valid(&self, py: Python<'_>, instance: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let value = to_value(instance, "instance", 0)?;
-        let inner = &self.inner;
-        py.detach(|| inner.is_valid(&value))
-            .map_err(|e| schema_error(py, e))
+        self.check(py, instance)
     }
 
     /// `validate` for each instance, in order; the engine runs in parallel without the GIL.
@@ -335,26 +439,23 @@ impl PySchemaValidator {
         Ok(out)
     }
 
-    /// `is_valid` for each instance, in order, converted and checked a batch at a time
-    /// (without the GIL): converting all instances up front cost three times the per-instance
-    /// loop in allocator and cache traffic, more than the checking itself.
+    /// `is_valid` for each instance, in order, each read in place with the GIL held: the
+    /// checking costs about a microsecond an instance, less than converting it for a thread
+    /// that runs without the GIL.
     fn is_valid_many(&self, py: Python<'_>, instances: &Bound<'_, PyAny>) -> PyResult<Vec<bool>> {
-        let inner = &self.inner;
         let mut out = Vec::with_capacity(instances.len().unwrap_or(0));
-        let mut batch = Vec::with_capacity(MANY_BATCH);
-        let mut iter = instances.try_iter()?;
-        loop {
-            batch.clear();
-            for instance in iter.by_ref().take(MANY_BATCH) {
-                batch.push(to_value(&instance?, "instance", 0)?);
+        if let Ok(list) = instances.cast::<PyList>() {
+            // By index, not through an iterator: each item is borrowed from the list.
+            let mut index = 0;
+            while index < list.len() {
+                let item = list.get_item(index)?;
+                out.push(self.check(py, &item)?);
+                index += 1;
             }
-            if batch.is_empty() {
-                break;
-            }
-            let checked = py
-                .detach(|| inner.is_valid_many(&batch))
-                .map_err(|e| schema_error(py, e))?;
-            out.extend(checked);
+            return Ok(out);
+        }
+        for instance in instances.try_iter()? {
+            out.push(self.check(py, &instance?)?);
         }
         Ok(out)
     }
@@ -391,7 +492,14 @@ fn compile_schema<'py>(
         retrieve,
         format,
     };
-    let inner = compile(py, schema, &keywords)?;
+    let (options, value) = compile(py, schema, &keywords)?;
+    let (inner, view) = py
+        .detach(|| {
+            let inner = CompiledSchema::new(&value, &options)?;
+            // Documents the first compile retrieved are served again from `options.fetched`.
+            Ok((inner, CompiledSchema::new(&value, &options)?))
+        })
+        .map_err(|e| schema_error(py, e))?;
     let given = PyDict::new(py);
     given.set_item("registry", registry)?;
     given.set_item("retrieve", retrieve)?;
@@ -400,7 +508,8 @@ fn compile_schema<'py>(
         _ => given.set_item("format", "annotate")?,
     }
     Ok(PySchemaValidator {
-        inner,
+        inner: Arc::new(inner),
+        view,
         schema: schema.clone().unbind(),
         keywords: given.unbind(),
     })
@@ -423,7 +532,7 @@ fn json_schema_validate<'py>(
         format,
     };
     // Schema first, as the reference compiles before it reads the instance.
-    let compiled = compile(py, schema, &keywords)?;
+    let compiled = compile_values(py, schema, &keywords)?;
     let value = to_value(instance, "instance", 0)?;
     let issues = py
         .detach(|| compiled.validate(&value))

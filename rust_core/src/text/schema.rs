@@ -14,8 +14,9 @@
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use jsonschema::json::{Json, SerdeJson};
 use jsonschema::{Draft, PatternOptions, Retrieve, Uri};
 use rayon::prelude::*;
 use serde_json::Value;
@@ -75,6 +76,9 @@ pub struct SchemaOptions {
     pub documents: HashMap<String, Value>,
     pub retrieve: Option<Arc<RetrieveFn>>,
     pub assert_formats: bool,
+    /// Documents `retrieve` returned, by URI, shared by the clones of these options: a schema
+    /// compiled for a second representation asks the caller for each document only once.
+    pub fetched: Arc<Mutex<HashMap<String, Value>>>,
 }
 
 /// One validation failure: instance location, schema keyword location (JSON pointers) and a
@@ -228,6 +232,7 @@ fn is_uuid(text: &str) -> bool {
 struct DocumentRetriever {
     documents: HashMap<String, Value>,
     retrieve: Option<Arc<RetrieveFn>>,
+    fetched: Arc<Mutex<HashMap<String, Value>>>,
 }
 
 impl Retrieve for DocumentRetriever {
@@ -237,9 +242,16 @@ impl Retrieve for DocumentRetriever {
     ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
         let key = uri.as_str();
         let key = key.strip_suffix('#').unwrap_or(key);
-        let mut document = match (self.documents.get(key), &self.retrieve) {
+        let known = self.fetched.lock().ok().and_then(|f| f.get(key).cloned());
+        let mut document = match (self.documents.get(key).or(known.as_ref()), &self.retrieve) {
             (Some(document), _) => document.clone(),
-            (None, Some(retrieve)) => retrieve(key)?,
+            (None, Some(retrieve)) => {
+                let document = retrieve(key)?;
+                if let Ok(mut fetched) = self.fetched.lock() {
+                    fetched.insert(key.to_owned(), document.clone());
+                }
+                document
+            }
             (None, None) => {
                 return Err(
                     format!("{key} is not registered and no retrieve callable was given").into(),
@@ -251,9 +263,10 @@ impl Retrieve for DocumentRetriever {
     }
 }
 
-/// A schema checked and compiled once, for validating many instances.
-pub struct CompiledSchema {
-    validator: jsonschema::Validator,
+/// A schema checked and compiled once, for validating many instances in the representation
+/// `F` (`serde_json::Value` unless the binding supplies its own, see `jsonschema::json`).
+pub struct CompiledSchema<F: Json = SerdeJson> {
+    validator: jsonschema::Validator<F>,
     draft: Draft,
 }
 
@@ -265,7 +278,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "unknown panic".to_owned())
 }
 
-impl CompiledSchema {
+impl<F: Json> CompiledSchema<F> {
     /// Compiles `schema`, or says why it cannot be used.
     pub fn new(schema: &Value, options: &SchemaOptions) -> Result<Self, SchemaError> {
         let draft = draft_of(schema, &options.documents)?;
@@ -274,9 +287,10 @@ impl CompiledSchema {
         let retriever = DocumentRetriever {
             documents: options.documents.clone(),
             retrieve: options.retrieve.clone(),
+            fetched: options.fetched.clone(),
         };
         let built = catch_unwind(AssertUnwindSafe(|| {
-            let mut engine = jsonschema::options()
+            let mut engine = jsonschema::options_for::<F>()
                 .with_draft(draft)
                 .with_retriever(retriever)
                 .with_pattern_options(PatternOptions::regex().size_limit(PATTERN_SIZE_LIMIT))
@@ -316,6 +330,18 @@ impl CompiledSchema {
             .map_or(DRAFT202012_URI, |(name, _)| name)
     }
 
+    /// True when `instance` is valid.
+    pub fn is_valid(&self, instance: F::Node<'_>) -> Result<bool, SchemaError> {
+        catch_unwind(AssertUnwindSafe(|| self.validator.is_valid(instance))).map_err(|payload| {
+            SchemaError(format!(
+                "the schema engine failed: {}",
+                panic_message(payload.as_ref())
+            ))
+        })
+    }
+}
+
+impl CompiledSchema {
     /// Every error for `instance`, in the engine's order (empty when valid).
     pub fn validate(&self, instance: &Value) -> Result<Vec<Issue>, SchemaError> {
         catch_unwind(AssertUnwindSafe(|| {
@@ -329,16 +355,6 @@ impl CompiledSchema {
                 .collect()
         }))
         .map_err(|payload| {
-            SchemaError(format!(
-                "the schema engine failed: {}",
-                panic_message(payload.as_ref())
-            ))
-        })
-    }
-
-    /// True when `instance` is valid.
-    pub fn is_valid(&self, instance: &Value) -> Result<bool, SchemaError> {
-        catch_unwind(AssertUnwindSafe(|| self.validator.is_valid(instance))).map_err(|payload| {
             SchemaError(format!(
                 "the schema engine failed: {}",
                 panic_message(payload.as_ref())
@@ -472,7 +488,7 @@ mod tests {
             ..SchemaOptions::default()
         };
         let schema = json!({"$ref": uri});
-        let compiled = CompiledSchema::new(&schema, &options).unwrap();
+        let compiled = CompiledSchema::<SerdeJson>::new(&schema, &options).unwrap();
         assert!(compiled.is_valid(&json!("Émile")).unwrap());
         assert!(!compiled.is_valid(&json!("émile")).unwrap());
         let retrieve: Arc<RetrieveFn> = Arc::new(|uri: &str| {
@@ -487,12 +503,12 @@ mod tests {
             ..SchemaOptions::default()
         };
         let good = json!({"$ref": "http://example.com/int.json"});
-        assert!(CompiledSchema::new(&good, &options)
+        assert!(CompiledSchema::<SerdeJson>::new(&good, &options)
             .unwrap()
             .is_valid(&json!(3))
             .unwrap());
         let bad = json!({"$ref": "http://example.com/other.json"});
-        assert!(CompiledSchema::new(&bad, &options).is_err());
+        assert!(CompiledSchema::<SerdeJson>::new(&bad, &options).is_err());
     }
 
     #[test]
@@ -504,14 +520,15 @@ mod tests {
             assert_formats: true,
             ..SchemaOptions::default()
         };
-        let assert = CompiledSchema::new(&schema, &options).unwrap();
+        let assert = CompiledSchema::<SerdeJson>::new(&schema, &options).unwrap();
         assert!(!assert.is_valid(&json!("x")).unwrap());
         assert!(assert.is_valid(&json!("10.0.0.1")).unwrap());
         assert!(is_date("2024-02-29") && !is_date("2023-02-29") && !is_date("0000-01-01"));
         assert!(!is_date("2024-1-01") && !is_date("2024-01-01\n"));
         assert!(is_uuid("2EB8AA08-aa98-11ea-b4aa-73b441d16380"));
         assert!(!is_uuid("2eb8aa08aa9811eab4aa73b441d16380"));
-        let email = CompiledSchema::new(&json!({"format": "email"}), &options).unwrap();
+        let email =
+            CompiledSchema::<SerdeJson>::new(&json!({"format": "email"}), &options).unwrap();
         assert!(email.is_valid(&json!("not an email")).unwrap());
     }
 
