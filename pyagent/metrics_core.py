@@ -124,7 +124,8 @@ def _exact_sum(values: list[float]) -> float:
         try:
             return float(exact)
         except OverflowError:
-            return math.copysign(math.inf, exact)
+            # float(exact) overflowed, so copysign(inf, exact) would too: the sign decides.
+            return math.inf if exact > 0 else -math.inf
 
 
 def _summary(values: list[float]) -> MetricSummary:

@@ -126,7 +126,9 @@ def calculate_rollups(
         scaled = ts / width
     if (np.abs(scaled) >= _MAX_BUCKET_INDEX).any():
         raise ValueError("timestamps / bucket_seconds must stay below 2**53 in magnitude")
-    buckets = np.floor(scaled).tolist()
+    # Bucket indexes are integers (rust_core: i64): + 0.0 turns floor(-0.0) into bucket 0.0,
+    # so a -0.0 timestamp starts bucket 0.0, not -0.0.
+    buckets = (np.floor(scaled) + 0.0).tolist()
     group_of: dict[str | None, int] = {}
     keys: list[str | None] = []
     # (group, bucket index) -> [count, sum, compensation, min, max]

@@ -81,14 +81,34 @@ def merge_cases(draw: st.DrawFn) -> tuple[tuple[Any, ...], dict[str, Any]]:
     which = draw(st.integers(0, 6))
     if which < 3:  # one argument corrupted
         args[which] = draw(corrupt(args[which]))
-    elif which == 3 and out and inner and rank:  # a shape that does not fit
-        args[draw(st.integers(1, 2))] = draw(matrices(rank + 1, inner + 1))
+    elif which == 3:  # one dimension that does not fit, the others right (each check alone)
+        # 1 most often: a single row or column broadcasts in numpy if a check were missing.
+        wrong = st.one_of(st.just(1), st.integers(0, max(out, inner, rank) + 1))
+        dim = draw(st.sampled_from(["a_cols", "b_rows", "a_rows", "b_cols"]))
+        if dim == "a_cols":  # 1 column broadcasts over the base if unchecked
+            args[1] = draw(matrices(rank, draw(wrong.filter(lambda n: n != inner))))
+        elif dim == "b_rows":  # 1 row broadcasts over the base if unchecked
+            args[2] = draw(matrices(draw(wrong.filter(lambda n: n != out)), rank))
+        elif dim == "a_rows":
+            args[1] = draw(matrices(draw(wrong.filter(lambda n: n != rank)), inner))
+        else:
+            args[2] = draw(matrices(out, draw(wrong.filter(lambda n: n != rank))))
     alias = which == 4 and out > rank and inner > 0  # lora_a becomes a view of base
     return tuple(args), {"inplace": inplace, "alias": alias}
 
 
+def _ones(rows: int, cols: int) -> np.ndarray:
+    return np.ones((rows, cols), dtype=F32)
+
+
 @parity_property("merge_weights")
 @given(case=merge_cases())
+# One factor dimension off by broadcastable 1 (A one column, B one row): a ValueError, never
+# a broadcast merge; and each check alone, the rank of A or of B.
+@example(case=((_ones(3, 4), _ones(2, 1), _ones(3, 2), 1.0), {"inplace": False, "alias": False}))
+@example(case=((_ones(3, 4), _ones(2, 4), _ones(1, 2), 1.0), {"inplace": True, "alias": False}))
+@example(case=((_ones(3, 4), _ones(1, 4), _ones(3, 2), 1.0), {"inplace": False, "alias": False}))
+@example(case=((_ones(3, 4), _ones(2, 4), _ones(3, 1), 1.0), {"inplace": False, "alias": False}))
 def merge_weights_agrees(case: tuple[tuple[Any, ...], dict[str, Any]]) -> None:
     """Same merged weight within the float32 bound (in place or not), or same error class."""
     args, options = case
@@ -125,8 +145,15 @@ def adapter_cases(draw: st.DrawFn) -> tuple[Any, ...]:
     which = draw(st.integers(0, 4))
     if which < 3:
         args[which] = draw(corrupt(args[which]))
-    elif which == 3 and inner and rank:
-        args[1] = draw(matrices(rank, inner + 1))
+    elif which == 3:  # one dimension that does not fit: A's columns, or the rank of A or B
+        wrong = st.one_of(st.just(1), st.integers(0, max(inner, rank) + 1))
+        dim = draw(st.sampled_from(["a_cols", "a_rows", "b_cols"]))
+        if dim == "a_cols":
+            args[1] = draw(matrices(rank, draw(wrong.filter(lambda n: n != inner))))
+        elif dim == "a_rows":
+            args[1] = draw(matrices(draw(wrong.filter(lambda n: n != rank)), inner))
+        else:
+            args[2] = draw(matrices(out, draw(wrong.filter(lambda n: n != rank))))
     return tuple(args)
 
 

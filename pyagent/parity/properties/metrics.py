@@ -10,9 +10,10 @@ every figure is unique whatever the order or thread split, so any difference is 
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pyagent import metrics_core
@@ -57,6 +58,22 @@ def rolling_avg_survives_cancellation(values: list[float], window: int) -> None:
     same(metrics_core.rolling_avg, values, window, rel_tol=0)
 
 
+#: The largest finite float and the values around the limits the sums must respect.
+BIG = sys.float_info.max
+near_overflow = st.sampled_from([BIG, -BIG, BIG / 2, -BIG / 2, BIG / 3, 1e308, 0.5, -1.0, 0.0])
+
+
+@parity_property("rolling_avg")
+@given(values=st.lists(near_overflow, min_size=1, max_size=6), window=st.integers(1, 4))
+# At the size limit exactly: max / (min(window, n) + 1) is allowed, more is refused.
+@example(values=[BIG / 2], window=1)
+@example(values=[BIG / 2, -BIG / 2], window=1)
+@example(values=[BIG / 3, BIG / 3], window=2)
+def rolling_avg_near_overflow(values: list[float], window: int) -> None:
+    """Values at and beyond what a window sum can hold: the same averages or ValueError."""
+    same(metrics_core.rolling_avg, values, window, rel_tol=0)
+
+
 names = st.sampled_from(["cpu", "mem", "latency", "ünï", "\ud800", ""])
 
 
@@ -89,4 +106,16 @@ def aggregate_metrics_agrees(data: st.DataObject, n: int, big: bool) -> None:
 )
 def aggregate_metrics_rejects_the_same(labels: object, values: object) -> None:
     """Bad names, bad values, length mismatches: the same error class from both."""
+    same(metrics_core.aggregate_metrics, labels, values, rel_tol=0)
+
+
+@parity_property("aggregate_metrics")
+@given(values=st.lists(near_overflow, min_size=1, max_size=8), data=st.data())
+# A sum whose partials overflow while the exact total is small (0.5), and one that overflows.
+@example(values=[BIG, BIG, -BIG, -BIG, 0.5], data=None)
+@example(values=[BIG, BIG], data=None)
+def aggregate_metrics_near_overflow(values: list[float], data: st.DataObject | None) -> None:
+    """Sums whose partials or totals overflow float64: the same exact figures or infinities."""
+    n = len(values)
+    labels = ["cpu"] * n if data is None else data.draw(st.lists(names, min_size=n, max_size=n))
     same(metrics_core.aggregate_metrics, labels, values, rel_tol=0)

@@ -18,10 +18,11 @@ import math
 from typing import Any
 
 import numpy as np
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pyagent import priority_core
+from pyagent.backend import forced_python
 from pyagent.parity import hostile
 from pyagent.parity.compare import call_both, same_outcome
 from pyagent.parity.properties.strategies_numeric import parameters
@@ -89,14 +90,71 @@ def graphs(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
+def _graph(nodes: list[Any], edges: list[Any], **kwargs: Any) -> dict[str, Any]:
+    args = dict.fromkeys(["weights", "personalization", "dangling"])
+    return {
+        "nodes": nodes,
+        "edges": edges,
+        **args,
+        "alpha": 0.85,
+        "max_iter": 100,
+        "tol": 1e-6,
+        **kwargs,
+    }
+
+
+def _raised(call: Any) -> BaseException | None:
+    try:
+        call()
+    except Exception as exc:  # the outcome class is compared by same_outcome first
+        return exc
+    return None
+
+
+def _same_failure(args: dict[str, Any]) -> None:
+    """No convergence: both raise it with ``(message, max_iter)``, num_iterations the max."""
+    rust = _raised(lambda: priority_core.calculate_weights(**args))
+    with forced_python():
+        python = _raised(lambda: priority_core.calculate_weights(**args))
+    assert rust is not None and python is not None
+    assert rust.args == python.args, (rust.args, python.args)
+    steps = int(args.get("max_iter", 100))
+    assert getattr(rust, "num_iterations", None) == steps == python.num_iterations  # type: ignore[attr-defined]
+
+
 @parity_property("calculate_weights")
 @given(args=graphs())
+# The stopping test at equality: the first step's L1 change is exactly 0.5 == 2 * tol, which
+# does not stop it (err < N * tol); the second's, 0.25, does.
+@example(args=_graph([0, 1], [(0, 1)], alpha=1.0, tol=0.25))
+# Weights out of one node (or personalization values) whose sum overflows: ValueError.
+@example(args=_graph([0, 1], [(0, 1), (0, 1)], weights=[1e308, 1e308]))
+@example(args=_graph([0, 1], [(0, 1)], personalization={0: 1e308, 1: 1e308}))
+@example(args=_graph([0, 1], [(0, 1)], dangling={0: 1e308, 1: 1e308}))
 def calculate_weights_agrees(args: dict[str, Any]) -> None:
     """Same weights to the last bit, or the same error class (no convergence included)."""
     rust, python = call_both(priority_core.calculate_weights, **args)
     same_outcome(rust, python, rel_tol=0)
     if rust.error is None:
         assert list(rust.value) == list(python.value)  # keys in node order, same objects
+    elif rust.error is priority_core.PowerIterationFailedConvergence:
+        _same_failure(args)
+
+
+@parity_property("calculate_weights")
+@given(alpha=st.sampled_from([1.0, 0.999999]), explicit=st.booleans())
+def calculate_weights_default_max_iter(alpha: float, explicit: bool) -> None:
+    """A periodic chain never settles without damping: 100 steps (the default) then the error.
+
+    0 <-> 1 <- 2 from the uniform start swings between [2/3, 1/3, 0] and [1/3, 2/3, 0].
+    """
+    nodes, edges = [0, 1, 2], [(0, 1), (1, 0), (2, 0)]
+    kwargs: dict[str, Any] = {"alpha": alpha, **({"max_iter": 100} if explicit else {})}
+    rust, python = call_both(priority_core.calculate_weights, nodes, edges, **kwargs)
+    same_outcome(rust, python, rel_tol=0)
+    assert rust.error is priority_core.PowerIterationFailedConvergence, rust.describe()
+    assert rust.message == python.message
+    _same_failure({"nodes": nodes, "edges": edges, **kwargs})
 
 
 @parity_property("calculate_weights")

@@ -21,6 +21,8 @@ from pyagent.parity.registry import parity_property
 REL_TOL = 1e-12
 ages = st.floats(min_value=0, max_value=1e7)
 weights = st.floats(min_value=-10, max_value=10)
+#: At the age boundary: zero of either sign is a valid age, anything below zero is not.
+edge_ages = st.sampled_from([0.0, -0.0, -1e-300, -1.0])
 half_lives = st.one_of(st.floats(min_value=1e-3, max_value=1e6), parameters)
 floors = st.one_of(st.floats(min_value=0, max_value=1), parameters)
 
@@ -37,7 +39,7 @@ def calculate_decay_agrees(
 ) -> None:
     """Same decayed array on equal-length inputs of every container type, or same error."""
     w = data.draw(st.lists(weights, min_size=n, max_size=n))
-    a = data.draw(st.lists(ages, min_size=n, max_size=n))
+    a = data.draw(st.lists(st.one_of(ages, ages, edge_ages), min_size=n, max_size=n))
     w_in = data.draw(st.sampled_from([w, tuple(w), np.array(w)]))
     a_in = data.draw(st.sampled_from([a, np.array(a, dtype="float32")]))
     args = (w_in, a_in, half_life) if min_weight is None else (w_in, a_in, half_life, min_weight)

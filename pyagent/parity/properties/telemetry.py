@@ -9,12 +9,12 @@ surface either of two equal zeros).
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pyagent import telemetry_core
 from pyagent.parity import hostile
-from pyagent.parity.compare import same
+from pyagent.parity.compare import call_python, same
 from pyagent.parity.properties.strategies_numeric import bad_vectors, finite, vectors
 from pyagent.parity.registry import parity_property
 
@@ -30,6 +30,8 @@ tied = st.sampled_from([0.0, -0.0, 1.0, 2.5, -7.0, 1e300, -1e300])
 
 @parity_property("percentiles")
 @given(values=st.one_of(vectors(finite), vectors(tied)), qs=qs)
+# t == 0.5 exactly: numpy interpolates from the upper end there, and 0.3 + 0.35 != 1.0 - 0.35.
+@example(values=[0.3, 1.0], qs=[50])
 def percentiles_agree_with_each_other_and_numpy(values: object, qs: object) -> None:
     """Same array from both backends, equal to numpy.percentile whenever it is valid."""
     outcome = same(telemetry_core.percentiles, values, qs, rel_tol=0)
@@ -73,7 +75,38 @@ def calculate_rollups_agree(
     names = data.draw(st.lists(metric_names, min_size=n, max_size=n)) if named else None
     as_array = data.draw(st.booleans())
     ts: object = np.array(timestamps) if as_array else timestamps
-    same(telemetry_core.calculate_rollups, ts, values, bucket_seconds, names, rel_tol=0)
+    _same_bits(ts, values, bucket_seconds, names)
+
+
+def _same_bits(ts: object, values: object, bucket_seconds: object, names: object) -> None:
+    """Equal rollups, and every float column the same bits: the sign of a zero included.
+
+    Equal extremes keep the first seen (0.0 then -0.0 has min and max 0.0), and a bucket
+    index of -0.0 is bucket 0 (its start is 0.0), on both backends.
+    """
+    outcome = same(telemetry_core.calculate_rollups, ts, values, bucket_seconds, names, rel_tol=0)
+    if outcome.error is None:
+        python = call_python(telemetry_core.calculate_rollups, ts, values, bucket_seconds, names)
+        for column in ("bucket_start", "sum", "min", "max", "mean"):
+            assert outcome.value[column].tobytes() == python.value[column].tobytes(), column
+
+
+@parity_property("calculate_rollups")
+@given(
+    timestamps=st.sampled_from(
+        [[0.0, -0.0, 0.5], [-0.0, 0.0], [2.0**53], [-(2.0**53)], [2.0**53 - 1], [1e16, 0.0]]
+    ),
+    values=st.sampled_from([[0.0, -0.0, 1.0], [-0.0, 0.0, -0.0], [1.0, 2.0, 3.0]]),
+    bucket_seconds=st.sampled_from([1, 1.0, 0.0, -0.0, 2.0, 0.5]),
+    named=st.booleans(),
+)
+def calculate_rollups_boundaries(
+    timestamps: list[float], values: list[float], bucket_seconds: object, named: bool
+) -> None:
+    """Boundaries: signed zeros (times, values, width 0), bucket index at and below 2**53."""
+    vs = values[: len(timestamps)] + [1.0] * (len(timestamps) - len(values))
+    names = ["cpu"] * len(timestamps) if named else None
+    _same_bits(timestamps, vs, bucket_seconds, names)
 
 
 @parity_property("calculate_rollups")
