@@ -325,9 +325,14 @@ def parse_json_agrees(config: Any, style: int, as_bytes: bool, bom: bool, fmt: s
 @given(data=st.data(), config=json_configs, style=st.integers(0, 2))
 def parse_corrupted_json_agrees(data: st.DataObject, config: Any, style: int) -> None:
     """An edited JSON document: the same value or the same ConfigError line/column/reason."""
-    text = data.draw(corrupted(_json_text(config, style)))
+    # Leading blank lines: a position counted from the document's first character.
+    lead = data.draw(st.sampled_from(["", "\n", "\n \n"]))
+    text = data.draw(corrupted(lead + _json_text(config, style)))
     _parse_agrees(text, "json")
-    _parse_agrees(text.encode("utf-8", "surrogatepass"), "json")
+    raw = text.encode("utf-8", "surrogatepass")
+    outcome = _parse_agrees(raw, "json")
+    if _utf8_error_at(raw) is not None:  # bytes that are not UTF-8: always a ConfigError
+        assert outcome.error is config_core.ConfigError, outcome.describe()
 
 
 @parity_property("_parse")
