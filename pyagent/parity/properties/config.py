@@ -336,6 +336,22 @@ def parse_corrupted_json_agrees(data: st.DataObject, config: Any, style: int) ->
 
 
 @parity_property("_parse")
+@given(
+    config=json_configs,
+    lead=st.sampled_from(["", "\n", "\n \n", "é\n"]),
+    at=st.integers(0, 10_000),
+    fmt=st.sampled_from(["json", "toml", "yaml", "ini"]),
+)
+def parse_undecodable_bytes_agree(config: Any, lead: str, at: int, fmt: str) -> None:
+    """A byte that is not UTF-8 anywhere in a document: a ConfigError at its line and column."""
+    text = lead + _json_text(config, 1)
+    i = at % (len(text) + 1)
+    raw = text[:i].encode() + b"\xff" + text[i:].encode()
+    outcome = _parse_agrees(raw, fmt)
+    assert outcome.error is config_core.ConfigError, outcome.describe()
+
+
+@parity_property("_parse")
 @given(config=toml_configs)
 def parse_toml_agrees(config: dict[str, Any]) -> None:
     """TOML written from drawn tables: identical values (datetimes included)."""
