@@ -250,9 +250,13 @@ def _position(text: str, index: int) -> tuple[int, int]:
 
 
 def _decode(data: object, path: str | None) -> str:
-    """The document as text: str as is, bytes-like as UTF-8 with one leading BOM skipped."""
+    """The document as text: str as is, bytes-like as UTF-8 with one leading BOM skipped.
+
+    A str subclass is read by its stored characters, as rust_core reads it (libyaml's
+    loader refuses anything but an exact str).
+    """
     if isinstance(data, str):
-        return data
+        return str.__str__(data)
     try:
         raw = bytes(memoryview(data))  # type: ignore[arg-type]
     except TypeError:

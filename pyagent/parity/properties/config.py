@@ -29,8 +29,11 @@ import datetime as dt
 import json
 import math
 import os
+import pickle
 import string
 import tempfile
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -218,36 +221,141 @@ def _agree(rust: Outcome, python: Outcome, *, message: bool = True) -> None:
         assert rust.message == python.message, (rust.describe(), python.describe())
 
 
-def _parse_agrees(data: object, fmt: object, *, message: bool = True) -> None:
+#: Every format name and extension ``fmt`` may be (case and a leading dot aside).
+_KNOWN_FORMATS = {*config_core.FORMATS.values(), *(ext[1:] for ext in config_core.FORMATS)}
+
+
+def _error_of(call: Callable[[], Any]) -> BaseException | None:
+    try:
+        call()
+    except Exception as exc:
+        return exc
+    return None
+
+
+def _utf8_error_at(raw: bytes) -> tuple[int, int] | None:
+    """Where (1-based line, character column) a document's UTF-8 breaks, BOM skipped; else None."""
+    start = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
+    try:
+        raw[start:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = raw[start : start + exc.start].decode("utf-8")
+        return before.count("\n") + 1, len(before) - before.rfind("\n")
+    return None
+
+
+def _check_config_error(
+    call: Callable[[], Any], outcome: Outcome, where: str, raw: bytes | None
+) -> None:
+    """A ConfigError says where (``path:line:column:``) and pickles as itself.
+
+    ``Config``, ``ConfigError`` and the helpers that locate an error are shared by both
+    backends (rust_core calls them), so they are held to their documented behaviour here:
+    the file (``<string>`` for text), and for a document that is not UTF-8 the position of
+    its first bad byte.
+    """
+    if outcome.error is not config_core.ConfigError:
+        return
+    assert outcome.message.startswith(where + ":"), (where, outcome.describe())
+    broken = None if raw is None else _utf8_error_at(raw)
+    if broken is not None:
+        line, column = broken
+        assert outcome.message == f"{where}:{line}:{column}: invalid UTF-8", outcome.describe()
+    exc = _error_of(call)
+    assert isinstance(exc, config_core.ConfigError), exc
+    copy = pickle.loads(pickle.dumps(exc))
+    assert type(copy) is type(exc) and str(copy) == str(exc) == outcome.message
+    assert (copy.path, copy.line, copy.column, copy.reason) == (
+        exc.path,
+        exc.line,
+        exc.column,
+        exc.reason,
+    )
+
+
+def _raw(data: object) -> bytes | None:
+    """The bytes of a bytes-like document (None for str and anything else)."""
+    if isinstance(data, str):
+        return None
+    try:
+        return bytes(memoryview(data))  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
+def _parse_agrees(data: object, fmt: object, *, message: bool = True) -> Outcome:
     rust, python = call_both(config_core._parse, data, fmt)
     _agree(rust, python, message=message)
+    _check_config_error(lambda: config_core._parse(data, fmt), rust, "<string>", _raw(data))
+    return rust
+
+
+def _parses(data: object, fmt: str) -> Any:
+    """A well-formed document parses (the same on both backends); its value."""
+    outcome = _parse_agrees(data, fmt)
+    assert outcome.error is None, outcome.describe()
+    return outcome.value
 
 
 # --- Properties: _parse ----------------------------------------------------------------------
 
 
 @parity_property("_parse")
-@given(config=json_values, style=st.integers(0, 2), as_bytes=st.booleans())
-def parse_json_agrees(config: Any, style: int, as_bytes: bool) -> None:
-    """Every JSON value, in three layouts, as str or UTF-8 bytes: identical values."""
+@given(
+    config=json_values,
+    style=st.integers(0, 2),
+    as_bytes=st.booleans(),
+    bom=st.booleans(),
+    fmt=st.sampled_from(["json", ".json", "JSON", ".Json"]),
+)
+def parse_json_agrees(config: Any, style: int, as_bytes: bool, bom: bool, fmt: str) -> None:
+    """Every JSON value, in three layouts, as str or UTF-8 bytes (maybe after a BOM).
+
+    Identical values, which are the stdlib's (the format named by name or extension).
+    """
     text = _json_text(config, style)
-    _parse_agrees(text.encode() if as_bytes else text, "json")
+    data: str | bytes = text
+    if as_bytes:
+        data = (b"\xef\xbb\xbf" if bom else b"") + text.encode()
+    value = _parses(data, fmt)
+    same_outcome(Outcome(value=value), Outcome(value=json.loads(text)), rel_tol=0)
 
 
 @parity_property("_parse")
 @given(data=st.data(), config=json_configs, style=st.integers(0, 2))
 def parse_corrupted_json_agrees(data: st.DataObject, config: Any, style: int) -> None:
     """An edited JSON document: the same value or the same ConfigError line/column/reason."""
-    text = data.draw(corrupted(_json_text(config, style)))
+    # Leading blank lines: a position counted from the document's first character.
+    lead = data.draw(st.sampled_from(["", "\n", "\n \n"]))
+    text = data.draw(corrupted(lead + _json_text(config, style)))
     _parse_agrees(text, "json")
-    _parse_agrees(text.encode("utf-8", "surrogatepass"), "json")
+    raw = text.encode("utf-8", "surrogatepass")
+    outcome = _parse_agrees(raw, "json")
+    if _utf8_error_at(raw) is not None:  # bytes that are not UTF-8: always a ConfigError
+        assert outcome.error is config_core.ConfigError, outcome.describe()
+
+
+@parity_property("_parse")
+@given(
+    config=json_configs,
+    lead=st.sampled_from(["", "\n", "\n \n", "é\n"]),
+    at=st.integers(0, 10_000),
+    fmt=st.sampled_from(["json", "toml", "yaml", "ini"]),
+)
+def parse_undecodable_bytes_agree(config: Any, lead: str, at: int, fmt: str) -> None:
+    """A byte that is not UTF-8 anywhere in a document: a ConfigError at its line and column."""
+    text = lead + _json_text(config, 1)
+    i = at % (len(text) + 1)
+    raw = text[:i].encode() + b"\xff" + text[i:].encode()
+    outcome = _parse_agrees(raw, fmt)
+    assert outcome.error is config_core.ConfigError, outcome.describe()
 
 
 @parity_property("_parse")
 @given(config=toml_configs)
 def parse_toml_agrees(config: dict[str, Any]) -> None:
     """TOML written from drawn tables: identical values (datetimes included)."""
-    _parse_agrees(_toml_text(config), "toml")
+    _parses(_toml_text(config), "toml")
 
 
 @parity_property("_parse")
@@ -261,14 +369,30 @@ def parse_corrupted_toml_agrees(data: st.DataObject, config: dict[str, Any]) -> 
 @given(config=yaml_configs, flow=st.booleans())
 def parse_yaml_agrees(config: dict[str, Any], flow: bool) -> None:
     """YAML written by yaml.safe_dump (block or flow style) on the shared subset."""
-    _parse_agrees(_yaml_text(config, flow), "yaml")
+    _parses(_yaml_text(config, flow), "yaml")
 
 
 @parity_property("_parse")
-@given(sections=ini_sections)
-def parse_ini_agrees(sections: dict[str, dict[str, str]]) -> None:
-    """INI: configparser on both backends (the native path delegates to it)."""
-    _parse_agrees(_ini_text(sections), "ini")
+@given(sections=ini_sections, as_bytes=st.booleans(), bom=st.booleans())
+def parse_ini_agrees(sections: dict[str, dict[str, str]], as_bytes: bool, bom: bool) -> None:
+    """INI: configparser on both backends (the native path delegates to it).
+
+    The sections as written, keys lower-cased, unless two keys of a section differ only by
+    case (a ConfigError); as str or UTF-8 bytes, maybe after a BOM.
+    """
+    text = _ini_text(sections)
+    data: str | bytes = (b"\xef\xbb\xbf" if bom else b"") + text.encode() if as_bytes else text
+    clash = (
+        any(len({k.lower() for k in items}) < len(items) for items in sections.values())
+        or "DEFAULT" in sections
+    )
+    if clash:
+        _parse_agrees(data, "ini")
+        return
+    value = _parses(data, ".cfg" if bom else "ini")
+    assert value == {
+        name: {k.lower(): v for k, v in items.items()} for name, items in sections.items()
+    }
 
 
 @parity_property("_parse")
@@ -285,9 +409,20 @@ def parse_ini_agrees(sections: dict[str, dict[str, str]]) -> None:
         "string",
     ),
 )
+# A str subclass is read by its characters: the reference's YAML loader (libyaml) raised
+# TypeError for anything but an exact str, where rust_core parsed it.
+@example(data=hostile.PlainStr("a: 1"), fmt="yml").via("regression: str subclass as YAML")
 def parse_rejects_bad_arguments(data: object, fmt: object) -> None:
-    """Any data and format: the same value, or the same exception class and message."""
-    _parse_agrees(data, fmt)
+    """Any data and format: the same value, or the same exception class and message.
+
+    A format that is not a str is a TypeError and an unknown one a ValueError, before the
+    data is looked at.
+    """
+    outcome = _parse_agrees(data, fmt)
+    if not isinstance(fmt, str):
+        assert outcome.error is TypeError, outcome.describe()
+    elif type(fmt) is str and fmt.lower().lstrip(".") not in _KNOWN_FORMATS:
+        assert outcome.error is ValueError, outcome.describe()
 
 
 def _nested_text(fmt: str, depth: int, shape: str) -> str:
@@ -343,7 +478,22 @@ def parse_hostile_documents_agree(case: tuple[str, str]) -> None:
 
 # --- Properties: load_config -----------------------------------------------------------------
 
-shard_kinds = st.sampled_from(["json", "toml", "yaml", "ini", "bad-json", "bad-toml", "list"])
+#: Shards that load (a mapping at the top), and shards that do not.
+GOOD_SHARDS = ("json", "toml", "yaml", "ini", "nested", "empty-yaml", "bom-json", "bom-ini")
+shard_kinds = st.sampled_from(
+    [*GOOD_SHARDS, "bad-json", "bad-toml", "list", "null", "not-utf8", "not-utf8-ini"]
+)
+#: Few keys, so shards overlap and merge at several depths.
+merge_keys = st.sampled_from(["a", "b", "c.d"])
+nested_configs = st.dictionaries(
+    merge_keys,
+    st.recursive(
+        st.one_of(st.integers(0, 3), st.none(), st.just([1])),
+        lambda inner: st.dictionaries(merge_keys, inner, max_size=3),
+        max_leaves=8,
+    ),
+    max_size=3,
+)
 
 
 def _shard_text(kind: str, draw: st.DrawFn) -> tuple[str, str]:
@@ -355,19 +505,68 @@ def _shard_text(kind: str, draw: st.DrawFn) -> tuple[str, str]:
         return "yaml", _yaml_text(draw(yaml_configs), draw(st.booleans()))
     if kind == "ini":
         return "ini", _ini_text(draw(ini_sections))
+    if kind == "nested":
+        return draw(st.sampled_from(["json", "yml"])), json.dumps(draw(nested_configs), indent=1)
+    if kind == "empty-yaml":
+        return "yaml", draw(st.sampled_from(["", "\n", "# nothing\n", "---\n"]))
+    if kind == "bom-json":
+        return "json", "\ufeff" + json.dumps(draw(nested_configs))
+    if kind == "bom-ini":
+        return "cfg", "\ufeff" + _ini_text(draw(ini_sections))
     if kind == "bad-json":
         return "json", draw(corrupted(_json_text(draw(json_configs), 0)))
     if kind == "bad-toml":
         return "toml", draw(corrupted(_toml_text(draw(toml_configs))))
-    return "json", "[1, 2]"
+    if kind == "null":
+        return "json", "null"
+    text = json.dumps(draw(nested_configs), indent=1)
+    at = draw(st.integers(0, len(text)))
+    ext = "ini" if kind == "not-utf8-ini" else "json"
+    if ext == "ini":
+        text = "[s]\nk = v" + text.replace("\n", " ")
+    return ext, text[:at] + "\ud83d" + text[at:]  # a lone surrogate: not UTF-8 when written
+
+
+def _dotted_get(config: dict[Any, Any], key: Any, default: Any) -> Any:
+    """What ``Config.get`` is documented to return (a key with dots wins over the path)."""
+    if key in config:
+        return config[key]
+    if not isinstance(key, str) or "." not in key:
+        return default
+    node: Any = config
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node
+
+
+def _check_dotted_get(config: config_core.Config) -> None:
+    """``Config.get`` (shared by both backends) follows dotted paths as documented."""
+    keys: list[Any] = ["zz", "zz.a", 1, None, ""]
+    for key, value in config.items():
+        keys += [key, f"{key}.zz"]
+        if isinstance(value, dict):
+            keys += [f"{key}.{k}" for k in value] + [f"{key}.{k}.a" for k in value]
+    missing = object()
+    for key in keys:
+        if isinstance(key, str) or not isinstance(key, (list, dict)):
+            got = config.get(key, missing)
+            assert got is _dotted_get(config, key, missing), key
 
 
 @parity_property("load_config")
-@given(data=st.data(), kinds=st.lists(shard_kinds, min_size=1, max_size=4), glob=st.booleans())
-def load_config_agrees(data: st.DataObject, kinds: list[str], glob: bool) -> None:
-    """Shards of every format (some broken), as a list or a glob: the same result.
+@given(
+    data=st.data(),
+    kinds=st.lists(shard_kinds, min_size=1, max_size=4),
+    form=st.sampled_from(["list", "glob", "path"]),
+)
+def load_config_agrees(data: st.DataObject, kinds: list[str], form: str) -> None:
+    """Shards of every format (some broken), as a list, a glob or one path: the same result.
 
-    The same merged Config or the same error, and the same per-shard progress calls.
+    The same merged Config or the same error, and the same per-shard progress calls. Each
+    way of naming the same shards loads the same; well-formed shards always load; an error
+    names its shard, line and column.
     """
     with tempfile.TemporaryDirectory() as folder:
         paths = []
@@ -377,7 +576,12 @@ def load_config_agrees(data: st.DataObject, kinds: list[str], glob: bool) -> Non
             with open(path, "w", encoding="utf-8", errors="surrogatepass") as f:
                 f.write(text)
             paths.append(path)
-        source: object = os.path.join(folder, "*") if glob else paths
+        sources: dict[str, object] = {
+            "list": paths,
+            "glob": os.path.join(folder, "*"),
+            "path": paths[0] if len(paths) == 1 else [Path(p) for p in paths],
+        }
+        source = sources[form]
         rust_calls: list[tuple[str, int, int]] = []
         python_calls: list[tuple[str, int, int]] = []
         rust = call_rust(config_core.load_config, source, None, lambda *a: rust_calls.append(a))
@@ -387,9 +591,35 @@ def load_config_agrees(data: st.DataObject, kinds: list[str], glob: bool) -> Non
         _agree(rust, python)
         if rust.error is None:
             assert type(rust.value) is type(python.value) is config_core.Config
+            _check_dotted_get(rust.value)
         # Native calls are a superset: per shard the same start and end, maybe more between.
         assert set(python_calls) <= set(rust_calls), (rust_calls, python_calls)
         assert [c for c in rust_calls if c in python_calls] == python_calls
+        if all(kind in GOOD_SHARDS for kind in kinds):
+            assert rust.error is None, rust.describe()
+        other = sources["glob" if form == "list" else "list"]
+        same_outcome(rust, call_rust(config_core.load_config, other), rel_tol=0)
+        if rust.error is config_core.ConfigError:
+            where = rust.message.split(":", 1)[0]
+            assert where in paths, rust.describe()
+            raw = Path(where).read_bytes()
+            _check_config_error(lambda: config_core.load_config(source), rust, where, raw)
+            if raw in (b"null", b"[1, 2]"):
+                kind = "NoneType" if raw == b"null" else "list"
+                assert rust.message == f"{where}:1:1: top-level value must be a mapping, not {kind}"
+
+
+class BytesPath:
+    """An os.PathLike whose path is bytes (of a file that exists: this module)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = os.fsencode(path)
+
+    def __fspath__(self) -> bytes:
+        return self.path
+
+    def __repr__(self) -> str:
+        return f"BytesPath({self.path!r})"
 
 
 @parity_property("load_config")
@@ -401,11 +631,38 @@ def load_config_agrees(data: st.DataObject, kinds: list[str], glob: bool) -> Non
         st.just("/nonexistent/*.json"),
         hostile.for_kind("path"),
         st.lists(hostile.for_kind("path"), min_size=1, max_size=2),
+        st.sampled_from([b"", b"x.json", bytearray(), BytesPath(__file__)]),
+        st.just([BytesPath(__file__)]),
     ),
     fmt=st.one_of(st.none(), st.sampled_from(["json", "xml"]), st.integers()),
     progress=st.sampled_from([None, 3, print]),
 )
 def load_config_rejects_bad_arguments(source: object, fmt: object, progress: object) -> None:
-    """Bad sources, formats and callbacks: the same exception class from both backends."""
+    """Bad sources, formats and callbacks: the same exception class from both backends.
+
+    Each kind of bad source has its documented class: an empty list ValueError, an
+    unmatched glob or a missing file FileNotFoundError, bytes or a path that is bytes
+    TypeError (also with a format given, so the path is never read).
+    """
     rust, python = call_both(config_core.load_config, source, fmt, progress)
     same_outcome(rust, python)
+    if progress == 3:
+        assert rust.error is TypeError, rust.describe()
+        return
+    if fmt is not None and not isinstance(fmt, str):
+        return
+    plain = type(source) is list and all(type(item) is str for item in source)
+    bytes_path = isinstance(source, (bytes, bytearray, BytesPath)) or (
+        type(source) is list and any(isinstance(item, BytesPath) for item in source)
+    )
+    missing = (type(source) is str and source == "/nonexistent/*.json") or (
+        plain and source == ["/nonexistent/x.json"]
+    )
+    if fmt == "xml" and (bytes_path or missing or plain):
+        assert rust.error is ValueError, rust.describe()  # the format is checked first
+    elif plain and not source:
+        assert rust.error is ValueError, rust.describe()
+    elif missing:
+        assert rust.error is FileNotFoundError, rust.describe()
+    elif bytes_path:
+        assert rust.error is TypeError, rust.describe()

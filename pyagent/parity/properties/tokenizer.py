@@ -17,6 +17,7 @@ class, marks and arbitrary Unicode.
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -76,8 +77,19 @@ def tiktoken_encoding(pattern: str) -> tiktoken.Encoding:
 
 
 def tokenizer(pattern: str) -> Tokenizer:
-    """The tiny vocabulary under ``pattern``, on whichever backend is active."""
-    return Tokenizer(RANKS, PATTERNS[pattern], SPECIALS)
+    """The tiny vocabulary under ``pattern``, on whichever backend is active.
+
+    Built once per pattern and backend (tokenizers are immutable): construction is compared
+    by ``construction_rejects_the_same`` and ``drawn_vocabularies_agree``.
+    """
+    return _tokenizer(pattern, tokenizer_core.rc is not None)
+
+
+@cache
+def _tokenizer(pattern: str, native: bool) -> Tokenizer:
+    tok = Tokenizer(RANKS, PATTERNS[pattern], SPECIALS)
+    assert isinstance(tok, Tokenizer) is not native  # the backend the flag names
+    return tok
 
 
 @parity_property("count_tokens_rust")
@@ -287,3 +299,58 @@ def encode_hostile_texts(text: Any) -> None:
     """Lone surrogates, NUL, BOMs, str subclasses that lie or raise: same ids or same class."""
     both(lambda: tokenizer("cl100k").encode(text))
     both(lambda: count_tokens(tokenizer("cl100k"), text))
+
+
+#: The byte alphabet of the drawn vocabularies' merged tokens: pieces of a few kinds under
+#: every split pattern (letters, spaces, punctuation, digits), long runs of them too.
+_VOCAB_ALPHABET = "ab !1"
+
+
+@st.composite
+def vocabularies(draw: st.DrawFn) -> dict[bytes, int]:
+    """Every byte, then merged tokens over a small alphabet ranked in any order.
+
+    A trained vocabulary merges in rank order (a token's parts rank below it); a drawn one
+    need not, so a merge can make a pair of lower rank than the one being merged, the case
+    the heap merge of long pieces must stop its sweep for.
+    """
+    merged = draw(
+        st.lists(
+            st.text(_VOCAB_ALPHABET, min_size=2, max_size=6).map(str.encode),
+            min_size=1,
+            max_size=24,
+            unique=True,
+        )
+    )
+    ranks = {bytes([b]): b for b in range(256)}
+    order = draw(st.permutations(range(len(merged))))
+    ranks.update((token, 256 + rank) for token, rank in zip(merged, order, strict=True))
+    return ranks
+
+
+#: Texts whose pieces are often longer than the 128 bytes above which both backends merge
+#: with a heap instead of rescanning (long runs of one letter, one space, one symbol).
+long_texts = st.builds(
+    lambda parts, times, tail: "".join(parts) * times + tail,
+    st.lists(st.sampled_from(["a", "b", "ab", "ba", "aab", " ", "!", "1", "a b"]), max_size=4),
+    st.sampled_from([0, 1, 2, 3, 43, 64, 65, 130]),
+    st.sampled_from(["", "a", " ", "!!"]),
+)
+
+
+@parity_property("count_tokens_rust")
+@given(ranks=vocabularies(), text=long_texts, pattern=patterns)
+def drawn_vocabularies_agree(ranks: dict[bytes, int], text: str, pattern: str) -> None:
+    """Any rank order, short and long pieces: the same ids from both backends.
+
+    Also the tokenizer's state: ``n_vocab``, and a pickled copy encoding the same.
+    """
+    specials = {"<|end|>": len(ranks) + 3}
+
+    def run() -> tuple[Any, ...]:
+        tok = Tokenizer(ranks, PATTERNS[pattern], specials)
+        copied = pickle.loads(pickle.dumps(tok))
+        counted = count_tokens(tok, text)
+        return tok.encode(text), tok.n_vocab, copied.encode(text[:200]), counted
+
+    both(run)

@@ -272,6 +272,8 @@ def _agree(function: Any, *args: Any, **kwargs: Any) -> None:
 
 @parity_property("json_schema_validate")
 @given(schema=documents(), instances=st.lists(json_values, min_size=1, max_size=6))
+# A `false` in a Draft 7 items array fails at its item (normalised), not at the array.
+@example(schema={"$schema": D7, "items": [False, {"type": "integer"}]}, instances=[[1, 2], [1], []])
 def json_schema_validate_agrees(schema: Any, instances: list[Any]) -> None:
     """Same validity and instance locations for every instance, or the same error class."""
     for instance in instances:
@@ -313,10 +315,15 @@ def compiled_schema_agrees(schema: Any, instances: list[Any]) -> None:
 @given(
     schema=hostile.mix(st.one_of(documents(), bad_schemas), "mapping"),
     instance=st.one_of(json_values, bad_instances, hostile.for_kind("any")),
+    format=st.sampled_from(["annotate", "assert", "Assert", "", "bogus"]),
 )
-def bad_input_is_rejected_alike(schema: Any, instance: Any) -> None:
-    """Invalid schemas (SchemaError), non-JSON values (TypeError/ValueError): same class."""
-    _agree(validation_core.json_schema_validate, instance, schema)
+def bad_input_is_rejected_alike(schema: Any, instance: Any, format: str) -> None:
+    """Bad schemas, instances and format modes: the same class from both backends.
+
+    Invalid schemas (SchemaError), non-JSON values (TypeError/ValueError), an unknown
+    ``format`` mode (ValueError).
+    """
+    _agree(validation_core.json_schema_validate, instance, schema, format=format)
 
 
 # --- registries: $ref to documents the caller registers or retrieves ----------------------
@@ -417,8 +424,17 @@ def registry_resolves_alike(
     texts=st.lists(st.text(alphabet="ab xy1\n\u00e9\u3000\U0001f600", max_size=6), max_size=5),
 )
 def patterns_agree(pattern: str, texts: list[str]) -> None:
-    """One dialect: a pattern is refused by both (SchemaError) or matches the same strings."""
-    for schema in ({"pattern": pattern}, {"patternProperties": {pattern: False}}):
+    """One dialect: a pattern is refused by both (SchemaError) or matches the same strings.
+
+    Refused when the schema is compiled, whatever the instance (``null`` reaches no pattern);
+    a property *name* is no pattern and is never refused.
+    """
+    for schema in (
+        {"pattern": pattern},
+        {"patternProperties": {pattern: False}},
+        {"properties": {pattern: {}}},
+    ):
+        _agree(validation_core.json_schema_validate, None, schema)
         for text in texts:
             instance = text if "pattern" in schema else {text: 1}
             _agree(validation_core.json_schema_validate, instance, schema)
@@ -465,7 +481,10 @@ def asserted_formats_agree(case: tuple[str, str], draft: str) -> None:
 
 # --- validate_content ---------------------------------------------------------------------
 
-_atoms = st.sampled_from(
+#: Atoms of the shared subset: every escape kind (controls, ``\xHH``, punctuation, class and
+#: assertion escapes), classes with ranges between escapes, ``\s``/``\S`` inside classes
+#: (spelled out for RE2), ``-`` first or last, named and flag groups.
+_valid_atoms = st.sampled_from(
     [
         "a",
         "b",
@@ -474,19 +493,46 @@ _atoms = st.sampled_from(
         r"\d",
         r"\w",
         r"\s",
+        r"\S",
         r"\W",
+        r"\D",
+        r"\t",
+        r"\n",
+        r"\v",
+        r"\f",
+        r"\r",
         "[ab]",
         "[^a]",
         "[a-c]",
         r"[\d_]",
+        r"[\s]",
+        r"[^\s]",
+        r"[\S]",
+        r"[a\s-]",
+        r"[^\S\n]",
+        r"[\t-\r]",
+        r"[\n-a]",
+        r"[\x00-\x1f]",
+        r"[a-\x7f]",
+        "[-a]",
+        "[a-]",
+        "[]a]",
+        "[^]a]",
+        r"[\]]",
+        r"[\[]",
+        r"[\--/]",
         r"\.",
+        r"\-",
         r"\x00",
         r"\xff",
+        r"\x0B",
         "(a|b)",
         "(?:ab|a)",
         "(?i:a)",
         "(?s:.)",
+        "(?is:a.)",
         "(?P<g>b)",
+        "(?P<_x1>a)",
         "-",
         " ",
         "\n",
@@ -494,8 +540,24 @@ _atoms = st.sampled_from(
         r"\B",
         "^",
         r"\A",
-        "$",
-        # outside the subset: every one must be a ValueError on both backends
+        "&",
+        "~",
+        # nested counted repetitions at and around RE2's product limit of 1000
+        "(a{10}){100}",
+        "((a{2}){20}){25}",
+        "(a{0}){1000}",
+        "(a{1,10}){100}",
+        "(a{10,}){100}",
+        "(a|b{10}){100}",
+        "(a{2}(b{500}))",
+        "(?:a{501})",
+        r"(\d{10}[a-c]{100})",
+    ]
+)
+#: Constructs outside the subset, each a ValueError on both backends; a pattern holds at
+#: most one, among valid atoms, so each is the only reason it can be refused.
+_invalid_atoms = st.sampled_from(
+    [
         r"(a)\1",
         "(?=a)",
         "(?<=a)",
@@ -503,26 +565,79 @@ _atoms = st.sampled_from(
         r"\Z",
         r"\z",
         r"\pL",
+        r"\q",
+        r"\e",
+        r"\0",
+        r"\<",
+        r"\x4",
+        r"\xg0",
+        "\\",
         "[[:a:]]",
+        "[a[]",
+        "[[]",
+        r"[a-\[]",
         "[a&&b]",
+        "[&&]",
+        "[a~~b]",
+        "[a--b]",
+        "[a-b-c]",
+        "[ab-c-]",
+        "[-a-]x]",
+        r"[\d-z]",
+        "[z-a]",
+        r"[\r-\t]",
+        "[a",
+        "[",
         "é",
         "{",
         "}",
         "]",
-        r"\<",
+        "a{3,2}",
+        "a{1001}",
+        "a{,2}",
+        "a{x}",
+        "a**",
+        "*a",
         "(?x)",
+        "(?im:a)",
+        "(?ii)",
+        "(?P<1x>a)",
+        "(?P<>a)",
+        "(?P<a-b>a)",
+        "(?P<g",
+        "(?P<g>a)(?P<g>b)",
         "(",
         ")",
+        "$",
         r"\u0041",
+        "a?",
+        "(a|)",
+        "b{0}",
+        "(a{10}){101}",
+        "((a{2}){20}){26}",
+        "(a{2}(b{501})){2}",
+        "(a{1,10}){101}",
+        "(?:a{501}){2}",
     ]
 )
 _quantifiers = st.sampled_from(
-    ["", "", "", "*", "+", "?", "{2}", "{1,3}", "{2,}", "*?", "+?", "*+", "{,2}"]
+    ["", "", "", "*", "+", "?", "{2}", "{1,3}", "{2,}", "*?", "+?", "{0,1}?", "{1000}"]
 )
+
+
+@st.composite
+def _content_pattern(draw: st.DrawFn) -> str:
+    """Valid atoms, each maybe quantified, and sometimes one construct outside the subset."""
+    parts = draw(st.lists(st.tuples(_valid_atoms, _quantifiers).map("".join), max_size=4))
+    if not parts or draw(st.integers(0, 2)) == 0:
+        parts.insert(draw(st.integers(0, len(parts))), draw(_invalid_atoms))
+    return "".join(parts)
+
+
 content_patterns = st.one_of(
-    st.lists(st.tuples(_atoms, _quantifiers).map("".join), min_size=1, max_size=5).map("".join),
+    _content_pattern(),
     st.sampled_from([rule.pattern for rule in validation_core.DEFAULT_RULES]),
-).flatmap(lambda p: st.sampled_from([p, "(?i)" + p, "(?m)" + p, "(?ms)" + p]))
+).flatmap(lambda p: st.sampled_from([p, p, "(?i)" + p, "(?m)" + p + "$", "(?ms)" + p, "(?s)" + p]))
 content_globs = st.sampled_from(["*", "*.py", "a*", "?", "*/x?", "[ab]", ""])
 content_rules = st.lists(
     st.tuples(
@@ -534,7 +649,7 @@ content_rules = st.lists(
     min_size=1,
     max_size=4,
 )
-content_texts = st.text(alphabet="abAB_ -.\n\t1é\x00", max_size=40)
+content_texts = st.text(alphabet="abAB_ -.\n\t\r\x0b\x0c1é\x00&~]", max_size=40)
 content_items = st.one_of(content_texts, content_texts.map(str.encode), st.binary(max_size=20))
 content_paths = st.sampled_from(["x.py", "a/b.py", "ab", "q/x1", "", "a"])
 
@@ -588,6 +703,8 @@ def validate_content_agrees(contents: list[Any], rules: list[Any], data: st.Data
         hostile.for_kind("sequence"),
     ),
 )
+# A pattern inside the subset whose compiled program exceeds both engines' 64 MiB limit.
+@example(contents=["a"], rules=[("r", r"\w{1000}" * 2000, "s", "*")], paths=None)
 def validate_content_rejects_the_same(contents: list[Any], rules: Any, paths: Any) -> None:
     """Bad rules, contents and paths: the same error class from both backends."""
     rust, python = call_both(validation_core.validate_content, contents, rules, paths=paths)
