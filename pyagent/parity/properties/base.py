@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 import numpy
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pyagent import base_core
@@ -205,6 +205,9 @@ def _leftover(root: Path, name: str, kind: str, index: int, locks: list[int]) ->
     existing=st.booleans(),
     relative=st.booleans(),
 )
+# The longest name of the short rule (233 bytes) and the shortest of the long one (234).
+@example(name="n" * 233, kinds=["stale", "other-form"], data=b"x", existing=True, relative=False)
+@example(name="n" * 234, kinds=["stale", "other-form"], data=b"x", existing=False, relative=True)
 def save_atomic_cleans_up_leftovers(
     name: str, kinds: list[str], data: object, existing: bool, relative: bool
 ) -> None:

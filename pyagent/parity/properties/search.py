@@ -131,6 +131,19 @@ def find_literal_agrees(
             ignore_case=ignore_case,
             max_count=max_count,
         )
+        # The same call on a file instead of a folder: NotADirectoryError from both.
+        (root / "plain").write_bytes(b"foo\n")
+        same(search_core.find_literal, needle, str(root / "plain"), glob=glob)
+
+
+class _BytesPath:
+    """An os.PathLike whose __fspath__ gives bytes: a TypeError from both backends."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __fspath__(self) -> bytes:
+        return os.fsencode(self.path)
 
 
 @parity_property("find_literal_rust")
@@ -138,7 +151,9 @@ def find_literal_agrees(
     needle=hostile.mix(
         st.one_of(any_text, st.sampled_from(["", "a\nb", "foo"]), not_data), "string"
     ),
-    root_kind=st.sampled_from(["dir", "path", "file", "missing", "bytes", "nul", "none", "int"]),
+    root_kind=st.sampled_from(
+        ["dir", "path", "file", "missing", "bytes", "nul", "none", "int", "pathlike-bytes"]
+    ),
     glob=hostile.mix(st.one_of(st.sampled_from(["*", "[x", "x\\", "\ud800"]), not_data), "string"),
     ignore_case=hostile.mix(st.one_of(st.booleans(), st.none(), st.integers(0, 1)), "int"),
     max_count=st.one_of(
@@ -167,6 +182,7 @@ def find_literal_rejects_the_same(
             "nul": tmp + "\0x",
             "none": None,
             "int": 3,
+            "pathlike-bytes": _BytesPath(tmp),
         }[root_kind]
         same(
             search_core.find_literal,
