@@ -396,6 +396,10 @@ def docs(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def mutants(session: nox.Session) -> None:
-    """Mutation score of the parity properties: `-- --only NAME`, `-- --sample N` (0: all)."""
+    """Mutation score of the parity properties: `-- --only NAME`, `-- --sample N` (0: all).
+
+    The run is appended to the committed record `results/mutants/`, which the status site
+    reads (newest recorded run per hot path).
+    """
     prepare(session, "test")
-    session.run("python", "-m", "pyagent.parity.mutants", *session.posargs)
+    session.run("python", "-m", "pyagent.parity.mutants", "--record", *session.posargs)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
 
 from pyagent.manifest import load_manifest
-from pyagent.parity.mutants import PACKAGE, load_equivalents, mutants_of, run_mutant
+from pyagent.parity.mutants import PACKAGE, load_equivalents, mutants_of, record_run, run_mutant
+from pyagent.parity.results import write_results
 
 
 def _source(module: str) -> str:
@@ -54,3 +56,15 @@ def test_a_real_bug_is_killed_and_a_no_op_survives(tmp_path: Path) -> None:
     assert no_op.apply(source) == source
     outcome, _, detail = run_mutant(no_op, tmp_path, timeout=120)
     assert outcome == "survived", detail
+
+
+def test_a_recorded_run_is_a_new_file_with_its_provenance(tmp_path: Path) -> None:
+    saved = tmp_path / "mutants.json"
+    write_results(saved, [{"name": "generate_hash", "tried": 3, "killed": 3}], sample=3, seed=1)
+    record = tmp_path / "record"
+    first, second = record_run(saved, record), record_run(saved, record)
+    assert first != second and first.exists() and second.exists()  # never overwritten
+    stamp = json.loads(saved.read_text(encoding="utf-8"))["generated_at"]
+    assert first.name.startswith(stamp[:10].replace("-", "") + "T")
+    data = json.loads(second.read_text(encoding="utf-8"))
+    assert data["seed"] == 1 and data["sample"] == 3 and data["hot_paths"][0]["killed"] == 3

@@ -43,6 +43,10 @@ STATUS_DIR = ROOT / "build" / "status"
 RUST_CRATE = ROOT / "rust_core"
 #: The committed, append-only benchmark record (``nox -s bench`` adds one file per run).
 RESULTS_DIR = ROOT / "bench" / "results"
+#: The committed, append-only record of mutation runs (``nox -s mutants`` adds one per run).
+MUTANTS_DIR = ROOT / "results" / "mutants"
+#: Issue 15's bar per hot path: under it, a green parity row proves little.
+MUTATION_FLOOR = 0.8
 MKDOCS_YML = ROOT / "mkdocs.yml"
 #: The pages this module writes, relative to ``docs/``.
 GENERATED = ("status.md", "status.json", "audit.md", "audit.json")
@@ -100,6 +104,45 @@ def latest_bench(status_dir: Path, results_dir: Path) -> dict[str, Any] | None:
     ):
         return committed
     return local
+
+
+def latest_mutants(status_dir: Path, record_dir: Path = MUTANTS_DIR) -> dict[str, Any] | None:
+    """Per hot path, the row of the newest mutation run that covered it.
+
+    Runs are the committed record (``results/mutants/``, what a fresh clone shows) and the
+    local ``mutants.json``; a run of some hot paths (``--only``) updates only theirs. Each
+    row keeps its run's commit, date, sample and seed, so the page says where a score came
+    from. None when no run is saved anywhere.
+    """
+    runs = []
+    for path in sorted(record_dir.glob("*.json")) if record_dir.is_dir() else []:
+        data = read_json(path)
+        if data is not None:
+            runs.append(data | {"file": path.name})
+    local = read_json(status_dir / "mutants.json")
+    if local is not None:
+        runs.append(local)
+    runs = [r for r in runs if isinstance(r.get("hot_paths"), list)]
+    if not runs:
+        return None
+    runs.sort(key=lambda r: str(r.get("generated_at", "")))
+    rows: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        for row in run["hot_paths"]:
+            if isinstance(row, dict) and isinstance(row.get("name"), str):
+                rows[row["name"]] = row | {
+                    "run": {k: run.get(k) for k in ("generated_at", "commit", "sample", "seed")}
+                    | ({"file": run["file"]} if "file" in run else {})
+                }
+    used = {(r["run"].get("generated_at"), r["run"].get("commit")) for r in rows.values()}
+    newest = runs[-1]
+    return {
+        "generated_at": newest.get("generated_at"),
+        "commit": newest.get("commit", "unknown"),
+        "sample": newest.get("sample"),
+        "runs": len(used),
+        "hot_paths": list(rows.values()),
+    }
 
 
 def issues_url(mkdocs_yml: Path = MKDOCS_YML) -> str:
@@ -339,6 +382,12 @@ def _bench_rows(bench: dict[str, Any] | None, name: str) -> list[BenchRow]:
     return rows
 
 
+def _run_of(row: dict[str, Any]) -> str:
+    """``", commit abc1234"``: the mutation run a hot path's score comes from."""
+    run = row.get("run")
+    return f", commit {run.get('commit')}" if isinstance(run, dict) and run.get("commit") else ""
+
+
 def build_status(
     manifest: Manifest,
     parity: dict[str, Any] | None,
@@ -381,7 +430,9 @@ def build_status(
                 benchmarks=_bench_rows(bench, hot_path.name),
                 mutation_score=score,
                 mutation_detail=(
-                    f"{caught} of {mutated.get('tried', 0)} killed" if score is not None else ""
+                    f"{caught} of {mutated.get('tried', 0)} killed{_run_of(mutated)}"
+                    if score is not None
+                    else ""
                 ),
                 api_function=next(
                     (f.python for f in hot_path.functions if not f.python.startswith("_")), ""
@@ -672,7 +723,7 @@ def mutation_cell(status: HotPathStatus) -> str:
     if status.mutation_score is None:
         return "not run"
     text = f"{status.mutation_score:.0%} ({status.mutation_detail})"
-    return ok(text) if status.mutation_score >= 0.8 else bad(text)
+    return ok(text) if status.mutation_score >= MUTATION_FLOOR else bad(text)
 
 
 def _run_line(what: str, data: dict[str, Any] | None, command: str) -> str:
@@ -865,9 +916,21 @@ def render_status(
         caught = sum(
             int(r.get("killed", 0)) + int(r.get("timeout", 0)) for r in mutants.get("hot_paths", [])
         )
+        low = [
+            str(r.get("name"))
+            for r in mutants.get("hot_paths", [])
+            if (_number(r.get("score")) or 0.0) < MUTATION_FLOOR
+        ]
+        runs = mutants.get("runs", 1)
         lines[-1] += (
-            f", {mutants.get('sample', '?')} sampled mutants per hot path: {caught} of {tried} "
-            "killed overall."
+            (
+                f" (newest of {runs} recorded runs per hot path, `results/mutants/`)"
+                if runs > 1
+                else ""
+            )
+            + f": {caught} of {tried} sampled non-equivalent mutants killed overall "
+            f"({caught / max(tried, 1):.0%})"
+            + (f"; under {MUTATION_FLOOR:.0%}: {', '.join(low)}." if low else ".")
         )
     lines.append(f"- **Rust exports** read from {exports.source}.")
     lines.append(
@@ -1207,6 +1270,7 @@ def generate(
     audit: str,
     exports_from: str = "built",
     results_dir: Path = RESULTS_DIR,
+    mutants_dir: Path = MUTANTS_DIR,
 ) -> list[HotPathStatus]:
     """Writes the four generated files.
 
@@ -1217,7 +1281,7 @@ def generate(
     parity = read_json(status_dir / "parity.json")
     bench = latest_bench(status_dir, results_dir)
     history = bench_history(results_dir)
-    mutants = read_json(status_dir / "mutants.json")
+    mutants = latest_mutants(status_dir, mutants_dir)
     exports = RustExports.find() if exports_from == "built" else RustExports.from_source()
     statuses = build_status(manifest, parity, bench, exports, mutants)
     _write(

@@ -15,8 +15,12 @@ behaviour either (equivalent mutants); ``pyagent/parity/equivalent_mutants.toml`
 lists them, each with a reason, and they are left out of the score. The report lists every
 survivor with its diff, so a migration team can see what a green row does not prove.
 
-Usage: ``python -m pyagent.parity.mutants [--only NAME ...] [--sample N] [--seed S]``; results in
-``build/status/mutants.json``. ``nox -s mutants`` runs it against a fresh build.
+Usage: ``python -m pyagent.parity.mutants [--only NAME ...] [--sample N] [--seed S] [--record]``;
+results in ``build/status/mutants.json``. With ``--record`` the run is also appended, with its
+provenance (commit, date, sample, seed, machine load, wall time), to ``results/mutants/``: the
+committed, append-only record the status site reads, so a fresh clone shows the score of every
+hot path from the newest recorded run that covered it. ``nox -s mutants`` runs it against a
+fresh build and records the run.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "pyagent"
 EQUIVALENTS = Path(__file__).with_name("equivalent_mutants.toml")
 DEFAULT_JSON = ROOT / "build" / "status" / "mutants.json"
+#: The committed record of mutation runs (one file per run, never overwritten).
+RECORD_DIR = ROOT / "results" / "mutants"
 
 _COMPARE_SWAPS: dict[type[ast.cmpop], str] = {
     ast.Lt: "<=",
@@ -308,6 +314,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--floor", type=float, default=0.0, help="minimum score per hot path")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to save results")
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help=f"also append the run to the committed record ({RECORD_DIR.relative_to(ROOT)}/)",
+    )
     args = parser.parse_args(argv)
 
     manifest = load_manifest()
@@ -321,6 +332,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     rng = random.Random(args.seed)
     rows: list[dict[str, Any]] = []
     low = []
+    load_before = _load()
+    run_started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="parity-mutants-") as tmp:
         for hot_path in hot_paths:
             every = list(mutants_of(hot_path))
@@ -370,9 +383,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"overall: {caught} of {tried} non-equivalent mutants killed ({caught / max(tried, 1):.0%})"
     )
-    write_results(args.json, rows, sample=args.sample, seed=args.seed)
+    provenance = {
+        "sample": args.sample,
+        "seed": args.seed,
+        "timeout_s": args.timeout,
+        "only": sorted(args.only) if args.only else None,
+        "duration_s": round(time.perf_counter() - run_started, 1),
+        "machine": {"cores": os.cpu_count(), "load_before": load_before, "load_after": _load()},
+    }
+    write_results(args.json, rows, **provenance)
     print(f"results: {args.json}")
+    if args.record:
+        print(f"recorded: {record_run(args.json, RECORD_DIR)}")
     return 1 if low else 0
+
+
+def _load() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (None where the OS has none)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def record_run(saved: Path, folder: Path) -> Path:
+    """Copies the saved run into ``folder`` as ``<UTC time>-<commit>.json``, never overwriting."""
+    data = json.loads(saved.read_text(encoding="utf-8"))
+    stamp = str(data.get("generated_at", "")).replace("-", "").replace(":", "")[:15] + "Z"
+    folder.mkdir(parents=True, exist_ok=True)
+    base = f"{stamp}-{data.get('commit', 'unknown')}"
+    path, n = folder / f"{base}.json", 2
+    while path.exists():
+        path, n = folder / f"{base}-{n}.json", n + 1
+    with path.open("x", encoding="utf-8") as out:  # "x": fails rather than overwrite
+        out.write(json.dumps(data, indent=1) + "\n")
+    return path
 
 
 if __name__ == "__main__":

@@ -83,17 +83,27 @@ def _run(
     bench: Any = None,
     audit: Any = None,
     history: list[dict[str, Any]] | None = None,
+    mutants: Any = None,
+    mutant_record: list[dict[str, Any]] | None = None,
 ) -> Path:
     status_dir, docs_dir = tmp_path / "status", tmp_path / "docs"
-    results_dir = tmp_path / "results"
+    results_dir, mutants_dir = tmp_path / "results", tmp_path / "mutant-record"
     status_dir.mkdir(parents=True)
     results_dir.mkdir()
-    for name, data in (("parity", parity), ("bench", bench), ("audit", audit)):
+    mutants_dir.mkdir()
+    for i, run in enumerate(mutant_record or []):
+        (mutants_dir / f"{i:04d}.json").write_text(json.dumps(run), encoding="utf-8")
+    for name, data in (
+        ("parity", parity),
+        ("bench", bench),
+        ("audit", audit),
+        ("mutants", mutants),
+    ):
         if data is not None:
             (status_dir / f"{name}.json").write_text(json.dumps(data), encoding="utf-8")
     for i, run in enumerate(history or []):
         (results_dir / f"{i:04d}.json").write_text(json.dumps(run), encoding="utf-8")
-    gen.generate(status_dir, docs_dir, "saved", "source", results_dir)
+    gen.generate(status_dir, docs_dir, "saved", "source", results_dir, mutants_dir)
     return docs_dir
 
 
@@ -255,3 +265,52 @@ def test_a_partial_parity_run_is_marked_as_merged(tmp_path: Path) -> None:
         encoding="utf-8"
     )
     assert "partial" not in page
+
+
+def _mutant_run(stamp: str, commit: str, scores: dict[str, tuple[int, int]]) -> dict[str, Any]:
+    """A saved mutation run: hot path -> (killed, tried)."""
+    rows = [
+        {
+            "name": name,
+            "tried": tried,
+            "killed": killed,
+            "timeout": 0,
+            "survived": tried - killed,
+            "score": killed / tried,
+            "survivors": [],
+        }
+        for name, (killed, tried) in scores.items()
+    ]
+    return {
+        "schema": 1,
+        "generated_at": stamp,
+        "commit": commit,
+        "sample": 15,
+        "seed": 7,
+        "hot_paths": rows,
+    }
+
+
+def test_mutation_scores_come_from_the_newest_run_per_hot_path(tmp_path: Path) -> None:
+    record = [
+        _mutant_run(
+            "2026-12-01T00:00:00+00:00",
+            "aaa1111",
+            {"generate_hash": (15, 15), "verify_integrity": (9, 15)},
+        ),
+        _mutant_run("2026-12-02T00:00:00+00:00", "bbb2222", {"verify_integrity": (14, 15)}),
+    ]
+    docs = _run(tmp_path, mutant_record=record)
+    page = (docs / "status.md").read_text(encoding="utf-8")
+    # A fresh clone (no local run) shows the record; the later partial run updates only its row.
+    assert "**Mutation score**: not run" not in page
+    assert "14 of 15 killed, commit bbb2222" in page and "9 of 15" not in page
+    assert "15 of 15 killed, commit aaa1111" in page
+    assert "29 of 30 sampled non-equivalent mutants killed overall (97%)" in page
+    # A newer local run below the floor wins and is flagged, on the row and in the summary.
+    local = _mutant_run("2026-12-03T00:00:00+00:00", "ccc3333", {"generate_hash": (10, 15)})
+    page = (_run(tmp_path / "b", mutants=local, mutant_record=record) / "status.md").read_text(
+        encoding="utf-8"
+    )
+    assert '<span class="st-bad">67% (10 of 15 killed, commit ccc3333)</span>' in page
+    assert "under 80%: generate_hash." in page
