@@ -83,7 +83,9 @@ def write_tree(
             folder.mkdir(parents=True, exist_ok=True)
             target = folder / name
             if not target.exists():
-                target.write_bytes(data)
+                # Every file holds "foo" on its first line, so which files the walk (hidden
+                # names, .gitignore rules) and the glob let through always shows in the hits.
+                target.write_bytes(b"foo\n" + data)
         except OSError:
             continue
     for parts, text in ignores.items():
@@ -131,6 +133,8 @@ def find_literal_agrees(
             ignore_case=ignore_case,
             max_count=max_count,
         )
+        # Every file the walk lets through is a hit for "foo": the .gitignore verdicts show.
+        same(search_core.find_literal, "foo", tmp, max_count=1)
         # The same call on a file instead of a folder: NotADirectoryError from both.
         (root / "plain").write_bytes(b"foo\n")
         same(search_core.find_literal, needle, str(root / "plain"), glob=glob)
