@@ -388,13 +388,32 @@ class FrameDecoder:
             return self._feed(data)
 
     def _feed(self, data: Any) -> list[tuple[int, Any]]:
+        frames, error = self._split(data)
+        try:
+            out = [(sid, self._open(flags, payload)) for sid, flags, payload in frames]
+            if error is not None:
+                raise error
+        except ProtocolError as exc:
+            raise self._fail(exc) from exc.__cause__
+        return out
+
+    def _split(self, data: Any) -> tuple[list[tuple[int, int, bytes]], ProtocolError | None]:
+        """Appends ``data``; the whole frames it completes, and the error that stopped them.
+
+        Each frame is ``(stream_id, flags, payload)``, its header and checksum verified and
+        its bytes cut from the buffer; the first frame with a bad header or checksum stops
+        the split (it stays in the buffer) and is returned as the error. Payloads are not
+        decompressed or unpacked here (:meth:`_open` does that), as in rust_core: a frame
+        whose payload turns out bad is consumed, and the frames before it are whole.
+        """
         with memoryview(data) as view:
             if not view.c_contiguous:
                 raise BufferError("feed needs a C-contiguous buffer")
             self._check_open()
             self._buffer += view
         buf = self._buffer
-        out: list[tuple[int, Any]] = []
+        frames: list[tuple[int, int, bytes]] = []
+        error: ProtocolError | None = None
         pos = 0
         try:
             while len(buf) - pos >= HEADER_SIZE:
@@ -407,14 +426,20 @@ class FrameDecoder:
                 payload = bytes(buf[pos + HEADER_SIZE : end])
                 if zlib.crc32(payload, zlib.crc32(buf[pos : pos + 16])) != expected:
                     raise ProtocolError("frame checksum mismatch")
-                if flags & FLAG_ZSTD:
-                    payload = _decompress(payload, self._max)
-                out.append((stream_id, _unpack(payload, length)))
+                frames.append((stream_id, flags, payload))
                 pos = end
         except ProtocolError as exc:
-            raise self._fail(exc) from exc.__cause__
+            error = exc
         del buf[:pos]
-        return out
+        return frames, error
+
+    def _open(self, flags: int, payload: bytes) -> Any:
+        """The object of one split frame: decompressed if flagged, then unpacked."""
+        return _unpack(self._inflate(flags, payload), len(payload))
+
+    def _inflate(self, flags: int, payload: bytes) -> bytes:
+        """The MessagePack of one split frame: its payload, decompressed if flagged."""
+        return _decompress(payload, self._max) if flags & FLAG_ZSTD else payload
 
     def _check_header(
         self, magic: bytes, version: int, flags: int, reserved: int, length: int
@@ -554,12 +579,47 @@ def _control(kind: int, token: int | None = None) -> bytes:
     return _encode(body, CONTROL_STREAM, _MAX_PAYLOAD, MIN_LEVEL)
 
 
-def _parse_control(obj: Any) -> tuple[int, int | None] | None:
-    if not isinstance(obj, list) or not 1 <= len(obj) <= 2:
+#: MessagePack markers of an array length and of an unsigned int: (marker, bytes that follow).
+_ARRAY_MARKERS = {0xDC: 2, 0xDD: 4}
+_UINT_MARKERS = {0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8}
+
+
+def _msgpack_count(
+    payload: bytes, pos: int, markers: dict[int, int], fixed: int, fixed_max: int
+) -> tuple[int, int] | None:
+    """``(value, next position)`` of the fixint-style or sized header at ``pos``, or None."""
+    if pos >= len(payload):
         return None
-    if not all(type(x) is int and x >= 0 for x in obj):
+    marker = payload[pos]
+    if fixed <= marker <= fixed_max:
+        return marker - fixed, pos + 1
+    size = markers.get(marker)
+    if size is None or pos + 1 + size > len(payload):
         return None
-    return obj[0], (obj[1] if len(obj) == 2 else None)
+    return int.from_bytes(payload[pos + 1 : pos + 1 + size], "big"), pos + 1 + size
+
+
+def _parse_control(payload: bytes) -> tuple[int, int | None] | None:
+    """``(kind, token or None)`` of a control payload, or None when it is not one.
+
+    A control payload is a MessagePack array of one or two unsigned ints and nothing
+    after, read from its bytes as rust_core reads it: an int in a signed encoding (int8 ..
+    int64), even a non-negative one, is not a control message.
+    """
+    head = _msgpack_count(payload, 0, _ARRAY_MARKERS, 0x90, 0x9F)
+    if head is None or not 1 <= head[0] <= 2:
+        return None
+    values: list[int] = []
+    pos = head[1]
+    for _ in range(head[0]):
+        item = _msgpack_count(payload, pos, _UINT_MARKERS, 0x00, 0x7F)
+        if item is None:
+            return None
+        value, pos = item
+        values.append(value)
+    if pos != len(payload):
+        return None
+    return values[0], (values[1] if len(values) == 2 else None)
 
 
 def _cannot_move(kind: str) -> TypeError:
@@ -651,7 +711,7 @@ class _Link:
                         continue
                     queue = self._streams.get(sid)
                     if queue:
-                        return sid, queue.popleft()
+                        return sid, _unpack(*queue.popleft())
                 self._wait(deadline)
 
     def recv_stream(self, stream_id: int, timeout: float | None = None) -> Any:
@@ -664,7 +724,7 @@ class _Link:
                 queue = self._streams.get(sid)
                 if queue:
                     self._skip[sid] = self._skip.get(sid, 0) + 1
-                    return queue.popleft()
+                    return _unpack(*queue.popleft())
                 self._wait(deadline)
 
     def ping(self, timeout: float | None = DEFAULT_PING_TIMEOUT) -> float:
@@ -753,24 +813,29 @@ class _Link:
             if not data:
                 self._finish(ConnectionClosedError("peer closed the connection"))
                 return
-            try:
-                frames = self._decoder.feed(data)
-            except ProtocolError as exc:
-                self._finish(exc)
-                return
-            if not self._deliver(frames):
+            if not self._deliver(*self._decoder._split(data)):
                 return
 
-    def _deliver(self, frames: list[tuple[int, Any]]) -> bool:
-        """Queues one batch; False once the reader must stop (peer closed, bad control)."""
-        batch: list[tuple[int, Any]] = []
+    def _deliver(self, frames: list[tuple[int, int, bytes]], error: Exception | None) -> bool:
+        """Queues one batch; False once the reader must stop (peer closed, bad frame).
+
+        Data payloads are queued as received and opened by the receive that takes them, as
+        rust_core does: a bad payload is that receive's ProtocolError, and the whole frames
+        before a bad header or checksum are delivered before it ends the connection.
+        """
+        batch: list[tuple[int, tuple[bytes, int]]] = []
         pongs: list[int] = []
         end: Exception | None = None
-        for sid, obj in frames:
+        for sid, flags, payload in frames:
+            try:
+                body = self._decoder._inflate(flags, payload)
+            except ProtocolError as exc:
+                end = exc
+                break
             if sid != CONTROL_STREAM:
-                batch.append((sid, obj))
+                batch.append((sid, (body, len(payload))))
                 continue
-            control = _parse_control(obj)
+            control = _parse_control(body)
             if control is not None and control[0] == _PING and control[1] is not None:
                 self._answer_ping(control[1])
             elif control is not None and control[0] == _PONG and control[1] is not None:
@@ -781,6 +846,8 @@ class _Link:
             else:
                 end = ProtocolError("bad control message")
                 break
+        else:
+            end = error
         with self._cond:
             for sid, obj in batch:
                 self._streams.setdefault(sid, deque()).append(obj)

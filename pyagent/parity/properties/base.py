@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import math
 import os
 import shutil
@@ -10,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 import numpy
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pyagent import base_core
@@ -129,3 +132,120 @@ def save_atomic_hostile(name: str, data: object) -> None:
     finally:
         shutil.rmtree(rust_root, ignore_errors=True)
         shutil.rmtree(python_root, ignore_errors=True)
+
+
+def _spec_prefix(name: str) -> bytes:
+    """The temporary-file prefix of target ``name``, restated from the module docstring.
+
+    Written out here rather than taken from base_core, so a bug in the reference's own
+    naming is seen as a leftover the reference removes and rust_core keeps (or the reverse).
+    """
+    raw = os.fsencode(name)
+    if len(raw) + 22 <= 255:  # "." + name + "." + 16 hex digits + ".tmp"
+        return b"." + raw + b"."
+    return b"." + raw[:200] + b"~" + hashlib.sha256(raw).hexdigest()[:16].encode() + b"."
+
+
+def _other_form(name: str) -> bytes:
+    """The prefix the *other* naming rule would give: never this target's."""
+    raw = os.fsencode(name)
+    if _spec_prefix(name).startswith(b"." + raw + b"."):
+        return b"." + raw[:200] + b"~" + hashlib.sha256(raw).hexdigest()[:16].encode() + b"."
+    return b"." + raw + b"."
+
+
+#: Leftovers next to the target: what a clean-up must remove (an unlocked regular file of
+#: ours with the exact name pattern) and every near miss it must keep.
+LEFTOVERS = [
+    "stale", "stale", "locked", "other-owner", "fifo", "dir", "symlink", "upper-hex",
+    "short-tail", "long-tail", "suffix", "other-target", "other-form",
+]  # fmt: skip
+
+
+def _leftover(root: Path, name: str, kind: str, index: int, locks: list[int]) -> None:
+    tail = f"{index:015x}a".encode() + b".tmp"
+    prefix = _spec_prefix(name)
+    raw = {
+        "upper-hex": prefix + f"{index:015X}A".encode() + b".tmp",
+        "short-tail": prefix + f"{index:015x}".encode() + b".tmp",
+        "long-tail": prefix + f"{index:017x}".encode() + b".tmp",
+        "suffix": prefix + tail + b"x",
+        "other-target": _spec_prefix(name + "x")[:-1] + b"." + tail,
+        "other-form": _other_form(name) + tail,
+    }.get(kind, prefix + tail)
+    if len(raw) > 255:
+        return  # no file system holds that name: nothing to leave behind
+    path = os.path.join(os.fsencode(root), raw)
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "dir":
+        os.mkdir(path)
+    elif kind == "symlink":
+        os.symlink(b"missing", path)
+    else:
+        with open(path, "wb") as handle:
+            handle.write(b"left by a killed writer")
+        if kind == "other-owner" and os.geteuid() == 0:
+            os.chown(path, 4242, 4242)
+        if kind == "locked":
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            locks.append(fd)
+
+
+@parity_property("save_atomic")
+@given(
+    name=st.one_of(
+        st.sampled_from(["state.json", os.fsdecode(b"\xfe-not-utf8"), "\u00e9" * 117]),
+        # Around the switch to the long naming rule (233 bytes fit, 234 do not).
+        st.integers(229, 255).map(lambda n: "n" * n),
+    ),
+    kinds=st.lists(st.sampled_from(LEFTOVERS), min_size=1, max_size=6),
+    data=st.one_of(st.binary(max_size=8), st.text(max_size=4)),
+    existing=st.booleans(),
+    relative=st.booleans(),
+)
+# The longest name of the short rule (233 bytes) and the shortest of the long one (234).
+@example(name="n" * 233, kinds=["stale", "other-form"], data=b"x", existing=True, relative=False)
+@example(name="n" * 234, kinds=["stale", "other-form"], data=b"x", existing=False, relative=True)
+def save_atomic_cleans_up_leftovers(
+    name: str, kinds: list[str], data: object, existing: bool, relative: bool
+) -> None:
+    """Leftover temporary files: both backends remove the same ones and keep the rest.
+
+    Next to the target: unlocked leftovers of this target (removed), and near misses that
+    must stay: one locked by a live writer, another owner's, a FIFO, folder or link with the
+    pattern's name, wrong hex tails, another target's, the other naming rule's. Targets of
+    every length around the long-name switch, given as absolute or relative paths.
+    """
+    roots = [Path(tempfile.mkdtemp(prefix="parity-stale-")) for _ in range(2)]
+    locks: list[int] = []
+    here = os.getcwd()
+    try:
+        for root in roots:
+            if existing:
+                (root / name).write_bytes(b"old content")
+            for index, kind in enumerate(kinds):
+                with contextlib.suppress(FileExistsError):
+                    _leftover(root, name, kind, index, locks)
+
+        def save(root: Path, call: object) -> object:
+            if not relative:
+                return call(base_core.save_atomic, os.path.join(root, name), data)  # type: ignore[operator]
+            os.chdir(root)
+            try:
+                return call(base_core.save_atomic, name, data)  # type: ignore[operator]
+            finally:
+                os.chdir(here)
+
+        rust = save(roots[0], call_rust)
+        python = save(roots[1], call_python)
+        same_outcome(rust, python)  # type: ignore[arg-type]
+        assert rust.error is None, rust.describe()  # type: ignore[attr-defined]
+        assert _snapshot(roots[0]) == _snapshot(roots[1])
+    finally:
+        os.chdir(here)
+        for fd in locks:
+            os.close(fd)
+        for root in roots:
+            shutil.rmtree(root, ignore_errors=True)

@@ -80,11 +80,16 @@ def verify_integrity_agrees(
     algorithm=algorithms,
     tamper=st.lists(st.integers(0, 5), max_size=3),
     extra=st.one_of(st.none(), expected_digests),
+    as_str=st.booleans(),
 )
 def verify_integrity_batch_agrees(
-    items: list[object], algorithm: object, tamper: list[int], extra: object
+    items: list[object], algorithm: object, tamper: list[int], extra: object, as_str: bool
 ) -> None:
-    """Batch verdicts agree, with tampered digests and length mismatches."""
+    """Batch verdicts agree, with tampered digests, length mismatches and a bare str.
+
+    A bare str as ``expected`` has one character per item (so it would pass the length
+    check if it were iterated): TypeError from both backends, as documented.
+    """
     try:
         digests: list[object] = list(cache_core.generate_hash_batch(items, algorithm))  # type: ignore[arg-type]
     except Exception:
@@ -94,4 +99,7 @@ def verify_integrity_batch_agrees(
             digests[index] = "f" * 64
     if extra is not None:
         digests.append(extra)  # a length mismatch, or a wrong-typed digest
+    if as_str:
+        outcome = same(cache_core.verify_integrity_batch, items, "f" * len(items), algorithm)
+        assert outcome.error is not None
     same(cache_core.verify_integrity_batch, items, digests, algorithm)

@@ -26,7 +26,8 @@ from pyagent.parity.compare import same
 from pyagent.parity.registry import parity_property
 
 NAMES = [
-    "a", "b", "ab", "a.py", "b.txt", ".h", ".git", "x[1]", "*", "?", "a-b", "a b", "é",
+    "a", "b", "ab", "a.py", "b.txt", ".h", ".git", "x[1]", "*", "?", "a-b", "a b", "é", "-", "]",
+    "\\", "a]", "[",
     "日本", "\udcff", "a\udc80", "node_modules", "ba",
 ]  # fmt: skip
 names = st.one_of(
@@ -42,6 +43,8 @@ rel_paths = st.lists(names, min_size=1, max_size=4).map("/".join)
 TOKENS = [
     "*", "**", "?", "a", "b", ".", "py", "txt", "[ab]", "[!a]", "[^b]", "[a-z]", "[]]", "\\*",
     "é", "\udcff", "-", "x", "[", "\\",
+    # Set edges: '-' first or last, ']' first, escapes inside, equal and reversed ranges.
+    "[-a]", "[a-]", "[]-a]", "[!]a]", "[a-a]", "[b-a]", "[\\]]", "[\\-a]", "[a-\\b]", "\\a",
 ]  # fmt: skip
 segments = st.lists(st.sampled_from(TOKENS), min_size=1, max_size=4).map("".join)
 globs = st.one_of(
@@ -52,6 +55,7 @@ globs = st.one_of(
         st.sampled_from(["", "", "/"]),
     ),
     st.text(max_size=8),
+    st.sampled_from(["a//b", "//", "/", "a/", "/a", "**/", "a/**", "a]", "-"]),
 )
 
 

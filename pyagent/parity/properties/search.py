@@ -83,7 +83,9 @@ def write_tree(
             folder.mkdir(parents=True, exist_ok=True)
             target = folder / name
             if not target.exists():
-                target.write_bytes(data)
+                # Every file holds "foo" on its first line, so which files the walk (hidden
+                # names, .gitignore rules) and the glob let through always shows in the hits.
+                target.write_bytes(b"foo\n" + data)
         except OSError:
             continue
     for parts, text in ignores.items():
@@ -131,6 +133,21 @@ def find_literal_agrees(
             ignore_case=ignore_case,
             max_count=max_count,
         )
+        # Every file the walk lets through is a hit for "foo": the .gitignore verdicts show.
+        same(search_core.find_literal, "foo", tmp, max_count=1)
+        # The same call on a file instead of a folder: NotADirectoryError from both.
+        (root / "plain").write_bytes(b"foo\n")
+        same(search_core.find_literal, needle, str(root / "plain"), glob=glob)
+
+
+class _BytesPath:
+    """An os.PathLike whose __fspath__ gives bytes: a TypeError from both backends."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __fspath__(self) -> bytes:
+        return os.fsencode(self.path)
 
 
 @parity_property("find_literal_rust")
@@ -138,7 +155,9 @@ def find_literal_agrees(
     needle=hostile.mix(
         st.one_of(any_text, st.sampled_from(["", "a\nb", "foo"]), not_data), "string"
     ),
-    root_kind=st.sampled_from(["dir", "path", "file", "missing", "bytes", "nul", "none", "int"]),
+    root_kind=st.sampled_from(
+        ["dir", "path", "file", "missing", "bytes", "nul", "none", "int", "pathlike-bytes"]
+    ),
     glob=hostile.mix(st.one_of(st.sampled_from(["*", "[x", "x\\", "\ud800"]), not_data), "string"),
     ignore_case=hostile.mix(st.one_of(st.booleans(), st.none(), st.integers(0, 1)), "int"),
     max_count=st.one_of(
@@ -167,6 +186,7 @@ def find_literal_rejects_the_same(
             "nul": tmp + "\0x",
             "none": None,
             "int": 3,
+            "pathlike-bytes": _BytesPath(tmp),
         }[root_kind]
         same(
             search_core.find_literal,
