@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.conftest import compare, scaled
+from bench.conftest import compare, rust_vs_peer_only, scaled
 from pyagent import metrics_core
 
 VALUES_COUNT = scaled(1_000_000, 100_000)
@@ -59,6 +59,24 @@ def test_rolling_avg(benchmark: object, implementation: str) -> None:
         ours=lambda: metrics_core.rolling_avg(VALUES, WINDOW),
         peer=numpy_rolling,
         check=rolling_ok,
+    )
+
+
+VALUES_LIST = VALUES.tolist()
+
+
+@rust_vs_peer_only
+def test_rolling_avg_list(benchmark: object, implementation: str) -> None:
+    # The input a user has: a list of floats for ours, numpy still on its array.
+    compare(
+        benchmark,
+        implementation,
+        hot_path="rolling_avg",
+        workload=f"{VALUES_COUNT:,} values as a list, window {WINDOW:,}",
+        ours=lambda: metrics_core.rolling_avg(VALUES_LIST, WINDOW),
+        peer=numpy_rolling,
+        check=rolling_ok,
+        group_suffix="-list",
     )
 
 
@@ -139,4 +157,57 @@ def test_aggregate_metrics(benchmark: object, implementation: str) -> None:
         ours=lambda: metrics_core.aggregate_metrics(NAMES, POINT_VALUES),
         peer=numpy_aggregate,
         check=aggregate_ok,
+    )
+
+
+# The one-name workload: 1e6 float64 values under one name. Peer: numpy's
+# size/sum/mean/min/max/std on the array (pairwise sums, not exact): count, min and max
+# checked equal, sum, mean and std within 1e-9 relative of ours (which are exact).
+ONE_NAME_POINTS = scaled(1_000_000, 100_000)
+ONE_NAME_VALUES = rng.gamma(2.0, 50.0, ONE_NAME_POINTS)
+ONE_NAME = ["agent.latency_ms"] * ONE_NAME_POINTS
+
+
+def numpy_one_name() -> dict[str, dict[str, float]]:
+    v = ONE_NAME_VALUES
+    return {
+        ONE_NAME[0]: {
+            "count": int(v.size),
+            "sum": float(v.sum()),
+            "mean": float(v.mean()),
+            "min": float(v.min()),
+            "max": float(v.max()),
+            "std": float(v.std()),
+        }
+    }
+
+
+ONE_NAME_EXPECTED = metrics_core.aggregate_metrics(ONE_NAME, ONE_NAME_VALUES)
+
+
+def one_name_ok(got: Any) -> bool:
+    (name,) = ONE_NAME_EXPECTED
+    summary, expected = got[name], ONE_NAME_EXPECTED[name]
+    return (summary["count"], summary["min"], summary["max"]) == (
+        expected["count"],
+        expected["min"],
+        expected["max"],
+    ) and all(
+        math.isclose(summary[key], expected[key], rel_tol=1e-9, abs_tol=0)
+        for key in ("sum", "mean", "std")
+    )
+
+
+@rust_vs_peer_only
+def test_aggregate_metrics_one_name(benchmark: object, implementation: str) -> None:
+    compare(
+        benchmark,
+        implementation,
+        hot_path="aggregate_metrics",
+        workload=f"{ONE_NAME_POINTS:,} points, one name, float64 array",
+        ours=lambda: metrics_core.aggregate_metrics(ONE_NAME, ONE_NAME_VALUES),
+        peer=numpy_one_name,
+        check=one_name_ok,
+        group_suffix="-one-name",
+        peer_name="numpy (array methods)",
     )

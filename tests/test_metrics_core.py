@@ -132,3 +132,28 @@ def test_metrics_core_buffer_is_bounded_and_summarised() -> None:
         core.record("cpu", math.nan)
     with pytest.raises(ValueError):
         MetricsCore(capacity=0)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [1, 2.5, -3, 2**62 + 1, 0.1],  # ints within int64 and floats: read from the list
+        [2**63, 1.0],  # an int beyond int64: numpy decides (float64 here)
+        [True, 2.0, 3],  # a bool: numpy decides
+        [np.float64(1.5), 2.0],  # a float subclass: numpy decides
+    ],
+)
+def test_list_input_equals_the_array(values: list[object]) -> None:
+    # A list gives the bits numpy's conversion of it gives, whatever path reads it.
+    array = np.asarray(values).astype(np.float64)
+    got = rolling_avg(values, 2)  # type: ignore[arg-type]
+    assert got.tobytes() == rolling_avg(array, 2).tobytes()
+    assert got.tolist() == [array[0], math.fsum(array[:2]) / 2] + [
+        math.fsum(array[i - 1 : i + 1]) / 2 for i in range(2, len(array))
+    ]
+
+
+def test_list_of_big_ints_is_rejected_like_numpy() -> None:
+    # Mixed signs beyond int64 make numpy's object dtype: TypeError on both backends.
+    with pytest.raises(TypeError):
+        rolling_avg([2**64, -1], 1)

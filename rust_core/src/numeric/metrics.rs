@@ -84,6 +84,8 @@ impl ExactSum {
 }
 
 const ROLLING_CHUNK: usize = 1 << 16;
+/// Outputs a parallel chunk of the split kernel at least has.
+const SPLIT_CHUNK: usize = 1 << 14;
 
 /// What one pass over the input learns: finiteness, the largest magnitude and the binary
 /// range its nonzero values span (lowest set bit, highest bit + 1, as powers of two).
@@ -103,6 +105,7 @@ impl Scan {
         top: i32::MIN,
     };
 
+    #[inline(always)]
     fn of(values: &[f64]) -> Scan {
         // Branch-free so it vectorises: `v * 0.0` is NaN exactly for NaN and infinities; the
         // lowest bit any nonzero value can have is the unit of the smallest one's exponent.
@@ -150,13 +153,37 @@ impl Scan {
     }
 
     fn of_parallel(values: &[f64]) -> Scan {
-        if values.len() < 2 * ROLLING_CHUNK {
-            return Scan::of(values);
+        if values.len() < 2 * SPLIT_CHUNK {
+            return Scan::of_best(values);
         }
         values
-            .par_chunks(ROLLING_CHUNK)
-            .map(Scan::of)
+            .par_chunks(SPLIT_CHUNK)
+            .map(Scan::of_best)
             .reduce(|| Scan::EMPTY, Scan::merge)
+    }
+
+    /// [`Scan::of`] in the widest form this CPU runs (the same result: max and min only).
+    fn of_best(values: &[f64]) -> Scan {
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx2")]
+            unsafe fn avx2(values: &[f64]) -> Scan {
+                Scan::of(values)
+            }
+            #[target_feature(enable = "avx512f")]
+            unsafe fn avx512(values: &[f64]) -> Scan {
+                Scan::of(values)
+            }
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: AVX-512F was detected at run time.
+                return unsafe { avx512(values) };
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: AVX2 was detected at run time.
+                return unsafe { avx2(values) };
+            }
+        }
+        Scan::of(values)
     }
 }
 
@@ -251,6 +278,204 @@ fn rolling_chunk_fixed(values: &[f64], window: usize, low: i32, start: usize, ou
     }
 }
 
+/// Rounds to the nearest integer (ties to even) by adding and subtracting 1.5 * 2^52: exact
+/// for `|t| <= 2^51`, a plain add and subtract on every target (no `round` instruction).
+const ROUND_TO_INTEGER: f64 = 6_755_399_441_055_744.0;
+
+/// The high part of the split `v = high + low` of [`split_unit`]: `v` rounded to a multiple
+/// of `unit = 1 / scale` (ties to even); `v - high` is then exact.
+#[inline(always)]
+fn split_high(v: f64, scale: f64, unit: f64) -> f64 {
+    ((v * scale + ROUND_TO_INTEGER) - ROUND_TO_INTEGER) * unit
+}
+
+/// The power of two `2^m` that splits every value `v = a + b` (`a` a multiple of `2^m`,
+/// `|b| <= 2^(m - 1)`) so that every sum the split kernel forms of up to `2 w` parts (a
+/// window sum, or the difference of two) is exact in plain f64: the `a` sums are multiples
+/// of `2^m` below `2^(m + 53)`, the `b` sums multiples of `2^low` below `2^(low + 53)`.
+/// `fl(A + B)` of the two exact window sums is then the correctly rounded window sum, with
+/// nothing but adds in the loop, which vectorise. None when the values span too many bits
+/// (more than about `106 - 2 log2(2 w)`) or sit at the ends of the exponent range.
+fn split_unit(scan: &Scan, window: usize, len: usize) -> Option<i32> {
+    if scan.low == i32::MAX {
+        return None; // all zeros: the fixed-point path
+    }
+    let doubled = (window.min(len) as u128).saturating_mul(2);
+    let growth = 128 - doubled.leading_zeros() as i32; // 2 w < 2^growth
+    let m = scan
+        .top
+        .saturating_add(growth)
+        .saturating_sub(53)
+        .max(-1022);
+    (m <= scan.low.saturating_add(53 - growth) && m <= 1022).then_some(m)
+}
+
+/// Lanes of the split kernel's scan: four window sums a step, one add of latency each.
+const SPLIT_BLOCK: usize = 256;
+
+/// One block of the split kernel: `out[j]` gets the window sum ending at `new[j]`, rounded
+/// once (`fl(A + B)`), divided by `divisor(j)`. `old` holds the values leaving the window
+/// (same length as `new`) when the window is full, and is empty while it grows; `carry`
+/// holds the exact sums `[A, B]` of the window before the block and is advanced past it.
+#[inline(always)]
+fn split_block(
+    new: &[f64],
+    old: &[f64],
+    scale: f64,
+    unit: f64,
+    carry: &mut [f64; 2],
+    out: &mut [f64],
+) {
+    let n = new.len().min(out.len()).min(SPLIT_BLOCK);
+    let mut da = [0.0; SPLIT_BLOCK];
+    let mut db = [0.0; SPLIT_BLOCK];
+    if old.len() >= n {
+        for (((&x, &y), a), b) in new[..n]
+            .iter()
+            .zip(&old[..n])
+            .zip(&mut da[..n])
+            .zip(&mut db[..n])
+        {
+            let (hx, hy) = (split_high(x, scale, unit), split_high(y, scale, unit));
+            *a = hx - hy;
+            *b = (x - hx) - (y - hy);
+        }
+    } else {
+        for ((&x, a), b) in new[..n].iter().zip(&mut da[..n]).zip(&mut db[..n]) {
+            let hx = split_high(x, scale, unit);
+            *a = hx;
+            *b = x - hx;
+        }
+    }
+    // Every partial sum below is a window sum or the difference of two: exact, so the
+    // grouping (four prefix sums off one carry) gives the bits a sequential scan would.
+    let [mut ca, mut cb] = *carry;
+    let mut groups = out[..n].chunks_exact_mut(4);
+    let mut j = 0;
+    for group in &mut groups {
+        let a1 = da[j] + da[j + 1];
+        let a2 = a1 + da[j + 2];
+        let a3 = a2 + da[j + 3];
+        let b1 = db[j] + db[j + 1];
+        let b2 = b1 + db[j + 2];
+        let b3 = b2 + db[j + 3];
+        group[0] = (ca + da[j]) + (cb + db[j]);
+        group[1] = (ca + a1) + (cb + b1);
+        group[2] = (ca + a2) + (cb + b2);
+        group[3] = (ca + a3) + (cb + b3);
+        ca += a3;
+        cb += b3;
+        j += 4;
+    }
+    for slot in groups.into_remainder() {
+        ca += da[j];
+        cb += db[j];
+        *slot = ca + cb;
+        j += 1;
+    }
+    *carry = [ca, cb];
+}
+
+/// The split kernel over `out`, the outputs from index `start` on (see [`split_unit`]).
+#[inline(always)]
+fn rolling_chunk_split(values: &[f64], window: usize, m: i32, start: usize, out: &mut [f64]) {
+    let scale = f64::from_bits(((1023 - m) as u64) << 52);
+    let unit = f64::from_bits(((1023 + m) as u64) << 52);
+    // The exact sums of the window before `start`, four lanes (any order is exact).
+    let before = &values[start.saturating_sub(window)..start];
+    let mut lanes = [[0.0f64; 2]; 4];
+    let quads = before.chunks_exact(4);
+    for &x in quads.remainder() {
+        let h = split_high(x, scale, unit);
+        lanes[0][0] += h;
+        lanes[0][1] += x - h;
+    }
+    for quad in quads {
+        for (lane, &x) in lanes.iter_mut().zip(quad) {
+            let h = split_high(x, scale, unit);
+            lane[0] += h;
+            lane[1] += x - h;
+        }
+    }
+    let mut carry = [
+        (lanes[0][0] + lanes[1][0]) + (lanes[2][0] + lanes[3][0]),
+        (lanes[0][1] + lanes[1][1]) + (lanes[2][1] + lanes[3][1]),
+    ];
+    let end = start + out.len();
+    // While the window grows (only the first `window` outputs of the input).
+    let growing = window.clamp(start, end) - start;
+    for (k, block) in out[..growing].chunks_mut(SPLIT_BLOCK).enumerate() {
+        let first = start + k * SPLIT_BLOCK;
+        split_block(
+            &values[first..first + block.len()],
+            &[],
+            scale,
+            unit,
+            &mut carry,
+            block,
+        );
+        for (j, slot) in block.iter_mut().enumerate() {
+            *slot /= (first + j + 1) as f64;
+        }
+    }
+    let full = window as f64;
+    for (k, block) in out[growing..].chunks_mut(SPLIT_BLOCK).enumerate() {
+        let first = start + growing + k * SPLIT_BLOCK;
+        let len = block.len();
+        split_block(
+            &values[first..first + len],
+            &values[first - window..first - window + len],
+            scale,
+            unit,
+            &mut carry,
+            block,
+        );
+        for slot in block.iter_mut() {
+            *slot /= full;
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn rolling_chunk_split_avx2(
+    values: &[f64],
+    window: usize,
+    m: i32,
+    start: usize,
+    out: &mut [f64],
+) {
+    // The same adds and multiplies four lanes wide (never fused): the same bits.
+    rolling_chunk_split(values, window, m, start, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn rolling_chunk_split_avx512(
+    values: &[f64],
+    window: usize,
+    m: i32,
+    start: usize,
+    out: &mut [f64],
+) {
+    rolling_chunk_split(values, window, m, start, out)
+}
+
+/// [`rolling_chunk_split`] in the widest form this CPU runs.
+fn rolling_chunk_split_best(values: &[f64], window: usize, m: i32, start: usize, out: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: AVX-512F was detected at run time.
+        return unsafe { rolling_chunk_split_avx512(values, window, m, start, out) };
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 was detected at run time.
+        return unsafe { rolling_chunk_split_avx2(values, window, m, start, out) };
+    }
+    rolling_chunk_split(values, window, m, start, out)
+}
+
 fn rolling_chunk(
     values: &[f64],
     window: usize,
@@ -292,10 +517,25 @@ pub fn rolling_avg(values: &[f64], window: usize) -> Result<Vec<f64>, InvalidInp
     }
     check_largest(scan.largest, values.len(), window)?;
     let mut out = vec![0.0; values.len()];
+    if let Some(m) = split_unit(&scan, window, values.len()) {
+        // Chunks rebuild their starting window (exactly), so they run on any thread; four
+        // windows a chunk keep that rebuild at a quarter of the work or less.
+        let chunk = SPLIT_CHUNK.max(window.saturating_mul(4));
+        if values.len() >= chunk.saturating_mul(2) {
+            out.par_chunks_mut(chunk)
+                .enumerate()
+                .for_each(|(k, slice)| {
+                    rolling_chunk_split_best(values, window, m, k * chunk, slice)
+                });
+        } else {
+            rolling_chunk_split_best(values, window, m, 0, &mut out);
+        }
+        return Ok(out);
+    }
     // Each chunk rebuilds its starting window exactly, so chunks are independent; a chunk at
     // least as long as the window keeps that rebuild below half the work.
     let chunk = ROLLING_CHUNK.max(window);
-    let parallel = values.len() >= 2 * chunk;
+    let parallel = values.len() >= chunk.saturating_mul(2);
     if let Some(low) = fixed_point_unit(&scan, window) {
         if parallel {
             out.par_chunks_mut(chunk)
@@ -654,6 +894,80 @@ mod tests {
         );
         assert_eq!(rolling_avg(&wide, 2).unwrap()[3], (3.0 - 1e200) / 2.0);
         assert_eq!(rolling_avg(&[-0.0], 1).unwrap()[0].to_bits(), 0);
+    }
+
+    fn lcg_values(seed: u64, n: usize, scale: f64, offset: f64) -> Vec<f64> {
+        let mut state = seed;
+        (0..n)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((state >> 11) as f64 / (1u64 << 53) as f64 - offset) * scale
+            })
+            .collect()
+    }
+
+    #[test]
+    fn split_kernel_equals_the_partials() {
+        // Random data of several ranges, windows around the block and chunk sizes, and
+        // inputs long enough for the parallel chunks: the same bits as Shewchuk's partials.
+        let n = 2 * SPLIT_CHUNK * 4 + 1234;
+        for (seed, scale, offset) in [(1, 100.0, 0.0), (2, 1e-3, 0.5), (3, 1e9, 0.3)] {
+            let mut values = lcg_values(seed, n, scale, offset);
+            values[17] = 0.0;
+            values[40] = -0.0;
+            for window in [1, 2, 3, 5, 255, 256, 257, 1000, 5000, n + 10] {
+                let scan = Scan::of(&values);
+                if window <= 5000 {
+                    assert!(split_unit(&scan, window, n).is_some(), "{seed} {window}");
+                }
+                let mut partials = vec![0.0; n];
+                rolling_chunk(&values, window, 0, &mut partials).unwrap();
+                let got = rolling_avg(&values, window).unwrap();
+                let same = got
+                    .iter()
+                    .zip(&partials)
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "seed {seed} window {window}");
+            }
+        }
+    }
+
+    #[test]
+    fn split_kernel_rounds_halfway_sums_like_fsum() {
+        // Window sums on a tie: 2^53 + 1 rounds to even, 2^53 + 3 up; cancellation to 0.
+        let half = 4503599627370496.0; // 2^52: sums of two such need 54 bits
+        let values = [
+            half + 1.0,
+            half,
+            half + 2.0,
+            half + 1.0,
+            -(half + 1.0),
+            half + 1.0,
+            half + 3.0,
+            -(half + 3.0),
+        ];
+        let scan = Scan::of(&values);
+        assert!(split_unit(&scan, 2, values.len()).is_some());
+        let mut partials = vec![0.0; values.len()];
+        rolling_chunk(&values, 2, 0, &mut partials).unwrap();
+        let got = rolling_avg(&values, 2).unwrap();
+        for (a, b) in got.iter().zip(&partials) {
+            assert_eq!(a.to_bits(), b.to_bits());
+        }
+        assert_eq!(got[1], (2.0 * half) / 2.0); // 2^53 + 1: the tie goes to even, down
+        assert_eq!(got[3], (2.0 * half + 4.0) / 2.0); // 2^53 + 3: the tie goes up
+        assert_eq!(got[7].to_bits(), 0.0f64.to_bits()); // x - x is +0, as fsum gives
+                                                        // Subnormal values: exact sums in the subnormal range.
+        let tiny: Vec<f64> = (1..600u64)
+            .map(|k| f64::from_bits(k * 7919 % 4096))
+            .collect();
+        let mut partials = vec![0.0; tiny.len()];
+        rolling_chunk(&tiny, 9, 0, &mut partials).unwrap();
+        assert_eq!(rolling_avg(&tiny, 9).unwrap(), partials);
+        // Too wide a span for the split: it declines.
+        assert!(split_unit(&Scan::of(&[1e30, 1e-30]), 2, 2).is_none());
     }
 
     #[test]
