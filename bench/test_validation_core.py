@@ -11,8 +11,8 @@ validators take about a minute per round at 100,000; per instance the cost is th
 outside the timing: ``jsonschema`` (the manifest's peer, Draft202012Validator.is_valid per
 instance), ``fastjsonschema`` (generated Python code; it stops at the first error) and
 ``jsonschema-rs`` (the same Rust engine as rust_core, as a Python package: the ratio shows
-what our binding costs: both read Python objects in place). Every result is checked against the known validity
-of each instance.
+what our binding costs: both read Python objects in place). Every result is checked against
+the known validity of each instance.
 """
 
 from __future__ import annotations
