@@ -307,7 +307,8 @@ fn split_unit(scan: &Scan, window: usize, len: usize) -> Option<i32> {
         .saturating_add(growth)
         .saturating_sub(53)
         .max(-1022);
-    (m <= scan.low.saturating_add(53 - growth) && m <= 1022).then_some(m)
+    // The `a` sums reach 2^(m + 53): m <= 970 keeps them (and their differences) finite.
+    (m <= scan.low.saturating_add(53 - growth) && m <= 970).then_some(m)
 }
 
 /// Lanes of the split kernel's scan: four window sums a step, one add of latency each.
@@ -968,6 +969,11 @@ mod tests {
         assert_eq!(rolling_avg(&tiny, 9).unwrap(), partials);
         // Too wide a span for the split: it declines.
         assert!(split_unit(&Scan::of(&[1e30, 1e-30]), 2, 2).is_none());
+        // Near the top of the range the split sums would overflow: it declines, and the
+        // window of one is each value itself (found by the parity example).
+        let big = [8.988465674311579e307, -8.988465674311579e307];
+        assert!(split_unit(&Scan::of(&big), 1, 2).is_none());
+        assert_eq!(rolling_avg(&big, 1).unwrap(), big.to_vec());
     }
 
     #[test]
