@@ -32,6 +32,7 @@ import os
 import pickle
 import string
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -263,7 +264,14 @@ def _check_config_error(
         assert outcome.message == f"{where}:{line}:{column}: invalid UTF-8", outcome.describe()
     exc = _error_of(call)
     assert isinstance(exc, config_core.ConfigError), exc
-    copy = pickle.loads(pickle.dumps(exc))
+    # On a thread of its own: pickling is checked with a fresh stack, not whatever depth the
+    # caller (a whole test session) has reached.
+    box: dict[str, Any] = {}
+    worker = threading.Thread(target=lambda: box.update(copy=pickle.loads(pickle.dumps(exc))))
+    worker.start()
+    worker.join()
+    assert "copy" in box, f"{exc!r} does not survive pickling"
+    copy = box["copy"]
     assert type(copy) is type(exc) and str(copy) == str(exc) == outcome.message
     assert (copy.path, copy.line, copy.column, copy.reason) == (
         exc.path,
