@@ -716,8 +716,9 @@ fn all_finite(values: &[f64]) -> bool {
     values.iter().fold(true, |ok, v| ok & v.is_finite())
 }
 
-/// The summary of `values` as one group (the one-name case of [`aggregate`]).
-pub fn aggregate_one(values: &[f64]) -> Result<Summary, InvalidInput> {
+/// The checks [`aggregate`] and [`aggregate_one`] share: values non-empty and finite
+/// (scanned in parallel chunks when large).
+fn check_values(values: &[f64]) -> Result<(), InvalidInput> {
     if values.is_empty() {
         return invalid("values must not be empty");
     }
@@ -729,6 +730,12 @@ pub fn aggregate_one(values: &[f64]) -> Result<Summary, InvalidInput> {
     if !finite {
         return invalid("values must be finite (no NaN or infinity)");
     }
+    Ok(())
+}
+
+/// The summary of `values` as one group (the one-name case of [`aggregate`]).
+pub fn aggregate_one(values: &[f64]) -> Result<Summary, InvalidInput> {
+    check_values(values)?;
     Ok(summarise(values))
 }
 
@@ -745,17 +752,7 @@ pub fn aggregate(
             values.len()
         ));
     }
-    if values.is_empty() {
-        return invalid("values must not be empty");
-    }
-    let finite = if values.len() >= 2 * AGGREGATE_CHUNK {
-        values.par_chunks(AGGREGATE_CHUNK).all(all_finite)
-    } else {
-        all_finite(values)
-    };
-    if !finite {
-        return invalid("values must be finite (no NaN or infinity)");
-    }
+    check_values(values)?;
     if let Some(&g) = groups.iter().find(|&&g| g >= group_count) {
         return invalid(format!("group id {g} out of range"));
     }
