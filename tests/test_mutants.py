@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from pyagent.manifest import load_manifest
-from pyagent.parity.mutants import PACKAGE, load_equivalents, mutants_of, record_run, run_mutant
+from pyagent.parity.mutants import (
+    PACKAGE,
+    load_equivalents,
+    main,
+    mutants_of,
+    record_run,
+    run_mutant,
+)
 from pyagent.parity.results import write_results
 
 
@@ -68,3 +75,62 @@ def test_a_recorded_run_is_a_new_file_with_its_provenance(tmp_path: Path) -> Non
     assert first.name.startswith(stamp[:10].replace("-", "") + "T")
     data = json.loads(second.read_text(encoding="utf-8"))
     assert data["seed"] == 1 and data["sample"] == 3 and data["hot_paths"][0]["killed"] == 3
+
+
+@pytest.mark.parametrize("hot_path", load_manifest().migrated, ids=lambda h: h.name)
+def test_annotations_are_never_mutated(hot_path) -> None:
+    # Annotations are never evaluated (`from __future__ import annotations`): a mutant there
+    # is equivalent by construction, so planting one would only pad the score.
+    source = _source(hot_path.module)
+    lines = [0, 0]
+    for text in source.splitlines(keepends=True):
+        lines.append(lines[-1] + len(text))
+    spans = []
+    for node in ast.walk(ast.parse(source)):
+        found = []
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            a = node.args
+            every = [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg]
+            found = [x.annotation for x in every if x is not None] + [node.returns]
+        elif isinstance(node, ast.AnnAssign):
+            found = [node.annotation]
+        for ann in found:
+            if ann is not None:
+                spans.append(
+                    (
+                        lines[ann.lineno] + ann.col_offset,
+                        lines[ann.end_lineno] + ann.end_col_offset,
+                    )
+                )
+    for mutant in mutants_of(hot_path):
+        assert not any(a <= mutant.start and mutant.end <= b for a, b in spans), mutant.key
+
+
+def test_keys_survive_code_moving_and_tell_repeats_apart() -> None:
+    hot_path = load_manifest().get("rolling_avg")
+    source = _source(hot_path.module)
+    keys = [m.key for m in mutants_of(hot_path)]
+    assert len(keys) == len(set(keys)), "two mutants share a key"
+    assert all(":" + str(m.line) + ":" not in m.key for m in mutants_of(hot_path))
+    shifted = "# a comment\n\n\n" + source
+    assert [m.key for m in mutants_of(hot_path, shifted)] == keys
+    assert (
+        next(m.line for m in mutants_of(hot_path, shifted)) == 3 + next(mutants_of(hot_path)).line
+    )
+
+
+def test_a_hot_paths_sample_does_not_depend_on_the_others_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A run split over several invocations (or of one hot path) must draw the very mutants
+    # the whole run draws for it, or a partial rerun could not reproduce a score.
+    names = [h.name for h in load_manifest().migrated]
+    first, second = names[0], names[1]
+    main(["--list", "--sample", "3", "--seed", "7", "--only", first, second])
+    both = [line for line in capsys.readouterr().out.splitlines() if line.startswith(second)]
+    main(["--list", "--sample", "3", "--seed", "7", "--only", second])
+    alone = capsys.readouterr().out.splitlines()
+    assert len(both) == 3
+    assert both == alone
+    main(["--list", "--sample", "3", "--seed", "8", "--only", second])
+    assert capsys.readouterr().out.splitlines() != alone

@@ -7,10 +7,14 @@ operator swapped, a boundary moved, a constant changed, a condition negated or d
 properties in a child process, with ``rust_core`` as the independent oracle (no rebuild is
 needed: the Rust side is not mutated). A mutant is *killed* when parity fails (or the row
 crashes or times out: a hang is a detected change too), and *survives* when parity stays
-green: then the properties cannot tell that bug from the real code.
+green: then the properties cannot tell that bug from the real code. Each hot path's unmutated
+row runs first, to prove it green and to set the time limit per mutant from its time; the
+sample is drawn per hot path (from the seed and its name), so a run of some hot paths draws
+what a whole run draws for them.
 
 Error messages are not part of the parity contract (the exception class is), so nothing
-inside an f-string or an exception's arguments is mutated. Some other mutants cannot change
+inside an f-string or an exception's arguments is mutated; nor is an annotation (never
+evaluated). Some other mutants cannot change
 behaviour either (equivalent mutants); ``pyagent/parity/equivalent_mutants.toml``
 lists them, each with a reason, and they are left out of the score. The report lists every
 survivor with its diff, so a migration team can see what a green row does not prove.
@@ -38,7 +42,7 @@ import tempfile
 import time
 import tomllib
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +53,13 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "pyagent"
 EQUIVALENTS = Path(__file__).with_name("equivalent_mutants.toml")
 DEFAULT_JSON = ROOT / "build" / "status" / "mutants.json"
+#: Time limit per mutant, when --timeout is not given: this many times the unmutated row's
+#: time (a mutant that makes the row several times slower is a detected change: a hang), and
+#: never under MIN_TIMEOUT seconds, which absorbs a loaded machine's jitter on short rows.
+TIMEOUT_FACTOR = 5.0
+MIN_TIMEOUT = 60.0
+#: The unmutated row's own limit (the slowest row takes about 3 minutes on a loaded machine).
+BASELINE_TIMEOUT = 900.0
 #: The committed record of mutation runs (one file per run, never overwritten).
 RECORD_DIR = ROOT / "results" / "mutants"
 
@@ -91,11 +102,19 @@ class Mutant:
     mutated: str
     start: int  # character offsets in the module's source
     end: int
+    scope: str = ""  # qualified name of the innermost enclosing def or class
+    occurrence: int = 1  # the same change in the same scope: its rank in source order
 
     @property
     def key(self) -> str:
-        """Stable identity for the equivalents file: module, line, operator, the change."""
-        return f"{self.module}:{self.line}:{self.operator}:{self.original} -> {self.mutated}"
+        """Identity for the equivalents file: module, scope, operator and the change.
+
+        The rank (``#2``) is added when the same change occurs more than once in a scope.
+        No line number: a key stays valid when code above it moves, and goes stale (which
+        tests/test_mutants.py reports) only when its own scope changes that code.
+        """
+        rank = f"#{self.occurrence}" if self.occurrence > 1 else ""
+        return f"{self.module}:{self.scope}:{self.operator}:{self.original} -> {self.mutated}{rank}"
 
     def apply(self, source: str) -> str:
         """``source`` with this mutant planted."""
@@ -153,15 +172,58 @@ def _docstring_nodes(node: ast.AST) -> set[int]:
     return out
 
 
+def _annotation_nodes(node: ast.AST) -> set[int]:
+    """Identities of every node inside an annotation under ``node`` (never mutated).
+
+    The cores use ``from __future__ import annotations``: annotations are strings that are
+    never evaluated, so a mutant there (``int | None`` -> ``int & None``) is equivalent by
+    construction and would only pad the score.
+    """
+    out: set[int] = set()
+    for sub in ast.walk(node):
+        found: list[ast.expr | None] = []
+        if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            arguments = sub.args
+            every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+            every += [a for a in (arguments.vararg, arguments.kwarg) if a is not None]
+            found = [a.annotation for a in every] + [sub.returns]
+        elif isinstance(sub, ast.AnnAssign):
+            found = [sub.annotation]
+        for annotation in found:
+            if annotation is not None:
+                out.update(id(n) for n in ast.walk(annotation))
+    return out
+
+
+def _scopes(top: ast.AST) -> dict[int, str]:
+    """Qualified name (``Class.method.inner``) of the innermost def or class of every node."""
+    names: dict[int, str] = {}
+
+    def visit(node: ast.AST, scope: str) -> None:
+        names[id(node)] = scope
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                visit(child, f"{scope}.{child.name}")
+            else:
+                visit(child, scope)
+
+    visit(top, top.name)  # type: ignore[attr-defined]
+    return names
+
+
 def _rust_hook(node: ast.If) -> bool:
     """The canonical hook's ``if rc is not None and hasattr(rc, ...)``: not the reference."""
     return "rc" in {n.id for n in ast.walk(node.test) if isinstance(n, ast.Name)}
 
 
-def mutants_of(hot_path: HotPath) -> Iterator[Mutant]:
-    """Every mutant of ``hot_path``'s reference, in source order."""
-    path = PACKAGE / (hot_path.module.split(".", 1)[1] + ".py")
-    source = path.read_text(encoding="utf-8")
+def mutants_of(hot_path: HotPath, source: str | None = None) -> Iterator[Mutant]:
+    """Every mutant of ``hot_path``'s reference, in source order.
+
+    ``source`` stands in for the module's text (the file is read when it is None).
+    """
+    if source is None:
+        path = PACKAGE / (hot_path.module.split(".", 1)[1] + ".py")
+        source = path.read_text(encoding="utf-8")
     tree = ast.parse(source)
     starts = _offsets(source)
     roots = {f.python.split(".")[0] for f in hot_path.functions}
@@ -171,6 +233,8 @@ def mutants_of(hot_path: HotPath) -> Iterator[Mutant]:
         start = starts[node.lineno] + node.col_offset  # type: ignore[attr-defined]
         end = starts[node.end_lineno] + node.end_col_offset  # type: ignore[attr-defined]
         return start, end
+
+    scope_of: dict[int, str] = {}
 
     def make(node: ast.AST, operator: str, start: int, end: int, mutated: str) -> Mutant:
         return Mutant(
@@ -183,11 +247,13 @@ def mutants_of(hot_path: HotPath) -> Iterator[Mutant]:
             mutated,
             start,
             end,
+            scope_of[id(node)],
         )
 
     found: list[Mutant] = []
     for top in _reached(tree, roots):
-        skip |= _docstring_nodes(top)
+        skip |= _docstring_nodes(top) | _annotation_nodes(top)
+        scope_of.update(_scopes(top))
         for node in ast.walk(top):
             # The Rust hook is not the reference. Messages are not part of the parity
             # contract (the exception class is): a mutant inside an f-string or an
@@ -246,7 +312,11 @@ def mutants_of(hot_path: HotPath) -> Iterator[Mutant]:
             ):
                 start, end = span(node.value)
                 found.append(make(node, "return-none", start, end, "None"))
-    yield from sorted(set(found), key=lambda m: (m.start, m.operator, m.mutated))
+    seen: dict[tuple[str, str, str, str], int] = {}
+    for mutant in sorted(set(found), key=lambda m: (m.start, m.operator, m.mutated)):
+        same = (mutant.scope, mutant.operator, mutant.original, mutant.mutated)
+        seen[same] = seen.get(same, 0) + 1
+        yield replace(mutant, occurrence=seen[same])
 
 
 def load_equivalents(path: Path = EQUIVALENTS) -> dict[str, str]:
@@ -310,7 +380,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", metavar="NAME", help="only these hot paths")
     parser.add_argument("--sample", type=int, default=6, help="mutants per hot path (0: all)")
     parser.add_argument("--seed", type=int, default=20261204, help="sampling seed")
-    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per mutant")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help=f"seconds per mutant (default: {TIMEOUT_FACTOR:g}x the unmutated row, "
+        f"at least {MIN_TIMEOUT:g})",
+    )
     parser.add_argument("--floor", type=float, default=0.0, help="minimum score per hot path")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to save results")
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
@@ -329,7 +405,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         h for h in manifest.hot_paths if h.migrated and (not args.only or h.name in args.only)
     ]
     equivalents = load_equivalents()
-    rng = random.Random(args.seed)
     rows: list[dict[str, Any]] = []
     low = []
     load_before = _load()
@@ -339,6 +414,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             every = list(mutants_of(hot_path))
             chosen = [m for m in every if m.key not in equivalents]
             if args.sample and len(chosen) > args.sample:
+                # One generator per hot path, seeded by the seed and its name: a run of some
+                # hot paths draws exactly the mutants a run of all of them draws for those.
+                rng = random.Random(f"{args.seed}:{hot_path.name}")
                 chosen = sorted(rng.sample(chosen, args.sample), key=lambda m: m.start)
             source = (PACKAGE / (hot_path.module.split(".", 1)[1] + ".py")).read_text()
             if args.list:
@@ -348,8 +426,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             counts = {"killed": 0, "survived": 0, "timeout": 0}
             survivors = []
             started = time.perf_counter()
+            timeout = args.timeout
+            if chosen:
+                # The unmutated row first: it must be green (else every mutant would count
+                # as killed), and its time sets the time limit per mutant, so a hanging
+                # mutant of a 2-second row costs a minute, not five.
+                no_op = replace(chosen[0], mutated=chosen[0].original)
+                outcome, baseline, detail = run_mutant(no_op, Path(tmp), BASELINE_TIMEOUT)
+                if outcome != "survived":
+                    print(f"{hot_path.name}: the unmutated row fails: {detail}", flush=True)
+                    low.append(hot_path.name)
+                    continue
+                if timeout is None:
+                    timeout = max(MIN_TIMEOUT, TIMEOUT_FACTOR * baseline)
             for mutant in chosen:
-                outcome, _, _ = run_mutant(mutant, Path(tmp), args.timeout)
+                outcome, _, _ = run_mutant(mutant, Path(tmp), timeout or MIN_TIMEOUT)
                 counts[outcome] += 1
                 if outcome == "survived":
                     survivors.append({**asdict(mutant), "diff": mutant.diff(source)})
@@ -363,6 +454,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 **counts,
                 "score": round(score, 3),
                 "seconds": round(time.perf_counter() - started, 1),
+                "timeout_s": round(timeout or MIN_TIMEOUT, 1),
                 "survivors": survivors,
             }
             rows.append(row)
@@ -386,7 +478,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     provenance = {
         "sample": args.sample,
         "seed": args.seed,
-        "timeout_s": args.timeout,
+        "timeout_s": args.timeout,  # None: per hot path, in its row
         "only": sorted(args.only) if args.only else None,
         "duration_s": round(time.perf_counter() - run_started, 1),
         "machine": {"cores": os.cpu_count(), "load_before": load_before, "load_after": _load()},
