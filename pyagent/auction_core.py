@@ -22,6 +22,16 @@ potentials feasible and the rest of the assignment optimal, so the welfare witho
 winner is one more augmenting path from the slot it freed, not a new solve (O(slots *
 bidders) per winner instead of O(slots^2 * bidders)).
 
+**Candidates.** Only a slot's ``slots + 1`` best bidders can matter: in an optimal assignment
+a bidder holding slot ``s`` outside ``s``'s best ``slots`` could swap with one of those best
+that holds no slot (the other ``slots - 1`` slots cannot hold them all), at no loss; and one
+more per slot keeps this true without any one winner, for its price. So with more than
+``slots + 1`` bidders both backends first keep the union of each slot's ``slots + 1`` best
+(value descending, the lower index first among equal values: one well-defined set), in
+bidder order, and solve on those alone: 10,000 bids for 10 slots become at most 110
+columns. Welfare and every price are those of the full problem; only the tie-breaking below
+sees the smaller matrix.
+
 **Ties** are broken by the algorithm's fixed order, identical on both backends (the same
 float operations in the same order, so the same assignment bit for bit): slots are placed in
 index order; each search scans the columns in a fixed order and takes the first column of
@@ -186,7 +196,9 @@ def calculate_vcg_prices(values: Sequence[Sequence[float]] | NDArray[Any]) -> VC
     """
     if rc is not None and hasattr(rc, "calculate_vcg_prices"):
         return rc.calculate_vcg_prices(values)
-    matrix = _value_matrix(values)
+    full = _value_matrix(values)
+    chosen = _candidates(full)
+    matrix = full if chosen is None else full[chosen]
     bidders, slots = matrix.shape
     placeholders = max(0, slots + 1 - bidders)
     cols = bidders + placeholders
@@ -211,7 +223,27 @@ def calculate_vcg_prices(values: Sequence[Sequence[float]] | NDArray[Any]) -> VC
         others_without = _welfare(without, by_bidder, bidders)
         price = others_without - (welfare - value)
         prices[column] = min(max(price, 0.0), value)
-    return np.array(assignment, dtype=np.int64), np.array(prices, dtype=np.float64), welfare
+    if chosen is None:
+        return np.array(assignment, dtype=np.int64), np.array(prices, dtype=np.float64), welfare
+    full_assignment = np.full(full.shape[0], -1, dtype=np.int64)
+    full_prices = np.zeros(full.shape[0], dtype=np.float64)
+    full_assignment[chosen] = assignment
+    full_prices[chosen] = prices
+    return full_assignment, full_prices, welfare
+
+
+def _candidates(matrix: NDArray[np.float64]) -> NDArray[np.intp] | None:
+    """The bidders that can matter, ascending, or None when that is every bidder.
+
+    Each slot's ``slots + 1`` best, value descending, the lower index first (module docstring).
+    """
+    bidders, slots = matrix.shape
+    keep = slots + 1
+    if bidders <= keep:
+        return None
+    # Stable: among equal values the lower index ranks first (-0.0 equals 0.0 here too).
+    best = np.argsort(-matrix, axis=0, kind="stable")[:keep]
+    return np.unique(best)
 
 
 def _welfare(solver: _Solver, by_bidder: list[list[float]], bidders: int) -> float:

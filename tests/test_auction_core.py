@@ -72,6 +72,42 @@ def test_matches_brute_force_on_small_instances(seed: int) -> None:
     check_outcome(values, calculate_vcg_prices(values))
 
 
+@pytest.mark.parametrize("seed", range(24))
+def test_many_more_bidders_than_slots_match_brute_force(seed: int) -> None:
+    # More than slots + 1 bidders: the solve runs on each slot's slots + 1 best; values in
+    # 0..3 put ties at that boundary in most cases.
+    rng = np.random.default_rng(100 + seed)
+    shape = (int(rng.integers(5, 10)), int(rng.integers(1, 4)))
+    values = np.floor(rng.random(shape) * 4)
+    check_outcome(values, calculate_vcg_prices(values))
+
+
+def test_candidates_are_each_slots_best_lower_index_first_on_ties() -> None:
+    assert auction_core._candidates(np.ones((5, 1))).tolist() == [0, 1]  # type: ignore[union-attr]
+    assert auction_core._candidates(np.array([[0.0], [-0.0], [0.0], [2.0]])).tolist() == [0, 3]  # type: ignore[union-attr]
+    values = np.array([[5, 1], [5, 0], [0, 2], [0, 9], [6, 0], [1, 1]], dtype=np.float64)
+    assert auction_core._candidates(values).tolist() == [0, 1, 2, 3, 4]  # type: ignore[union-attr]
+    assert auction_core._candidates(np.ones((2, 1))) is None
+    assignment, prices, welfare = calculate_vcg_prices(np.ones((5, 1)))
+    assert assignment.tolist() == [0, -1, -1, -1, -1]
+    assert prices.tolist() == [1.0, 0.0, 0.0, 0.0, 0.0] and welfare == 1.0
+
+
+def test_position_auction_matches_the_closed_form() -> None:
+    # values = bid x CTR: the top bids take the slots in CTR order, and the winner of slot j
+    # pays sum over i >= j of bid_(i+1) * (ctr_i - ctr_(i+1)).
+    rng = np.random.default_rng(5)
+    bids, ctr = rng.lognormal(0, 0.5, 3000), np.sort(rng.random(10))[::-1]
+    assignment, prices, welfare = calculate_vcg_prices(bids[:, None] * ctr[None, :])
+    top = np.argsort(-bids, kind="stable")[:11]
+    ranked = bids[top]
+    steps = ranked[1:] * (ctr - np.append(ctr[1:], 0.0))
+    assert assignment[top[:10]].tolist() == list(range(10))
+    assert (assignment >= 0).sum() == 10
+    np.testing.assert_allclose(prices[top[:10]], np.cumsum(steps[::-1])[::-1], atol=1e-12)
+    assert welfare == pytest.approx(float((ranked[:10] * ctr).sum()), rel=1e-12)
+
+
 def test_single_slot_is_a_second_price_auction() -> None:
     assignment, prices, welfare = calculate_vcg_prices([[3.0], [7.0], [5.0]])
     assert assignment.tolist() == [-1, 0, -1]

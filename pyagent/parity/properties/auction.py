@@ -7,7 +7,8 @@ broken identically and welfare and prices agree to the last bit.
 
 Values are drawn as small integers (ties everywhere) or floats, in every container form
 (nested lists, float64/int/float32 arrays, Fortran order, strided views), with both more
-bidders than slots and fewer. Bad inputs ride along: NaN, infinities, negative or huge values, empty
+bidders than slots (often more than ``slots + 1``, where the solve keeps each slot's best)
+and fewer. Bad inputs ride along: NaN, infinities, negative or huge values, empty
 and non-2-D shapes, ragged lists and non-real dtypes.
 """
 
@@ -27,14 +28,17 @@ from pyagent.parity.registry import parity_property
 cell = st.one_of(
     st.integers(min_value=0, max_value=4).map(float),
     st.floats(min_value=0, max_value=1e6),
-    st.sampled_from([0.0, auction_core.MAX_VALUE]),  # the largest value accepted
+    # The largest value accepted; -0.0, equal to 0.0 when candidates are ranked.
+    st.sampled_from([0.0, -0.0, auction_core.MAX_VALUE]),
 )
 
 
 @st.composite
 def matrices(draw: st.DrawFn) -> object:
     """A bidders x slots value matrix in one of its accepted forms."""
-    bidders = draw(st.integers(min_value=1, max_value=9))
+    # Up to 12 bidders for up to 6 slots: often more than slots + 1, where only each slot's
+    # slots + 1 best are solved on (with ties at that cut-off: small integers).
+    bidders = draw(st.integers(min_value=1, max_value=12))
     slots = draw(st.integers(min_value=1, max_value=6))
     rows = draw(
         st.lists(st.lists(cell, min_size=slots, max_size=slots), min_size=bidders, max_size=bidders)
@@ -79,6 +83,10 @@ bad_matrices = st.sampled_from(
 
 @parity_property("calculate_vcg_prices")
 @given(values=matrices())
+# Ties at the candidate cut-off (each slot's slots + 1 best, lower index first), -0.0 == 0.0.
+@example(values=np.ones((5, 1)))
+@example(values=[[0.0, -0.0], [-0.0, 0.0], [0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [-0.0, -0.0]])
+@example(values=[[5.0, 1.0], [5.0, 0.0], [0.0, 2.0], [0.0, 9.0], [6.0, 0.0], [1.0, 1.0]])
 def calculate_vcg_prices_agrees(values: object) -> None:
     """Same assignment, prices and welfare, bit for bit, ties included."""
     rust, python = call_both(auction_core.calculate_vcg_prices, values)

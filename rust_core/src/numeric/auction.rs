@@ -5,8 +5,13 @@
 //! (Jonker-Volgenant in Crouse's rectangular form, as `scipy.optimize.linear_sum_assignment`).
 //! Each winner's price needs the best welfare without it: removing its column keeps the
 //! duals feasible and the rest optimal, so that is one augmenting path from the freed slot
-//! on a copy of the solved state; the winners are priced in parallel. This is the same code,
-//! operation for operation, as `pyagent.auction_core`, so ties fall the same way.
+//! on a copy of the solved state; the winners are priced in parallel. With more than
+//! `slots + 1` bidders only the union of each slot's `slots + 1` best can matter, so the
+//! solve runs on those columns alone (see `candidates`). This is the same code, operation for
+//! operation, as `pyagent.auction_core`, so ties fall the same way.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
 
 use rayon::prelude::*;
 
@@ -163,6 +168,76 @@ pub fn check_values(values: &[f64], bidders: usize, slots: usize) -> Result<(), 
     Ok(())
 }
 
+/// A kept bidder of one slot; the heap's greatest is the one to drop first.
+#[derive(Clone, Copy)]
+struct Ranked {
+    value: f64,
+    bidder: usize,
+}
+
+impl Ord for Ranked {
+    /// Worse first: a lower value, then (equal values, -0.0 equal to 0.0) the higher index.
+    /// Values are finite (checked), so `partial_cmp` always answers.
+    fn cmp(&self, other: &Self) -> Ordering {
+        other
+            .value
+            .partial_cmp(&self.value)
+            .unwrap_or(Ordering::Equal)
+            .then(self.bidder.cmp(&other.bidder))
+    }
+}
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Ranked {}
+
+/// The bidders that can matter, ascending: the union of each slot's `slots + 1` best (value
+/// descending, the lower index first among equal values), as
+/// `pyagent.auction_core._candidates`. In an optimal assignment a bidder holding slot `s`
+/// outside `s`'s best `slots` can swap with one of those that holds no slot at no loss, and
+/// one more per slot keeps that true without any one winner (for its price). `None` when
+/// that is every bidder. One pass over the rows in memory order, a heap of `slots + 1` per
+/// slot: O(cells * log slots) at worst, one comparison per cell once the heaps are full.
+fn candidates(values: &[f64], bidders: usize, slots: usize) -> Option<Vec<usize>> {
+    let keep = slots + 1;
+    if bidders <= keep {
+        return None;
+    }
+    let mut heaps: Vec<BinaryHeap<Ranked>> = (0..slots)
+        .map(|_| BinaryHeap::with_capacity(keep))
+        .collect();
+    for (bidder, row) in values.chunks_exact(slots).enumerate() {
+        for (heap, &value) in heaps.iter_mut().zip(row) {
+            let entry = Ranked { value, bidder };
+            if heap.len() < keep {
+                heap.push(entry);
+            } else if let Some(mut worst) = heap.peek_mut() {
+                // A later bidder beats a kept one only by a strictly higher value.
+                if value > worst.value {
+                    *worst = entry;
+                }
+            }
+        }
+    }
+    let mut chosen = vec![false; bidders];
+    for heap in &heaps {
+        for entry in heap.iter() {
+            chosen[entry.bidder] = true;
+        }
+    }
+    Some((0..bidders).filter(|&b| chosen[b]).collect())
+}
+
 /// The welfare-maximising assignment of `slots` slots to `bidders` unit-demand bidders and
 /// each winner's VCG price. `values` is row-major `bidders x slots`, finite and >= 0.
 pub fn vcg_prices(
@@ -171,6 +246,29 @@ pub fn vcg_prices(
     slots: usize,
 ) -> Result<VcgOutcome, InvalidInput> {
     check_values(values, bidders, slots)?;
+    let Some(chosen) = candidates(values, bidders, slots) else {
+        return solve(values, bidders, slots);
+    };
+    let reduced: Vec<f64> = chosen
+        .iter()
+        .flat_map(|&b| &values[b * slots..(b + 1) * slots])
+        .copied()
+        .collect();
+    let solved = solve(&reduced, chosen.len(), slots)?;
+    let mut outcome = VcgOutcome {
+        assignment: vec![-1; bidders],
+        prices: vec![0.0; bidders],
+        welfare: solved.welfare,
+    };
+    for (k, &bidder) in chosen.iter().enumerate() {
+        outcome.assignment[bidder] = solved.assignment[k];
+        outcome.prices[bidder] = solved.prices[k];
+    }
+    Ok(outcome)
+}
+
+/// `vcg_prices` on checked values, every bidder a column.
+fn solve(values: &[f64], bidders: usize, slots: usize) -> Result<VcgOutcome, InvalidInput> {
     let placeholders = (slots + 1).saturating_sub(bidders);
     let cols = bidders + placeholders;
     // Rows are slots, columns bidders then zero-cost placeholders; cost = -value.
@@ -251,7 +349,9 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             ((state >> 33) % 10) as f64
         };
-        for bidders in 1..5 {
+        // Up to 8 bidders: more than slots + 1 for every slot count, so the candidate
+        // reduction is on (values 0..10 make ties at its boundary common).
+        for bidders in 1..9 {
             for slots in 1..4 {
                 let values: Vec<f64> = (0..bidders * slots).map(|_| next()).collect();
                 let got = vcg_prices(&values, bidders, slots).unwrap();
@@ -281,6 +381,24 @@ mod tests {
         assert_eq!(got.assignment, vec![-1, 0, -1]);
         assert_eq!(got.prices, vec![0.0, 5.0, 0.0]);
         assert_eq!(got.welfare, 7.0);
+    }
+
+    #[test]
+    fn candidates_are_each_slots_best_lower_index_first_on_ties() {
+        // 1 slot keeps 2: of five equal bids, bidders 0 and 1; -0.0 ties with 0.0.
+        assert_eq!(candidates(&[1.0; 5], 5, 1), Some(vec![0, 1]));
+        assert_eq!(candidates(&[0.0, -0.0, 0.0, 2.0], 4, 1), Some(vec![0, 3]));
+        // 2 slots keep 3 each: slot 0's best are 4, 0, 1 (4 first); slot 1's are 3, 2, 0.
+        let values = [5.0, 1.0, 5.0, 0.0, 0.0, 2.0, 0.0, 9.0, 6.0, 0.0];
+        assert_eq!(candidates(&values, 5, 2), Some(vec![0, 1, 2, 3, 4]));
+        let values = [5.0, 1.0, 5.0, 0.0, 0.0, 2.0, 0.0, 9.0, 6.0, 0.0, 1.0, 1.0];
+        assert_eq!(candidates(&values, 6, 2), Some(vec![0, 1, 2, 3, 4]));
+        assert_eq!(candidates(&[1.0; 3], 3, 1), Some(vec![0, 1]));
+        assert_eq!(candidates(&[1.0; 2], 2, 1), None);
+        // The winner of five equal bids is bidder 0, paying the next bid.
+        let got = vcg_prices(&[1.0; 5], 5, 1).unwrap();
+        assert_eq!(got.assignment, vec![0, -1, -1, -1, -1]);
+        assert_eq!(got.prices, vec![1.0, 0.0, 0.0, 0.0, 0.0]);
     }
 
     #[test]
