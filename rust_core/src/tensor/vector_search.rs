@@ -24,6 +24,8 @@ use crate::tensor::simd;
 /// Rows per rayon task: 64 rows of 384 floats is 96 KiB, cache-resident while every query
 /// is scored against it.
 const ROW_BLOCK: usize = 64;
+/// Up to this many queries, the scan is split into one stretch of rows per thread.
+const FEW_QUERIES: usize = 2;
 
 /// A similarity metric.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -306,9 +308,17 @@ pub fn search(queries: Mat, matrix: Mat, k: usize, metric: Metric) -> Result<Hit
         }
         p
     } else {
+        // Few queries: each row is read once, the scan is memory-bound, and one contiguous
+        // stretch per thread streams best (work stealing would interleave the threads).
+        let min_len = if nq <= FEW_QUERIES {
+            n.div_ceil(ROW_BLOCK) / rayon::current_num_threads().max(1)
+        } else {
+            1
+        };
         matrix
             .data
             .par_chunks(ROW_BLOCK * d)
+            .with_min_len(min_len.max(1))
             .enumerate()
             .fold(fresh, |mut p, (b, block)| {
                 scan_block_with_infinities(&mut p, queries, &q_sq, block, b * ROW_BLOCK, metric);
