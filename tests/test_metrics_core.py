@@ -99,6 +99,33 @@ def test_aggregate_is_stable_for_a_huge_offset() -> None:
     assert got["x"]["sum"] == 4e9 + 40
 
 
+@pytest.mark.parametrize("spread", [4, 60, 300, 1500])
+def test_one_large_group_is_exact_over_any_exponent_spread(spread: int) -> None:
+    # 150,000 values (parallel chunks of blocks): sum and std bit for bit as math.fsum's,
+    # values spread over `spread` binades, random signs, zeros, and one NaN-free tail.
+    rng = np.random.default_rng(spread)
+    exponents = rng.integers(-spread // 2, spread // 2 + 1, 150_000)
+    values = rng.random(150_000) * np.exp2(exponents.astype(np.float64))
+    values[rng.random(150_000) < 0.5] *= -1
+    values[::97] = 0.0
+    got = aggregate_metrics(["m"] * len(values), values)["m"]
+    as_list = values.tolist()
+    total = math.fsum(as_list)
+    mean = total / len(as_list)
+    std = math.sqrt(math.fsum((x - mean) * (x - mean) for x in as_list) / len(as_list))
+    assert got["sum"] == total and got["mean"] == mean and got["std"] == std
+    assert got["min"] == min(as_list) and got["max"] == max(as_list)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_one_large_group_rejects_a_non_finite_value_anywhere(bad: float) -> None:
+    for where in (0, 70_000, 149_999):
+        values = np.ones(150_000)
+        values[where] = bad
+        with pytest.raises(ValueError, match="finite"):
+            aggregate_metrics(["m"] * len(values), values)
+
+
 @pytest.mark.parametrize(
     ("names", "values", "error"),
     [

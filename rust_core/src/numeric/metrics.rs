@@ -14,7 +14,7 @@
 use rayon::prelude::*;
 
 use crate::numeric::checks::{invalid, InvalidInput};
-use crate::numeric::exact_sum::{exact_sum, SuperAccumulator};
+use crate::numeric::exact_sum::{exact_sum, magnitudes, SuperAccumulator, BLOCK};
 
 /// An exact running sum of finite floats: non-overlapping partials, smallest first.
 #[derive(Debug, Default, Clone)]
@@ -586,74 +586,145 @@ struct Pass {
     min: f64,
     max: f64,
     sum: SuperAccumulator,
+    /// No NaN or infinity among the values (else `min`, `max` and `sum` mean nothing).
+    finite: bool,
 }
 
-fn first_pass(values: &[f64]) -> Pass {
-    // Two accumulators take alternate values: consecutive adds to the same cells would
-    // otherwise wait on each other through memory.
-    let mut sums = [SuperAccumulator::default(), SuperAccumulator::default()];
-    let (mut min, mut max) = (values[0], values[0]);
-    let pairs = values.chunks_exact(2);
-    let tail = pairs.remainder();
-    for pair in pairs {
-        sums[0].add(pair[0]);
-        sums[1].add(pair[1]);
-        for &x in pair {
-            if x < min {
-                min = x;
-            }
-            if x > max {
-                max = x;
-            }
-        }
-    }
-    for &x in tail {
-        sums[0].add(x);
-        if x < min {
-            min = x;
-        }
-        if x > max {
-            max = x;
-        }
-    }
-    let [mut sum, other] = sums;
-    sum.merge(&other);
-    Pass { min, max, sum }
-}
-
-fn squares_pass(values: &[f64], mean: f64) -> (SuperAccumulator, bool) {
-    let mut sums = [SuperAccumulator::default(), SuperAccumulator::default()];
-    let mut infinite = false;
-    let square = |x: f64| {
-        let d = x - mean;
-        d * d
+/// `(min, max, smallest nonzero |v|, all finite)` of a block, in lanes of selects and adds
+/// that vectorise (`x * 0.0` is NaN exactly for a NaN or an infinity).
+#[inline(always)]
+fn block_range(block: &[f64]) -> (f64, f64, f64, bool) {
+    const LANES: usize = 8;
+    let mut low = [f64::INFINITY; LANES];
+    let mut high = [f64::NEG_INFINITY; LANES];
+    let mut small = [f64::INFINITY; LANES];
+    let mut poison = [0.0f64; LANES];
+    let (chunks, tail) = block.as_chunks::<LANES>();
+    let mut step = |l: usize, x: f64| {
+        poison[l] += x * 0.0;
+        low[l] = if x < low[l] { x } else { low[l] };
+        high[l] = if x > high[l] { x } else { high[l] };
+        let a = x.abs();
+        let nonzero = if a == 0.0 { f64::INFINITY } else { a };
+        small[l] = if nonzero < small[l] {
+            nonzero
+        } else {
+            small[l]
+        };
     };
-    let pairs = values.chunks_exact(2);
-    let tail = pairs.remainder();
-    for pair in pairs {
-        let (a, b) = (square(pair[0]), square(pair[1]));
-        infinite |= (a == f64::INFINITY) | (b == f64::INFINITY);
-        sums[0].add(a);
-        sums[1].add(b);
+    for chunk in chunks {
+        for (l, &x) in chunk.iter().enumerate() {
+            step(l, x);
+        }
     }
     for &x in tail {
-        let a = square(x);
-        infinite |= a == f64::INFINITY;
-        sums[0].add(a);
+        step(0, x);
     }
-    let [mut sum, other] = sums;
-    sum.merge(&other);
+    let min = low
+        .iter()
+        .fold(f64::INFINITY, |m, &x| if x < m { x } else { m });
+    let max = high
+        .iter()
+        .fold(f64::NEG_INFINITY, |m, &x| if x > m { x } else { m });
+    let smallest = small
+        .iter()
+        .fold(f64::INFINITY, |m, &x| if x < m { x } else { m });
+    (min, max, smallest, poison.iter().sum::<f64>() == 0.0)
+}
+
+/// Min, max and the exact sum of finite `values`, a block at a time (the block's range
+/// feeds [`SuperAccumulator::add_block`]).
+#[inline(always)]
+fn first_pass(values: &[f64]) -> Pass {
+    let mut sum = SuperAccumulator::default();
+    let mut scratch = [0.0f64; BLOCK];
+    let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
+    for block in values.chunks(BLOCK) {
+        let (low, high, smallest, finite) = block_range(block);
+        if !finite {
+            return Pass {
+                min,
+                max,
+                sum,
+                finite,
+            };
+        }
+        min = if low < min { low } else { min };
+        max = if high > max { high } else { max };
+        let largest = if -low > high { -low } else { high };
+        sum.add_block(block, largest, smallest, &mut scratch);
+    }
+    Pass {
+        min,
+        max,
+        sum,
+        finite: true,
+    }
+}
+
+/// The exact sum of `(x - mean)^2` (each square rounded once) and whether one overflowed.
+#[inline(always)]
+fn squares_pass(values: &[f64], mean: f64) -> (SuperAccumulator, bool) {
+    let mut sum = SuperAccumulator::default();
+    let mut squares = [0.0f64; BLOCK];
+    let mut scratch = [0.0f64; BLOCK];
+    let mut infinite = false;
+    for block in values.chunks(BLOCK) {
+        let squares = &mut squares[..block.len()];
+        for (square, &x) in squares.iter_mut().zip(block) {
+            let d = x - mean;
+            *square = d * d;
+        }
+        let (largest, smallest) = magnitudes(squares);
+        if largest == f64::INFINITY {
+            infinite = true; // the result is infinite: nothing more to add
+            break;
+        }
+        sum.add_block(squares, largest, smallest, &mut scratch);
+    }
     (sum, infinite)
+}
+
+/// [`first_pass`] compiled for AVX2 where the CPU has it (the same exact result).
+fn first_pass_best(values: &[f64]) -> Pass {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2(values: &[f64]) -> Pass {
+            first_pass(values)
+        }
+        // SAFETY: AVX2 was detected at run time.
+        return unsafe { avx2(values) };
+    }
+    first_pass(values)
+}
+
+/// [`squares_pass`] compiled for AVX2 where the CPU has it (the same exact result).
+fn squares_pass_best(values: &[f64], mean: f64) -> (SuperAccumulator, bool) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2(values: &[f64], mean: f64) -> (SuperAccumulator, bool) {
+            squares_pass(values, mean)
+        }
+        // SAFETY: AVX2 was detected at run time.
+        return unsafe { avx2(values, mean) };
+    }
+    squares_pass(values, mean)
 }
 
 /// One group: `sum` is the correctly rounded sum (`math.fsum`), `mean = sum / n`,
 /// `std = sqrt(fsum((x - mean)^2) / n)` with each square rounded once: two passes, both
-/// exact sums, so the bits do not depend on order or thread count.
-fn summarise(values: &[f64]) -> Summary {
+/// exact sums, so the bits do not depend on order or thread count. None if a value is NaN
+/// or infinite (found by the first pass: no separate scan).
+fn summarise(values: &[f64]) -> Option<Summary> {
     let n = values.len();
     let count = n as f64;
     let (min, max, sum, squares, infinite);
     if n <= SMALL_GROUP {
+        if !all_finite(values) {
+            return None;
+        }
         let it = values.iter().copied();
         sum = group_sum(it.clone(), n);
         min = it.clone().fold(values[0], |m, x| if x < m { x } else { m });
@@ -670,7 +741,7 @@ fn summarise(values: &[f64]) -> Summary {
         let pass = if n >= 2 * AGGREGATE_CHUNK {
             values
                 .par_chunks(AGGREGATE_CHUNK)
-                .map(first_pass)
+                .map(first_pass_best)
                 .reduce_with(|mut a, b| {
                     if b.min < a.min {
                         a.min = b.min;
@@ -679,45 +750,53 @@ fn summarise(values: &[f64]) -> Summary {
                         a.max = b.max;
                     }
                     a.sum.merge(&b.sum);
+                    a.finite &= b.finite;
                     a
                 })
-                .unwrap_or_else(|| first_pass(values))
+                .unwrap_or_else(|| first_pass_best(values))
         } else {
-            first_pass(values)
+            first_pass_best(values)
         };
+        if !pass.finite {
+            return None;
+        }
         (min, max, sum) = (pass.min, pass.max, pass.sum.value());
         let mean = sum / count;
         let (acc, inf) = if n >= 2 * AGGREGATE_CHUNK {
             values
                 .par_chunks(AGGREGATE_CHUNK)
-                .map(|c| squares_pass(c, mean))
+                .map(|c| squares_pass_best(c, mean))
                 .reduce_with(|(mut a, ia), (b, ib)| {
                     a.merge(&b);
                     (a, ia || ib)
                 })
-                .unwrap_or_else(|| squares_pass(values, mean))
+                .unwrap_or_else(|| squares_pass_best(values, mean))
         } else {
-            squares_pass(values, mean)
+            squares_pass_best(values, mean)
         };
         infinite = inf;
         squares = if infinite { f64::INFINITY } else { acc.value() };
     }
-    Summary {
+    Some(Summary {
         count: n as u64,
         sum,
         mean: sum / count,
         min,
         max,
         std: (squares / count).sqrt(),
-    }
+    })
 }
 
 fn all_finite(values: &[f64]) -> bool {
     values.iter().fold(true, |ok, v| ok & v.is_finite())
 }
 
-/// The checks [`aggregate`] and [`aggregate_one`] share: values non-empty and finite
-/// (scanned in parallel chunks when large).
+fn not_finite<T>() -> Result<T, InvalidInput> {
+    invalid("values must be finite (no NaN or infinity)")
+}
+
+/// The checks [`aggregate`] makes before grouping: values non-empty and finite (scanned
+/// in parallel chunks when large).
 fn check_values(values: &[f64]) -> Result<(), InvalidInput> {
     if values.is_empty() {
         return invalid("values must not be empty");
@@ -728,15 +807,18 @@ fn check_values(values: &[f64]) -> Result<(), InvalidInput> {
         all_finite(values)
     };
     if !finite {
-        return invalid("values must be finite (no NaN or infinity)");
+        return not_finite();
     }
     Ok(())
 }
 
-/// The summary of `values` as one group (the one-name case of [`aggregate`]).
+/// The summary of `values` as one group (the one-name case of [`aggregate`]): the same
+/// errors, with the finiteness check folded into the first pass.
 pub fn aggregate_one(values: &[f64]) -> Result<Summary, InvalidInput> {
-    check_values(values)?;
-    Ok(summarise(values))
+    if values.is_empty() {
+        return invalid("values must not be empty");
+    }
+    summarise(values).map_or_else(not_finite, Ok)
 }
 
 /// Summaries of `values` grouped by `groups[i]` (ids below `group_count`), keyed in id order.
@@ -757,7 +839,7 @@ pub fn aggregate(
         return invalid(format!("group id {g} out of range"));
     }
     if groups.iter().all(|&g| g == 0) {
-        return Ok(vec![summarise(values)]);
+        return summarise(values).map_or_else(not_finite, |s| Ok(vec![s]));
     }
     // Counting sort: each group's values contiguous, in input order.
     let mut starts = vec![0usize; group_count + 1];
@@ -773,11 +855,11 @@ pub fn aggregate(
         gathered[next[g]] = x;
         next[g] += 1;
     }
-    Ok((0..group_count)
+    (0..group_count)
         .into_par_iter()
         .filter(|&g| starts[g + 1] > starts[g])
-        .map(|g| summarise(&gathered[starts[g]..starts[g + 1]]))
-        .collect())
+        .map(|g| summarise(&gathered[starts[g]..starts[g + 1]]).map_or_else(not_finite, Ok))
+        .collect()
 }
 
 #[cfg(test)]
