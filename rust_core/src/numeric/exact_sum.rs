@@ -8,6 +8,9 @@
 //! 32-bit digits (chunks) held in `i64` cells, so each addition is two integer adds into the
 //! cells its mantissa spans and carries are propagated only every [`CARRY_EVERY`] additions
 //! (the cells have 31 spare bits). Rounding it to f64 reads the top 96 bits plus a sticky bit.
+//! Long runs of values go in by [`SuperAccumulator::add_block`]: split into a few levels
+//! of parts whose plain f64 sums are exact, so the per-value work is a handful of
+//! vectorised float operations and the cells see a few dozen adds per thousand values.
 
 /// Cells: value `sum(cell[i] * 2^(32 i - 1074))`. Cell 63 holds the top digit of the largest
 /// finite f64's mantissa; the cells above absorb carries of up to 2^64 terms.
