@@ -48,8 +48,19 @@ impl<'a> Mat<'a> {
 
 /// Err unless every value is finite.
 pub fn require_finite_f32(values: &[f32], name: &str) -> Result<(), InvalidInput> {
-    // Branch-free per chunk so the scan vectorises; parallel for large inputs.
-    let chunk_ok = |c: &[f32]| c.iter().fold(true, |ok, v| ok & v.is_finite());
+    // Branch-free in sixteen float lanes so the scan vectorises on any target (`v * 0.0` is
+    // NaN exactly for a NaN or an infinity, and NaN stays NaN through the adds); parallel
+    // for large inputs.
+    let chunk_ok = |c: &[f32]| {
+        let mut poison = [0.0f32; 16];
+        let (lanes, tail) = c.as_chunks::<16>();
+        for lane in lanes {
+            for (p, v) in poison.iter_mut().zip(lane) {
+                *p += v * 0.0;
+            }
+        }
+        tail.iter().all(|v| v.is_finite()) && poison.iter().all(|p| *p == 0.0)
+    };
     let ok = if values.len() >= PARALLEL_MIN {
         values.par_chunks(1 << 14).all(chunk_ok)
     } else {
@@ -199,45 +210,79 @@ pub fn validate_adapter(x: Mat, a: Mat, b: Mat, scaling: f64) -> Result<f32, Inv
     Ok(scale)
 }
 
+/// `m[rows, cols]` transposed to `[cols, rows]`, both row-major, in blocks of rows so the
+/// writes run along rows of the result and the reads stay within a few KiB (a column at a
+/// time would touch one cache line per element, 16 KiB apart).
+fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    const ROWS_PER_BLOCK: usize = 64;
+    let mut t = vec![0.0f32; rows * cols];
+    for first in (0..rows).step_by(ROWS_PER_BLOCK) {
+        let last = (first + ROWS_PER_BLOCK).min(rows);
+        let block = &m[first * cols..last * cols];
+        for (k, out) in t.chunks_exact_mut(rows).enumerate() {
+            for (dst, row) in out[first..last].iter_mut().zip(block.chunks_exact(cols)) {
+                *dst = row[k];
+            }
+        }
+    }
+    t
+}
+
 /// The LoRA forward delta `scaling * (x @ A^T) @ B^T` as a row-major `[batch, out]` vector.
+///
+/// The checks are [`validate_adapter`]'s, in its order (x, then `lora_a`, then `lora_b`),
+/// but x is checked by each task on its own rows inside the one parallel pass, and the
+/// factors (small) after it: one hand-off to the threads instead of two.
 pub fn apply_adapter(x: Mat, a: Mat, b: Mat, scaling: f64) -> Result<Vec<f32>, InvalidInput> {
-    let scale = validate_adapter(x, a, b, scaling)?;
+    check_factors(a, b, b.rows, x.cols)?;
+    let scale = scale_f32(scaling, "scaling")?;
     let (batch, inner, r, out_dim) = (x.rows, x.cols, a.rows, b.rows);
-    let mut out = vec![0.0f32; batch * out_dim];
-    if out.is_empty() || r == 0 {
-        return Ok(out);
+    let size = batch.saturating_mul(out_dim);
+    if size == 0 || r == 0 {
+        validate_adapter(x, a, b, scaling)?;
+        return Ok(vec![0.0f32; size]);
     }
     // B^T [r, out]: the second product becomes the fused row kernel with the hidden values
     // as coefficients.
-    let mut bt = vec![0.0f32; r * out_dim];
-    for (o, row) in b.data.chunks_exact(r).enumerate() {
-        for (k, v) in row.iter().enumerate() {
-            bt[k * out_dim + o] = *v;
-        }
+    let bt = transpose(b.data, out_dim, r);
+    // Written once by the kernel (no zeroing pass over a fresh output first).
+    let mut out: Vec<f32> = Vec::new();
+    if out.try_reserve_exact(size).is_err() {
+        return invalid(format!("cannot allocate a {batch} x {out_dim} output"));
     }
-    let run = |(index, block): (usize, &mut [f32])| {
+    let run = |(index, block): (usize, &mut [std::mem::MaybeUninit<f32>])| {
         let first = index * BATCH_BLOCK;
         let n = block.len() / out_dim;
-        let mut hidden = vec![0.0f32; n * r];
         let rows = &x.data[first * inner..(first + n) * inner];
+        require_finite_f32(rows, "x")?;
+        let mut hidden = vec![0.0f32; n * r];
         let ok = simd::dots_nt(rows, n, a.data, r, inner, &mut |i, k, v| {
             hidden[i * r + k] = v * scale;
         });
-        ok && simd::fused_rows(block, None, n, out_dim, &hidden, &bt, r)
+        if ok && simd::products_into(block, n, out_dim, &hidden, &bt, r) {
+            Ok(())
+        } else {
+            invalid("inconsistent adapter dimensions")
+        }
     };
     let work = batch.saturating_mul(r).saturating_mul(inner + out_dim);
-    let ok = if work >= PARALLEL_MIN {
-        out.par_chunks_mut(BATCH_BLOCK * out_dim)
+    let spare = &mut out.spare_capacity_mut()[..size];
+    if work >= PARALLEL_MIN {
+        spare
+            .par_chunks_mut(BATCH_BLOCK * out_dim)
             .enumerate()
-            .all(run)
+            .try_for_each(run)?;
     } else {
-        out.chunks_mut(BATCH_BLOCK * out_dim).enumerate().all(run)
-    };
-    if ok {
-        Ok(out)
-    } else {
-        invalid("inconsistent adapter dimensions")
+        spare
+            .chunks_mut(BATCH_BLOCK * out_dim)
+            .enumerate()
+            .try_for_each(run)?;
     }
+    require_finite_f32(a.data, "lora_a")?;
+    require_finite_f32(b.data, "lora_b")?;
+    // SAFETY: every block returned Ok, so products_into wrote all `size` elements.
+    unsafe { out.set_len(size) };
+    Ok(out)
 }
 
 /// One validated adapter of a module: its factors and its f32 scale.
@@ -362,6 +407,29 @@ mod tests {
         assert!(merge_weights(&mut dst, None, 2, 3, am, bm, 1.0).is_err());
         assert_eq!(dst, vec![7.0; 4]);
         assert!(Mat::new(&ok_a, 2, 2).is_err());
+    }
+
+    #[test]
+    fn adapter_checks_x_then_the_factors_on_the_parallel_path_too() {
+        // 64 x 512 rows and rank 16 (above PARALLEL_MIN): x is checked by the tasks.
+        let (batch, inner, out, r) = (64, 512, 300, 16);
+        let mut x = values(batch * inner, 4);
+        let mut a = values(r * inner, 5);
+        let b = values(out * r, 6);
+        let run = |x: &[f32], a: &[f32]| {
+            apply_adapter(
+                Mat::new(x, batch, inner).unwrap(),
+                Mat::new(a, r, inner).unwrap(),
+                Mat::new(&b, out, r).unwrap(),
+                2.0,
+            )
+        };
+        let fine = run(&x, &a).unwrap();
+        assert_eq!(fine.len(), batch * out);
+        a[7] = f32::NAN;
+        assert!(run(&x, &a).unwrap_err().0.contains("lora_a"));
+        x[batch * inner - 1] = f32::INFINITY; // the last row of the last task
+        assert!(run(&x, &a).unwrap_err().0.starts_with("x must be finite"));
     }
 
     #[test]

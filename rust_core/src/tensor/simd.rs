@@ -1,6 +1,6 @@
 //! Float32 kernels shared by the tensor hot paths (LoRA merging, adapters, vector search).
 //!
-//! Two kernels, each with an AVX2+FMA version picked at run time (the wheel targets baseline
+//! Two kernels, each with AVX-512F and AVX2+FMA versions picked at run time (the wheel targets baseline
 //! x86-64, so the wide path is chosen per machine with `is_x86_feature_detected!`) and a
 //! portable version the compiler vectorises for any target:
 //!
@@ -15,6 +15,35 @@
 //!
 //! The functions here are safe: they check every length they rely on and do nothing (or
 //! return `false`) on a mismatch, so no input can make them read or write out of bounds.
+
+/// Floats of each row per pass of [`dots_nt`] over long rows: 512 floats of 16 rows of `y`
+/// (32 KiB) stay in L1 while every row of `x` is scored against them.
+#[cfg(target_arch = "x86_64")]
+const DEPTH_CHUNK: usize = 512;
+/// Largest `nx * ny` whose partial sums [`dots_nt`] keeps while it passes over the depth.
+#[cfg(target_arch = "x86_64")]
+const MAX_PARTIALS: usize = 1 << 14;
+
+/// Columns of `a` per tile of [`fused_rows`]: a `r x tile` block of `a` stays within
+/// ~16 KiB (L1).
+#[cfg(target_arch = "x86_64")]
+fn tile_cols(r: usize) -> usize {
+    let t = 4096 / r.max(1);
+    (t / 32 * 32).clamp(32, 2048)
+}
+
+/// True when the AVX-512F kernels can run on this CPU.
+#[inline]
+fn widest() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
 
 /// True when the AVX2+FMA kernels can run on this CPU.
 #[inline]
@@ -53,6 +82,12 @@ pub fn dots_nt<F: FnMut(usize, usize, f32)>(
         return false;
     }
     #[cfg(target_arch = "x86_64")]
+    if widest() {
+        // SAFETY: the CPU supports AVX-512F, and x, y hold nx * d and ny * d values.
+        unsafe { avx512::dots_nt(x.as_ptr(), nx, y.as_ptr(), ny, d, emit) };
+        return true;
+    }
+    #[cfg(target_arch = "x86_64")]
     if wide() {
         // SAFETY: the CPU supports AVX2 and FMA, and x, y hold nx * d and ny * d values.
         unsafe { avx2::dots_nt(x.as_ptr(), nx, y.as_ptr(), ny, d, emit) };
@@ -65,6 +100,46 @@ pub fn dots_nt<F: FnMut(usize, usize, f32)>(
         }
     }
     true
+}
+
+/// `dst[i, :] = sum_k coef[i, k] * a[k, :]` into `dst`, which may be uninitialised: every
+/// element is written (nothing is read from it), so a fresh output needs no zeroing pass.
+/// Returns false, writing nothing, on any length mismatch.
+pub fn products_into(
+    dst: &mut [std::mem::MaybeUninit<f32>],
+    rows: usize,
+    cols: usize,
+    coef: &[f32],
+    a: &[f32],
+    r: usize,
+) -> bool {
+    let fits = |n: usize, m: usize, len: usize| n.checked_mul(m).is_some_and(|p| p == len);
+    if !fits(rows, cols, dst.len()) || !fits(rows, r, coef.len()) || !fits(r, cols, a.len()) {
+        return false;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if widest() {
+        let ptr = dst.as_mut_ptr().cast::<f32>();
+        // SAFETY: AVX-512F is present; as below.
+        unsafe { avx512::fused_rows::<true>(ptr, ptr, rows, cols, coef.as_ptr(), a.as_ptr(), r) };
+        return true;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if wide() {
+        let ptr = dst.as_mut_ptr().cast::<f32>();
+        // SAFETY: AVX2 and FMA are present; all lengths were checked above; with ZERO the
+        // kernel only writes dst (every element, through the raw pointer), never reads it.
+        unsafe { avx2::fused_rows::<true>(ptr, ptr, rows, cols, coef.as_ptr(), a.as_ptr(), r) };
+        return true;
+    }
+    let zeroed: &mut [f32] = {
+        for v in dst.iter_mut() {
+            v.write(0.0);
+        }
+        // SAFETY: every element was just initialised.
+        unsafe { &mut *(std::ptr::from_mut(dst) as *mut [f32]) }
+    };
+    fused_rows(zeroed, None, rows, cols, coef, a, r)
 }
 
 fn portable_dot(a: &[f32], b: &[f32]) -> f32 {
@@ -107,13 +182,25 @@ pub fn fused_rows(
         return false;
     }
     #[cfg(target_arch = "x86_64")]
+    if widest() {
+        let dst_ptr = dst.as_mut_ptr();
+        let src_ptr = src.map_or(dst_ptr.cast_const(), <[f32]>::as_ptr);
+        // SAFETY: AVX-512F is present; lengths and aliasing as below.
+        unsafe {
+            avx512::fused_rows::<false>(dst_ptr, src_ptr, rows, cols, coef.as_ptr(), a.as_ptr(), r)
+        };
+        return true;
+    }
+    #[cfg(target_arch = "x86_64")]
     if wide() {
         let dst_ptr = dst.as_mut_ptr();
         let src_ptr = src.map_or(dst_ptr.cast_const(), <[f32]>::as_ptr);
         // SAFETY: AVX2 and FMA are present; all lengths were checked above; src is either a
         // separate slice of the same size or dst itself (each element is read before it is
         // written, by the same lane of the same iteration).
-        unsafe { avx2::fused_rows(dst_ptr, src_ptr, rows, cols, coef.as_ptr(), a.as_ptr(), r) };
+        unsafe {
+            avx2::fused_rows::<false>(dst_ptr, src_ptr, rows, cols, coef.as_ptr(), a.as_ptr(), r)
+        };
         return true;
     }
     if let Some(s) = src {
@@ -153,16 +240,17 @@ mod avx2 {
         x: *const f32,
         y: *const f32,
         d: usize,
+        stride: usize,
     ) -> [[f32; RN]; QN] {
         let mut acc = [[_mm256_setzero_ps(); RN]; QN];
         let mut j = 0;
         while j + 8 <= d {
             let mut yv = [_mm256_setzero_ps(); RN];
             for (r, v) in yv.iter_mut().enumerate() {
-                *v = _mm256_loadu_ps(y.add(r * d + j));
+                *v = _mm256_loadu_ps(y.add(r * stride + j));
             }
             for (q, row) in acc.iter_mut().enumerate() {
-                let xv = _mm256_loadu_ps(x.add(q * d + j));
+                let xv = _mm256_loadu_ps(x.add(q * stride + j));
                 for (a, v) in row.iter_mut().zip(yv.iter()) {
                     *a = _mm256_fmadd_ps(xv, *v, *a);
                 }
@@ -174,7 +262,7 @@ mod avx2 {
             for r in 0..RN {
                 let mut s = hsum(acc[q][r]);
                 for t in j..d {
-                    s = (*x.add(q * d + t)).mul_add(*y.add(r * d + t), s);
+                    s = (*x.add(q * stride + t)).mul_add(*y.add(r * stride + t), s);
                 }
                 out[q][r] = s;
             }
@@ -190,9 +278,10 @@ mod avx2 {
         y: *const f32,
         j: usize,
         d: usize,
+        stride: usize,
         emit: &mut F,
     ) {
-        let t = tile::<QN, RN>(x.add(i * d), y.add(j * d), d);
+        let t = tile::<QN, RN>(x.add(i * stride), y.add(j * stride), d, stride);
         for (q, row) in t.iter().enumerate() {
             for (r, v) in row.iter().enumerate() {
                 emit(i + q, j + r, *v);
@@ -209,15 +298,55 @@ mod avx2 {
         d: usize,
         emit: &mut F,
     ) {
+        // Long rows and several of each side: pass over the depth in chunks so each chunk of
+        // `y` is read from L1 by every row of `x` (whole rows would stream from L2 per tile),
+        // keeping partial sums per pair (a chunk's sums added in chunk order).
+        if d >= 2 * super::DEPTH_CHUNK && nx >= 4 && ny >= 4 && nx * ny <= super::MAX_PARTIALS {
+            let mut sums = vec![0.0f32; nx * ny];
+            let mut start = 0;
+            while start < d {
+                let width = super::DEPTH_CHUNK.min(d - start);
+                dots_nt_strided(
+                    x.add(start),
+                    nx,
+                    y.add(start),
+                    ny,
+                    width,
+                    d,
+                    &mut |i, j, v| sums[i * ny + j] += v,
+                );
+                start += width;
+            }
+            for i in 0..nx {
+                for j in 0..ny {
+                    emit(i, j, sums[i * ny + j]);
+                }
+            }
+            return;
+        }
+        dots_nt_strided(x, nx, y, ny, d, d, emit)
+    }
+
+    /// [`dots_nt`] over the first `d` floats of rows `stride` floats apart.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn dots_nt_strided<F: FnMut(usize, usize, f32)>(
+        x: *const f32,
+        nx: usize,
+        y: *const f32,
+        ny: usize,
+        d: usize,
+        stride: usize,
+        emit: &mut F,
+    ) {
         let mut i = 0;
         while i + 4 <= nx {
             let mut j = 0;
             while j + 3 <= ny {
-                emit_tile::<4, 3, F>(x, i, y, j, d, emit);
+                emit_tile::<4, 3, F>(x, i, y, j, d, stride, emit);
                 j += 3;
             }
             while j < ny {
-                emit_tile::<4, 1, F>(x, i, y, j, d, emit);
+                emit_tile::<4, 1, F>(x, i, y, j, d, stride, emit);
                 j += 1;
             }
             i += 4;
@@ -225,28 +354,22 @@ mod avx2 {
         while i < nx {
             let mut j = 0;
             while j + 4 <= ny {
-                emit_tile::<1, 4, F>(x, i, y, j, d, emit);
+                emit_tile::<1, 4, F>(x, i, y, j, d, stride, emit);
                 j += 4;
             }
             while j < ny {
-                emit_tile::<1, 1, F>(x, i, y, j, d, emit);
+                emit_tile::<1, 1, F>(x, i, y, j, d, stride, emit);
                 j += 1;
             }
             i += 1;
         }
     }
 
-    /// Columns of `a` per tile: a `r x tile` block of `a` stays within ~16 KiB (L1).
-    fn tile_cols(r: usize) -> usize {
-        let t = 4096 / r.max(1);
-        (t / 32 * 32).clamp(32, 2048)
-    }
-
     /// RN output rows (RN = 1 or 2), columns `j0 .. j0 + width`.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     #[allow(clippy::too_many_arguments)]
-    unsafe fn rows_tile<const RN: usize>(
+    unsafe fn rows_tile<const RN: usize, const ZERO: bool>(
         dst: *mut f32,
         src: *const f32,
         cols: usize,
@@ -260,9 +383,11 @@ mod avx2 {
         let mut j = j0;
         while j + 32 <= end {
             let mut acc = [[_mm256_setzero_ps(); 4]; RN];
-            for (q, row) in acc.iter_mut().enumerate() {
-                for (l, v) in row.iter_mut().enumerate() {
-                    *v = _mm256_loadu_ps(src.add(q * cols + j + 8 * l));
+            if !ZERO {
+                for (q, row) in acc.iter_mut().enumerate() {
+                    for (l, v) in row.iter_mut().enumerate() {
+                        *v = _mm256_loadu_ps(src.add(q * cols + j + 8 * l));
+                    }
                 }
             }
             for k in 0..r {
@@ -289,7 +414,11 @@ mod avx2 {
         }
         while j + 8 <= end {
             for q in 0..RN {
-                let mut v = _mm256_loadu_ps(src.add(q * cols + j));
+                let mut v = if ZERO {
+                    _mm256_setzero_ps()
+                } else {
+                    _mm256_loadu_ps(src.add(q * cols + j))
+                };
                 for k in 0..r {
                     let c = _mm256_set1_ps(*coef.add(q * r + k));
                     v = _mm256_fmadd_ps(c, _mm256_loadu_ps(a.add(k * cols + j)), v);
@@ -300,7 +429,7 @@ mod avx2 {
         }
         while j < end {
             for q in 0..RN {
-                let mut v = *src.add(q * cols + j);
+                let mut v = if ZERO { 0.0 } else { *src.add(q * cols + j) };
                 for k in 0..r {
                     v = (*coef.add(q * r + k)).mul_add(*a.add(k * cols + j), v);
                 }
@@ -310,8 +439,10 @@ mod avx2 {
         }
     }
 
+    /// `ZERO`: start every output from 0 and never read `src` or `dst` (`dst` may be
+    /// uninitialised memory: every element is written).
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn fused_rows(
+    pub unsafe fn fused_rows<const ZERO: bool>(
         dst: *mut f32,
         src: *const f32,
         rows: usize,
@@ -320,14 +451,14 @@ mod avx2 {
         a: *const f32,
         r: usize,
     ) {
-        let tile = tile_cols(r);
+        let tile = super::tile_cols(r);
         let mut j0 = 0;
         while j0 < cols {
             let width = tile.min(cols - j0);
             let mut i = 0;
             while i + 2 <= rows {
                 let off = i * cols;
-                rows_tile::<2>(
+                rows_tile::<2, ZERO>(
                     dst.add(off),
                     src.add(off),
                     cols,
@@ -341,7 +472,7 @@ mod avx2 {
             }
             if i < rows {
                 let off = i * cols;
-                rows_tile::<1>(
+                rows_tile::<1, ZERO>(
                     dst.add(off),
                     src.add(off),
                     cols,
@@ -351,6 +482,273 @@ mod avx2 {
                     a,
                     r,
                 );
+            }
+            j0 += width;
+        }
+    }
+}
+
+/// The same kernels sixteen lanes wide, for CPUs with AVX-512F (twice the multiply-adds per
+/// instruction; tails by masked loads and stores instead of scalar loops).
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    /// The lanes of a tail of `n < 16` floats.
+    #[inline]
+    fn tail_mask(n: usize) -> __mmask16 {
+        ((1u32 << n) - 1) as __mmask16
+    }
+
+    /// The QN x RN dot products of rows `x + q * stride` and `y + r * stride`, `d` long.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn tile<const QN: usize, const RN: usize>(
+        x: *const f32,
+        y: *const f32,
+        d: usize,
+        stride: usize,
+    ) -> [[f32; RN]; QN] {
+        let mut acc = [[_mm512_setzero_ps(); RN]; QN];
+        let mut j = 0;
+        while j + 16 <= d {
+            let mut yv = [_mm512_setzero_ps(); RN];
+            for (r, v) in yv.iter_mut().enumerate() {
+                *v = _mm512_loadu_ps(y.add(r * stride + j));
+            }
+            for (q, row) in acc.iter_mut().enumerate() {
+                let xv = _mm512_loadu_ps(x.add(q * stride + j));
+                for (a, v) in row.iter_mut().zip(yv.iter()) {
+                    *a = _mm512_fmadd_ps(xv, *v, *a);
+                }
+            }
+            j += 16;
+        }
+        if j < d {
+            let mask = tail_mask(d - j);
+            let mut yv = [_mm512_setzero_ps(); RN];
+            for (r, v) in yv.iter_mut().enumerate() {
+                *v = _mm512_maskz_loadu_ps(mask, y.add(r * stride + j));
+            }
+            for (q, row) in acc.iter_mut().enumerate() {
+                let xv = _mm512_maskz_loadu_ps(mask, x.add(q * stride + j));
+                for (a, v) in row.iter_mut().zip(yv.iter()) {
+                    *a = _mm512_fmadd_ps(xv, *v, *a);
+                }
+            }
+        }
+        let mut out = [[0.0f32; RN]; QN];
+        for q in 0..QN {
+            for r in 0..RN {
+                out[q][r] = _mm512_reduce_add_ps(acc[q][r]);
+            }
+        }
+        out
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn emit_tile<const QN: usize, const RN: usize, F: FnMut(usize, usize, f32)>(
+        x: *const f32,
+        i: usize,
+        y: *const f32,
+        j: usize,
+        d: usize,
+        stride: usize,
+        emit: &mut F,
+    ) {
+        let t = tile::<QN, RN>(x.add(i * stride), y.add(j * stride), d, stride);
+        for (q, row) in t.iter().enumerate() {
+            for (r, v) in row.iter().enumerate() {
+                emit(i + q, j + r, *v);
+            }
+        }
+    }
+
+    /// As `avx2::dots_nt`: depth chunks when the rows are long (see there).
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn dots_nt<F: FnMut(usize, usize, f32)>(
+        x: *const f32,
+        nx: usize,
+        y: *const f32,
+        ny: usize,
+        d: usize,
+        emit: &mut F,
+    ) {
+        if d >= 2 * super::DEPTH_CHUNK && nx >= 4 && ny >= 4 && nx * ny <= super::MAX_PARTIALS {
+            let mut sums = vec![0.0f32; nx * ny];
+            let mut start = 0;
+            while start < d {
+                let width = super::DEPTH_CHUNK.min(d - start);
+                dots_nt_strided(
+                    x.add(start),
+                    nx,
+                    y.add(start),
+                    ny,
+                    width,
+                    d,
+                    &mut |i, j, v| sums[i * ny + j] += v,
+                );
+                start += width;
+            }
+            for i in 0..nx {
+                for j in 0..ny {
+                    emit(i, j, sums[i * ny + j]);
+                }
+            }
+            return;
+        }
+        dots_nt_strided(x, nx, y, ny, d, d, emit)
+    }
+
+    /// Tiles of 4 x 4 rows (16 accumulators of the 32 registers).
+    #[target_feature(enable = "avx512f")]
+    unsafe fn dots_nt_strided<F: FnMut(usize, usize, f32)>(
+        x: *const f32,
+        nx: usize,
+        y: *const f32,
+        ny: usize,
+        d: usize,
+        stride: usize,
+        emit: &mut F,
+    ) {
+        let mut i = 0;
+        while i + 4 <= nx {
+            let mut j = 0;
+            while j + 4 <= ny {
+                emit_tile::<4, 4, F>(x, i, y, j, d, stride, emit);
+                j += 4;
+            }
+            while j < ny {
+                emit_tile::<4, 1, F>(x, i, y, j, d, stride, emit);
+                j += 1;
+            }
+            i += 4;
+        }
+        while i < nx {
+            let mut j = 0;
+            while j + 4 <= ny {
+                emit_tile::<1, 4, F>(x, i, y, j, d, stride, emit);
+                j += 4;
+            }
+            while j < ny {
+                emit_tile::<1, 1, F>(x, i, y, j, d, stride, emit);
+                j += 1;
+            }
+            i += 1;
+        }
+    }
+
+    /// RN output rows, columns `j0 .. j0 + width`: 64 columns (4 registers) per row at a
+    /// time, then 16, then a masked tail. `ZERO`: outputs start from 0 and `src` is unread.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn rows_tile<const RN: usize, const ZERO: bool>(
+        dst: *mut f32,
+        src: *const f32,
+        cols: usize,
+        j0: usize,
+        width: usize,
+        coef: *const f32,
+        a: *const f32,
+        r: usize,
+    ) {
+        let end = j0 + width;
+        let mut j = j0;
+        while j + 64 <= end {
+            let mut acc = [[_mm512_setzero_ps(); 4]; RN];
+            if !ZERO {
+                for (q, row) in acc.iter_mut().enumerate() {
+                    for (l, v) in row.iter_mut().enumerate() {
+                        *v = _mm512_loadu_ps(src.add(q * cols + j + 16 * l));
+                    }
+                }
+            }
+            for k in 0..r {
+                let ak = a.add(k * cols + j);
+                let av = [
+                    _mm512_loadu_ps(ak),
+                    _mm512_loadu_ps(ak.add(16)),
+                    _mm512_loadu_ps(ak.add(32)),
+                    _mm512_loadu_ps(ak.add(48)),
+                ];
+                for (q, row) in acc.iter_mut().enumerate() {
+                    let c = _mm512_set1_ps(*coef.add(q * r + k));
+                    for (v, x) in row.iter_mut().zip(av.iter()) {
+                        *v = _mm512_fmadd_ps(c, *x, *v);
+                    }
+                }
+            }
+            for (q, row) in acc.iter().enumerate() {
+                for (l, v) in row.iter().enumerate() {
+                    _mm512_storeu_ps(dst.add(q * cols + j + 16 * l), *v);
+                }
+            }
+            j += 64;
+        }
+        while j < end {
+            let mask = tail_mask((end - j).min(16));
+            for q in 0..RN {
+                let mut v = if ZERO {
+                    _mm512_setzero_ps()
+                } else {
+                    _mm512_maskz_loadu_ps(mask, src.add(q * cols + j))
+                };
+                for k in 0..r {
+                    let c = _mm512_set1_ps(*coef.add(q * r + k));
+                    v = _mm512_fmadd_ps(c, _mm512_maskz_loadu_ps(mask, a.add(k * cols + j)), v);
+                }
+                _mm512_mask_storeu_ps(dst.add(q * cols + j), mask, v);
+            }
+            j += 16;
+        }
+    }
+
+    /// As `avx2::fused_rows` (4 output rows at a time: 16 accumulators).
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn fused_rows<const ZERO: bool>(
+        dst: *mut f32,
+        src: *const f32,
+        rows: usize,
+        cols: usize,
+        coef: *const f32,
+        a: *const f32,
+        r: usize,
+    ) {
+        let tile = super::tile_cols(r);
+        let mut j0 = 0;
+        while j0 < cols {
+            let width = tile.min(cols - j0);
+            let mut i = 0;
+            while i + 4 <= rows {
+                let off = i * cols;
+                rows_tile::<4, ZERO>(
+                    dst.add(off),
+                    src.add(off),
+                    cols,
+                    j0,
+                    width,
+                    coef.add(i * r),
+                    a,
+                    r,
+                );
+                i += 4;
+            }
+            while i < rows {
+                let off = i * cols;
+                rows_tile::<1, ZERO>(
+                    dst.add(off),
+                    src.add(off),
+                    cols,
+                    j0,
+                    width,
+                    coef.add(i * r),
+                    a,
+                    r,
+                );
+                i += 1;
             }
             j0 += width;
         }
