@@ -1,14 +1,17 @@
 //! Float32 kernels shared by the tensor hot paths (LoRA merging, adapters, vector search).
 //!
-//! Two kernels, each with AVX-512F and AVX2+FMA versions picked at run time (the wheel targets baseline
-//! x86-64, so the wide path is chosen per machine with `is_x86_feature_detected!`) and a
-//! portable version the compiler vectorises for any target:
+//! Two kernels, each with an AVX-512F and an AVX2+FMA version picked at run time (the wheel
+//! targets baseline x86-64, so the wide path is chosen per machine with
+//! `is_x86_feature_detected!`) and a portable version the compiler vectorises for any
+//! target:
 //!
 //! * [`dots_nt`]: every dot product between the rows of two row-major matrices, register-
-//!   tiled (4 x 3 rows at a time), accumulated in f32 lanes of 8 with fused multiply-add;
+//!   tiled (4 x 3 rows at a time in AVX2, 4 x 4 in AVX-512), accumulated in f32 lanes with
+//!   fused multiply-add; long rows in depth chunks of 512 so a chunk of `y` stays in L1;
 //! * [`fused_rows`]: `dst[i, :] = src[i, :] + sum_k coef[i, k] * a[k, :]`, a rank-r update
-//!   fused into one read and one write of each output row (2 rows x 32 columns in registers,
-//!   `a` tiled by columns so its tile stays in L1 across rows).
+//!   fused into one read and one write of each output row (2 rows x 32 columns in registers
+//!   in AVX2, 4 x 64 in AVX-512, `a` tiled by columns so its tile stays in L1 across rows);
+//!   [`products_into`] is the same from zero into a fresh (unzeroed) output.
 //!
 //! Summation order differs from BLAS (8 lanes, then a fixed horizontal sum), so results
 //! differ from numpy by float32 rounding only; callers document the tolerance.
