@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -168,6 +169,24 @@ def test_numpy_arrays_compare_by_dtype_shape_and_values() -> None:
     assert _equal(np.array([1, 2]), np.array([1, 2]), 0)
     assert not _equal(np.array([1, 2]), np.array([1, 3]), 0)
     assert _equal({"x": np.array([0.5])}, {"x": np.array([0.5])}, 0)
+
+
+@pytest.mark.parametrize("rel_tol", [0.0, 1e-9])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_float_arrays_compare_in_bulk_as_element_by_element(rel_tol: float, dtype: str) -> None:
+    import itertools
+
+    import numpy as np
+
+    from pyagent.parity.compare import _equal
+
+    edge = [0.0, -0.0, 1.0, 1.0 + 1e-12, 1.0 + 1e-6, -1.0, math.inf, -math.inf, math.nan, 3e38]
+    edge += [1.7976931348623157e308, -1.7976931348623157e308, 5e-324]
+    for x, y in itertools.product(edge, repeat=2):
+        with np.errstate(over="ignore"):  # float64's largest overflows float32 to inf
+            a, b = np.array([x, 2.0], dtype=dtype), np.array([y, 2.0], dtype=dtype)
+        one_by_one = _equal(a.tolist(), b.tolist(), rel_tol)
+        assert _equal(a, b, rel_tol) is one_by_one, (x, y)
 
 
 _CRASHING_PROPERTIES = """

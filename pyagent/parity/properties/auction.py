@@ -87,6 +87,9 @@ bad_matrices = st.sampled_from(
 @example(values=np.ones((5, 1)))
 @example(values=[[0.0, -0.0], [-0.0, 0.0], [0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [-0.0, -0.0]])
 @example(values=[[5.0, 1.0], [5.0, 0.0], [0.0, 2.0], [0.0, 9.0], [6.0, 0.0], [1.0, 1.0]])
+# Exactly at the size limit (slots * max(bidders, slots + 1) == MAX_CELLS): accepted, and
+# quick, since only each slot's slots + 1 best bidders are solved on.
+@example(values=np.zeros((auction_core.MAX_CELLS, 1)))
 def calculate_vcg_prices_agrees(values: object) -> None:
     """Same assignment, prices and welfare, bit for bit, ties included."""
     rust, python = call_both(auction_core.calculate_vcg_prices, values)
