@@ -185,6 +185,10 @@ class _BytesPath:
 
 
 @parity_property("find_literal_rust")
+# A float or bool max_count with every other argument valid: only the max_count check can
+# raise (TypeError), so nothing else masks it.
+@example(needle="foo", root_kind="dir", glob="*", ignore_case=False, max_count=1.5)
+@example(needle="foo", root_kind="dir", glob="*", ignore_case=False, max_count=True)
 @given(
     needle=hostile.mix(
         st.one_of(any_text, st.sampled_from(["", "a\nb", "foo"]), not_data), "string"
