@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pyagent import cache_core
@@ -22,6 +22,9 @@ algorithms = st.one_of(
 )
 data = st.one_of(bytes_like, any_text, not_data, hostile.for_kind("buffer"))
 
+
+#: A buffer that is not C-contiguous (every other byte): BufferError from both backends.
+STRIDED = memoryview(b"abcdef")[::2]
 
 expected_digests = st.one_of(
     st.text(alphabet="0123456789abcdefABCDEF", max_size=130),
@@ -41,6 +44,9 @@ def generate_hash_agrees(data: object, algorithm: object) -> None:
 
 
 @parity_property("generate_hash")
+# A strided buffer before a bad item: its BufferError must come first, item by item, not the
+# later item's TypeError (the check cannot be left to hashlib, which runs after all items).
+@example(items=[b"a", STRIDED, 5], algorithm="sha256")
 @given(
     items=hostile.mix(
         st.one_of(st.lists(data, max_size=6), st.tuples(data, data), data), "sequence"
@@ -75,6 +81,9 @@ def verify_integrity_agrees(
 
 
 @parity_property("verify_integrity")
+# A strided item and a bare str: the item's BufferError comes before the TypeError for the
+# str (items are checked first, and not only when hashed).
+@example(items=[STRIDED], algorithm="sha256", tamper=[], extra=None, as_str=True)
 @given(
     items=st.lists(st.one_of(st.binary(), any_text), max_size=6),
     algorithm=algorithms,

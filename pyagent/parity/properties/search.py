@@ -13,7 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pyagent import search_core
@@ -106,6 +106,40 @@ max_counts = st.one_of(st.none(), st.integers(0, 3))
 
 
 @parity_property("find_literal_rust")
+# Regression examples that reach branches random trees rarely hit together (each kills a
+# mutant of the Python reference that survived the random draws):
+# a class range ("[a-c]" must match "b", and only "a".."c"); a class ending in "-" ("[a-]":
+# the "-" is literal, not a range); "?" followed by more pattern; an escape before a trailing
+# space ("\\c " ignores "c": the space after the escaped letter is trimmed); a nested
+# .gitignore matching a name relative to its own directory; a negation re-including a file.
+@example(
+    tree=(
+        [((), n, b"") for n in ("a", "b", "c", "-", "e", "keep.log", "e.log")]
+        + [(("d",), "a", b""), (("d",), "b", b"")],
+        {(): "\\c \n*.log\n!keep.log", ("d",): "a"},
+    ),
+    needle="foo",
+    glob="[a-c]",
+    ignore_case=False,
+    max_count=None,
+)
+@example(
+    tree=([((), n, b"") for n in ("a", "b", "-", "[a-]")], {("d",): "[b-]"}),
+    needle="foo",
+    glob="[a-]",
+    ignore_case=False,
+    max_count=None,
+)
+@example(
+    tree=(
+        [((), n, b"") for n in ("e.log", "ab.log", "x")] + [(("d",), "b", b"")],
+        {(): "[.-0]\n[!a]x", ("d",): "[a-c]"},
+    ),
+    needle="o",
+    glob="?.log",
+    ignore_case=True,
+    max_count=None,
+)
 @given(
     tree=trees(),
     needle=needles,
@@ -151,6 +185,10 @@ class _BytesPath:
 
 
 @parity_property("find_literal_rust")
+# A float or bool max_count with every other argument valid: only the max_count check can
+# raise (TypeError), so nothing else masks it.
+@example(needle="foo", root_kind="dir", glob="*", ignore_case=False, max_count=1.5)
+@example(needle="foo", root_kind="dir", glob="*", ignore_case=False, max_count=True)
 @given(
     needle=hostile.mix(
         st.one_of(any_text, st.sampled_from(["", "a\nb", "foo"]), not_data), "string"
