@@ -890,6 +890,9 @@ class _Scanner(schema_patterns.PatternCursor):
                 raise self.fail("'-' inside a class must come first or last")
             low = self.escape(True) if c == "\\" else self.literal()
             first = False
+            if self.peek() == "-" and self.peek(1) == "-":
+                # ``[!--]``: RE2 reads the range ``!``-``-``, Rust ``!`` minus nothing.
+                raise self.fail("'--' inside a class (a set operation in Rust)")
             if self.peek() == "-" and self.peek(1) not in ("]", ""):
                 if low is None:
                     raise self.fail("a class escape cannot start a range")
@@ -918,6 +921,9 @@ class _Scanner(schema_patterns.PatternCursor):
         low, comma, high = body.partition(",")
         if not (low.isdigit() and (high.isdigit() or not high)) or not low.isascii():
             raise self.fail("'{' must start a counted repetition {n}, {n,} or {n,m}")
+        if any(len(count) > 1 and count[0] == "0" for count in (low, high)):
+            # RE2 reads ``a{01}`` as the literal text, Rust as ``a{1}``.
+            raise self.fail("repetition counts have no leading zeros")
         if int(low) > _MAX_REPEAT or (high and int(high) > _MAX_REPEAT):
             raise self.fail(f"repetition counts are limited to {_MAX_REPEAT}")
         if high and int(high) < int(low):
