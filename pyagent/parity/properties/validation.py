@@ -537,6 +537,8 @@ _valid_atoms = st.sampled_from(
         "(?i:a)",
         "(?s:.)",
         "(?is:a.)",
+        "(?i:a+)",
+        "(?s:.*b)",
         "(?P<g>b)",
         "(?P<_x1>a)",
         "-",
@@ -644,8 +646,10 @@ _quantifiers = st.one_of(
 #: set-operation halves (``&`` ``~`` ``-``), escapes and class escapes. Drawn freely, so a
 #: class may be a range from a leading ``]``, end on ``--`` or hold nothing but ``\d\D``.
 _class_items = st.sampled_from(
-    ["a", "b", "z", "A", "0", "9", "-", "]", "^", "!", ",", "`", "_", "&", "~", " "]
-    + [r"\d", r"\D", r"\s", r"\S", r"\w", r"\-", r"\]", r"\x00", r"\xff", r"\n", r"\t"]
+    [
+        *("a", "b", "z", "A", "0", "9", "-", "]", "^", "!", ",", "`", "_", "&", "~", " "),
+        *(r"\d", r"\D", r"\s", r"\S", r"\w", r"\-", r"\]", r"\x00", r"\xff", r"\n", r"\t"),
+    ]
 )
 _classes = st.builds(
     lambda negated, items: "[" + negated + "".join(items) + "]",
@@ -731,6 +735,7 @@ _all_bytes = [bytes(range(256)), b"a{01}b{1,02}c{00}", b"-]^_`ab!,", b"aa\nb \t\
 @example(rules=[("r", "(?m)a$b*", "s", "*")])
 @example(rules=[("r", "(?ii)a", "s", "*")])
 @example(rules=[("r", "(?ss:a)", "s", "*")])
+@example(rules=[("r", "(?i:a+)", "s", "*"), ("q", "(?s:]a)", "s", "*")])
 @example(rules=[("r", r"[ab\s]", "s", "*"), ("q", r"[^ab\S]", "s", "*")])
 def validate_content_reads_patterns_alike(rules: list[Any]) -> None:
     """Every byte and the edge literals: the same findings for any pattern, or same error."""
