@@ -736,6 +736,8 @@ _all_bytes = [bytes(range(256)), b"a{01}b{1,02}c{00}", b"-]^_`ab!,", b"aa\nb \t\
 @example(rules=[("r", "(?ii)a", "s", "*")])
 @example(rules=[("r", "(?ss:a)", "s", "*")])
 @example(rules=[("r", "(?i:a+)", "s", "*"), ("q", "(?s:]a)", "s", "*")])
+# In the scanner's subset but refused by the reference's parser (a repeated group name).
+@example(rules=[("r", "(?P<g>a)(?P<g>b)", "s", "*")])
 @example(rules=[("r", r"[ab\s]", "s", "*"), ("q", r"[^ab\S]", "s", "*")])
 def validate_content_reads_patterns_alike(rules: list[Any]) -> None:
     """Every byte and the edge literals: the same findings for any pattern, or same error."""
