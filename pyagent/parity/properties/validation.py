@@ -736,6 +736,16 @@ _all_bytes = [bytes(range(256)), b"a{01}b{1,02}c{00}", b"-]^_`ab!,", b"aa\nb \t\
 @example(rules=[("r", "(?ii)a", "s", "*")])
 @example(rules=[("r", "(?ss:a)", "s", "*")])
 @example(rules=[("r", "(?i:a+)", "s", "*"), ("q", "(?s:]a)", "s", "*")])
+# Negated classes of one item, or of a leading ']' or '-' (the scanner's step past '^').
+@example(rules=[("r", "[^a]", "s", "*")])
+@example(rules=[("r", "[^]]", "s", "*")])
+@example(rules=[("r", "[^-]", "s", "*")])
+# Quantifiers after an \xHH escape and after a class (a class weighs 1 in nested counts),
+# an unterminated group name, empty-matching patterns, \s (spelled out for RE2).
+@example(rules=[("r", r"\x61{2}", "s", "*"), ("q", "[ab]{1000}", "s", "*")])
+@example(rules=[("r", "(?P<g", "s", "*")])
+@example(rules=[("r", "a?", "s", "*")])
+@example(rules=[("r", r"\s", "s", "*"), ("q", r"x\S", "s", "*")])
 # In the scanner's subset but refused by the reference's parser (a repeated group name).
 @example(rules=[("r", "(?P<g>a)(?P<g>b)", "s", "*")])
 @example(rules=[("r", r"[ab\s]", "s", "*"), ("q", r"[^ab\S]", "s", "*")])
@@ -779,6 +789,8 @@ def validate_content_reads_patterns_alike(rules: list[Any]) -> None:
 )
 # A pattern inside the subset whose compiled program exceeds both engines' 64 MiB limit.
 @example(contents=["a"], rules=[("r", r"\w{1000}" * 2000, "s", "*")], paths=None)
+# A buffer that is not C-contiguous: BufferError from both, never its bytes read out.
+@example(contents=[memoryview(b"abcdef")[::2]], rules=[("r", "a", "s", "*")], paths=None)
 def validate_content_rejects_the_same(contents: list[Any], rules: Any, paths: Any) -> None:
     """Bad rules, contents and paths: the same error class from both backends."""
     rust, python = call_both(validation_core.validate_content, contents, rules, paths=paths)
