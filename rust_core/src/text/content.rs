@@ -338,8 +338,9 @@ fn minimum_len(hir: &regex_syntax::hir::Hir) -> Option<usize> {
         HirKind::Class(Class::Bytes(class)) => class.ranges().first().map(|_| 1),
         HirKind::Class(Class::Unicode(class)) => class.minimum_len(),
         HirKind::Repetition(rep) if rep.min == 0 => Some(0),
-        HirKind::Repetition(rep) => minimum_len(&rep.sub)?
-            .checked_mul(usize::try_from(rep.min).ok()?),
+        HirKind::Repetition(rep) => {
+            minimum_len(&rep.sub)?.checked_mul(usize::try_from(rep.min).ok()?)
+        }
         HirKind::Capture(capture) => minimum_len(&capture.sub),
         HirKind::Concat(subs) => subs
             .iter()
@@ -633,7 +634,10 @@ mod tests {
     #[test]
     fn the_reference_reading_of_classes() {
         // A leading `]` can start a range, as in RE2: `]`, `^`, `_`, `` ` ``, `a`; not `-`.
-        assert_eq!(spans(r"[]-a]", "-]^_`ab"), vec![(1, 2), (2, 3), (3, 4), (4, 5), (5, 6)]);
+        assert_eq!(
+            spans(r"[]-a]", "-]^_`ab"),
+            vec![(1, 2), (2, 3), (3, 4), (4, 5), (5, 6)]
+        );
         assert_eq!(spans(r"[^]-a]", "-]^_`ab"), vec![(0, 1), (6, 7)]);
         assert_eq!(spans(r"[]a]", "-]a"), vec![(1, 2), (2, 3)]);
         assert_eq!(spans(r"a{0}b{1,10}", "abb"), vec![(1, 3)]);
