@@ -101,18 +101,21 @@ scanner on both sides before compiling, so a pattern outside it is a ValueError 
   are ASCII, ``.`` is any byte except newline (any byte with ``s``);
 * literals, ``.``, classes ``[...]``/``[^...]`` with ranges and ``\d \w \s`` (``[``
   inside a class must be escaped; ``&&``, ``--``, ``~~`` are set operations in Rust and
-  rejected; ``-`` literal only first or last); escapes ``\t \n \v \f \r \xHH``
+  rejected, also where ``--`` would end a range as in ``[!--]``; ``-`` literal only first
+  or last; a leading ``]`` is literal and may start a range, ``[]-a]`` being ``]`` to
+  ``a`` on both sides); escapes ``\t \n \v \f \r \xHH``
   and escaped punctuation (not ``\<``/``\>``, word boundaries in Rust);
 * groups ``(...)``, ``(?:...)``, ``(?P<name>...)``, scoped flags ``(?i:...)``/``(?s:...)``,
   and one leading global ``(?ims)``;
-* quantifiers ``* + ? {n} {n,} {n,m}`` (counts up to 1000), lazy with a trailing ``?``;
+* quantifiers ``* + ? {n} {n,} {n,m}`` (counts up to 1000, without leading zeros: RE2
+  reads ``a{01}`` as literal text), lazy with a trailing ``?``;
   ``{`` must start a quantifier and ``}``/``]`` must be escaped outside a class;
 * anchors ``^``, ``\A``, ``\b``, ``\B``, and ``$`` only under a leading ``(?m)``: without
   it, ``re``'s ``$`` also matches before a final newline and Rust's does not;
 * rejected: backreferences, lookahead/lookbehind, atomic groups, possessive quantifiers,
   conditionals, comments, other flags (``x``, ``u``, ``a``, ``L``, ``U``), ``\Z``/``\z``,
   Unicode classes (``\p``), POSIX classes, and any pattern that can match the empty string
-  (an empty span is no finding).
+  (an empty span is no finding), ``([^\d\D])*`` too (a class that matches nothing, starred).
 
 Nested counted repetitions may multiply to at most 1000 (``((a{10}){10}){10}``; RE2's own
 limit, enforced by the shared scanner). A pattern whose compiled program still exceeds an
@@ -890,6 +893,9 @@ class _Scanner(schema_patterns.PatternCursor):
                 raise self.fail("'-' inside a class must come first or last")
             low = self.escape(True) if c == "\\" else self.literal()
             first = False
+            if self.peek() == "-" and self.peek(1) == "-":
+                # ``[!--]``: RE2 reads the range ``!``-``-``, Rust ``!`` minus nothing.
+                raise self.fail("'--' inside a class (a set operation in Rust)")
             if self.peek() == "-" and self.peek(1) not in ("]", ""):
                 if low is None:
                     raise self.fail("a class escape cannot start a range")
@@ -918,6 +924,9 @@ class _Scanner(schema_patterns.PatternCursor):
         low, comma, high = body.partition(",")
         if not (low.isdigit() and (high.isdigit() or not high)) or not low.isascii():
             raise self.fail("'{' must start a counted repetition {n}, {n,} or {n,m}")
+        if any(len(count) > 1 and count[0] == "0" for count in (low, high)):
+            # RE2 reads ``a{01}`` as the literal text, Rust as ``a{1}``.
+            raise self.fail("repetition counts have no leading zeros")
         if int(low) > _MAX_REPEAT or (high and int(high) > _MAX_REPEAT):
             raise self.fail(f"repetition counts are limited to {_MAX_REPEAT}")
         if high and int(high) < int(low):

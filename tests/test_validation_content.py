@@ -133,6 +133,17 @@ def test_flags_lazy_and_multiline() -> None:
     assert spans(r"a.b", "a\nb") == []
 
 
+def test_a_leading_bracket_can_start_a_range() -> None:
+    """``[]-a]`` is the range ``]``-``a`` (as RE2 reads it), not ``]``, ``-`` and ``a``."""
+
+    def spans(pattern: str, text: str) -> list[tuple[int, int]]:
+        return [(f.start, f.end) for f in validate_content([text], [("r", pattern, "s", "*")])]
+
+    assert spans("[]-a]", "-]^_`ab") == [(1, 2), (2, 3), (3, 4), (4, 5), (5, 6)]
+    assert spans("[^]-a]", "-]^_`ab") == [(0, 1), (6, 7)]
+    assert spans(r"a[^\d\D]*", "aa") == [(0, 1), (1, 2)]
+
+
 @pytest.mark.parametrize(
     "pattern",
     [
@@ -174,6 +185,15 @@ def test_flags_lazy_and_multiline() -> None:
         r"[z-a]",
         r"(?P<n>a)(?P<n>b)",
         "lone \udc80",
+        # RE2 reads a leading-zero count as literal text, Rust as a count.
+        r"a{01}",
+        r"a{1,02}",
+        # '--' after a range start: a range in RE2, a set difference in Rust.
+        r"[!--]",
+        r"[!--a]",
+        # A never-matching class under a star still matches the empty string.
+        r"([^\d\D])*",
+        r"[^\x00-\xff]*",
     ],
 )
 def test_patterns_outside_the_shared_subset_are_value_errors(pattern: str) -> None:

@@ -518,6 +518,12 @@ _valid_atoms = st.sampled_from(
         "[a-]",
         "[]a]",
         "[^]a]",
+        "[]-a]",
+        "[^]-a]",
+        "[!-,]",
+        r"[^\d\D]",
+        r"[^\x00-\xff]",
+        "a{0}b",
         r"[\]]",
         r"[\[]",
         r"[\--/]",
@@ -531,6 +537,8 @@ _valid_atoms = st.sampled_from(
         "(?i:a)",
         "(?s:.)",
         "(?is:a.)",
+        "(?i:a+)",
+        "(?s:.*b)",
         "(?P<g>b)",
         "(?P<_x1>a)",
         "-",
@@ -592,6 +600,13 @@ _invalid_atoms = st.sampled_from(
         "{",
         "}",
         "]",
+        "a{01}",
+        "a{1,02}",
+        "a{00}",
+        "[!--]",
+        "[!--a]",
+        r"([^\d\D])*",
+        r"[^\x00-\xff]*",
         "a{3,2}",
         "a{1001}",
         "a{,2}",
@@ -620,15 +635,34 @@ _invalid_atoms = st.sampled_from(
         "(?:a{501}){2}",
     ]
 )
-_quantifiers = st.sampled_from(
-    ["", "", "", "*", "+", "?", "{2}", "{1,3}", "{2,}", "*?", "+?", "{0,1}?", "{1000}"]
+_quantifiers = st.one_of(
+    st.sampled_from(
+        ["", "", "", "*", "+", "?", "{2}", "{1,3}", "{2,}", "*?", "+?", "{0,1}?", "{1000}"]
+    ),
+    # any brace body: leading zeros, missing or extra commas, counts past the limit
+    st.text(alphabet="0123,", min_size=1, max_size=4).map(lambda body: "{" + body + "}"),
+)
+#: What a class may hold: literals that sit at range edges (``]`` ``^`` ``-`` ``!`` ``,``),
+#: set-operation halves (``&`` ``~`` ``-``), escapes and class escapes. Drawn freely, so a
+#: class may be a range from a leading ``]``, end on ``--`` or hold nothing but ``\d\D``.
+_class_items = st.sampled_from(
+    [
+        *("a", "b", "z", "A", "0", "9", "-", "]", "^", "!", ",", "`", "_", "&", "~", " "),
+        *(r"\d", r"\D", r"\s", r"\S", r"\w", r"\-", r"\]", r"\x00", r"\xff", r"\n", r"\t"),
+    ]
+)
+_classes = st.builds(
+    lambda negated, items: "[" + negated + "".join(items) + "]",
+    st.sampled_from(["", "^"]),
+    st.lists(_class_items, max_size=5),
 )
 
 
 @st.composite
 def _content_pattern(draw: st.DrawFn) -> str:
     """Valid atoms, each maybe quantified, and sometimes one construct outside the subset."""
-    parts = draw(st.lists(st.tuples(_valid_atoms, _quantifiers).map("".join), max_size=4))
+    atoms = st.one_of(_valid_atoms, _classes)
+    parts = draw(st.lists(st.tuples(atoms, _quantifiers).map("".join), max_size=4))
     if not parts or draw(st.integers(0, 2)) == 0:
         parts.insert(draw(st.integers(0, len(parts))), draw(_invalid_atoms))
     return "".join(parts)
@@ -637,7 +671,11 @@ def _content_pattern(draw: st.DrawFn) -> str:
 content_patterns = st.one_of(
     _content_pattern(),
     st.sampled_from([rule.pattern for rule in validation_core.DEFAULT_RULES]),
-).flatmap(lambda p: st.sampled_from([p, p, "(?i)" + p, "(?m)" + p + "$", "(?ms)" + p, "(?s)" + p]))
+).flatmap(
+    lambda p: st.sampled_from(
+        [p, p, "(?i)" + p, "(?m)" + p + "$", "(?m)" + p + "$" + p, "(?ms)" + p, "(?s)" + p]
+    )
+)
 content_globs = st.sampled_from(["*", "*.py", "a*", "?", "*/x?", "[ab]", ""])
 content_rules = st.lists(
     st.tuples(
@@ -649,7 +687,7 @@ content_rules = st.lists(
     min_size=1,
     max_size=4,
 )
-content_texts = st.text(alphabet="abAB_ -.\n\t\r\x0b\x0c1é\x00&~]", max_size=40)
+content_texts = st.text(alphabet="abzAB_ -.\n\t\r\x0b\x0c19é\x00&~]^!,`{}", max_size=40)
 content_items = st.one_of(content_texts, content_texts.map(str.encode), st.binary(max_size=20))
 content_paths = st.sampled_from(["x.py", "a/b.py", "ab", "q/x1", "", "a"])
 
@@ -668,6 +706,52 @@ def validate_content_agrees(contents: list[Any], rules: list[Any], data: st.Data
         )
     )
     rust, python = call_both(validation_core.validate_content, contents, rules, paths=paths)
+    assert rust.error is python.error, f"rust {rust.describe()}; python {python.describe()}"
+    assert rust.value == python.value
+
+
+#: Every byte once, then runs of the literals the regression examples are about.
+_all_bytes = [bytes(range(256)), b"a{01}b{1,02}c{00}", b"-]^_`ab!,", b"aa\nb \t\x0b"]
+
+
+@parity_property("validate_content_rust")
+@given(rules=content_rules)
+# Regressions (RE2 and the regex crate read these differently; fixed so both agree):
+# a count with a leading zero was literal text for RE2 and a{1} for Rust (now refused);
+@example(rules=[("r", "a{01}", "s", "*")])
+@example(rules=[("r", "b{1,02}", "s", "*")])
+# '--' right after a range start: RE2 the range '!'-'-', Rust '!' minus nothing (refused);
+@example(rules=[("r", "[!--]", "s", "*")])
+# a class's leading ']' starting a range: RE2 the range ']'-'a', Rust ']', '-', 'a';
+@example(rules=[("r", "[]-a]", "s", "*")])
+@example(rules=[("r", "[^]-a]", "s", "*")])
+# a never-matching class under a star matches empty: Rust accepted it (now refused).
+@example(rules=[("r", r"([^\d\D])*", "s", "*")])
+@example(rules=[("r", r"[^\x00-\xff]*", "s", "*")])
+# The scanner's edges: the weight of an escape in nested counts, '$' mid-pattern, repeated
+# flags, '\s' inside a class after two items (spelled out for RE2 as a class body).
+@example(rules=[("r", r"\d{1000}", "s", "*"), ("q", r"(\x61{10}){100}", "s", "*")])
+@example(rules=[("r", "(?m)a$]", "s", "*")])
+@example(rules=[("r", "(?m)a$b*", "s", "*")])
+@example(rules=[("r", "(?ii)a", "s", "*")])
+@example(rules=[("r", "(?ss:a)", "s", "*")])
+@example(rules=[("r", "(?i:a+)", "s", "*"), ("q", "(?s:]a)", "s", "*")])
+# Negated classes of one item, or of a leading ']' or '-' (the scanner's step past '^').
+@example(rules=[("r", "[^a]", "s", "*")])
+@example(rules=[("r", "[^]]", "s", "*")])
+@example(rules=[("r", "[^-]", "s", "*")])
+# Quantifiers after an \xHH escape and after a class (a class weighs 1 in nested counts),
+# an unterminated group name, empty-matching patterns, \s (spelled out for RE2).
+@example(rules=[("r", r"\x61{2}", "s", "*"), ("q", "[ab]{1000}", "s", "*")])
+@example(rules=[("r", "(?P<g", "s", "*")])
+@example(rules=[("r", "a?", "s", "*")])
+@example(rules=[("r", r"\s", "s", "*"), ("q", r"x\S", "s", "*")])
+# In the scanner's subset but refused by the reference's parser (a repeated group name).
+@example(rules=[("r", "(?P<g>a)(?P<g>b)", "s", "*")])
+@example(rules=[("r", r"[ab\s]", "s", "*"), ("q", r"[^ab\S]", "s", "*")])
+def validate_content_reads_patterns_alike(rules: list[Any]) -> None:
+    """Every byte and the edge literals: the same findings for any pattern, or same error."""
+    rust, python = call_both(validation_core.validate_content, _all_bytes, rules)
     assert rust.error is python.error, f"rust {rust.describe()}; python {python.describe()}"
     assert rust.value == python.value
 
@@ -705,6 +789,8 @@ def validate_content_agrees(contents: list[Any], rules: list[Any], data: st.Data
 )
 # A pattern inside the subset whose compiled program exceeds both engines' 64 MiB limit.
 @example(contents=["a"], rules=[("r", r"\w{1000}" * 2000, "s", "*")], paths=None)
+# A buffer that is not C-contiguous: BufferError from both, never its bytes read out.
+@example(contents=[memoryview(b"abcdef")[::2]], rules=[("r", "a", "s", "*")], paths=None)
 def validate_content_rejects_the_same(contents: list[Any], rules: Any, paths: Any) -> None:
     """Bad rules, contents and paths: the same error class from both backends."""
     rust, python = call_both(validation_core.validate_content, contents, rules, paths=paths)

@@ -119,6 +119,10 @@ impl<'a> Scanner<'a> {
             }
             let low = self.class_item()?;
             first = false;
+            if self.peek(0) == Some(b'-') && self.peek(1) == Some(b'-') {
+                // `[!--]`: RE2 reads the range `!`-`-`, the regex crate `!` minus nothing.
+                return Err(self.fail("'--' inside a class (a set operation in Rust)"));
+            }
             if self.peek(0) == Some(b'-') && !matches!(self.peek(1), Some(b']') | None) {
                 let Some(low) = low else {
                     return Err(self.fail("a class escape cannot start a range"));
@@ -151,6 +155,13 @@ impl<'a> Scanner<'a> {
         let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
         if !digits(low) || !(high.is_empty() || digits(high)) {
             return Err(self.fail(bad()));
+        }
+        if [low, high]
+            .iter()
+            .any(|count| count.len() > 1 && count.starts_with('0'))
+        {
+            // RE2 reads `a{01}` as the literal text, the regex crate as `a{1}`.
+            return Err(self.fail("repetition counts have no leading zeros"));
         }
         let parse = |s: &str| s.parse::<u64>().unwrap_or(u64::MAX);
         let (lo, hi) = (parse(low), parse(high));
@@ -314,6 +325,67 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// The shortest match of `hir` in bytes, or None when it can never match.
+///
+/// `regex_syntax`'s own `minimum_len` is None for a repetition of something that never
+/// matches, even with a minimum of 0: `([^\d\D])*` matches the empty string at every
+/// offset, which the contract refuses (as the reference, whose width is 0 there, does).
+fn minimum_len(hir: &regex_syntax::hir::Hir) -> Option<usize> {
+    use regex_syntax::hir::{Class, HirKind};
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => Some(0),
+        HirKind::Literal(literal) => Some(literal.0.len()),
+        HirKind::Class(Class::Bytes(class)) => class.ranges().first().map(|_| 1),
+        HirKind::Class(Class::Unicode(class)) => class.minimum_len(),
+        HirKind::Repetition(rep) if rep.min == 0 => Some(0),
+        HirKind::Repetition(rep) => {
+            minimum_len(&rep.sub)?.checked_mul(usize::try_from(rep.min).ok()?)
+        }
+        HirKind::Capture(capture) => minimum_len(&capture.sub),
+        HirKind::Concat(subs) => subs
+            .iter()
+            .try_fold(0usize, |total, sub| total.checked_add(minimum_len(sub)?)),
+        HirKind::Alternation(subs) => subs.iter().filter_map(minimum_len).min(),
+    }
+}
+
+/// The pattern as the regex crate must read it to mean what RE2 reads: a class's leading
+/// `]` (after an optional `^`) escaped, so `[]-a]` is the range `]`-`a` there too (the
+/// crate otherwise reads a literal `]`, `-` and `a`). Only for checked patterns.
+fn crate_pattern(pattern: &str) -> String {
+    let p = pattern.as_bytes();
+    let mut out = String::with_capacity(pattern.len() + 2);
+    let mut i = 0;
+    let mut in_class = false;
+    while i < p.len() {
+        let c = p[i];
+        if c == b'\\' {
+            out.push_str(&pattern[i..(i + 2).min(p.len())]);
+            i += 2;
+            continue;
+        }
+        if in_class {
+            in_class = c != b']';
+        } else if c == b'[' {
+            in_class = true;
+            out.push('[');
+            i += 1;
+            if p.get(i) == Some(&b'^') {
+                out.push('^');
+                i += 1;
+            }
+            if p.get(i) == Some(&b']') {
+                out.push_str("\\]");
+                i += 1;
+            }
+            continue;
+        }
+        out.push(char::from(c));
+        i += 1;
+    }
+    out
+}
+
 /// Ok when `pattern` is in the subset both engines agree on and cannot match empty.
 pub fn check_pattern(pattern: &str) -> Result<(), String> {
     if pattern.is_empty() {
@@ -334,9 +406,9 @@ pub fn check_pattern(pattern: &str) -> Result<(), String> {
         .unicode(false)
         .utf8(false)
         .build()
-        .parse(pattern)
+        .parse(&crate_pattern(pattern))
         .map_err(|e| format!("pattern {pattern:?}: {e}"))?;
-    if hir.properties().minimum_len() == Some(0) {
+    if minimum_len(&hir) == Some(0) {
         return Err(format!("pattern {pattern:?} can match the empty string"));
     }
     Ok(())
@@ -382,7 +454,7 @@ pub fn glob_matches(glob: &str, path: &str) -> bool {
 }
 
 fn build(pattern: &str) -> Result<Regex, String> {
-    RegexBuilder::new(pattern)
+    RegexBuilder::new(&crate_pattern(pattern))
         .unicode(false)
         .size_limit(SIZE_LIMIT)
         .build()
@@ -405,7 +477,7 @@ impl RuleSet {
             check_glob(rule.glob)?;
             regexes.push(build(rule.pattern)?);
         }
-        let set = RegexSetBuilder::new(rules.iter().map(|r| r.pattern))
+        let set = RegexSetBuilder::new(rules.iter().map(|r| crate_pattern(r.pattern)))
             .unicode(false)
             .size_limit(SIZE_LIMIT.saturating_mul(4))
             .build()
@@ -526,6 +598,14 @@ mod tests {
             r"a)",
             r"[z-a]",
             r"**",
+            r"a{01}",
+            r"a{1,02}",
+            r"a{00}",
+            r"[!--]",
+            r"[!--a]",
+            r"([^\d\D])*",
+            r"[^\x00-\xff]*",
+            r"(?:b|[^\d\D]*)",
         ] {
             assert!(check_pattern(bad).is_err(), "{bad}");
         }
@@ -549,6 +629,22 @@ mod tests {
         assert_eq!(keys, vec![(0, 1, 0), (0, 1, 1), (0, 3, 1), (1, 0, 0)]);
         assert_eq!(spans("a+?", "aaa"), vec![(0, 1), (1, 2), (2, 3)]);
         assert_eq!(spans(r"(?i)k\d", "K1 k2"), vec![(0, 2), (3, 5)]);
+    }
+
+    #[test]
+    fn the_reference_reading_of_classes() {
+        // A leading `]` can start a range, as in RE2: `]`, `^`, `_`, `` ` ``, `a`; not `-`.
+        assert_eq!(
+            spans(r"[]-a]", "-]^_`ab"),
+            vec![(1, 2), (2, 3), (3, 4), (4, 5), (5, 6)]
+        );
+        assert_eq!(spans(r"[^]-a]", "-]^_`ab"), vec![(0, 1), (6, 7)]);
+        assert_eq!(spans(r"[]a]", "-]a"), vec![(1, 2), (2, 3)]);
+        assert_eq!(spans(r"a{0}b{1,10}", "abb"), vec![(1, 3)]);
+        assert_eq!(spans(r"a[^\d\D]*", "aa"), vec![(0, 1), (1, 2)]);
+        assert_eq!(check_pattern(r"[^\d\D]"), Ok(()));
+        assert_eq!(check_pattern(r"a{10}"), Ok(()));
+        assert_eq!(check_pattern(r"a{0,10}b"), Ok(()));
     }
 
     #[test]
