@@ -593,3 +593,47 @@ def connections_frame_layer_agrees(case: tuple[str, Any]) -> None:
     connection does; both backends must return the same or raise the same class.
     """
     _both(_frame_layer, *case)
+
+
+def _raw_peer_sends(server_python: bool, frames: bytes, receives: int) -> list[Any]:
+    """A bare socket does the handshake, sends ``frames``; what the accepted side receives.
+
+    Each receive's outcome as (value or None, exception class or None).
+    """
+    with forced_python() if server_python else contextlib.nullcontext():
+        listener = cc.Listener()
+    try:
+        with socket.create_connection(("127.0.0.1", listener.port), timeout=10) as raw:
+            raw.sendall(cc._HELLO.pack(cc.HELLO_MAGIC, cc.PROTOCOL_VERSION, cc.PROTOCOL_VERSION))
+            server = listener.accept(10)
+            try:
+                raw.sendall(frames)
+                out = []
+                for _ in range(receives):
+                    got = outcome_of(lambda: server.recv(10))
+                    out.append((got.value, got.error))
+                return out
+            finally:
+                server.close()
+    finally:
+        listener.close()
+
+
+_ZSTD_EMPTY = _frame(bytes.fromhex("28b52ffd2000010000"), 1, cc.FLAG_ZSTD)  # zstd of b""
+
+
+@parity_property("establish_native_rust")
+@given(
+    bad=st.sampled_from([_ZSTD_EMPTY, _frame(b"\xc1", 1), _frame(b"", 2), _frame(b"\x92\x01", 1)]),
+    server_python=st.booleans(),
+)
+@example(bad=_ZSTD_EMPTY, server_python=True)
+def a_bad_payload_fails_only_its_receive(bad: bytes, server_python: bool) -> None:
+    """A payload that does not decode fails its own receive only, on both backends.
+
+    A Zstandard frame of empty content, or MessagePack that is bad or empty: that receive's
+    ProtocolError, then the connection goes on with the next frame.
+    """
+    frames = bad + cc.encode_frame([7, "after"], 4)
+    got = _raw_peer_sends(server_python, frames, 2)
+    assert got == [(None, cc.ProtocolError), ((4, [7, "after"]), None)], got
