@@ -369,6 +369,8 @@ long_texts = st.builds(
 @example(ranks=_with_merges(b"ba", b"ab", b"bab", b"aba"), text="ab" * 70, pattern="o200k")
 # Merging "ab" at 0 makes "aba" (lower rank), which must merge before the next "ab" at 2.
 @example(ranks=_with_merges(b"aba", b"ab"), text="abab" + "b" * 130, pattern="cl100k")
+# The same, first in a bucket of three: the two pairs after it go back, both of them.
+@example(ranks=_with_merges(b"abb", b"ab"), text="abbabab" + "b" * 130, pattern="cl100k")
 # A pending "aa" at 128 whose part has grown to the piece's end (stale: no right neighbour).
 @example(ranks=_with_merges(b"ab", b"aab", b"aa"), text="a" * 130 + "b", pattern="cl100k")
 def drawn_vocabularies_agree(ranks: dict[bytes, int], text: str, pattern: str) -> None:
