@@ -13,7 +13,9 @@ ranks, pattern and special tokens: the text is cut at allowed special tokens; ev
 stretch is split by ``pattern`` (``regex`` module semantics: ``\p{L}``, possessive
 quantifiers, lookahead); a piece that is itself a token is that token, otherwise its bytes
 are merged pairwise, always the lowest-ranked adjacent pair first (leftmost on ties), until
-no adjacent pair is a token. Every single byte must have a rank, so any text encodes and
+no adjacent pair is a token. As in tiktoken, rank ``2**32-1`` marks "no token" while merging:
+a token of that rank is found when it is a whole piece, but a pair of that rank is never
+merged. Every single byte must have a rank, so any text encodes and
 ``decode(encode(t)) == t`` for every Unicode string ``t``.
 
 Special tokens follow tiktoken's ``encode``: ``allowed_special`` (a collection of strings, or
@@ -239,7 +241,7 @@ class Tokenizer:
             return
         parts = [piece[i : i + 1] for i in range(len(piece))]
         while len(parts) > 1:
-            best, best_rank = -1, _MAX_RANK + 1
+            best, best_rank = -1, _MAX_RANK  # a pair of _MAX_RANK is never merged (tiktoken)
             for i in range(len(parts) - 1):
                 pair = self._encoder.get(parts[i] + parts[i + 1])
                 if pair is not None and pair < best_rank:
@@ -274,7 +276,7 @@ class Tokenizer:
         ranks: list[int] = []
 
         def push(rank: int | None, start: int, end: int) -> None:
-            if rank is None:
+            if rank is None or rank == _MAX_RANK:  # no token, or tiktoken's "no merge"
                 return
             bucket = buckets.get(rank)
             if bucket is None:
