@@ -85,15 +85,36 @@ pub fn dots_nt<F: FnMut(usize, usize, f32)>(
         return false;
     }
     #[cfg(target_arch = "x86_64")]
-    if widest() {
-        // SAFETY: the CPU supports AVX-512F, and x, y hold nx * d and ny * d values.
-        unsafe { avx512::dots_nt(x.as_ptr(), nx, y.as_ptr(), ny, d, emit) };
-        return true;
-    }
-    #[cfg(target_arch = "x86_64")]
-    if wide() {
-        // SAFETY: the CPU supports AVX2 and FMA, and x, y hold nx * d and ny * d values.
-        unsafe { avx2::dots_nt(x.as_ptr(), nx, y.as_ptr(), ny, d, emit) };
+    if widest() || wide() {
+        let avx512 = widest();
+        // The first `width` floats of every row from column `start` on (rows stay `d` apart).
+        let strided = |start: usize, width: usize, emit: &mut dyn FnMut(usize, usize, f32)| {
+            let (xs, ys) = (x[start..].as_ptr(), y[start..].as_ptr());
+            // SAFETY: the CPU supports the chosen instructions (detected above); x and y hold
+            // nx * d and ny * d values and start + width <= d, so every read is in bounds.
+            unsafe {
+                if avx512 {
+                    avx512::dots_nt_strided(xs, nx, ys, ny, width, d, emit)
+                } else {
+                    avx2::dots_nt_strided(xs, nx, ys, ny, width, d, emit)
+                }
+            }
+        };
+        // Long rows and several of each side: pass over the depth in chunks so each chunk of
+        // `y` is read from L1 by every row of `x` (whole rows would stream from L2 per tile),
+        // keeping partial sums per pair (a chunk's sums added in chunk order).
+        if d >= 2 * DEPTH_CHUNK && nx >= 4 && ny >= 4 && nx * ny <= MAX_PARTIALS {
+            let mut sums = vec![0.0f32; nx * ny];
+            for start in (0..d).step_by(DEPTH_CHUNK) {
+                let width = DEPTH_CHUNK.min(d - start);
+                strided(start, width, &mut |i, j, v| sums[i * ny + j] += v);
+            }
+            for (k, sum) in sums.into_iter().enumerate() {
+                emit(k / ny, k % ny, sum);
+            }
+        } else {
+            strided(0, d, emit);
+        }
         return true;
     }
     for i in 0..nx {
@@ -275,7 +296,7 @@ mod avx2 {
 
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn emit_tile<const QN: usize, const RN: usize, F: FnMut(usize, usize, f32)>(
+    unsafe fn emit_tile<const QN: usize, const RN: usize, F: FnMut(usize, usize, f32) + ?Sized>(
         x: *const f32,
         i: usize,
         y: *const f32,
@@ -292,47 +313,9 @@ mod avx2 {
         }
     }
 
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn dots_nt<F: FnMut(usize, usize, f32)>(
-        x: *const f32,
-        nx: usize,
-        y: *const f32,
-        ny: usize,
-        d: usize,
-        emit: &mut F,
-    ) {
-        // Long rows and several of each side: pass over the depth in chunks so each chunk of
-        // `y` is read from L1 by every row of `x` (whole rows would stream from L2 per tile),
-        // keeping partial sums per pair (a chunk's sums added in chunk order).
-        if d >= 2 * super::DEPTH_CHUNK && nx >= 4 && ny >= 4 && nx * ny <= super::MAX_PARTIALS {
-            let mut sums = vec![0.0f32; nx * ny];
-            let mut start = 0;
-            while start < d {
-                let width = super::DEPTH_CHUNK.min(d - start);
-                dots_nt_strided(
-                    x.add(start),
-                    nx,
-                    y.add(start),
-                    ny,
-                    width,
-                    d,
-                    &mut |i, j, v| sums[i * ny + j] += v,
-                );
-                start += width;
-            }
-            for i in 0..nx {
-                for j in 0..ny {
-                    emit(i, j, sums[i * ny + j]);
-                }
-            }
-            return;
-        }
-        dots_nt_strided(x, nx, y, ny, d, d, emit)
-    }
-
     /// [`dots_nt`] over the first `d` floats of rows `stride` floats apart.
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn dots_nt_strided<F: FnMut(usize, usize, f32)>(
+    pub unsafe fn dots_nt_strided<F: FnMut(usize, usize, f32) + ?Sized>(
         x: *const f32,
         nx: usize,
         y: *const f32,
@@ -552,7 +535,7 @@ mod avx512 {
     #[inline]
     #[target_feature(enable = "avx512f")]
     #[allow(clippy::too_many_arguments)]
-    unsafe fn emit_tile<const QN: usize, const RN: usize, F: FnMut(usize, usize, f32)>(
+    unsafe fn emit_tile<const QN: usize, const RN: usize, F: FnMut(usize, usize, f32) + ?Sized>(
         x: *const f32,
         i: usize,
         y: *const f32,
@@ -569,45 +552,9 @@ mod avx512 {
         }
     }
 
-    /// As `avx2::dots_nt`: depth chunks when the rows are long (see there).
-    #[target_feature(enable = "avx512f")]
-    pub unsafe fn dots_nt<F: FnMut(usize, usize, f32)>(
-        x: *const f32,
-        nx: usize,
-        y: *const f32,
-        ny: usize,
-        d: usize,
-        emit: &mut F,
-    ) {
-        if d >= 2 * super::DEPTH_CHUNK && nx >= 4 && ny >= 4 && nx * ny <= super::MAX_PARTIALS {
-            let mut sums = vec![0.0f32; nx * ny];
-            let mut start = 0;
-            while start < d {
-                let width = super::DEPTH_CHUNK.min(d - start);
-                dots_nt_strided(
-                    x.add(start),
-                    nx,
-                    y.add(start),
-                    ny,
-                    width,
-                    d,
-                    &mut |i, j, v| sums[i * ny + j] += v,
-                );
-                start += width;
-            }
-            for i in 0..nx {
-                for j in 0..ny {
-                    emit(i, j, sums[i * ny + j]);
-                }
-            }
-            return;
-        }
-        dots_nt_strided(x, nx, y, ny, d, d, emit)
-    }
-
     /// Tiles of 4 x 4 rows (16 accumulators of the 32 registers).
     #[target_feature(enable = "avx512f")]
-    unsafe fn dots_nt_strided<F: FnMut(usize, usize, f32)>(
+    pub unsafe fn dots_nt_strided<F: FnMut(usize, usize, f32) + ?Sized>(
         x: *const f32,
         nx: usize,
         y: *const f32,
