@@ -33,7 +33,9 @@ Contract, the same on both backends:
   taking the URI) returns for any other document reached. Nothing is ever fetched from the
   network or the file system unless that callable does it. Documents are read in the root's
   draft unless they declare their own ``$schema``; their references and patterns are checked
-  like the root's. Both backends call ``retrieve`` at compile time, for documents reached
+  like the root's, and each document reached must be valid against the meta-schema of the
+  draft it is read in (Draft 4's admits no boolean subschemas), else :class:`SchemaError`.
+  A document registered but never reached is not checked. Both backends call ``retrieve`` at compile time, for documents reached
   (transitively) from the root; whatever it raises, or a non-JSON value it returns, is a
   :class:`SchemaError`. A registry key that is not an absolute URI (``scheme:...``) is a
   ValueError, a non-str key or a non-mapping registry a TypeError, as is a non-callable
@@ -77,7 +79,8 @@ reference and not from Rust (same validity, one more location; the parity proper
 ``unevaluated*`` locations out for this reason). A reference cycle that never moves into the
 instance (``{"allOf": [{"$ref": "#"}]}``, or documents referring to each other) passes where
 it closes, in both engines: the same reference met again for the same instance, while it is
-being followed, adds no assertion. A cycle that negates itself (``{"not": {"$ref": "#"}}``,
+being followed, adds no assertion; the walk that gathers what ``unevaluated*`` may skip stops
+at such a cycle the same way (it adds nothing). A cycle that negates itself (``{"not": {"$ref": "#"}}``,
 the schema "I am invalid") has no meaning; the two engines answer it differently (Rust
 False, the reference True) and the parity properties do not generate one.
 The official test suite, all five drafts with its ``remotes/`` registered, runs in
@@ -260,8 +263,42 @@ def _on_re2(function: Any, **replace: Any) -> Any:
     return copy
 
 
-_evaluated_keys = _on_re2(_js_utils.find_evaluated_property_keys_by_schema)
-_evaluated_keys_2019 = _on_re2(_js_legacy.find_evaluated_property_keys_by_schema)
+#: The (schema, instance) pairs whose evaluated keys or indexes are being gathered.
+_GATHERING = threading.local()
+
+
+def _gathers_without_cycles(finder: Any) -> Any:
+    """A copy of one of the library's ``find_evaluated_*`` helpers that stops at a cycle.
+
+    They follow ``$ref`` (and kin) with no guard, so a document that reaches itself through
+    ``allOf`` beside an ``unevaluated*`` keyword recursed until RecursionError. The same
+    (schema object, instance object) pair met again on the stack is a cycle that made no
+    progress into the instance: it can evaluate nothing the outer walk of that pair does not,
+    so it adds nothing, as a reference already being followed passes in the Rust engine.
+    """
+    copy = _on_re2(finder)
+
+    def guarded(validator: Any, instance: Any, schema: Any) -> Any:
+        gathering: set[tuple[int, int]] | None = getattr(_GATHERING, "pairs", None)
+        if gathering is None:
+            gathering = _GATHERING.pairs = set()
+        key = (id(schema), id(instance))
+        if key in gathering:
+            return []
+        gathering.add(key)
+        try:
+            return copy(validator, instance, schema)
+        finally:
+            gathering.discard(key)
+
+    copy.__globals__[finder.__name__] = guarded  # its recursive calls come back through here
+    return guarded
+
+
+_evaluated_keys = _gathers_without_cycles(_js_utils.find_evaluated_property_keys_by_schema)
+_evaluated_keys_2019 = _gathers_without_cycles(_js_legacy.find_evaluated_property_keys_by_schema)
+_evaluated_items = _gathers_without_cycles(_js_utils.find_evaluated_item_indexes_by_schema)
+_evaluated_items_2019 = _gathers_without_cycles(_js_legacy.find_evaluated_item_indexes_by_schema)
 _RE2_KEYWORDS = {
     "pattern": _on_re2(_js_keywords.pattern),
     "patternProperties": _on_re2(_js_keywords.patternProperties),
@@ -345,6 +382,10 @@ _VALIDATORS: dict[str, Any] = {
                 _js_legacy.unevaluatedProperties_draft2019,
                 find_evaluated_property_keys_by_schema=_evaluated_keys_2019,
             ),
+            "unevaluatedItems": _on_re2(
+                _js_legacy.unevaluatedItems_draft2019,
+                find_evaluated_item_indexes_by_schema=_evaluated_items_2019,
+            ),
         },
     ),
     DRAFT202012_URI: _draft_class(
@@ -354,6 +395,10 @@ _VALIDATORS: dict[str, Any] = {
             "unevaluatedProperties": _on_re2(
                 _js_keywords.unevaluatedProperties,
                 find_evaluated_property_keys_by_schema=_evaluated_keys,
+            ),
+            "unevaluatedItems": _on_re2(
+                _js_keywords.unevaluatedItems,
+                find_evaluated_item_indexes_by_schema=_evaluated_items,
             ),
         },
     ),
@@ -656,11 +701,26 @@ def _registered(registry: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def _check_refs(schema: Any, specification: Specification[Any], registry: Registry[Any]) -> None:
+def _check_against_meta(document: Any, draft: str) -> None:
+    """SchemaError unless ``document`` is valid against the meta-schema of the draft it declares.
+
+    ``draft`` (the root's) when it declares none we know. The library checks only the root;
+    a reached Draft 4 document holding ``"items": false`` then failed inside the Draft 4
+    keyword code (TypeError) where the Rust engine validated. Both now refuse it.
+    """
+    declared = _known_draft(document.get("$schema")) if isinstance(document, dict) else None
+    error = _js_exceptions.best_match(_META_VALIDATORS[declared or draft].iter_errors(document))
+    if error is not None:
+        raise SchemaError(f"a referenced document is not a valid schema: {error.message}")
+
+
+def _check_refs(schema: Any, draft: str, registry: Registry[Any]) -> None:
     """SchemaError unless every reference resolves, as rust_core checks when it builds.
 
-    That is in this document and in every document reached (whose patterns are checked too).
+    That is in this document and in every document reached, whose meta-schema and patterns
+    are checked too.
     """
+    specification = _SPECIFICATIONS[draft]
     root: Resource[Any] = specification.create_resource(schema)
     root_uri = root.id() or ""
     registry = registry.with_resource(root_uri, root)
@@ -686,6 +746,7 @@ def _check_refs(schema: Any, specification: Specification[Any], registry: Regist
                     raise SchemaError(f"{keyword} {ref!r} could not be retrieved: {e}") from e
                 except (_ref_exceptions.Unresolvable, _ref_exceptions.NoSuchResource) as e:
                     raise SchemaError(f"{keyword} {ref!r} does not resolve") from e
+                _check_against_meta(reached.contents, draft)
                 _check_patterns(reached.contents)
                 pending.append((reached.resolver, _resource(reached.contents, specification)))
         for sub in resource.subresources():
@@ -750,7 +811,7 @@ class SchemaValidator:
         _check_patterns(schema)
         specification = _SPECIFICATIONS[draft]
         resolving = _document_registry(documents, retrieve, specification)
-        _check_refs(schema, specification, resolving)
+        _check_refs(schema, draft, resolving)
         self.schema = schema
         self.draft = draft
         self._keywords = {"registry": registry, "retrieve": retrieve, "format": format}

@@ -433,3 +433,58 @@ def test_registered_draft7_document_with_an_array_dependency() -> None:
     registry = {"http://x.test/a.json": document}
     assert json_schema_validate(3, schema, registry=registry)[0] is True
     assert json_schema_validate("3", schema, registry=registry)[0] is False
+
+
+DRAFT4 = "http://json-schema.org/draft-04/schema#"
+DRAFT2019 = "https://json-schema.org/draft/2019-09/schema"
+
+
+@pytest.mark.parametrize("draft", [DRAFT2019, DRAFT202012_URI])
+@pytest.mark.parametrize(
+    ("keyword", "evaluates", "valid", "invalid"),
+    [
+        ("unevaluatedProperties", {"properties": {"a": {}}}, [{}, {"a": 1}, 3], [{"b": 1}]),
+        ("unevaluatedItems", {"prefixItems": [{}]}, [[], [1], "x"], [[1, 2]]),
+    ],
+)
+def test_unevaluated_beside_a_self_reference_gathers_without_recursing(
+    draft: str, keyword: str, evaluates: dict, valid: list, invalid: list
+) -> None:
+    # The reference's evaluated-keys walk followed `allOf: [{$ref: "#"}]` until
+    # RecursionError; the cycle adds nothing, so only what the schema itself evaluates counts.
+    if draft == DRAFT2019 and keyword == "unevaluatedItems":
+        evaluates = {"items": [{}]}  # 2019-09's tuple form
+    for where in ("root", "registered"):
+        document = {"$schema": draft, **evaluates, keyword: False}
+        if where == "root":
+            schema, registry = {**document, "allOf": [{"$ref": "#"}]}, None
+        else:
+            uri = "http://x.test/self.json"
+            schema = {"anyOf": [{"$ref": uri}]}
+            registry = {uri: {**document, "allOf": [{"$ref": uri}]}}
+        for instance in valid:
+            assert json_schema_validate(instance, schema, registry=registry)[0], (where, instance)
+        for instance in invalid:
+            valid_, issues = json_schema_validate(instance, schema, registry=registry)
+            assert not valid_ and issues, (where, instance)
+
+
+@pytest.mark.parametrize("how", ["registry", "retrieve"])
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"$schema": DRAFT4, "items": False},  # booleans are schemas only from Draft 6
+        {"$schema": DRAFT4, "properties": {"a": True}},
+        {"type": "no such type"},  # checked against the root's draft
+        {"$schema": DRAFT7, "minimum": "1"},
+    ],
+)
+def test_a_reached_document_is_checked_against_its_meta_schema(how: str, document: dict) -> None:
+    uri = "http://x.test/doc.json"
+    documents = {uri: document}
+    where = {"registry": documents} if how == "registry" else {"retrieve": documents.get}
+    with pytest.raises(SchemaError):
+        compile_schema({"anyOf": [{"$ref": uri}]}, **where)
+    # A document that is registered but never reached is not checked.
+    if how == "registry":
+        assert json_schema_validate(1, {"type": "integer"}, registry=where["registry"])[0]

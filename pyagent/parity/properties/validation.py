@@ -354,6 +354,7 @@ class RetrieveFailed(Exception):
     """What the test's retrieve callable raises for an unknown document."""
 
 
+_DRAFT4 = "http://json-schema.org/draft-04/schema#"
 _DRAFT7 = "http://json-schema.org/draft-07/schema#"
 
 
@@ -391,6 +392,32 @@ _DRAFT7 = "http://json-schema.org/draft-07/schema#"
     instances=[1, "x"],
     how="retrieve",
 ).via("regression: reference cycle across documents (RecursionError in the reference)")
+# A reached Draft 4 document with a boolean subschema, which its meta-schema refuses: the
+# reference failed in the Draft 4 `items` code (TypeError), Rust validated.
+@example(
+    data=(
+        {"anyOf": [{"$ref": REMOTE + "a.json"}]},
+        {REMOTE + "a.json": {"$schema": _DRAFT4, "items": False}},
+    ),
+    instances=[[]],
+    how="registry",
+).via("regression: boolean subschema in a registered Draft 4 document")
+# A document reaching itself beside `unevaluatedProperties`: the reference's evaluated-keys
+# walk followed the cycle until RecursionError, Rust validated.
+@example(
+    data=(
+        {"anyOf": [{"$ref": REMOTE + "a.json"}]},
+        {
+            REMOTE + "a.json": {
+                "properties": {},
+                "unevaluatedProperties": {"uniqueItems": True},
+                "allOf": [{"$ref": REMOTE + "a.json"}],
+            }
+        },
+    ),
+    instances=[{}],
+    how="registry",
+).via("regression: unevaluatedProperties beside a self-reference")
 def registry_resolves_alike(
     data: tuple[Any, dict[str, Any]], instances: list[Any], how: str
 ) -> None:

@@ -227,9 +227,31 @@ fn is_uuid(text: &str) -> bool {
         })
 }
 
-/// Serves registered documents, then the caller's function; every document served has its
-/// patterns rewritten (or is refused) as the root's are.
+/// `document` against the meta-schema of the draft it declares (`draft` when it declares none
+/// the crate knows), as the reference checks every document a reference reaches.
+///
+/// The crate checks only the root: a registered Draft 4 document holding `"items": false`
+/// compiled here and validated, where the reference's Draft 4 code fails on the boolean.
+fn check_against_meta(document: &Value, draft: Draft) -> Result<(), String> {
+    let declared = document
+        .as_object()
+        .and_then(|object| object.get("$schema"))
+        .and_then(known_draft);
+    let checked = match declared.unwrap_or(draft) {
+        Draft::Draft4 => jsonschema::draft4::meta::validate(document),
+        Draft::Draft6 => jsonschema::draft6::meta::validate(document),
+        Draft::Draft7 => jsonschema::draft7::meta::validate(document),
+        Draft::Draft201909 => jsonschema::draft201909::meta::validate(document),
+        _ => jsonschema::draft202012::meta::validate(document),
+    };
+    checked.map_err(|error| format!("a referenced document is not a valid schema: {error}"))
+}
+
+/// Serves registered documents, then the caller's function; every document served is checked
+/// against its meta-schema and has its patterns rewritten (or is refused) as the root's are.
 struct DocumentRetriever {
+    /// The root's draft: the draft of a served document that declares none.
+    draft: Draft,
     documents: HashMap<String, Value>,
     retrieve: Option<Arc<RetrieveFn>>,
     fetched: Arc<Mutex<HashMap<String, Value>>>,
@@ -258,6 +280,7 @@ impl Retrieve for DocumentRetriever {
                 )
             }
         };
+        check_against_meta(&document, self.draft)?;
         rewrite_patterns(&mut document).map_err(|e| e.0)?;
         Ok(document)
     }
@@ -285,6 +308,7 @@ impl<F: Json> CompiledSchema<F> {
         let mut rewritten = schema.clone();
         rewrite_patterns(&mut rewritten)?;
         let retriever = DocumentRetriever {
+            draft,
             documents: options.documents.clone(),
             retrieve: options.retrieve.clone(),
             fetched: options.fetched.clone(),
