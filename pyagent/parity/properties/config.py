@@ -600,6 +600,10 @@ def load_config_agrees(data: st.DataObject, kinds: list[str], form: str) -> None
         assert [c for c in rust_calls if c in python_calls] == python_calls
         if all(kind in GOOD_SHARDS for kind in kinds):
             assert rust.error is None, rust.describe()
+        # Every bad shard here (broken syntax, not a mapping, not UTF-8) is a ConfigError: the
+        # native error path asks the reference for the position, so a reference that lost its
+        # own error would otherwise fail both backends alike, with another class.
+        assert rust.error in (None, config_core.ConfigError), rust.describe()
         other = sources["glob" if form == "list" else "list"]
         same_outcome(rust, call_rust(config_core.load_config, other), rel_tol=0)
         if rust.error is config_core.ConfigError:
@@ -610,6 +614,33 @@ def load_config_agrees(data: st.DataObject, kinds: list[str], form: str) -> None
             if raw in (b"null", b"[1, 2]"):
                 kind = "NoneType" if raw == b"null" else "list"
                 assert rust.message == f"{where}:1:1: top-level value must be a mapping, not {kind}"
+
+
+@parity_property("load_config")
+@given(
+    data=st.data(),
+    kind=st.sampled_from(["json", "toml", "yaml", "ini", "nested"]),
+    spelling=st.sampled_from(["lower", "upper", "dotted"]),
+    extension=st.sampled_from(["conf", "txt", "json", "toml"]),
+)
+def fmt_overrides_the_extension(
+    data: st.DataObject, kind: str, spelling: str, extension: str
+) -> None:
+    """``fmt`` decides the format whatever the file is called: the same Config from both.
+
+    A shard named ``.conf`` (no known extension) or after another format loads as ``fmt``
+    says, in any of its documented spellings.
+    """
+    fmt, text = _shard_text(kind, data.draw)
+    fmt = {"yml": "yaml"}.get(fmt, fmt)
+    given_fmt = {"lower": fmt, "upper": fmt.upper(), "dotted": "." + fmt}[spelling]
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, f"shard.{extension}")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        rust, python = call_both(config_core.load_config, path, given_fmt)
+        _agree(rust, python)
+        assert rust.error is None, rust.describe()
 
 
 class BytesPath:
