@@ -35,11 +35,11 @@ Contract, the same on both backends:
   draft unless they declare their own ``$schema``; their references and patterns are checked
   like the root's, and each document reached must be valid against the meta-schema of the
   draft it is read in (Draft 4's admits no boolean subschemas), else :class:`SchemaError`.
-  A document registered but never reached is not checked. Both backends call ``retrieve`` at compile time, for documents reached
-  (transitively) from the root; whatever it raises, or a non-JSON value it returns, is a
-  :class:`SchemaError`. A registry key that is not an absolute URI (``scheme:...``) is a
-  ValueError, a non-str key or a non-mapping registry a TypeError, as is a non-callable
-  ``retrieve``.
+  A document registered but never reached is not checked. Both backends call ``retrieve``
+  at compile time, for documents reached (transitively) from the root; whatever it raises,
+  or a non-JSON value it returns, is a :class:`SchemaError`. A registry key that is not an
+  absolute URI (``scheme:...``) is a ValueError, a non-str key or a non-mapping registry a
+  TypeError, as is a non-callable ``retrieve``.
 * Patterns: one dialect, a subset of ECMA 262 that a linear-time engine runs (RE2 here, the
   ``regex`` crate in Rust), checked and rewritten by the same scanner on both sides; see
   :mod:`pyagent.schema_patterns` for what is accepted (ECMA's ``\d \w \s .``, general
@@ -79,10 +79,11 @@ reference and not from Rust (same validity, one more location; the parity proper
 ``unevaluated*`` locations out for this reason). A reference cycle that never moves into the
 instance (``{"allOf": [{"$ref": "#"}]}``, or documents referring to each other) passes where
 it closes, in both engines: the same reference met again for the same instance, while it is
-being followed, adds no assertion; the walk that gathers what ``unevaluated*`` may skip stops
-at such a cycle the same way (it adds nothing). A cycle that negates itself (``{"not": {"$ref": "#"}}``,
-the schema "I am invalid") has no meaning; the two engines answer it differently (Rust
-False, the reference True) and the parity properties do not generate one.
+being followed, adds no assertion; the walk that gathers what ``unevaluated*`` may skip
+stops at such a cycle the same way (it adds nothing). A cycle that negates itself
+(``{"not": {"$ref": "#"}}``, the schema "I am invalid") has no meaning; the two engines
+answer it differently (Rust False, the reference True) and the parity properties do not
+generate one.
 The official test suite, all five drafts with its ``remotes/`` registered, runs in
 ``tests/test_json_schema_suite.py``; the tests either backend fails are listed, with the
 reason, in ``tests/data/json_schema_suite_known_failures.json``.
