@@ -341,16 +341,37 @@ def _stops_reference_cycles(keyword: Any) -> Any:
     return guarded
 
 
-def _evolve(self: Any, **changes: Any) -> Any:
-    """The library's ``evolve``, choosing among *our* draft classes when a subschema names one.
+def _resource_draft(resolver: Any) -> str | None:
+    """The draft of the document (or ``$id`` resource) ``resolver`` is based in, if known."""
+    try:
+        resource = resolver._registry[resolver._base_uri]
+    except (_ref_exceptions.NoSuchResource, KeyError, AttributeError):
+        return None
+    return _DRAFT_OF_SPECIFICATION.get(resource._specification.name)
 
-    The library's own picks its stock class for a subschema declaring ``$schema`` (a root
-    reached again through ``$ref``, a registered document), which would drop the RE2 keywords
-    and the cycle guard there; an unknown ``$schema`` keeps the current class, as it does.
+
+def _evolve(self: Any, **changes: Any) -> Any:
+    """The library's ``evolve``, choosing among *our* draft classes by where the schema lives.
+
+    A subschema declaring ``$schema`` (a root reached again through ``$ref``, a registered
+    document) gets that draft's class: the library's own would pick its stock class, which
+    would drop the RE2 keywords and the cycle guard there. A schema reached in another
+    document gets that document's draft (its own ``$schema``, else the root's), as the Rust
+    engine reads it: the library kept the referrer's, so a registered Draft 4 document's
+    ``$ref`` to a document without ``$schema`` ignored 2020-12's ``unevaluatedProperties``
+    there. An unknown ``$schema`` keeps the current class, as the library does.
     """
     schema = changes.setdefault("schema", self.schema)
     cls = self.__class__
     declared = _known_draft(schema.get("$schema")) if isinstance(schema, dict) else None
+    resolver = changes.get("_resolver")
+    if (
+        declared is None
+        and resolver is not None
+        and resolver is not self._resolver
+        and resolver._base_uri != self._resolver._base_uri
+    ):
+        declared = _resource_draft(resolver)
     new_class = _VALIDATORS.get(declared, cls) if declared else cls
     for field in attrs.fields(cls):
         if field.init and field.alias not in changes:
@@ -442,6 +463,7 @@ _SPECIFICATIONS: dict[str, Specification[Any]] = {
     DRAFT201909_URI: _only_on_objects(DRAFT201909),
     DRAFT202012_URI: _only_on_objects(DRAFT202012),
 }
+_DRAFT_OF_SPECIFICATION = {spec.name: draft for draft, spec in _SPECIFICATIONS.items()}
 #: Drafts whose ``items`` may be an array of per-position schemas.
 _TUPLE_ITEMS = frozenset({DRAFT4_URI, DRAFT6_URI, DRAFT7_URI, DRAFT201909_URI})
 

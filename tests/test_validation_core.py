@@ -488,3 +488,21 @@ def test_a_reached_document_is_checked_against_its_meta_schema(how: str, documen
     # A document that is registered but never reached is not checked.
     if how == "registry":
         assert json_schema_validate(1, {"type": "integer"}, registry=where["registry"])[0]
+
+
+@pytest.mark.parametrize("pointer", ["", "#/$defs/x"])
+def test_a_document_without_schema_is_read_in_the_roots_draft_whoever_refers_to_it(
+    pointer: str,
+) -> None:
+    # Reached from a Draft 4 document, a.json is still 2020-12 (the root's draft), so its
+    # unevaluatedProperties applies; the reference used to keep the referrer's Draft 4.
+    rule = {"properties": {"k": {}}, "unevaluatedProperties": False}
+    a = {"$defs": {"x": rule}} if pointer else rule
+    b = {"$schema": DRAFT4, "allOf": [{"$ref": "http://x.test/a.json" + pointer}]}
+    registry = {"http://x.test/a.json": a, "http://x.test/b.json": b}
+    schema = {"anyOf": [{"$ref": "http://x.test/b.json"}]}
+    assert json_schema_validate({"k": 1}, schema, registry=registry)[0]
+    assert not json_schema_validate({"other": 1}, schema, registry=registry)[0]
+    # Declared, the document keeps its own draft: Draft 4 has no unevaluatedProperties.
+    registry["http://x.test/a.json"] = {"$schema": DRAFT4, **a}
+    assert json_schema_validate({"other": 1}, schema, registry=registry)[0]

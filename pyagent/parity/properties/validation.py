@@ -418,6 +418,24 @@ _DRAFT7 = "http://json-schema.org/draft-07/schema#"
     instances=[{}],
     how="registry",
 ).via("regression: unevaluatedProperties beside a self-reference")
+# A Draft 4 document referring to one without `$schema`: that one is read in the root's
+# draft (2020-12) by both; the reference kept the referrer's Draft 4 and ignored
+# unevaluatedProperties there (valid), Rust did not (invalid).
+@example(
+    data=(
+        {"anyOf": [{"$ref": REMOTE + "b.json"}]},
+        {
+            REMOTE + "a.json": {"properties": {}, "unevaluatedProperties": False},
+            REMOTE + "b.json": {
+                "$schema": _DRAFT4,
+                "minimum": 0,
+                "allOf": [{"$ref": REMOTE + "a.json"}],
+            },
+        },
+    ),
+    instances=[{"a": None}],
+    how="registry",
+).via("regression: a document without $schema reached from another draft's document")
 def registry_resolves_alike(
     data: tuple[Any, dict[str, Any]], instances: list[Any], how: str
 ) -> None:
