@@ -203,7 +203,8 @@ def _parse(source: str | bytes) -> ast.Module:
     elif not isinstance(source, str):
         raise TypeError(f"source must be str or bytes, not {type(source).__name__}")
     if "\0" in source:
-        # ast.parse raises ValueError for this on 3.11 and SyntaxError on 3.12+: one class.
+        # ast.parse raises ValueError for this on some 3.11 releases (3.11.2) and SyntaxError
+        # on later ones: one class and one message, the ones rust_core raises too.
         raise SyntaxError("source code cannot contain null bytes")
     try:
         return ast.parse(source)

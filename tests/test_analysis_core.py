@@ -238,6 +238,26 @@ def test_batch_matches_single_calls_and_reports_the_first_bad_index() -> None:
         calculate_complexity_batch(["x = 1\n", 3])  # type: ignore[list-item]
 
 
+def test_nul_and_non_source_are_the_contracts_own_errors_in_order() -> None:
+    # Worded by the contract, not by CPython (whose parser says "source code string ..." and
+    # raises ValueError on some 3.11 releases), in single calls and in the batch, where an
+    # earlier source that does not parse still comes first.
+    nul = "source code cannot contain null bytes"
+    for source in ("x = 1\0", b"x = 1\0", b"\xef\xbb\xbfx\0"):
+        with pytest.raises(SyntaxError) as caught:
+            calculate_complexity(source)
+        assert caught.value.msg == nul
+    with pytest.raises(SyntaxError) as caught:
+        calculate_complexity_batch(["x = 1\n", b"y\0", "def (:\n"])
+    assert caught.value.msg == f"source 1: {nul}"
+    with pytest.raises(SyntaxError, match=r"^source 1: invalid syntax"):
+        calculate_complexity_batch(["x = 1\n", "def (:\n", "y\0", 3])
+    with pytest.raises(TypeError, match="not memoryview"):
+        calculate_complexity(memoryview(b"x = 1\n"))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="not int"):
+        calculate_complexity_batch(["x = 1\n", 3, "y\0"])  # type: ignore[list-item]
+
+
 def stdlib_files() -> list[Path]:
     """The standard library's modules (not site-packages), in a stable order."""
     return sorted(p for p in STDLIB.rglob("*.py") if "site-packages" not in p.parts)

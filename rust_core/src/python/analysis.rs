@@ -14,41 +14,50 @@ use rayon::prelude::*;
 
 use crate::text::complexity::{analyze, ComplexityError, Report};
 
+/// Why a source does not go to the native parser.
+enum Refused {
+    /// The contract's own refusals (not a str or bytes: TypeError; a NUL: SyntaxError with
+    /// the reference's message), raised here so that the reference's own checks have an
+    /// independent twin: handed over, a bug in them would go the same way on both backends.
+    Raise(PyErr),
+    /// Bytes that are not UTF-8, a str that is not valid Unicode or starts with a byte order
+    /// mark: the reference words the error (CPython's decoder and parser messages).
+    Defer,
+}
+
 /// The source as UTF-8 text: a str's UTF-8, or bytes decoded strictly (SyntaxError if not
 /// UTF-8, as the Python reference); NUL is a SyntaxError in both.
-fn source_text(obj: &Bound<'_, PyAny>) -> PyResult<String> {
+fn source_text(obj: &Bound<'_, PyAny>) -> Result<String, Refused> {
     let text = if let Ok(s) = obj.cast::<PyString>() {
-        s.to_str()?.to_owned()
+        s.to_str().map_err(|_| Refused::Defer)?.to_owned()
     } else if let Ok(b) = obj.cast::<PyBytes>() {
         // A file's UTF-8 byte order mark is not source (CPython skips it when reading bytes).
         let bytes = b.as_bytes();
         let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
-        match std::str::from_utf8(bytes) {
-            Ok(text) => text.to_owned(),
-            Err(err) => {
-                return Err(PySyntaxError::new_err(format!(
-                    "source is not valid UTF-8: {err}"
-                )))
-            }
-        }
+        std::str::from_utf8(bytes)
+            .map_err(|_| Refused::Defer)?
+            .to_owned()
     } else {
-        return Err(PyTypeError::new_err(format!(
-            "source must be str or bytes, not {}",
-            obj.get_type().name()?
-        )));
+        let name = obj
+            .get_type()
+            .name()
+            .map_or_else(|_| "object".to_owned(), |n| n.to_string());
+        return Err(Refused::Raise(PyTypeError::new_err(format!(
+            "source must be str or bytes, not {name}"
+        ))));
     };
     if text.starts_with('\u{feff}') {
-        return Err(PySyntaxError::new_err(
-            "invalid non-printable character U+FEFF",
-        ));
+        return Err(Refused::Defer);
     }
     if text.contains('\0') {
-        return Err(PySyntaxError::new_err(
-            "source code cannot contain null bytes",
-        ));
+        return Err(Refused::Raise(PySyntaxError::new_err(NUL_MESSAGE)));
     }
     Ok(text)
 }
+
+/// The reference's message for a source holding a NUL (CPython's parser words it otherwise,
+/// and some 3.11 releases raise ValueError for it: 3.11.2 does, 3.11.7 does not).
+const NUL_MESSAGE: &str = "source code cannot contain null bytes";
 
 /// The Python reference for one source (`_reference`) or one batch item (`_batch_item`):
 /// what the native path hands over whenever Ruff's parser refuses a source, so an invalid
@@ -89,8 +98,10 @@ pub fn calculate_complexity<'py>(
     py: Python<'py>,
     source: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let Ok(text) = source_text(source) else {
-        return reference(py, "_reference")?.call1((source,));
+    let text = match source_text(source) {
+        Ok(text) => text,
+        Err(Refused::Raise(error)) => return Err(error),
+        Err(Refused::Defer) => return reference(py, "_reference")?.call1((source,)),
     };
     let py311 = is_py311(py);
     match py.detach(|| analyze(&text, py311)) {
@@ -114,12 +125,17 @@ pub fn calculate_complexity_batch<'py>(
     let objects = sources
         .try_iter()?
         .collect::<PyResult<Vec<Bound<'py, PyAny>>>>()?;
-    // Sources up to the first one that is not UTF-8 text; that one is the reference's.
+    // Sources up to the first one that is not UTF-8 text; that one is raised here or
+    // handed to the reference, once every source before it is scored.
     let mut texts = Vec::with_capacity(objects.len());
+    let mut refused = None;
     for object in &objects {
         match source_text(object) {
             Ok(text) => texts.push(text),
-            Err(_) => break,
+            Err(why) => {
+                refused = Some(why);
+                break;
+            }
         }
     }
     let py311 = is_py311(py);
@@ -130,8 +146,17 @@ pub fn calculate_complexity_batch<'py>(
     for (index, object) in objects.iter().enumerate() {
         match reports.next() {
             Some(Ok(report)) => out.push(to_python(py, report)?),
-            // Refused by Ruff's parser, or not text: the reference raises or scores it.
-            _ => out.push(reference(py, "_batch_item")?.call1((index, object))?),
+            // Refused by Ruff's parser: the reference raises or scores it.
+            Some(Err(_)) => out.push(reference(py, "_batch_item")?.call1((index, object))?),
+            None => match refused.take() {
+                Some(Refused::Raise(error)) if error.is_instance_of::<PySyntaxError>(py) => {
+                    return Err(PySyntaxError::new_err(format!(
+                        "source {index}: {NUL_MESSAGE}"
+                    )))
+                }
+                Some(Refused::Raise(error)) => return Err(error),
+                _ => out.push(reference(py, "_batch_item")?.call1((index, object))?),
+            },
         }
     }
     Ok(out)
