@@ -671,6 +671,11 @@ class BytesPath:
     fmt=st.one_of(st.none(), st.sampled_from(["json", "xml"]), st.integers()),
     progress=st.sampled_from([None, 3, print]),
 )
+# A path that is bytes, with a format given: nothing else would refuse it (the file is read
+# and parsed), so only the path check makes it the documented TypeError.
+@example(source=[BytesPath(__file__)], fmt="json", progress=None).via(
+    "regression: bytes path with fmt given"
+)
 def load_config_rejects_bad_arguments(source: object, fmt: object, progress: object) -> None:
     """Bad sources, formats and callbacks: the same exception class from both backends.
 
