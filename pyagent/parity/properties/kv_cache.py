@@ -326,12 +326,18 @@ class BlockManagerMachine(RuleBasedStateMachine):
             ),
             max_size=12,
         ),
-        dtype=st.sampled_from(["int64", "int32", "uint64", "list"]),
+        dtype=st.sampled_from(["int64", "int32", "uint64", "list", "flat"]),
     )
     def replay(self, ops: list[tuple[int, int, int]], dtype: str) -> None:
-        """A batch of operations, valid or not, as an array of several dtypes or a list."""
+        """A batch of operations, valid or not, as an array of several dtypes or a list.
+
+        ``flat``: the same numbers in one dimension, which the shape check refuses (a
+        ValueError, never an IndexError from reading a second dimension it lacks).
+        """
         if dtype == "list":
             batch: object = ops
+        elif dtype == "flat":
+            batch = np.array(ops, dtype=np.int64).reshape(-1)
         elif dtype == "uint64":
             batch = np.array(ops, dtype=np.int64).reshape(-1, 3).astype(np.uint64)
         else:
@@ -362,6 +368,32 @@ class BlockManagerMachine(RuleBasedStateMachine):
         assert type(self.rust).__module__ == "rust_core"
         assert type(self.python) is BlockManager
         assert self.rust.__getstate__() == rust_state == self.python.__getstate__()
+
+    @rule(
+        defect=st.sampled_from(["free twice", "used and free", "lost", "extra block"]),
+        which=st.integers(0, 2**16),
+    )
+    def defective_state(self, defect: str, which: int) -> None:
+        """The real state with one defect only a consistency check finds: refused alike.
+
+        Random forged states are almost never one step from valid, so each of the checks
+        (a free block listed twice or in use, a handed-out block neither free nor used) gets
+        a state that passes every other check.
+        """
+        state = copy.deepcopy(self.python.__getstate__())
+        free, used = state["free"], [b for _, blocks, _ in state["sequences"] for b in blocks]
+        if defect == "free twice" and free:
+            free.append(free[which % len(free)])
+            state["next_unused"] += 1
+        elif defect == "used and free" and used:
+            free.append(used[which % len(used)])
+            state["next_unused"] += 1
+        elif defect == "lost" and free:
+            free.pop(which % len(free))
+        else:
+            state["next_unused"] += 1
+        self.forged_state(state)
+        assert self.rust.__getstate__() != state  # refused, so unchanged
 
     @rule(state=hostile_states())
     def forged_state(self, state: object) -> None:
