@@ -255,6 +255,11 @@ def _decompress(payload: bytes, limit: int) -> bytes:
         raise ProtocolError("compressed payload does not declare its content size")
     if size > limit:
         raise ProtocolError(f"compressed payload declares {size} bytes, above the limit {limit}")
+    if size == 0:
+        # Empty content is b"" whatever follows, as in rust_core. zstandard reads a skippable
+        # frame (content size 0) by allocating the length it declares, up to 4 GiB from a
+        # 28-byte frame, before finding it is not there.
+        return b""
     try:
         # With the content size declared, zstandard decompresses into exactly that capacity.
         return _decompressor().decompress(payload, allow_extra_data=False)
