@@ -5,7 +5,9 @@ No tolerance: frames must be byte-identical (same MessagePack encodings, same li
 The decoder is fuzzed with random bytes, mutated valid frames, and frames whose header and
 CRC are valid around random (optionally "compressed") payloads, so the MessagePack and
 Zstandard readers see hostile input too; both backends must give the same messages and then
-the same exception class (ProtocolError for anything malformed).
+the same exception class (ProtocolError for anything malformed). Forged headers carry a
+valid CRC so that the magic, version, flag and reserved checks are reached; compressed
+payloads that expand to about a frame's object budget (decompression bombs) test the count.
 
 Connections: a Rust-backend peer and a Python-backend peer exchange Hypothesis-generated
 messages over loopback in both directions (equal per stream, in order), and bad connection
@@ -16,6 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
+import hashlib
 import itertools
 import pickle
 import socket
@@ -26,6 +30,7 @@ import zlib
 from typing import Any
 
 import msgpack
+import zstandard
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -119,8 +124,17 @@ def _chunked(data: bytes, cuts: list[int]) -> list[bytes]:
     return [data[a:b] for a, b in itertools.pairwise(points)]
 
 
-def _frame(payload: bytes, stream_id: int = 0, flags: int = 0) -> bytes:
-    head = struct.pack(">4sBBHII", cc.MAGIC, cc.VERSION, flags, 0, stream_id, len(payload))
+def _frame(
+    payload: bytes,
+    stream_id: int = 0,
+    flags: int = 0,
+    *,
+    magic: bytes = cc.MAGIC,
+    version: int = cc.VERSION,
+    reserved: int = 0,
+) -> bytes:
+    """A frame around ``payload`` with a valid CRC, whatever its header fields say."""
+    head = struct.pack(">4sBBHII", magic, version, flags, reserved, stream_id, len(payload))
     return head + struct.pack(">I", zlib.crc32(payload, zlib.crc32(head))) + payload
 
 
@@ -253,23 +267,180 @@ def decoder_fuzz_mutated_frames(
         ).map(b"".join),
     ),
     compressed=st.booleans(),
+    sized=st.booleans(),
     extra=st.binary(max_size=3),
     max_frame_size=st.one_of(st.integers(1, 100), st.just(cc.DEFAULT_MAX_FRAME_SIZE)),
 )
 def decoder_fuzz_hostile_payloads(
-    junk: bytes, payload: bytes, compressed: bool, extra: bytes, max_frame_size: int
+    junk: bytes, payload: bytes, compressed: bool, sized: bool, extra: bytes, max_frame_size: int
 ) -> None:
-    """Random bytes, and valid-CRC frames around hostile MessagePack or Zstandard."""
+    """Random bytes, and valid-CRC frames around hostile MessagePack or Zstandard.
+
+    The Zstandard frame declares its content size or not (``sized``): the contract refuses
+    one that does not, and one declaring 0 bytes holds no MessagePack at all.
+    """
     _both(_decode, [junk], max_frame_size)
     if compressed:
-        import zstandard
-
-        body = zstandard.ZstdCompressor(level=1).compress(payload) + extra
+        compressor = zstandard.ZstdCompressor(level=1, write_content_size=sized)
+        body = compressor.compress(payload) + extra
         stream = _frame(body, 1, cc.FLAG_ZSTD)
     else:
         stream = _frame(payload + extra, 1)
     _both(_decode, [stream], max_frame_size)
     _both(_decode, [stream[:5], stream[5:]], max_frame_size)
+
+
+#: Header fields a forged frame may carry; mostly the valid value, so that one bad field at a
+#: time is common. A near miss of the magic (one byte changed) as well as any four bytes.
+_magics = st.one_of(
+    st.just(cc.MAGIC),
+    st.binary(min_size=4, max_size=4),
+    st.tuples(st.integers(0, 3), st.integers(1, 255)).map(
+        lambda t: bytes(b ^ t[1] if i == t[0] else b for i, b in enumerate(cc.MAGIC))
+    ),
+)
+_versions = st.one_of(st.just(cc.VERSION), st.integers(0, 255))
+_flags = st.one_of(st.sampled_from([0, cc.FLAG_ZSTD]), st.integers(0, 255))
+_reserved = st.one_of(st.just(0), st.integers(0, 0xFFFF))
+
+
+@parity_property("binary_transport")
+@given(
+    magic=_magics,
+    version=_versions,
+    flags=_flags,
+    reserved=_reserved,
+    obj=messages,
+    before=st.lists(messages, max_size=2),
+    cuts=st.lists(st.integers(0, 10_000), max_size=6),
+)
+# A bad magic, the rest of the frame valid (its CRC too): refused, whole or cut inside it.
+@example(magic=b"PYAG", version=1, flags=0, reserved=0, obj=5, before=[], cuts=[]).via(
+    "bad magic, valid CRC"
+)
+@example(magic=b"PYAG", version=1, flags=0, reserved=0, obj=5, before=[[1]], cuts=[2, 27]).via(
+    "bad magic after a good frame, fed in pieces"
+)
+def decoder_refuses_forged_headers(
+    magic: bytes,
+    version: int,
+    flags: int,
+    reserved: int,
+    obj: Any,
+    before: list[Any],
+    cuts: list[int],
+) -> None:
+    """A header whose CRC is valid but whose magic, version, flags or reserved bytes are not.
+
+    The CRC covers the header, so a frame forged (or written by another protocol) with a
+    matching CRC reaches the header checks themselves: both backends deliver the frames
+    before it and then raise the same class (ProtocolError for any bad field).
+    """
+    payload = msgpack.packb(obj, use_bin_type=True)
+    if flags & cc.FLAG_ZSTD:
+        payload = zstandard.ZstdCompressor(level=1).compress(payload)
+    forged = _frame(payload, 7, flags, magic=magic, version=version, reserved=reserved)
+    stream = b"".join(cc.encode_frame(o, i, level=1) for i, o in enumerate(before))
+    stream += forged + cc.encode_frame("after", 9)
+    _both(_decode, _chunked(stream, cuts), cc.DEFAULT_MAX_FRAME_SIZE)
+
+
+def _budget(wire_len: int) -> int:
+    """The objects a frame whose payload took ``wire_len`` bytes may decode to (contract)."""
+    return cc.FRAME_OBJECTS_BASE + cc.FRAME_OBJECTS_PER_BYTE * wire_len
+
+
+def _array(n: int, items: bytes = b"") -> bytes:
+    """A MessagePack array32 header of ``n`` items, then ``items``."""
+    return b"\xdd" + struct.pack(">I", n) + items
+
+
+def _map(n: int, items: bytes = b"") -> bytes:
+    """A MessagePack map32 header of ``n`` entries, then ``items``."""
+    return b"\xdf" + struct.pack(">I", n) + items
+
+
+def _bomb_payload(shape: str, delta: int, budget: int) -> bytes:
+    """MessagePack that counts ``budget + delta`` objects (maps: ``budget // 2 + delta`` long).
+
+    Counted as the contract counts (every array 1 plus its length, every map 1 plus twice
+    its entries once built): "array" is one array of zeros; "arrays" many 15-zero arrays
+    and one of the rest; "maps" many {0: 0} maps and an array of the rest; "map" and
+    "map2x" one map of repeated {0: 0} entries (built, it is 3 objects) whose header
+    announces ``budget // 2 + delta`` or ``2 * budget + delta`` entries, against the cap
+    the header is checked with.
+    """
+    target = budget + delta
+    if shape == "array":
+        return _array(target - 1, b"\x00" * (target - 1))
+    if shape == "arrays":  # 1 + (n + 1) for the top array, 16 per child, 1 + rest
+        n = budget // 20
+        rest = target - 17 * n - 3
+        return _array(n + 1, (b"\x9f" + b"\x00" * 15) * n + _array(rest, b"\x00" * rest))
+    if shape == "maps":  # 1 + (n + 1) for the top array, 3 per {0: 0}, 1 + rest
+        n = budget // 5
+        rest = target - 4 * n - 3
+        return _array(n + 1, b"\x81\x00\x00" * n + _array(rest, b"\x00" * rest))
+    entries = budget // 2 + delta if shape == "map" else 2 * budget + delta
+    return _map(entries, b"\x00\x00" * entries)
+
+
+@functools.lru_cache(maxsize=64)
+def _bomb_frame(shape: str, delta: int) -> bytes:
+    """A compressed frame of :func:`_bomb_payload`, its budget from its own compressed size.
+
+    The budget depends on the compressed length, which depends a little on the payload:
+    iterated to a fixed point (these payloads compress to some 50 bytes, so it is reached
+    at once; if not, the frame is merely off the exact boundary, still a valid input).
+    """
+    compressor = zstandard.ZstdCompressor(level=1)
+    wire = 64
+    for _ in range(4):
+        body = compressor.compress(_bomb_payload(shape, delta, _budget(wire)))
+        if len(body) == wire:
+            break
+        wire = len(body)
+    return _frame(body, 3, cc.FLAG_ZSTD)
+
+
+def _decode_digest(chunks: list[bytes]) -> list[Any]:
+    """:func:`_decode`, each message as its stream id and a digest of its MessagePack.
+
+    Equal messages give equal digests; a million-element list compared item by item (and
+    pickled across backends) would cost far more than decoding it.
+    """
+    out = _decode(chunks, cc.DEFAULT_MAX_FRAME_SIZE)
+    return [
+        (item[0], hashlib.sha256(msgpack.packb(item[1])).hexdigest())
+        if item[0] != "pending"
+        else item
+        for item in out
+    ]
+
+
+@parity_property("binary_transport")
+@given(
+    shape=st.sampled_from(["array", "arrays", "maps", "map", "map2x"]),
+    delta=st.integers(-1, 2),
+    split=st.booleans(),
+)
+# One object past the budget, in many tiny containers: a decompression bomb, refused.
+@example(shape="arrays", delta=1, split=False).via("many small arrays, one object too many")
+@example(shape="maps", delta=1, split=True).via("many small maps, one object too many")
+# A map header one entry past budget // 2 is refused before the map is built, even when its
+# repeated keys would merge into one entry (3 objects).
+@example(shape="map", delta=1, split=False).via("map header past budget // 2")
+@example(shape="map2x", delta=0, split=False).via("map header of 2 * budget entries")
+def decoder_counts_objects_alike(shape: str, delta: int, split: bool) -> None:
+    """Compressed payloads that expand to about the frame's object budget, either side of it.
+
+    A few dozen bytes of Zstandard become a million MessagePack objects; both backends must
+    count them the same way (:data:`~pyagent.connectivity_core.FRAME_OBJECTS_BASE`) and
+    accept or refuse (ProtocolError) the same frames, fed whole or cut inside the header.
+    """
+    frame = _bomb_frame(shape, delta)
+    stream = frame + cc.encode_frame("after", 4)
+    _both(_decode_digest, [stream[:5], stream[5:]] if split else [stream])
 
 
 @contextlib.contextmanager
@@ -637,3 +808,34 @@ def a_bad_payload_fails_only_its_receive(bad: bytes, server_python: bool) -> Non
     frames = bad + cc.encode_frame([7, "after"], 4)
     got = _raw_peer_sends(server_python, frames, 2)
     assert got == [(None, cc.ProtocolError), ((4, [7, "after"]), None)], got
+
+
+@parity_property("binary_transport")
+@given(
+    payload=st.sampled_from([b"", msgpack.packb([1, 2]), b"\xc1", b"\x92\x01"]),
+    sized=st.booleans(),
+    extra=st.sampled_from([b"", b"\x00"]),
+    truncated=st.booleans(),
+)
+# Declared content size 0: it inflates (to nothing), so only its receive fails.
+@example(payload=b"", sized=True, extra=b"", truncated=False).via("zstd of b'', size 0")
+def connections_open_compressed_payloads_alike(
+    payload: bytes, sized: bool, extra: bytes, truncated: bool
+) -> None:
+    """The decoder's two steps as a connection sees them, on both backends.
+
+    A connection reads with FrameDecoder and opens each payload in two steps: inflating
+    (Zstandard) in its reader, unpacking in the receive that takes the message. A payload
+    that does not inflate (no content size declared, trailing or missing bytes) ends the
+    connection; one that inflates to bad MessagePack (empty included) fails its own receive
+    only. So which step refuses a frame is observable: the receive after it must agree.
+
+    Not drawn: a Zstandard *skippable* frame as the payload. Its header declares content
+    size 0 to ``zstandard.frame_content_size`` while ``decompress`` expects its skippable
+    length; with that length non-zero the Python reader ends the connection and rust_core
+    fails only that receive (an open divergence, reported).
+    """
+    body = zstandard.ZstdCompressor(level=1, write_content_size=sized).compress(payload)
+    body = (body[:-1] if truncated else body) + extra
+    frames = _frame(body, 1, cc.FLAG_ZSTD) + cc.encode_frame([7, "after"], 4)
+    _both(_raw_peer_sends, False, frames, 2)
