@@ -816,11 +816,26 @@ def a_bad_payload_fails_only_its_receive(bad: bytes, server_python: bool) -> Non
     sized=st.booleans(),
     extra=st.sampled_from([b"", b"\x00"]),
     truncated=st.booleans(),
+    skippable=st.one_of(
+        st.none(),
+        st.tuples(st.sampled_from([0, 3, 4, 0xFFFFFFF0]), st.sampled_from([b"", b"abc"])),
+    ),
 )
 # Declared content size 0: it inflates (to nothing), so only its receive fails.
-@example(payload=b"", sized=True, extra=b"", truncated=False).via("zstd of b'', size 0")
+@example(payload=b"", sized=True, extra=b"", truncated=False, skippable=None).via(
+    "zstd of b'', size 0"
+)
+# A skippable frame (content size 0) declaring 3 bytes that are there, and one declaring
+# 4 GiB in 8 bytes: the reference's zstandard allocated the declared length (MemoryError
+# under a limit) and ended the connection; now both read empty content.
+@example(payload=b"", sized=True, extra=b"", truncated=False, skippable=(3, b"abc")).via(
+    "regression: skippable frame as the payload"
+)
+@example(payload=b"", sized=True, extra=b"", truncated=False, skippable=(0xFFFFFFF0, b"")).via(
+    "regression: skippable frame declaring 4 GiB"
+)
 def connections_open_compressed_payloads_alike(
-    payload: bytes, sized: bool, extra: bytes, truncated: bool
+    payload: bytes, sized: bool, extra: bytes, truncated: bool, skippable: tuple[int, bytes] | None
 ) -> None:
     """The decoder's two steps as a connection sees them, on both backends.
 
@@ -830,12 +845,15 @@ def connections_open_compressed_payloads_alike(
     connection; one that inflates to bad MessagePack (empty included) fails its own receive
     only. So which step refuses a frame is observable: the receive after it must agree.
 
-    Not drawn: a Zstandard *skippable* frame as the payload. Its header declares content
-    size 0 to ``zstandard.frame_content_size`` while ``decompress`` expects its skippable
-    length; with that length non-zero the Python reader ends the connection and rust_core
-    fails only that receive (an open divergence, reported).
+    A Zstandard *skippable* frame (any declared length, whatever follows) has content size
+    0: it inflates to nothing, so only its receive fails, and never costs the length it
+    declares.
     """
-    body = zstandard.ZstdCompressor(level=1, write_content_size=sized).compress(payload)
-    body = (body[:-1] if truncated else body) + extra
+    if skippable is not None:
+        length, data = skippable
+        body = b"\x50\x2a\x4d\x18" + length.to_bytes(4, "little") + data
+    else:
+        body = zstandard.ZstdCompressor(level=1, write_content_size=sized).compress(payload)
+        body = (body[:-1] if truncated else body) + extra
     frames = _frame(body, 1, cc.FLAG_ZSTD) + cc.encode_frame([7, "after"], 4)
     _both(_raw_peer_sends, False, frames, 2)
