@@ -765,10 +765,14 @@ def _check_refs(schema: Any, draft: str, registry: Registry[Any]) -> None:
                     documents.add(document)
                     # The resolver of the lookup holds what it retrieved: no second call.
                     reached = resolved.resolver.lookup(document)
-                except _ref_exceptions.Unretrievable as e:
-                    raise SchemaError(f"{keyword} {ref!r} could not be retrieved: {e}") from e
                 except (_ref_exceptions.Unresolvable, _ref_exceptions.NoSuchResource) as e:
-                    raise SchemaError(f"{keyword} {ref!r} does not resolve") from e
+                    # A lookup wraps a failed retrieval (Unretrievable, itself wrapping what
+                    # the caller's function raised) in Unresolvable: name the caller's error.
+                    failed = e.__cause__
+                    why = "does not resolve"
+                    if isinstance(failed, _ref_exceptions.Unretrievable):
+                        why = f"could not be retrieved: {failed.__cause__ or failed}"
+                    raise SchemaError(f"{keyword} {ref!r} {why}") from e
                 _check_against_meta(reached.contents, draft)
                 _check_patterns(reached.contents)
                 pending.append((reached.resolver, _resource(reached.contents, specification)))

@@ -326,6 +326,44 @@ def bad_input_is_rejected_alike(schema: Any, instance: Any, format: str) -> None
     _agree(validation_core.json_schema_validate, instance, schema, format=format)
 
 
+bad_registry_keys = st.one_of(
+    st.integers(-1, 1),
+    st.binary(max_size=3),
+    st.none(),
+    st.sampled_from(["a.json", "relative/a.json", "http://example.com/\ud800", "urn:x"]),
+)
+
+
+@parity_property("json_schema_validate")
+@given(
+    registry=st.one_of(
+        st.sampled_from([[], [("http://example.com/a.json", {})], "http://example.com", 3]),
+        st.dictionaries(
+            bad_registry_keys, st.one_of(st.just({}), st.just({1, 2})), min_size=1, max_size=2
+        ),
+    ),
+    retrieve=st.sampled_from([None, 3, "callable"]),
+)
+# An int key: only the key check makes it a TypeError (str methods fail otherwise).
+@example(registry={1: {}}, retrieve=None).via("registry key that is not a str")
+def bad_registries_are_rejected_alike(registry: Any, retrieve: Any) -> None:
+    """Bad ``registry`` / ``retrieve`` arguments: the same class from both, as documented.
+
+    Not a mapping, a key that is not a str, or a non-callable ``retrieve``: TypeError; a key
+    that is not an absolute URI: ValueError. Keys are checked in order, so the first bad one
+    decides; a lone surrogate is a UnicodeEncodeError (a ValueError) from both.
+    """
+    retrieve = dict.get if retrieve == "callable" else retrieve
+    rust, python = call_both(
+        validation_core.json_schema_validate, 1, {}, registry=registry, retrieve=retrieve
+    )
+    assert rust.error is python.error, (rust.describe(), python.describe())
+    if not isinstance(registry, dict) or not isinstance(next(iter(registry)), str):
+        assert rust.error is TypeError, rust.describe()
+    elif not str.startswith(next(iter(registry)), ("http:", "urn:")):
+        assert rust.error is ValueError, rust.describe()
+
+
 # --- registries: $ref to documents the caller registers or retrieves ----------------------
 
 REMOTE = "http://example.com/"
