@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pyagent import registry_core
@@ -90,6 +90,9 @@ def topo_sort_hostile(nodes: object, edges: object) -> None:
 
 @parity_property("detect_cycles")
 @given(graph=graphs)
+# An edge of three known nodes and one of one: only the length check makes them TypeErrors.
+@example(graph=([1, 2], [(1, 2), (2, 1, 2)])).via("edge of length 3")
+@example(graph=([1], [[1]])).via("edge of length 1")
 def detect_cycles_agrees(graph: tuple[list[object], list[object]]) -> None:
     """Same components in the same order with the same witnesses, or the same error."""
     nodes, edges = graph
