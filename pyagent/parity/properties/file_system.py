@@ -5,7 +5,9 @@ hidden names, non-ASCII and undecodable bytes, empty folders, symlinks, FIFOs) a
 backends on it. Results are compared exactly: sorted relative paths, and the
 ``(path, digest, error)`` tuples including the error strings. No float tolerance is involved.
 Patterns come from a token grammar (valid, mostly) and from arbitrary text (mostly invalid:
-both backends must raise the same ValueError or agree).
+both backends must raise the same ValueError or agree). Sets (``[...]``) get their own property:
+one pattern per call, so an invalid neighbour cannot mask a misread set, on a tree whose names
+are exactly the characters sets treat specially.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pyagent import file_system_core
@@ -108,6 +110,114 @@ def discover_files_agrees(
     with tree(**spec) as root:  # type: ignore[arg-type]
         same(file_system_core.discover_files, root if as_path else str(root), patterns, ignore)
         same(file_system_core.discover_files, root)
+
+
+# --- glob sets ----------------------------------------------------------------------------
+# The characters the sets below are made of: set syntax (']' '-' '!' '^' '\' '['), the
+# neighbours of '/' ('.' is U+002E, '0' U+0030, with '+' ',' '-' ':' '1' around them) so that a
+# range spanning '/' can be told from one ending just before or starting just after it, and
+# plain letters.
+SET_CHARS = "ab]-!^\\[.0+,:1zA"
+#: Inside a set these must be escaped to be plain members: ']' closes, '-' makes a range and
+#: '\' escapes ('!' and '^' negate only right after '[', and '[' is always a member).
+_SET_SYNTAX = "]-\\"
+
+# Every character of SET_CHARS is a file name (but '.', which cannot be one), so a set that
+# gains or loses one member lists a different file. Two-character names tell a set that ends
+# early ('[ab]' read as '[a]' then a literal ']') from the real one; files in folders tell a
+# set that matches '/' (and so lets one segment of a pattern span two) from one that does not.
+SET_TREE = [
+    *(c for c in SET_CHARS if c != "."),
+    ".x", "a]", "ab", "-a", "0.", "00", "a0", "]]", "\\]",
+    "d/a", "d/-", "d/]", "d/0", "e/.x", "]d/b", "0d/-", "a.b/c", "q/q/q",
+]  # fmt: skip
+
+
+def _member(c: str, escape: bool) -> str:
+    """``c`` as a plain member of a set: escaped when it is set syntax, or when asked."""
+    return "\\" + c if escape or c in _SET_SYNTAX else c
+
+
+set_items = st.one_of(
+    st.builds(_member, st.sampled_from(SET_CHARS), st.booleans()),
+    # A range lo-hi (lo <= hi, so it is valid), either end possibly escaped.
+    st.builds(
+        lambda pair, e1, e2: f"{_member(min(pair), e1)}-{_member(max(pair), e2)}",
+        st.tuples(st.sampled_from(SET_CHARS), st.sampled_from(SET_CHARS)),
+        st.booleans(),
+        st.booleans(),
+    ),
+    # A range spanning '/', from one of its lower neighbours to one of its upper ones: the set
+    # must hold both ends and all between but '/' itself.
+    st.builds(
+        lambda lo, hi: f"{_member(lo, False)}-{hi}",
+        st.sampled_from("+,-."),
+        st.sampled_from("01:"),
+    ),
+)
+glob_sets = st.builds(
+    lambda neg, lead, items, tail: "[" + neg + lead + "".join(items) + tail + "]",
+    st.sampled_from(["", "", "", "!", "^"]),
+    # A ']' or '-' right after '[' (or '[!') is literal; ']-a' and ']-^' are ranges from ']'.
+    st.sampled_from(["", "", "", "]", "-", "]-a", "]-^", "!", "^"]),
+    st.lists(set_items, min_size=1, max_size=3),
+    st.sampled_from(["", "", "", "-"]),  # a '-' last is literal
+)
+segment_pieces = st.one_of(
+    glob_sets,
+    st.sampled_from(["?", "*", "a", "b", "]", "-", ".", "0", "d"]),
+    st.builds(lambda c: "\\" + c, st.sampled_from(SET_CHARS)),
+)
+around = st.sampled_from(["?", "*", "?", "*", "d", "0"])
+glob_segments = st.one_of(
+    # A set alone: among the one-character names it lists exactly its members, the surest way
+    # to see one gained or lost.
+    glob_sets,
+    # A set between two pieces: it lines up with the '/' of "d/a" should it ever match '/'.
+    st.builds(lambda a, s, b: a + s + b, around, glob_sets, around),
+    st.lists(segment_pieces, min_size=1, max_size=3).map("".join),
+)
+# Appended to a pattern's last segment, mostly nothing: unclosed sets (one ending in a '-' with
+# nothing after it), a reversed range and a lone '\' at the end of the segment, inside a set or
+# outside one (all ValueError).
+BROKEN_TAILS = ["[", "[a", "[a-", "[]-", "[!a-", "[\\", "[a\\", "[!\\", "[a-\\", "\\", "[b-a]"]
+broken_tails = st.sampled_from([*[""] * (3 * len(BROKEN_TAILS)), *BROKEN_TAILS])
+set_globs = st.builds(
+    lambda lead, segs, tail, trail: lead + "/".join(segs) + tail + trail,
+    st.sampled_from(["", "", "", "/", "**/"]),
+    st.lists(glob_segments, min_size=1, max_size=2),
+    broken_tails,
+    st.sampled_from(["", "", "", "/"]),
+)
+
+
+@parity_property("discover_files")
+@example(extra=[], patterns=["[!]a]"]).via("regression: ']' first after '[!' is a member")
+@example(extra=[], patterns=["[ab]", "[]a]"]).via("regression: a set closes only at its ']'")
+@example(extra=[], patterns=["?[.-0]?"]).via("regression: a range spanning '/' never matches it")
+@example(extra=[], patterns=["[\\", "[a\\"]).via("regression: trailing '\\' in a set")
+@example(extra=[], patterns=["[a-"]).via("regression: unclosed set ending in '-'")
+@given(
+    extra=st.lists(
+        st.lists(
+            st.text(st.sampled_from(SET_CHARS), min_size=1, max_size=3), min_size=1, max_size=2
+        )
+        .filter(lambda parts: all(p not in (".", "..") for p in parts))
+        .map(lambda parts: "/".join(["f", *parts])),
+        max_size=4,
+    ),
+    patterns=st.lists(set_globs, min_size=1, max_size=3),
+)
+def discover_files_sets_agree(extra: list[str], patterns: list[str]) -> None:
+    """Sets, ranges and escapes: the same files (or error class) for each pattern on its own.
+
+    Each pattern is used alone, as ``patterns`` and as ``ignore``, so that another, invalid
+    pattern cannot turn a misread set into the same ValueError on both sides.
+    """
+    with tree([*SET_TREE, *extra], [], [], False) as root:
+        for pattern in patterns:
+            same(file_system_core.discover_files, root, [pattern])
+            same(file_system_core.discover_files, root, ["*"], [pattern])
 
 
 @parity_property("discover_files")
