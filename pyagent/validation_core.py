@@ -128,6 +128,7 @@ engine's size limit (64 MiB on both sides, far beyond any secret rule) is a Valu
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import functools
 import importlib
@@ -264,8 +265,32 @@ def _on_re2(function: Any, **replace: Any) -> Any:
     return copy
 
 
-#: The (schema, instance) pairs whose evaluated keys or indexes are being gathered.
-_GATHERING = threading.local()
+class _PairsOnStack(threading.local):
+    """The (schema object, instance object) pairs a recursive walk is inside, per thread.
+
+    A JSON instance cannot contain itself, so the same pair met again on the stack is a cycle
+    that made no progress into the instance.
+    """
+
+    def __init__(self) -> None:
+        self.pairs: set[tuple[int, int]] = set()
+
+    @contextlib.contextmanager
+    def entering(self, schema: Any, instance: Any) -> Iterator[bool]:
+        """True, with the pair held until the block ends; False if it is already held."""
+        key = (id(schema), id(instance))
+        if key in self.pairs:
+            yield False
+            return
+        self.pairs.add(key)
+        try:
+            yield True
+        finally:
+            self.pairs.discard(key)
+
+
+#: The pairs whose evaluated keys or indexes are being gathered.
+_GATHERING = _PairsOnStack()
 
 
 def _gathers_without_cycles(finder: Any) -> Any:
@@ -280,17 +305,8 @@ def _gathers_without_cycles(finder: Any) -> Any:
     copy = _on_re2(finder)
 
     def guarded(validator: Any, instance: Any, schema: Any) -> Any:
-        gathering: set[tuple[int, int]] | None = getattr(_GATHERING, "pairs", None)
-        if gathering is None:
-            gathering = _GATHERING.pairs = set()
-        key = (id(schema), id(instance))
-        if key in gathering:
-            return []
-        gathering.add(key)
-        try:
-            return copy(validator, instance, schema)
-        finally:
-            gathering.discard(key)
+        with _GATHERING.entering(schema, instance) as first:
+            return copy(validator, instance, schema) if first else []
 
     copy.__globals__[finder.__name__] = guarded  # its recursive calls come back through here
     return guarded
@@ -310,8 +326,8 @@ _RE2_KEYWORDS = {
 }
 
 
-#: The (schema, instance) pairs whose reference is being followed on this thread.
-_FOLLOWING = threading.local()
+#: The pairs whose reference is being followed.
+_FOLLOWING = _PairsOnStack()
 
 
 def _stops_reference_cycles(keyword: Any) -> Any:
@@ -326,17 +342,9 @@ def _stops_reference_cycles(keyword: Any) -> Any:
     """
 
     def guarded(validator: Any, ref: Any, instance: Any, schema: Any) -> Iterator[Any]:
-        following: set[tuple[int, int]] | None = getattr(_FOLLOWING, "pairs", None)
-        if following is None:
-            following = _FOLLOWING.pairs = set()
-        key = (id(schema), id(instance))
-        if key in following:
-            return
-        following.add(key)
-        try:
-            yield from keyword(validator, ref, instance, schema)
-        finally:
-            following.discard(key)
+        with _FOLLOWING.entering(schema, instance) as first:
+            if first:
+                yield from keyword(validator, ref, instance, schema)
 
     return guarded
 
