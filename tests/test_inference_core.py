@@ -56,6 +56,22 @@ def test_adapters_add_up_per_module_and_untouched_entries_pass_through() -> None
         np.testing.assert_array_equal(weights[name], before[name])
 
 
+def test_a_module_name_that_is_not_utf8_is_still_a_name() -> None:
+    # Module names are dict keys, never encoded: a lone surrogate in one is merged like any
+    # other name, and errors spell it as Python does (Rust once failed encoding it).
+    name = "q\ud800proj"
+    weights = {name: np.zeros((16, 12), F32)}
+    ad = adapter(name, 16, 12, 4, 8.0, 1)
+    merged = apply_lora(weights, [ad])
+    np.testing.assert_allclose(merged[name], expected(weights, [ad])[name], rtol=1e-5, atol=1e-4)
+    with pytest.raises(ValueError) as info:
+        apply_lora(weights, [LoRAAdapter(name, ad.lora_a, ad.lora_b, 8.0, 3)])
+    assert str(info.value) == f"{name}: rank is 3 but lora_a has 4 rows"
+    with pytest.raises(TypeError) as info:
+        apply_lora({name: weights[name].tolist()}, [ad])
+    assert str(info.value).startswith(f"weights[{name!r}] must be")
+
+
 def test_inplace_merges_into_the_given_arrays() -> None:
     weights = model(4)
     adapters = [adapter("v_proj", 8, 12, 2, 4.0, 5), adapter("v_proj", 8, 12, 2, -4.0, 5)]

@@ -114,6 +114,15 @@ def test_bad_input_raises(
         search_vector(query, matrix, top_k, metric)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("metric", ["euclid", "Cosine", "a\ud800b", "\udcff", ""])
+def test_an_unknown_metric_is_named_as_python_quotes_it(metric: str) -> None:
+    # A lone surrogate has no UTF-8 form: it names no metric, so it is the same ValueError
+    # (Rust once raised UnicodeEncodeError reading it), quoted as repr() quotes it.
+    with pytest.raises(ValueError) as info:
+        search_vector(np.ones(2, F32), np.eye(2, dtype=F32), 1, metric)
+    assert str(info.value) == f"metric must be one of cosine, dot, l2, got {metric!r}"
+
+
 def test_store_add_search_remove() -> None:
     store = MemoryCore(dim=3, metric="cosine")
     store.add(["a", "b"], np.array([[1, 0, 0], [0, 1, 0]], F32))

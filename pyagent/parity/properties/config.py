@@ -179,11 +179,14 @@ def _yaml_text(config: dict[str, Any], flow: bool) -> str:
 # --- INI ------------------------------------------------------------------------------------
 
 ini_names = st.text(string.ascii_letters + "_", min_size=1, max_size=6)
-ini_sections = st.dictionaries(
-    ini_names,
-    st.dictionaries(ini_names, st.text(string.printable.strip(), max_size=8), max_size=3),
+#: A section's options: configparser folds option names to lower case, so names unique only
+#: up to case ("U" and "u") are one option given twice, a ConfigError ("dup-ini" shards).
+ini_options = st.lists(
+    st.tuples(ini_names, st.text(string.printable.strip(), max_size=8)),
     max_size=3,
-)
+    unique_by=lambda item: item[0].lower(),
+).map(dict)
+ini_sections = st.dictionaries(ini_names, ini_options, max_size=3)
 
 
 def _ini_text(sections: dict[str, dict[str, str]]) -> str:
@@ -484,7 +487,7 @@ def parse_hostile_documents_agree(case: tuple[str, str]) -> None:
 #: Shards that load (a mapping at the top), and shards that do not.
 GOOD_SHARDS = ("json", "toml", "yaml", "ini", "nested", "empty-yaml", "bom-json", "bom-ini")
 shard_kinds = st.sampled_from(
-    [*GOOD_SHARDS, "bad-json", "bad-toml", "list", "null", "not-utf8", "not-utf8-ini"]
+    [*GOOD_SHARDS, "bad-json", "bad-toml", "list", "null", "not-utf8", "not-utf8-ini", "dup-ini"]
 )
 #: Few keys, so shards overlap and merge at several depths.
 merge_keys = st.sampled_from(["a", "b", "c.d"])
@@ -516,6 +519,15 @@ def _shard_text(kind: str, draw: st.DrawFn) -> tuple[str, str]:
         return "json", "\ufeff" + json.dumps(draw(nested_configs))
     if kind == "bom-ini":
         return "cfg", "\ufeff" + _ini_text(draw(ini_sections))
+    if kind == "dup-ini":
+        # One option twice (maybe in another case), or one section twice: configparser's
+        # strict mode refuses both, and so must the native reader.
+        name = draw(ini_names)
+        twin = draw(st.sampled_from([name, name.upper(), name.lower(), name.swapcase()]))
+        text = draw(
+            st.sampled_from([f"[s]\n{name} = 1\n{twin} = 2\n", f"[{name}]\n[x]\n[{name}]\n"])
+        )
+        return "ini", _ini_text(draw(ini_sections)) + text
     if kind == "bad-json":
         return "json", draw(corrupted(_json_text(draw(json_configs), 0)))
     if kind == "bad-toml":

@@ -176,12 +176,16 @@ def apply_adapter_agrees(args: tuple[Any, ...]) -> None:
 def lora_cases(draw: st.DrawFn) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """A small model, up to four adapters (some with one bad field), aliases, inplace."""
     inner = draw(st.integers(1, 24))
-    shapes = {"q": draw(st.integers(1, 8)), "v": draw(st.integers(1, 8))}
+    # Module names are dict keys, never encoded: one with a lone surrogate (no UTF-8 form) is
+    # as good a name as any, and errors about it must not become UnicodeEncodeError.
+    names = [("q", "v"), ("q\ud800", "v"), ("\udcff", "e\u0301"), ("", "\x00")]
+    q, v = draw(st.sampled_from(names))
+    shapes = {q: draw(st.integers(1, 8)), v: draw(st.integers(1, 8))}
     weights: dict[Any, Any] = {name: draw(matrices(rows, inner)) for name, rows in shapes.items()}
     weights["bias"] = np.arange(3.0)
     adapters = []
     for _ in range(draw(st.integers(0, 4))):
-        module = draw(st.sampled_from(["q", "v", "q"]))
+        module = draw(st.sampled_from([q, v, q]))
         rank = draw(st.integers(1, 4))
         fields: dict[str, Any] = {
             "module": module,
@@ -211,7 +215,7 @@ def lora_cases(draw: st.DrawFn) -> tuple[tuple[Any, ...], dict[str, Any]]:
             )
         adapters.append(inference_core.LoRAAdapter(**fields))
     if draw(st.integers(0, 6)) == 0:  # two names for one array
-        weights["v"] = weights["q"]
+        weights[v] = weights[q]
     container = draw(st.sampled_from([list, tuple]))
     inplace = draw(st.sampled_from([False, True, 1]))
     return (weights, container(adapters)), {"inplace": inplace}

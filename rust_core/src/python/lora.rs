@@ -7,7 +7,7 @@
 use numpy::{PyArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyList, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyList, PyString, PyTuple};
 
 use super::arrays::{real_number, value_error};
 use super::tensors::{
@@ -113,6 +113,15 @@ struct Checked<'py> {
     scale: f32,
 }
 
+/// A ValueError whose message starts with the module name as Python spells it: joined as
+/// Python strings, since a name with a lone surrogate has no UTF-8 (Rust) form.
+fn module_error(module: &Bound<'_, PyString>, rest: String) -> PyErr {
+    match module.add(rest) {
+        Ok(message) => PyValueError::new_err(message.unbind()),
+        Err(err) => err,
+    }
+}
+
 fn check_adapter<'py>(
     adapter: &Bound<'py, PyAny>,
     weights: &Bound<'py, PyDict>,
@@ -121,25 +130,25 @@ fn check_adapter<'py>(
     let Some(weight) = weights.get_item(&module)? else {
         return Err(PyKeyError::new_err(module.unbind()));
     };
-    let weight = f32_array(&weight, &format!("weights[{:?}]", module.to_str()?), &[2])?;
+    let weight = f32_array(&weight, &format!("weights[{}]", module.repr()?), &[2])?;
     let a_array = f32_array(&adapter.getattr("lora_a")?, "lora_a", &[2])?;
     let b_array = f32_array(&adapter.getattr("lora_b")?, "lora_b", &[2])?;
     let alpha = real_number(&adapter.getattr("alpha")?, "alpha")?;
     let rank = positive_int(&adapter.getattr("rank")?, "rank")?;
     let use_rslora = require_bool(&adapter.getattr("use_rslora")?, "use_rslora")?;
-    let name = module.to_str()?.to_owned();
     let (a_shape, b_shape) = (a_array.shape().to_vec(), b_array.shape().to_vec());
     let w_shape = weight.shape().to_vec();
     if a_shape[0] != rank {
-        return Err(PyValueError::new_err(format!(
-            "{name}: rank is {rank} but lora_a has {} rows",
-            a_shape[0]
-        )));
+        return Err(module_error(
+            &module,
+            format!(": rank is {rank} but lora_a has {} rows", a_shape[0]),
+        ));
     }
     if a_shape[1] != w_shape[1] || b_shape != [w_shape[0], rank] {
-        return Err(PyValueError::new_err(format!(
-            "{name}: weight {w_shape:?} does not fit lora_a {a_shape:?} and lora_b {b_shape:?}"
-        )));
+        return Err(module_error(
+            &module,
+            format!(": weight {w_shape:?} does not fit lora_a {a_shape:?} and lora_b {b_shape:?}"),
+        ));
     }
     if !alpha.is_finite() {
         return Err(PyValueError::new_err(format!(
