@@ -221,10 +221,14 @@ def _suite(session: nox.Session) -> None:
     )
     # tests/docs needs the docs requirements and a browser: `nox -s docs` runs it.
     skip_docs = "--ignore=tests/docs"
-    session.run("pytest", skip_docs, *session.posargs, env={"PYAGENT_BACKEND": "rust"})
+    # One worker per core, work stolen as workers go idle: the parity rows inside the suite
+    # take 1 to 50 s each, so a static split leaves a core waiting. `-- -n 0` runs serially.
+    parallel = ("-n", "auto", "--dist", "worksteal")
+    session.run("pytest", skip_docs, *parallel, *session.posargs, env={"PYAGENT_BACKEND": "rust"})
     session.run(
         "pytest",
         skip_docs,
+        *parallel,
         "-m",
         "not requires_rust",
         *session.posargs,
