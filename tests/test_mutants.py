@@ -17,6 +17,7 @@ from pyagent.parity.mutants import (
     mutants_of,
     record_run,
     run_mutant,
+    sample_inputs,
 )
 from pyagent.parity.results import write_results
 
@@ -134,3 +135,22 @@ def test_a_hot_paths_sample_does_not_depend_on_the_others_run(
     assert both == alone
     main(["--list", "--sample", "3", "--seed", "8", "--only", second])
     assert capsys.readouterr().out.splitlines() != alone
+
+
+def test_a_rows_sample_inputs_change_with_its_module_and_its_equivalents_only() -> None:
+    # A record names what decided its sample, so two records of a row are comparable only
+    # when the module and that row's equivalents were the same.
+    hot_path = load_manifest().get("rolling_avg")
+    source = _source(hot_path.module)
+    every = list(mutants_of(hot_path))
+    equivalents = load_equivalents()
+    base = sample_inputs(source, every, equivalents)
+    other = {**equivalents, "some_other_module:x:1": "another hot path's equivalent"}
+    assert sample_inputs(source, every, other) == base
+    fresh = next(m.key for m in every if m.key not in equivalents)
+    one_more = {**equivalents, fresh: "now called equivalent"}
+    changed = sample_inputs(source, every, one_more)
+    assert changed["equivalents_sha256"] != base["equivalents_sha256"]
+    assert changed["module_sha256"] == base["module_sha256"]
+    edited = sample_inputs(source + "\n# edited\n", every, equivalents)
+    assert edited["module_sha256"] != base["module_sha256"]

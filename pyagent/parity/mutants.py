@@ -21,7 +21,8 @@ survivor with its diff, so a migration team can see what a green row does not pr
 
 Usage: ``python -m pyagent.parity.mutants [--only NAME ...] [--sample N] [--seed S] [--record]``;
 results in ``build/status/mutants.json``. With ``--record`` the run is also appended, with its
-provenance (commit, date, sample, seed, machine load, wall time), to ``results/mutants/``: the
+provenance (commit, date, sample, seed, machine load, wall time; per row, digests of the module
+and of its equivalents, which with the seed decide its sample), to ``results/mutants/``: the
 committed, append-only record the status site reads, so a fresh clone shows the score of every
 hot path from the newest recorded run that covered it. ``nox -s mutants`` runs it against a
 fresh build and records the run.
@@ -32,6 +33,7 @@ from __future__ import annotations
 import argparse
 import ast
 import difflib
+import hashlib
 import json
 import os
 import random
@@ -456,6 +458,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "seconds": round(time.perf_counter() - started, 1),
                 "timeout_s": round(timeout or MIN_TIMEOUT, 1),
                 "survivors": survivors,
+                **sample_inputs(source, every, equivalents),
             }
             rows.append(row)
             print(
@@ -496,6 +499,22 @@ def _load() -> list[float] | None:
         return [round(x, 2) for x in os.getloadavg()]
     except OSError:
         return None
+
+
+def sample_inputs(
+    source: str, every: Sequence[Mutant], equivalents: dict[str, str]
+) -> dict[str, str]:
+    """Digests of what, with the seed and sample size, decides a hot path's sample.
+
+    The sample is drawn from the module's mutants minus its equivalents, so editing the
+    module or marking one of its mutants equivalent redraws it. Two records of a row compare
+    like for like only when these match; another hot path's equivalents do not count.
+    """
+    own = sorted(m.key for m in every if m.key in equivalents)
+    return {
+        "module_sha256": hashlib.sha256(source.encode()).hexdigest()[:16],
+        "equivalents_sha256": hashlib.sha256("\n".join(own).encode()).hexdigest()[:16],
+    }
 
 
 def record_run(saved: Path, folder: Path) -> Path:
