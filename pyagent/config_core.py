@@ -44,17 +44,16 @@ Semantics, identical on both backends:
   expansion; keys lower-cased): ``{section: {key: value}}``, each section including the
   DEFAULT section's keys as configparser's section view does, plus a ``"DEFAULT"`` entry when
   that section has keys.
-* YAML as PyYAML ``safe_load``, on the subset where YAML 1.1 (PyYAML) and YAML 1.2 core
-  (yaml-rust2) agree: strings, integers in decimal, floats with a ``.``, ``true``/``false``,
-  ``null``/``~``, ``.inf``/``.nan``, sequences, mappings, quoted scalars, block and flow
-  styles. Where the two YAML versions differ, PyYAML reads ``yes``/``no``/``on``/``off``/``y``
-  /``n`` as booleans, ``010`` as octal 8, ``1_000`` as 1000, ``1e5`` as a string,
-  ``2001-12-14`` as a :class:`datetime.date` and ``<<`` as a merge key, while yaml-rust2 reads
-  them as YAML 1.2 does (strings, 10, a string, 100000.0, a string, a plain key), and
-  yaml-rust2 reads ``0o17`` as 15 where PyYAML sees a string; PyYAML rejects tags it does
-  not know (``!custom``), yaml-rust2 keeps the plain value. Documents written by
-  ``yaml.safe_dump`` quote every string YAML 1.1 would resolve, so they stay inside the
-  subset unless a string looks like a YAML 1.2-only number (``0o17``, ``1e5``).
+* YAML as PyYAML ``safe_load`` (YAML 1.1), on every document. The native parser is
+  yaml-rust2 (YAML 1.2), so the native backend resolves plain scalars with PyYAML's own
+  resolver patterns and constructors: ``yes``/``no``/``on``/``off`` are booleans, ``010``
+  octal 8, ``1_000`` 1000, ``Null`` None, ``1e5`` and ``0o17`` strings. Documents where the
+  two YAML versions part ways further, and where the native backend therefore lets the
+  reference parse, are those with a tag (``!!str``, ``!custom``: an error in ``safe_load``;
+  libyaml also wants a blank or ``,`` after a tag, so ``[!]`` is an error), a timestamp
+  (``2001-12-14``, a :class:`datetime.date`), a merge key ``<<``, ``=``, a base-60 number
+  (``1:20``), an integer beyond 128 bits in base 2, 8 or 16, or an empty implicit key
+  (``: x``, which libyaml rejects): the same answer, at the reference's speed.
 
 Limits (``docs/limits.md`` has the whole table), the same numbers on both backends and each
 a :class:`ConfigError`: nesting depth (:data:`JSON_MAX_DEPTH`, :data:`TOML_MAX_DEPTH`,

@@ -127,7 +127,14 @@ def _equal(a: Any, b: Any, rel_tol: float) -> bool:
     if isinstance(a, (list, tuple)):
         return len(a) == len(b) and all(_equal(x, y, rel_tol) for x, y in zip(a, b, strict=True))
     if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_equal(a[k], b[k], rel_tol) for k in a)
+        if a.keys() == b.keys():
+            return all(_equal(a[k], b[k], rel_tol) for k in a)
+        # Keys that equal nothing, not even themselves (NaN: YAML's `.nan: 1`): the same
+        # entries in the same order, each key compared as a value.
+        return len(a) == len(b) and all(
+            _equal(ka, kb, rel_tol) and _equal(va, vb, rel_tol)
+            for (ka, va), (kb, vb) in zip(a.items(), b.items(), strict=True)
+        )
     return bool(a == b)
 
 

@@ -38,8 +38,8 @@ pub struct SyntaxError {
     /// The document may be valid for the Python reference, which the crate cannot follow
     /// here: a JSON `\u` escape of a lone UTF-16 surrogate (json.loads makes a str holding
     /// it; UTF-8 cannot), or a TOML number out of the crate's range (tomllib reads `1e400`
-    /// as inf and integers of any size; the crate rejects both). The caller lets the
-    /// reference parser decide.
+    /// as inf and integers of any size; the crate rejects both), or a YAML document with a
+    /// tag (see [`yaml_tree`]). The caller lets the reference parser decide.
     pub reference_decides: bool,
 }
 
@@ -831,6 +831,215 @@ fn yaml_float(text: &str) -> Option<f64> {
     }
 }
 
+/// Whether `text` holds syntax that libyaml (YAML 1.1) may read otherwise than yaml-rust2
+/// (YAML 1.2); see [`yaml_tree`]. One pass, looking only around the bytes that matter:
+/// * a tab: libyaml refuses one where a block-context token may start (`- \tx`);
+/// * a document end marker `...` at a line start: libyaml refuses one before any document;
+/// * `:` before a flow indicator (`[a:]`: "found unexpected ':'" there), or `:` / `?`
+///   starting a token with no blank after it (`{k: :0}`, `{?b: }`: always indicators in
+///   libyaml's flow context, plain scalars in YAML 1.2);
+/// * `|` or `>` starting a token in a document with a flow collection (an error there);
+/// * an anchor or alias whose name is not `[0-9A-Za-z_-]+` up to a blank or flow indicator
+///   (`&k: v` anchors `k` in libyaml, `k:` in yaml-rust2; an empty name is an error).
+fn yaml11_grammar_differs(text: &[u8]) -> bool {
+    let blank = |b: Option<&u8>| matches!(b, None | Some(b' ' | b'\t' | b'\r' | b'\n'));
+    let flow = |b: Option<&u8>| matches!(b, Some(b',' | b'?' | b'[' | b']' | b'{' | b'}'));
+    let ends_name = |b: &u8| {
+        matches!(
+            b,
+            b' ' | b'\t' | b'\r' | b'\n' | b',' | b'[' | b']' | b'{' | b'}'
+        )
+    };
+    let mut has_flow: Option<bool> = None;
+    text.iter().enumerate().any(|(i, &b)| {
+        if !matches!(b, b'\t' | b':' | b'?' | b'|' | b'>' | b'&' | b'*' | b'.') {
+            return false;
+        }
+        let (before, after) = (i.checked_sub(1).and_then(|j| text.get(j)), text.get(i + 1));
+        let token_start = blank(before) || flow(before);
+        match b {
+            b'\t' => true,
+            b'.' => {
+                matches!(before, None | Some(b'\n'))
+                    && text[i..].starts_with(b"...")
+                    && blank(text.get(i + 3))
+            }
+            b':' => flow(after) || (token_start && !blank(after)),
+            b'?' => token_start && !blank(after),
+            b'|' | b'>' => {
+                token_start
+                    && *has_flow.get_or_insert_with(|| memchr::memchr2(b'[', b'{', text).is_some())
+            }
+            _ => {
+                // `&` or `*`: only at a token start is it an anchor or alias.
+                let name = text[i + 1..].split(ends_name).next().unwrap_or(&[]);
+                (before.is_none()
+                    || matches!(
+                        before,
+                        Some(b' ' | b'\t' | b'\r' | b'\n' | b',' | b'[' | b'{')
+                    ))
+                    && (name.is_empty()
+                        || !name
+                            .iter()
+                            .all(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-'))
+            }
+        }
+    })
+}
+
+/// What PyYAML's SafeLoader makes of a plain (unquoted, untagged) scalar.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Plain {
+    Str,
+    Null,
+    Bool(bool),
+    Int(i128),
+    Float(f64),
+    /// A value the crate leaves to the reference: a timestamp (a `datetime`), a merge key
+    /// `<<`, `=`, a base-60 number, or an integer beyond 128 bits in base 2, 8 or 16.
+    Defer,
+}
+
+/// PyYAML's implicit resolvers (`yaml/resolver.py`, YAML 1.1), tried in its order; the first
+/// whose pattern matches the whole scalar decides its tag.
+const YAML11_RESOLVERS: [(&str, &str); 7] = [
+    (
+        "bool",
+        "^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$",
+    ),
+    (
+        "float",
+        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+    ),
+    (
+        "int",
+        "^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$",
+    ),
+    ("merge", "^(?:<<)$"),
+    ("null", "^(?:~|null|Null|NULL|)$"),
+    (
+        "timestamp",
+        r"^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$",
+    ),
+    ("value", "^(?:=)$"),
+];
+
+fn yaml11_resolvers() -> Option<&'static regex::RegexSet> {
+    static SET: std::sync::OnceLock<Option<regex::RegexSet>> = std::sync::OnceLock::new();
+    SET.get_or_init(|| regex::RegexSet::new(YAML11_RESOLVERS.iter().map(|(_, p)| p)).ok())
+        .as_ref()
+}
+
+/// `value` (a plain scalar) as PyYAML's SafeLoader resolves and constructs it.
+fn yaml11_plain(value: &str) -> Plain {
+    // Every resolver's pattern starts with one of these (PyYAML indexes them so too).
+    let first = value.bytes().next();
+    if !matches!(
+        first,
+        None | Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'~' | b'<' | b'=')
+    ) && !matches!(
+        first,
+        Some(b'y' | b'Y' | b'n' | b'N' | b't' | b'T' | b'f' | b'F' | b'o' | b'O')
+    ) {
+        return Plain::Str;
+    }
+    // The common numbers first, without the patterns: what they resolve to is plain (no
+    // bool, float or timestamp pattern matches bare digits; `1.5` is only a float).
+    let unsigned = value.strip_prefix(['-', '+']).unwrap_or(value);
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if all_digits(unsigned) && (unsigned == "0" || !unsigned.starts_with('0')) {
+        return value.parse::<i128>().map_or(Plain::Defer, Plain::Int);
+    }
+    if let Some((whole, fraction)) = unsigned.split_once('.') {
+        if all_digits(whole) && all_digits(fraction) {
+            return value.parse::<f64>().map_or(Plain::Defer, Plain::Float);
+        }
+    }
+    match value {
+        "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
+            return Plain::Bool(true)
+        }
+        "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+            return Plain::Bool(false)
+        }
+        "" | "~" | "null" | "Null" | "NULL" => return Plain::Null,
+        // No other pattern starts with a letter: the rest of these are strings.
+        _ if first.is_some_and(|b| b.is_ascii_alphabetic()) => return Plain::Str,
+        _ => {}
+    }
+    let Some(set) = yaml11_resolvers() else {
+        return Plain::Defer;
+    };
+    let Some(index) = set.matches(value).iter().next() else {
+        return Plain::Str;
+    };
+    match YAML11_RESOLVERS[index].0 {
+        "bool" => Plain::Bool(
+            matches!(value.as_bytes()[0], b'y' | b'Y' | b't' | b'T')
+                || value.eq_ignore_ascii_case("on"),
+        ),
+        "null" => Plain::Null,
+        "int" => yaml11_int(value),
+        "float" => yaml11_float(value),
+        _ => Plain::Defer,
+    }
+}
+
+/// SafeConstructor.construct_yaml_int on a scalar the int pattern matched.
+fn yaml11_int(value: &str) -> Plain {
+    if value.contains(':') {
+        return Plain::Defer;
+    }
+    let digits: String = value.chars().filter(|&c| c != '_').collect();
+    let (negative, digits) = match digits.as_bytes().first() {
+        Some(b'-') => (true, &digits[1..]),
+        Some(b'+') => (false, &digits[1..]),
+        _ => (false, &digits[..]),
+    };
+    let (radix, body) = if digits == "0" {
+        (10, "0")
+    } else if let Some(rest) = digits.strip_prefix("0b") {
+        (2, rest)
+    } else if let Some(rest) = digits.strip_prefix("0x") {
+        (16, rest)
+    } else if digits.starts_with('0') {
+        (8, digits)
+    } else {
+        (10, digits)
+    };
+    // `0b_` is `int('', 2)` there: a ValueError the reference raises as it does.
+    match i128::from_str_radix(body, radix) {
+        Ok(v) if !body.is_empty() => Plain::Int(if negative { -v } else { v }),
+        _ => Plain::Defer,
+    }
+}
+
+/// SafeConstructor.construct_yaml_float on a scalar the float pattern matched.
+fn yaml11_float(value: &str) -> Plain {
+    if value.contains(':') {
+        return Plain::Defer;
+    }
+    let text: String = value
+        .chars()
+        .filter(|&c| c != '_')
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    let (sign, text) = match text.as_bytes().first() {
+        Some(b'-') => (-1.0, &text[1..]),
+        Some(b'+') => (1.0, &text[1..]),
+        _ => (1.0, &text[..]),
+    };
+    match text {
+        ".inf" => Plain::Float(sign * f64::INFINITY),
+        ".nan" => Plain::Float(f64::NAN),
+        // Python's float() and Rust's parse both round correctly, on the same grammar here
+        // (digits, a dot, maybe digits, maybe a signed exponent).
+        _ => text
+            .parse::<f64>()
+            .map_or(Plain::Defer, |v| Plain::Float(sign * v)),
+    }
+}
+
 /// Deepest nesting of sequences and mappings in a YAML document, aliases expanded
 /// (`pyagent.config_core.YAML_MAX_DEPTH`): libyaml stops at 1000 levels and yaml-rust2 at
 /// 255 flow levels (a u8), so neither parser's own limit decides.
@@ -879,6 +1088,12 @@ struct Composer {
     expanded: u64,
     budget: u64,
     error: Option<(yaml_rust2::scanner::Marker, String)>,
+    /// A node carried a tag (`!x`, `!!str`, `!<uri>`, `!`), or a plain scalar is one the
+    /// reference resolves to what the crate does not build (see [`yaml11_plain`]).
+    deferred: bool,
+    /// The latest scalar is a block scalar (`|`, `>`): if nothing follows, it ran to the end
+    /// of the stream, where the two parsers chomp differently.
+    last_block: bool,
 }
 
 impl Composer {
@@ -934,51 +1149,58 @@ impl Composer {
         }
     }
 
-    fn scalar(
-        &mut self,
-        value: String,
-        style: yaml_rust2::scanner::TScalarStyle,
-        anchor: usize,
-        tag: Option<yaml_rust2::parser::Tag>,
-    ) {
+    fn scalar(&mut self, value: String, style: yaml_rust2::scanner::TScalarStyle, anchor: usize) {
         use yaml_rust2::Yaml;
-        // yaml-rust2's YamlLoader resolution of a scalar, unchanged.
-        let node = if style != yaml_rust2::scanner::TScalarStyle::Plain {
+        // An untagged scalar resolved as PyYAML's SafeLoader does (YAML 1.1), not as YAML 1.2
+        // (yaml-rust2's own resolution): `no` is False and `0o17` a string there.
+        use yaml_rust2::scanner::TScalarStyle;
+        if matches!(style, TScalarStyle::Literal | TScalarStyle::Folded) {
+            self.last_block = true;
+        } else if !value.is_empty() {
+            // An empty plain scalar may be an implicit value after the block (`? |\n  x`):
+            // it is not text after it.
+            self.last_block = false;
+        }
+        let plain = style == TScalarStyle::Plain;
+        if plain && value.is_empty() && self.expects_key() {
+            // An empty key with no `?` before it (`: x`, `[: x]`, `- :`): YAML 1.2 allows
+            // it, libyaml does not. The explicit `? ` form, which both read, is rare enough
+            // to go the same way.
+            self.deferred = true;
+        }
+        let node = if !plain {
             Yaml::String(value)
-        } else if let Some(tag) = tag {
-            if tag.handle == "tag:yaml.org,2002:" {
-                match tag.suffix.as_str() {
-                    "bool" => match value.as_str() {
-                        "true" | "True" | "TRUE" => Yaml::Boolean(true),
-                        "false" | "False" | "FALSE" => Yaml::Boolean(false),
-                        _ => Yaml::BadValue,
-                    },
-                    "int" => match value.parse::<i64>() {
-                        Err(_) => Yaml::BadValue,
-                        Ok(v) => Yaml::Integer(v),
-                    },
-                    "float" => match yaml_float(&value) {
-                        Some(_) if value.bytes().any(|b| b.is_ascii_digit() || b == b'.') => {
-                            Yaml::Real(value)
-                        }
-                        _ => Yaml::BadValue,
-                    },
-                    "null" => match value.as_str() {
-                        "~" | "null" => Yaml::Null,
-                        _ => Yaml::BadValue,
-                    },
-                    _ => Yaml::String(value),
-                }
-            } else {
-                Yaml::String(value)
-            }
         } else {
-            Yaml::from_str(&value)
+            match yaml11_plain(&value) {
+                Plain::Str => Yaml::String(value),
+                Plain::Null => Yaml::Null,
+                Plain::Bool(v) => Yaml::Boolean(v),
+                Plain::Int(v) => match i64::try_from(v) {
+                    Ok(small) => Yaml::Integer(small),
+                    // Decimal digits: built as a Python int of any size.
+                    Err(_) => Yaml::Real(v.to_string()),
+                },
+                // `{:?}` spells every f64 (inf and NaN too) so that it parses back the same.
+                Plain::Float(v) => Yaml::Real(format!("{v:?}")),
+                Plain::Defer => {
+                    self.deferred = true;
+                    Yaml::String(value)
+                }
+            }
         };
         self.nodes.push(YamlNode::Scalar(node));
         self.size.push(1);
         self.depth.push(0);
         self.attach(self.nodes.len() - 1, anchor);
+    }
+
+    /// Whether the next node is a key: the innermost open node is a mapping whose entries
+    /// so far are whole pairs.
+    fn expects_key(&self) -> bool {
+        match self.open.last().map(|&(id, _)| &self.nodes[id]) {
+            Some(YamlNode::Map(items)) => items.len() % 2 == 0,
+            _ => false,
+        }
     }
 
     fn alias(&mut self, anchor: usize, mark: yaml_rust2::scanner::Marker) {
@@ -1005,11 +1227,25 @@ impl yaml_rust2::parser::MarkedEventReceiver for Composer {
             return;
         }
         match event {
-            Event::SequenceStart(anchor, _) => self.open(YamlNode::Seq(Vec::new()), anchor, mark),
-            Event::MappingStart(anchor, _) => self.open(YamlNode::Map(Vec::new()), anchor, mark),
+            Event::SequenceStart(anchor, tag) => {
+                self.deferred |= tag.is_some();
+                self.last_block = false;
+                self.open(YamlNode::Seq(Vec::new()), anchor, mark)
+            }
+            Event::MappingStart(anchor, tag) => {
+                self.deferred |= tag.is_some();
+                self.last_block = false;
+                self.open(YamlNode::Map(Vec::new()), anchor, mark)
+            }
             Event::SequenceEnd | Event::MappingEnd => self.close(mark),
-            Event::Scalar(value, style, anchor, tag) => self.scalar(value, style, anchor, tag),
-            Event::Alias(anchor) => self.alias(anchor, mark),
+            Event::Scalar(value, style, anchor, tag) => {
+                self.deferred |= tag.is_some();
+                self.scalar(value, style, anchor)
+            }
+            Event::Alias(anchor) => {
+                self.last_block = false;
+                self.alias(anchor, mark)
+            }
             Event::DocumentEnd => self.documents += 1,
             Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentStart => {}
         }
@@ -1121,9 +1357,40 @@ pub fn yaml_tree(data: &[u8]) -> Result<YamlGraph, SyntaxError> {
         expanded: 0,
         budget: yaml_alias_budget(text.len()),
         error: None,
+        deferred: false,
+        last_block: false,
     };
     let mut parser = yaml_rust2::parser::Parser::new_from_str(text);
     let loaded = parser.load(&mut composer, true);
+    // Tags are where YAML 1.2 (yaml-rust2) and libyaml's YAML 1.1 part ways: which tags the
+    // safe loader constructs (`!x` is an error there, `!!null` of nothing is None), and where
+    // a tag may end (libyaml wants a blank after it, or `,` in a flow: `[!]` is an error).
+    // A tagged document is left to the reference parser, and so is one with a plain scalar
+    // the crate does not build (a timestamp, a merge key, base 60) or an empty implicit key.
+    // So is every document yaml-rust2 refuses: where it is stricter than libyaml (`[a -]`,
+    // a tag form it does not scan) the reference reads it, and where both refuse, the
+    // reference's error is the one to give anyway.
+    // Colons YAML 1.2 reads where libyaml does not: one right before a flow indicator
+    // (`[a:]`, `{a:}`, `[a :]`: a key with an empty value to yaml-rust2, "found unexpected
+    // ':'" to libyaml), and one starting a plain scalar (`{k: :0}`: the string ":0" to
+    // yaml-rust2, a value indicator in libyaml's flow context). Only the neighbouring bytes
+    // are looked at, so a quoted `"a:]"` goes to the reference too, harmlessly.
+    // A block scalar that runs to the end of the stream (`a: |\n  x` with no final line
+    // break, `a: |+\n`): yaml-rust2 keeps a line break that libyaml does not. And tabs:
+    // libyaml refuses one where a block-context token may start (`- \tx`, `\ta`), yaml-rust2
+    // reads it as a blank.
+    if composer.deferred
+        || loaded.is_err()
+        || composer.last_block
+        || yaml11_grammar_differs(text.as_bytes())
+    {
+        return Err(SyntaxError {
+            offset: shift,
+            message: "YAML that libyaml may read otherwise: the reference parser decides"
+                .to_owned(),
+            reference_decides: true,
+        });
+    }
     if let Some((mark, message)) = composer.error.take() {
         return Err(SyntaxError {
             offset: byte_offset(mark.index()),
@@ -1131,11 +1398,6 @@ pub fn yaml_tree(data: &[u8]) -> Result<YamlGraph, SyntaxError> {
             reference_decides: false,
         });
     }
-    loaded.map_err(|e| SyntaxError {
-        offset: byte_offset(e.marker().index()),
-        message: e.info().to_owned(),
-        reference_decides: false,
-    })?;
     if composer.documents > 1 {
         return Err(SyntaxError {
             offset: shift,
@@ -1511,6 +1773,75 @@ mod tests {
         assert!(parse_yaml(b"a: [1\n", &mut TreeBuilder::default()).is_err());
         assert!(parse_yaml(b"a\n---\nb\n", &mut TreeBuilder::default()).is_err());
         assert!(parse_yaml(b"a: \x00", &mut TreeBuilder::default()).is_err());
+    }
+
+    #[test]
+    fn yaml_plain_scalars_resolve_as_yaml_1_1() {
+        let one = |text: &str| {
+            let doc = format!("[{text}]");
+            match parse_yaml(doc.as_bytes(), &mut TreeBuilder::default()) {
+                Ok(Value::List(items)) if items.len() == 1 => Some(items[0].clone()),
+                _ => None,
+            }
+        };
+        for (text, want) in [
+            ("yes", Value::Bool(true)),
+            ("Off", Value::Bool(false)),
+            ("oFF", s("oFF")),
+            ("y", s("y")),
+            ("Null", Value::Null),
+            ("010", Value::Int(8)),
+            ("08", s("08")),
+            ("0o17", s("0o17")),
+            ("-0b11", Value::Int(-3)),
+            ("0x1_F", Value::Int(31)),
+            ("1_000", Value::Int(1000)),
+            ("1e3", s("1e3")),
+            ("1.e+5", Value::Float(100000.0)),
+            ("+.5", s("+.5")),
+            ("-.Inf", Value::Float(f64::NEG_INFINITY)),
+        ] {
+            assert_eq!(one(text), Some(want), "{text}");
+        }
+        let decides = |doc: &str| {
+            matches!(
+                parse_yaml(doc.as_bytes(), &mut TreeBuilder::default()),
+                Err(ParseError::Syntax(e)) if e.reference_decides
+            )
+        };
+        for doc in [
+            "a: 2001-12-14",
+            "a: 1:20",
+            "<<: {b: 1}",
+            "a: =",
+            "a: 0b_",
+            "a: !!str 3",
+            "[!]",
+            "a: !x y",
+            ": x",
+            "- :",
+            "[a -]",
+            "a: [1",
+            "[a:]",
+            "{a:}",
+            "[a :]",
+            "[yes, 0:]",
+            "{k: :0}",
+            "a: |\n  x",
+            "a: |+\n",
+            "? \n  |\n  x",
+            "...\na: 1",
+            "- \tx",
+            "&k: v",
+            "a: [&x:1]",
+            "{?b: }",
+            "[a, |]",
+        ] {
+            assert!(decides(doc), "{doc}");
+        }
+        assert!(!decides("a: no"));
+        assert!(!decides("a: |\n  x\nb: 1\n"));
+        assert!(!decides("a: &x-1 [1]\nb: *x-1\n"));
     }
 
     #[test]
