@@ -238,12 +238,18 @@ def discover_files_rejects_the_same(root: object, patterns: object, ignore: obje
         same(file_system_core.discover_files, where, patterns, ignore)
 
 
+#: Paths beside the tree's own: missing, empty, a FIFO, nested, a name that is not UTF-8,
+#: and (on Linux) a regular file that opens but cannot be read: /proc/self/mem, whose first
+#: page is unmapped, so the first read fails with EIO (an error string, not a digest).
+_EXTRA_PATHS = ["missing", "", "fifo", "a", "a/b/c", ".", "a\udcff"]
+if os.path.exists("/proc/self/mem"):
+    _EXTRA_PATHS.append("/proc/self/mem")
+
+
 @parity_property("bulk_hash_files")
 @given(
     spec=trees,
-    extra=st.lists(
-        st.sampled_from(["missing", "", "fifo", "a", "a/b/c", ".", "a\udcff"]), max_size=4
-    ),
+    extra=st.lists(st.sampled_from(_EXTRA_PATHS), max_size=4),
     big=st.sampled_from([0, 1, (1 << 18) - 1, 1 << 18, (1 << 18) + 7, 600_000]),
     algorithm=st.sampled_from(["md5", "sha1", "sha256", "sha512", "SHA256", "Md5"]),
     order=st.randoms(use_true_random=False),
@@ -259,7 +265,8 @@ def bulk_hash_files_agrees(
 ) -> None:
     """Same ``(path, digest, error)`` per path, in order.
 
-    Covers files, folders, links, FIFOs, missing paths and a file straddling the read chunk.
+    Covers files, folders, links, FIFOs, missing paths, a file straddling the read chunk and
+    one whose read fails after it opened.
     """
     with tree(**spec) as root:  # type: ignore[arg-type]
         (root / "big.bin").write_bytes(bytes(i % 253 for i in range(big)))
