@@ -38,8 +38,9 @@ pub struct SyntaxError {
     /// The document may be valid for the Python reference, which the crate cannot follow
     /// here: a JSON `\u` escape of a lone UTF-16 surrogate (json.loads makes a str holding
     /// it; UTF-8 cannot), or a TOML number out of the crate's range (tomllib reads `1e400`
-    /// as inf and integers of any size; the crate rejects both), or a YAML document with a
-    /// tag (see [`yaml_tree`]). The caller lets the reference parser decide.
+    /// as inf and integers of any size; the crate rejects both), or a YAML document libyaml
+    /// may read otherwise than yaml-rust2 (see [`yaml_tree`]). The caller lets the reference
+    /// parser decide.
     pub reference_decides: bool,
 }
 
@@ -844,12 +845,7 @@ fn yaml_float(text: &str) -> Option<f64> {
 fn yaml11_grammar_differs(text: &[u8]) -> bool {
     let blank = |b: Option<&u8>| matches!(b, None | Some(b' ' | b'\t' | b'\r' | b'\n'));
     let flow = |b: Option<&u8>| matches!(b, Some(b',' | b'?' | b'[' | b']' | b'{' | b'}'));
-    let ends_name = |b: &u8| {
-        matches!(
-            b,
-            b' ' | b'\t' | b'\r' | b'\n' | b',' | b'[' | b']' | b'{' | b'}'
-        )
-    };
+    let ends_name = |b: &u8| blank(Some(b)) || matches!(b, b',' | b'[' | b']' | b'{' | b'}');
     let mut has_flow: Option<bool> = None;
     text.iter().enumerate().any(|(i, &b)| {
         if !matches!(b, b'\t' | b':' | b'?' | b'|' | b'>' | b'&' | b'*' | b'.') {
@@ -873,11 +869,7 @@ fn yaml11_grammar_differs(text: &[u8]) -> bool {
             _ => {
                 // `&` or `*`: only at a token start is it an anchor or alias.
                 let name = text[i + 1..].split(ends_name).next().unwrap_or(&[]);
-                (before.is_none()
-                    || matches!(
-                        before,
-                        Some(b' ' | b'\t' | b'\r' | b'\n' | b',' | b'[' | b'{')
-                    ))
+                token_start
                     && (name.is_empty()
                         || !name
                             .iter()
@@ -901,12 +893,9 @@ enum Plain {
 }
 
 /// PyYAML's implicit resolvers (`yaml/resolver.py`, YAML 1.1), tried in its order; the first
-/// whose pattern matches the whole scalar decides its tag.
-const YAML11_RESOLVERS: [(&str, &str); 7] = [
-    (
-        "bool",
-        "^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$",
-    ),
+/// whose pattern matches the whole scalar decides its tag. Its `bool` and `null` patterns
+/// are fixed words, which [`yaml11_plain`] matches before these.
+const YAML11_RESOLVERS: [(&str, &str); 5] = [
     (
         "float",
         r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
@@ -916,7 +905,6 @@ const YAML11_RESOLVERS: [(&str, &str); 7] = [
         "^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$",
     ),
     ("merge", "^(?:<<)$"),
-    ("null", "^(?:~|null|Null|NULL|)$"),
     (
         "timestamp",
         r"^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$",
@@ -932,19 +920,25 @@ fn yaml11_resolvers() -> Option<&'static regex::RegexSet> {
 
 /// `value` (a plain scalar) as PyYAML's SafeLoader resolves and constructs it.
 fn yaml11_plain(value: &str) -> Plain {
-    // Every resolver's pattern starts with one of these (PyYAML indexes them so too).
-    let first = value.bytes().next();
+    match value {
+        "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
+            return Plain::Bool(true)
+        }
+        "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+            return Plain::Bool(false)
+        }
+        "" | "~" | "null" | "Null" | "NULL" => return Plain::Null,
+        _ => {}
+    }
+    // Every other resolver's pattern starts with one of these (PyYAML indexes them so too).
     if !matches!(
-        first,
-        None | Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'~' | b'<' | b'=')
-    ) && !matches!(
-        first,
-        Some(b'y' | b'Y' | b'n' | b'N' | b't' | b'T' | b'f' | b'F' | b'o' | b'O')
+        value.as_bytes().first(),
+        Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'<' | b'=')
     ) {
         return Plain::Str;
     }
     // The common numbers first, without the patterns: what they resolve to is plain (no
-    // bool, float or timestamp pattern matches bare digits; `1.5` is only a float).
+    // float or timestamp pattern matches bare digits; `1.5` is only a float).
     let unsigned = value.strip_prefix(['-', '+']).unwrap_or(value);
     let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     if all_digits(unsigned) && (unsigned == "0" || !unsigned.starts_with('0')) {
@@ -955,18 +949,6 @@ fn yaml11_plain(value: &str) -> Plain {
             return value.parse::<f64>().map_or(Plain::Defer, Plain::Float);
         }
     }
-    match value {
-        "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
-            return Plain::Bool(true)
-        }
-        "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
-            return Plain::Bool(false)
-        }
-        "" | "~" | "null" | "Null" | "NULL" => return Plain::Null,
-        // No other pattern starts with a letter: the rest of these are strings.
-        _ if first.is_some_and(|b| b.is_ascii_alphabetic()) => return Plain::Str,
-        _ => {}
-    }
     let Some(set) = yaml11_resolvers() else {
         return Plain::Defer;
     };
@@ -974,11 +956,6 @@ fn yaml11_plain(value: &str) -> Plain {
         return Plain::Str;
     };
     match YAML11_RESOLVERS[index].0 {
-        "bool" => Plain::Bool(
-            matches!(value.as_bytes()[0], b'y' | b'Y' | b't' | b'T')
-                || value.eq_ignore_ascii_case("on"),
-        ),
-        "null" => Plain::Null,
         "int" => yaml11_int(value),
         "float" => yaml11_float(value),
         _ => Plain::Defer,
@@ -1150,10 +1127,8 @@ impl Composer {
     }
 
     fn scalar(&mut self, value: String, style: yaml_rust2::scanner::TScalarStyle, anchor: usize) {
-        use yaml_rust2::Yaml;
-        // An untagged scalar resolved as PyYAML's SafeLoader does (YAML 1.1), not as YAML 1.2
-        // (yaml-rust2's own resolution): `no` is False and `0o17` a string there.
         use yaml_rust2::scanner::TScalarStyle;
+        use yaml_rust2::Yaml;
         if matches!(style, TScalarStyle::Literal | TScalarStyle::Folded) {
             self.last_block = true;
         } else if !value.is_empty() {
@@ -1168,6 +1143,8 @@ impl Composer {
             // to go the same way.
             self.deferred = true;
         }
+        // A plain scalar resolved as PyYAML's SafeLoader does (YAML 1.1), not as yaml-rust2
+        // does (YAML 1.2): `no` is False and `0o17` a string there.
         let node = if !plain {
             Yaml::String(value)
         } else {
@@ -1362,23 +1339,13 @@ pub fn yaml_tree(data: &[u8]) -> Result<YamlGraph, SyntaxError> {
     };
     let mut parser = yaml_rust2::parser::Parser::new_from_str(text);
     let loaded = parser.load(&mut composer, true);
-    // Tags are where YAML 1.2 (yaml-rust2) and libyaml's YAML 1.1 part ways: which tags the
-    // safe loader constructs (`!x` is an error there, `!!null` of nothing is None), and where
-    // a tag may end (libyaml wants a blank after it, or `,` in a flow: `[!]` is an error).
-    // A tagged document is left to the reference parser, and so is one with a plain scalar
-    // the crate does not build (a timestamp, a merge key, base 60) or an empty implicit key.
-    // So is every document yaml-rust2 refuses: where it is stricter than libyaml (`[a -]`,
-    // a tag form it does not scan) the reference reads it, and where both refuse, the
-    // reference's error is the one to give anyway.
-    // Colons YAML 1.2 reads where libyaml does not: one right before a flow indicator
-    // (`[a:]`, `{a:}`, `[a :]`: a key with an empty value to yaml-rust2, "found unexpected
-    // ':'" to libyaml), and one starting a plain scalar (`{k: :0}`: the string ":0" to
-    // yaml-rust2, a value indicator in libyaml's flow context). Only the neighbouring bytes
-    // are looked at, so a quoted `"a:]"` goes to the reference too, harmlessly.
-    // A block scalar that runs to the end of the stream (`a: |\n  x` with no final line
-    // break, `a: |+\n`): yaml-rust2 keeps a line break that libyaml does not. And tabs:
-    // libyaml refuses one where a block-context token may start (`- \tx`, `\ta`), yaml-rust2
-    // reads it as a blank.
+    // Where yaml-rust2 (YAML 1.2) and libyaml (YAML 1.1) may read a document differently,
+    // the reference parser reads it: a tag (which tags the safe loader constructs, where a
+    // tag may end), a plain scalar the crate does not build or an empty implicit key (the
+    // composer's `deferred`), a block scalar running to the end of the stream (libyaml drops
+    // its last line break), the grammar cases of `yaml11_grammar_differs`, and every
+    // document yaml-rust2 refuses: where it is stricter (`[a -]`) the reference reads it,
+    // and where both refuse, the reference's error is the one to give anyway.
     if composer.deferred
         || loaded.is_err()
         || composer.last_block
